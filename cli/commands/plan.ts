@@ -1,0 +1,143 @@
+/**
+ * `portcullis plan --base REF --head REF`: what merging would change, per environment and fleet,
+ * short enough for a PR comment. Compiles both revisions from git (the work tree is not touched),
+ * diffs the IRs, and compares the Envoy resource versions each fleet would receive.
+ */
+import { compileSources } from '../../compiler';
+import { translateEnvironment } from '../../compiler/envoy';
+import type { EnvoyResources } from '../../compiler/envoy/resources';
+import type { PolicyIR, RouteIR } from '../../compiler/ir/ir';
+import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/plan/ir-diff';
+import { outStyle, resolveNow, type CliContext } from '../context';
+import { readPolicyFilesAt } from '../git-revision';
+import { DEFAULT_POLICY_FOLDER } from '../policy-root';
+import { reportDiagnostics, usageError } from './validate';
+
+export interface PlanOptions {
+  readonly base: string;
+  readonly head: string;
+  readonly repo?: string;
+  readonly path?: string;
+  readonly format: 'text' | 'markdown';
+  readonly now?: string;
+}
+
+interface FleetChange {
+  readonly fleet: string;
+  readonly changed: readonly string[];
+}
+
+export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<number> {
+  const now = resolveNow(ctx, opts.now);
+  if (typeof now === 'string') return usageError(ctx, now);
+  const repo = opts.repo ?? ctx.cwd;
+  const folder = opts.path ?? DEFAULT_POLICY_FOLDER;
+  const [base, head] = await Promise.all([readPolicyFilesAt(repo, opts.base, folder), readPolicyFilesAt(repo, opts.head, folder)]);
+  if (!base.ok) return usageError(ctx, `--base: ${base.errors[0]?.message}`);
+  if (!head.ok) return usageError(ctx, `--head: ${head.errors[0]?.message}`);
+  const headIr = compileSources(head.value.files, now);
+  if (!headIr.ok) {
+    ctx.stderr.write(`head ${head.value.commit.slice(0, 12)} does not compile:\n`);
+    return reportDiagnostics(ctx, headIr.errors);
+  }
+  // A base that does not compile is still a valid starting point for a fix: plan against nothing.
+  const baseIr = compileSources(base.value.files, now);
+  const before = baseIr.ok ? baseIr.value : null;
+  const diffs = diffPolicies(before, headIr.value);
+  const fleets = fleetChanges(before, headIr.value);
+  const title = `Portcullis plan ${base.value.commit.slice(0, 7)} → ${head.value.commit.slice(0, 7)}`;
+  const note = baseIr.ok ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
+  ctx.stdout.write(
+    opts.format === 'markdown' ? renderMarkdown(title, note, diffs, fleets) : renderText(ctx, title, note, diffs, fleets),
+  );
+  return 0;
+}
+
+/** Per environment: which fleets get which resources changed (by name and type). */
+function fleetChanges(before: PolicyIR | null, after: PolicyIR): Map<string, FleetChange[]> {
+  const out = new Map<string, FleetChange[]>();
+  const oldEnvs = new Map((before?.environments ?? []).map((e) => [e.name, e]));
+  for (const env of after.environments) {
+    const old = oldEnvs.get(env.name);
+    out.set(
+      env.name,
+      env.fleets.map((fleet) => ({
+        fleet,
+        changed: resourceChanges(old?.fleets.includes(fleet) ? translateEnvironment(old, fleet) : null, translateEnvironment(env, fleet)),
+      })),
+    );
+  }
+  return out;
+}
+
+function resourceChanges(before: EnvoyResources | null, after: EnvoyResources): string[] {
+  const lines: string[] = [];
+  for (const kind of ['clusters', 'endpoints', 'listeners', 'routes'] as const) {
+    const old = new Map((before?.[kind] ?? []).map((r) => [r.name, r.version]));
+    const cur = new Map(after[kind].map((r) => [r.name, r.version]));
+    const added = [...cur.keys()].filter((n) => !old.has(n));
+    const removed = [...old.keys()].filter((n) => !cur.has(n));
+    const changed = [...cur.keys()].filter((n) => old.has(n) && old.get(n) !== cur.get(n));
+    const parts = [
+      ...added.map((n) => `+${n}`),
+      ...changed.map((n) => `~${n}`),
+      ...removed.map((n) => `-${n}`),
+    ];
+    if (parts.length) lines.push(`${kind}: ${parts.join(', ')}`);
+  }
+  return lines;
+}
+
+const SYMBOL = { add: '+', remove: '-', change: '~' } as const;
+
+function describeRoute(r: RouteIR): string {
+  const methods = r.match.methods.length ? r.match.methods.join(',') + ' ' : '';
+  return `${methods}${r.host === '*' ? '' : r.host}${r.match.path.kind === 'prefix' ? r.match.path.value + '*' : r.match.path.value} → ${r.service}`;
+}
+
+function short(v: unknown): string {
+  if (v !== null && typeof v === 'object' && 'match' in v && 'service' in v) return describeRoute(v as RouteIR);
+  if (v !== null && typeof v === 'object' && 'name' in v) return String((v as { name: unknown }).name);
+  const text = JSON.stringify(v);
+  return text.length > 80 ? text.slice(0, 77) + '...' : text;
+}
+
+export function changeLine(c: IrChange): string {
+  if (c.op === 'change') return `~ ${c.path}: ${short(c.before)} → ${short(c.after)}`;
+  return `${SYMBOL[c.op]} ${c.path}: ${short(c.op === 'add' ? c.after : c.before)}`;
+}
+
+function envHeading(d: EnvironmentDiff): string {
+  const fleets = d.fleets.length ? ` (fleets: ${d.fleets.join(', ')})` : '';
+  const status = d.status === 'changed' ? `${d.changes.length} change${d.changes.length === 1 ? '' : 's'}` : d.status === 'unchanged' ? 'no change' : d.status;
+  return `${d.environment}${fleets}: ${status}`;
+}
+
+function renderText(ctx: CliContext, title: string, note: string, diffs: EnvironmentDiff[], fleets: Map<string, FleetChange[]>): string {
+  const s = outStyle(ctx);
+  const lines = [s.bold(title)];
+  if (note) lines.push(s.yellow(note));
+  for (const d of diffs) {
+    lines.push('', s.bold(envHeading(d)));
+    for (const c of d.changes) {
+      const line = `  ${changeLine(c)}`;
+      lines.push(c.op === 'add' ? s.green(line) : c.op === 'remove' ? s.red(line) : s.yellow(line));
+    }
+    for (const f of fleets.get(d.environment) ?? []) {
+      if (f.changed.length) lines.push(s.dim(`  envoy ${f.fleet}: ${f.changed.join('; ')}`));
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function renderMarkdown(title: string, note: string, diffs: EnvironmentDiff[], fleets: Map<string, FleetChange[]>): string {
+  const lines = [`### ${title}`];
+  if (note) lines.push('', `> ${note}`);
+  for (const d of diffs) {
+    lines.push('', `#### ${envHeading(d)}`);
+    const body = d.changes.map(changeLine);
+    for (const f of fleets.get(d.environment) ?? []) if (f.changed.length) body.push(`envoy ${f.fleet}: ${f.changed.join('; ')}`);
+    if (body.length) lines.push('```diff', ...body, '```');
+  }
+  return lines.join('\n') + '\n';
+}

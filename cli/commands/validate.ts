@@ -1,0 +1,54 @@
+/** `portcullis validate [root]`: compile the policy folder and report every error at once. */
+import { relative } from 'node:path';
+import { compileDirectory } from '../../compiler';
+import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
+import type { PolicyIR } from '../../compiler/ir/ir';
+import { errStyle, outStyle, resolveNow, type CliContext } from '../context';
+import { resolvePolicyRoot } from '../policy-root';
+import { table } from '../terminal';
+
+export interface ValidateOptions {
+  readonly root?: string;
+  readonly now?: string;
+}
+
+/** Prints diagnostics to stderr, one per line, and a count; returns the exit code for policy errors. */
+export function reportDiagnostics(ctx: CliContext, errors: readonly Diagnostic[]): number {
+  const s = errStyle(ctx);
+  for (const d of errors) ctx.stderr.write(`${s.red('error')} ${formatDiagnostic(d)}\n`);
+  ctx.stderr.write(s.bold(`${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was written\n`));
+  return 1;
+}
+
+export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promise<number> {
+  const now = resolveNow(ctx, opts.now);
+  if (typeof now === 'string') return usageError(ctx, now);
+  const root = resolvePolicyRoot(ctx.cwd, opts.root);
+  const result = await compileDirectory(root, now);
+  if (!result.ok) return reportDiagnostics(ctx, result.errors);
+  const s = outStyle(ctx);
+  ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile (at ${now.toISOString()})\n\n`);
+  ctx.stdout.write(summaryTable(result.value) + '\n');
+  return 0;
+}
+
+function summaryTable(ir: PolicyIR): string {
+  const rows = [['environment', 'fleets', 'services', 'routes', 'rate limits', 'active lockdowns']];
+  for (const env of ir.environments) {
+    const limits = new Set(env.routes.flatMap((r) => r.rateLimits.map((l) => l.name)));
+    rows.push([
+      env.name,
+      env.fleets.join(', ') || '-',
+      String(env.services.length),
+      String(env.routes.length),
+      String(limits.size),
+      env.activeLockdowns.map((l) => `${l.name} (until ${l.expiresAt})`).join(', ') || '-',
+    ]);
+  }
+  return table(rows);
+}
+
+export function usageError(ctx: CliContext, message: string): number {
+  ctx.stderr.write(`${errStyle(ctx).red('error')} ${message}\n`);
+  return 2;
+}

@@ -1,0 +1,76 @@
+/**
+ * The `portcullis` command line: parses arguments (commander) and hands each command to its
+ * function in cli/commands/. Every command returns an exit code: 0 ok, 1 policy errors, 2 usage.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { processContext, type CliContext } from './context';
+import { runPlan } from './commands/plan';
+import { runRender } from './commands/render';
+import { runSchema } from './commands/schema';
+import { runValidate } from './commands/validate';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
+  const program = new Command('portcullis')
+    .description('GitOps for the API gateways you already run: policies in git, enforced on Envoy (xDS) and AWS WAF (Pulumi).')
+    .version(require('../package.json').version)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
+    .exitOverride();
+  const nowOption = () => new Option('--now <time>', 'compile as of this ISO-8601 instant (lockdowns active then apply)');
+
+  program
+    .command('validate')
+    .description('check every policy file under ROOT and report all errors with file:line:col')
+    .argument('[root]', 'policy folder (default: ./policies if present, else .)')
+    .addOption(nowOption())
+    .action(async (root: string | undefined, o: { now?: string }) => setExit(await runValidate(ctx, { root, now: o.now })));
+
+  program
+    .command('render')
+    .description('print the Envoy resources a fleet receives, or a static bootstrap (--bootstrap)')
+    .requiredOption('--env <name>', 'environment')
+    .option('--fleet <name>', 'fleet (xDS node.cluster); optional when the environment has one')
+    .option('--root <dir>', 'policy folder')
+    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .option('--bootstrap', 'a static Envoy bootstrap with every resource inline', false)
+    .option('--admin-port <port>', 'admin port in the bootstrap (127.0.0.1)', port, 9901)
+    .addOption(nowOption())
+    .action(async (o) => setExit(await runRender(ctx, o)));
+
+  program
+    .command('plan')
+    .description('what merging HEAD into BASE changes, per environment and fleet (for PR comments)')
+    .requiredOption('--base <ref>', 'git revision before the change')
+    .requiredOption('--head <ref>', 'git revision after the change')
+    .option('--repo <dir>', 'git repository (default: .)')
+    .option('--path <folder>', 'policy folder inside the repository (the root when absent)', 'policies')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
+    .addOption(nowOption())
+    .action(async (o) => setExit(await runPlan(ctx, o)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of policy documents (for editors: yaml-language-server)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o) => setExit(await runSchema(ctx, o)));
+
+  return program;
+}
+
+export async function main(argv: readonly string[], ctx: CliContext = processContext()): Promise<number> {
+  let code = 0;
+  const program = buildProgram(ctx, (c) => (code = c));
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 1 ? 2 : err.exitCode;
+    throw err;
+  }
+  return code;
+}
