@@ -1,0 +1,398 @@
+/**
+ * The git follower: the control server's input edge. It fetches the policy branch (on a timer and on
+ * webhook), reads the policy folder at the new commit, compiles it and hands the IR to the publisher
+ * (translate + ADS snapshots). A commit that does not compile is rejected and the last good one stays
+ * in force; lockdowns that start or expire are applied by recompiling the served commit at
+ * `IR.nextChangeAt`, without any commit.
+ */
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Diagnostic, Result } from '../../compiler/result';
+import type { PolicyIR } from '../../compiler/ir/ir';
+import { PolicyRepoMirror } from './git';
+
+/** One policy file handed to the compiler: repository-relative path and its text. */
+export interface PolicySource {
+  readonly path: string;
+  readonly text: string;
+}
+
+/** Compiles the policy files for one instant (the front-end's `compileSources`, or its incremental form). */
+export type CompileFn = (files: readonly PolicySource[], now: Date) => Result<PolicyIR>;
+
+/** What the publisher reports after it translated the IR and handed the snapshots to the ADS core. */
+export interface Published {
+  /** Version of the snapshot set now served (what Envoys ACK). */
+  readonly version: string;
+}
+
+/**
+ * Translates the IR for every (environment, fleet) and hands the snapshots to the ADS core. A
+ * translation that refuses the IR returns errors; nothing is published then.
+ */
+export type PublishFn = (ir: PolicyIR, commit: string) => Result<Published> | Promise<Result<Published>>;
+
+export interface FollowerOptions {
+  /** Repository URL or local path. */
+  readonly repo: string;
+  readonly branch: string;
+  /** Policy folder inside the repository; the repository root is used when that folder is absent. */
+  readonly path: string;
+  /** Directory for the bare mirror. */
+  readonly workDir: string;
+  /** Fetch interval; 0 disables polling (webhook only). */
+  readonly pollIntervalMs: number;
+  readonly compile: CompileFn;
+  readonly publish: PublishFn;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+  /** The compiler's `now`; tests move it. */
+  readonly clock?: () => Date;
+}
+
+/** The commit in force, as shown by `/status`. */
+export interface ServedCommit {
+  readonly commit: string;
+  readonly subject: string;
+  readonly author: string;
+  readonly version: string;
+  /** The `now` the IR was compiled for. */
+  readonly compiledAt: string;
+  /** When the server handed this snapshot to the ADS core. */
+  readonly servedAt: string;
+  /** When the server first saw the commit (fetch finished). */
+  readonly seenAt: string;
+  /** Why this compilation happened. */
+  readonly trigger: SyncTrigger;
+  readonly nextChangeAt: string | null;
+  readonly environments: readonly {
+    readonly name: string;
+    readonly fleets: readonly string[];
+    readonly activeLockdowns: readonly { readonly name: string; readonly expiresAt: string }[];
+  }[];
+}
+
+/** The last commit refused, with every error, as shown by `/status` and `portcullis status`. */
+export interface RejectedCommit {
+  readonly commit: string;
+  readonly subject: string;
+  readonly author: string;
+  readonly at: string;
+  /** `compile`: the policies have errors; `publish`: the translator refused the IR; `read`: git could not read the tree. */
+  readonly stage: 'read' | 'compile' | 'publish';
+  readonly errors: readonly Diagnostic[];
+}
+
+export interface FetchStatus {
+  readonly at: string;
+  readonly ok: boolean;
+  readonly commit: string | null;
+  readonly error: string | null;
+}
+
+export interface FollowerStatus {
+  readonly repo: string;
+  readonly branch: string;
+  readonly path: string;
+  readonly served: ServedCommit | null;
+  readonly rejected: RejectedCommit | null;
+  readonly lastFetch: FetchStatus | null;
+  /** When the served commit is recompiled next (a lockdown starts or expires); null when never. */
+  readonly nextRecompileAt: string | null;
+}
+
+export type SyncTrigger = 'startup' | 'poll' | 'webhook' | 'schedule' | 'manual';
+
+export type SyncOutcome =
+  | { readonly kind: 'served'; readonly commit: string; readonly version: string }
+  | { readonly kind: 'unchanged'; readonly commit: string }
+  | { readonly kind: 'rejected'; readonly commit: string; readonly errors: readonly Diagnostic[] }
+  | { readonly kind: 'fetch-failed'; readonly error: string };
+
+// Node's timers hold at most 2^31-1 ms (~24.8 days); a later expiry is reached by re-arming.
+const MAX_TIMER_MS = 2_147_483_647;
+// Fire just after the instant so the compiler sees `now >= expiresAt`.
+const SCHEDULE_SLACK_MS = 5;
+
+const YAML_FILE = /\.ya?ml$/i;
+
+export class PolicyFollower {
+  private readonly mirror: PolicyRepoMirror;
+  private readonly clock: () => Date;
+  private readonly log: Logger;
+  private served: ServedCommit | null = null;
+  private rejected: RejectedCommit | null = null;
+  private lastFetch: FetchStatus | null = null;
+  /** Files of the served commit, kept for scheduled recompiles (no git access needed then). */
+  private servedSources: readonly PolicySource[] = [];
+  /** Blob id → text, for the files of the last read commit: unchanged files are not read again. */
+  private blobCache = new Map<string, string>();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private scheduleTimer: NodeJS.Timeout | null = null;
+  private nextRecompileAt: Date | null = null;
+  private running: Promise<void> | null = null;
+  private queued: { triggers: SyncTrigger[]; waiters: ((o: SyncOutcome) => void)[] } | null = null;
+  private stopped = false;
+  private readonly metrics: FollowerMetrics;
+
+  constructor(private readonly opts: FollowerOptions) {
+    this.mirror = new PolicyRepoMirror(opts.repo, opts.branch, opts.workDir);
+    this.clock = opts.clock ?? (() => new Date());
+    this.log = opts.logger.child({ component: 'git-follower' });
+    this.metrics = createMetrics(opts.registry);
+  }
+
+  /** Creates the mirror, runs the first sync (its outcome is returned, never thrown) and starts polling. */
+  async start(): Promise<SyncOutcome> {
+    await this.mirror.init();
+    const outcome = await this.requestSync('startup');
+    this.armPoll();
+    return outcome;
+  }
+
+  /**
+   * Fetches and, when the branch moved, compiles and publishes. Calls while a sync runs are
+   * coalesced into one follow-up sync; every caller gets that sync's outcome.
+   */
+  requestSync(trigger: SyncTrigger): Promise<SyncOutcome> {
+    if (this.stopped) return Promise.resolve({ kind: 'fetch-failed', error: 'follower stopped' });
+    return new Promise((resolve) => {
+      if (!this.queued) this.queued = { triggers: [], waiters: [] };
+      this.queued.triggers.push(trigger);
+      this.queued.waiters.push(resolve);
+      if (!this.running) this.drain();
+    });
+  }
+
+  /** Stops polling and scheduled recompiles, and waits for a sync in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.pollTimer = this.scheduleTimer = null;
+    while (this.running) await this.running;
+  }
+
+  status(): FollowerStatus {
+    return {
+      repo: this.opts.repo,
+      branch: this.opts.branch,
+      path: this.opts.path,
+      served: this.served,
+      rejected: this.rejected,
+      lastFetch: this.lastFetch,
+      nextRecompileAt: this.nextRecompileAt?.toISOString() ?? null,
+    };
+  }
+
+  private drain(): void {
+    const batch = this.queued;
+    if (!batch) return;
+    this.queued = null;
+    // A webhook or manual trigger wins over a poll for the log; a schedule forces a recompile.
+    const trigger = (['schedule', 'webhook', 'manual', 'startup', 'poll'] as const).find((t) => batch.triggers.includes(t)) ?? 'poll';
+    this.running = (async () => {
+      let outcome: SyncOutcome;
+      try {
+        outcome = await this.syncOnce(trigger, batch.triggers.includes('schedule'));
+      } catch (e) {
+        // Bugs (not user mistakes) end up here; the follower keeps serving the last good commit.
+        this.log.error({ err: e }, 'sync failed unexpectedly');
+        outcome = { kind: 'fetch-failed', error: String(e instanceof Error ? e.message : e) };
+      }
+      for (const w of batch.waiters) w(outcome);
+    })().finally(() => {
+      this.running = null;
+      if (this.queued && !this.stopped) this.drain();
+      else if (this.queued) {
+        for (const w of this.queued.waiters) w({ kind: 'fetch-failed', error: 'follower stopped' });
+        this.queued = null;
+      }
+    });
+  }
+
+  private async syncOnce(trigger: SyncTrigger, recompile: boolean): Promise<SyncOutcome> {
+    let head: string;
+    const fetchStart = process.hrtime.bigint();
+    try {
+      head = await this.mirror.fetch();
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.lastFetch = { at: this.clock().toISOString(), ok: false, commit: null, error };
+      this.metrics.fetches.inc({ result: 'error' });
+      this.log.warn({ trigger, error }, 'git fetch failed; serving the last good commit');
+      return { kind: 'fetch-failed', error };
+    }
+    const seenAt = new Date();
+    this.metrics.fetches.inc({ result: 'ok' });
+    this.metrics.fetchSeconds.observe(Number(process.hrtime.bigint() - fetchStart) / 1e9);
+    this.lastFetch = { at: seenAt.toISOString(), ok: true, commit: head, error: null };
+
+    if (this.served?.commit === head) {
+      if (!recompile) return { kind: 'unchanged', commit: head };
+      return this.compileAndPublish(head, this.servedSources, 'schedule', seenAt);
+    }
+    if (this.rejected?.commit === head) {
+      // Already refused: do not recompile it on every poll; a scheduled recompile applies to the served commit.
+      if (recompile && this.served) return this.compileAndPublish(this.served.commit, this.servedSources, 'schedule', seenAt);
+      return { kind: 'unchanged', commit: head };
+    }
+
+    this.log.info({ trigger, commit: head }, 'new policy commit');
+    let sources: PolicySource[];
+    try {
+      sources = await this.readSources(head);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      return this.reject(head, 'read', [{ file: this.opts.path, line: 0, column: 0, subject: '', path: '', message }]);
+    }
+    return this.compileAndPublish(head, sources, trigger, seenAt);
+  }
+
+  private async readSources(commit: string): Promise<PolicySource[]> {
+    const folder = (await this.mirror.hasFolder(commit, this.opts.path)) ? this.opts.path : '';
+    if (folder === '' && this.opts.path !== '' && this.opts.path !== '.') {
+      this.log.info({ commit, path: this.opts.path }, 'policy folder absent at this commit; reading the repository root');
+    }
+    const entries = (await this.mirror.listFiles(commit, folder)).filter((e) => YAML_FILE.test(e.path));
+    const missing = entries.map((e) => e.blob).filter((b) => !this.blobCache.has(b));
+    const fresh = await this.mirror.readBlobs(missing);
+    const cache = new Map<string, string>();
+    const sources = entries.map((e) => {
+      const text = this.blobCache.get(e.blob) ?? fresh.get(e.blob) ?? '';
+      cache.set(e.blob, text);
+      return { path: e.path, text };
+    });
+    this.blobCache = cache;
+    return sources;
+  }
+
+  private async compileAndPublish(commit: string, sources: readonly PolicySource[], trigger: SyncTrigger, seenAt: Date): Promise<SyncOutcome> {
+    const now = this.clock();
+    const start = process.hrtime.bigint();
+    const compiled = this.opts.compile(sources, now);
+    this.metrics.compileSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
+    if (!compiled.ok) {
+      this.metrics.compiles.inc({ result: 'rejected' });
+      if (trigger === 'schedule' && this.served?.commit === commit) {
+        // The same files compiled before; only `now` moved. Keep serving and say so loudly.
+        this.log.error({ commit, errors: compiled.errors }, 'scheduled recompile of the served commit failed; keeping the current snapshot');
+        return { kind: 'rejected', commit, errors: compiled.errors };
+      }
+      return this.reject(commit, 'compile', compiled.errors);
+    }
+    this.metrics.compiles.inc({ result: 'ok' });
+    const ir = compiled.value;
+    let published: Result<Published>;
+    try {
+      published = await this.opts.publish(ir, commit);
+    } catch (e) {
+      published = { ok: false, errors: [{ file: '', line: 0, column: 0, subject: '', path: '', message: `publish failed: ${e instanceof Error ? e.message : String(e)}` }] };
+    }
+    if (!published.ok) {
+      this.metrics.compiles.inc({ result: 'publish-error' });
+      return this.reject(commit, 'publish', published.errors);
+    }
+    const meta = await this.mirror.describe(commit).catch(() => ({ subject: '', author: '', committedAt: '' }));
+    const previous = this.served;
+    this.served = {
+      commit,
+      subject: meta.subject,
+      author: meta.author,
+      version: published.value.version,
+      compiledAt: ir.compiledAt,
+      servedAt: new Date().toISOString(),
+      seenAt: previous?.commit === commit ? previous.seenAt : seenAt.toISOString(),
+      trigger,
+      nextChangeAt: ir.nextChangeAt,
+      environments: ir.environments.map((e) => ({
+        name: e.name,
+        fleets: e.fleets,
+        activeLockdowns: e.activeLockdowns.map((l) => ({ name: l.name, expiresAt: l.expiresAt })),
+      })),
+    };
+    this.servedSources = sources;
+    if (this.rejected && trigger !== 'schedule') {
+      // A newer good commit supersedes the refusal: the branch head is what is served.
+      this.rejected = null;
+      this.metrics.rejectedInfo.reset();
+    }
+    this.metrics.servedInfo.reset();
+    this.metrics.servedInfo.set({ commit, version: published.value.version }, 1);
+    this.metrics.lastServed.set(Date.now() / 1000);
+    this.log.info(
+      { commit, version: published.value.version, trigger, compiledAt: ir.compiledAt, nextChangeAt: ir.nextChangeAt, files: sources.length },
+      trigger === 'schedule' ? 'recompiled for a lockdown start/expiry; snapshot served' : 'policy commit served',
+    );
+    this.armSchedule(ir.nextChangeAt);
+    return { kind: 'served', commit, version: published.value.version };
+  }
+
+  private async reject(commit: string, stage: RejectedCommit['stage'], errors: readonly Diagnostic[]): Promise<SyncOutcome> {
+    const meta = await this.mirror.describe(commit).catch(() => ({ subject: '', author: '', committedAt: '' }));
+    this.rejected = { commit, subject: meta.subject, author: meta.author, at: this.clock().toISOString(), stage, errors };
+    this.metrics.rejectedInfo.reset();
+    this.metrics.rejectedInfo.set({ commit }, 1);
+    this.log.error(
+      { commit, stage, errorCount: errors.length, errors, servedCommit: this.served?.commit ?? null },
+      'policy commit rejected; the last good snapshot stays in force',
+    );
+    return { kind: 'rejected', commit, errors };
+  }
+
+  private armPoll(): void {
+    if (this.stopped || this.opts.pollIntervalMs <= 0) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      void this.requestSync('poll').finally(() => this.armPoll());
+    }, this.opts.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private armSchedule(nextChangeAt: string | null): void {
+    if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
+    this.scheduleTimer = null;
+    this.nextRecompileAt = nextChangeAt ? new Date(nextChangeAt) : null;
+    this.metrics.nextRecompile.set(this.nextRecompileAt ? this.nextRecompileAt.getTime() / 1000 : 0);
+    if (!this.nextRecompileAt || this.stopped) return;
+    const target = this.nextRecompileAt.getTime();
+    const arm = (): void => {
+      const delay = target - this.clock().getTime() + SCHEDULE_SLACK_MS;
+      this.scheduleTimer = setTimeout(
+        () => {
+          this.scheduleTimer = null;
+          if (target - this.clock().getTime() > 0) return arm(); // clamped wait, or the clock lagged the timer
+          void this.requestSync('schedule');
+        },
+        Math.min(Math.max(delay, 0), MAX_TIMER_MS),
+      );
+      this.scheduleTimer.unref();
+    };
+    arm();
+  }
+}
+
+interface FollowerMetrics {
+  fetches: Counter<'result'>;
+  fetchSeconds: Histogram;
+  compiles: Counter<'result'>;
+  compileSeconds: Histogram;
+  servedInfo: Gauge<'commit' | 'version'>;
+  rejectedInfo: Gauge<'commit'>;
+  lastServed: Gauge;
+  nextRecompile: Gauge;
+}
+
+function createMetrics(registry: Registry | undefined): FollowerMetrics {
+  const registers = registry ? [registry] : [];
+  return {
+    fetches: new Counter({ name: 'portcullis_git_fetches_total', help: 'Fetches of the policy branch, by result (ok|error).', labelNames: ['result'], registers }),
+    fetchSeconds: new Histogram({ name: 'portcullis_git_fetch_seconds', help: 'Duration of a fetch of the policy branch.', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
+    compiles: new Counter({ name: 'portcullis_policy_compiles_total', help: 'Compilations of a policy commit, by result (ok|rejected|publish-error).', labelNames: ['result'], registers }),
+    compileSeconds: new Histogram({ name: 'portcullis_policy_compile_seconds', help: 'Duration of one policy compilation.', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers }),
+    servedInfo: new Gauge({ name: 'portcullis_served_commit_info', help: 'The policy commit and snapshot version in force (value 1).', labelNames: ['commit', 'version'], registers }),
+    rejectedInfo: new Gauge({ name: 'portcullis_rejected_commit_info', help: 'The last policy commit refused (value 1); absent when the branch head is served.', labelNames: ['commit'], registers }),
+    lastServed: new Gauge({ name: 'portcullis_last_served_timestamp_seconds', help: 'Unix time the last snapshot was handed to the ADS server.', registers }),
+    nextRecompile: new Gauge({ name: 'portcullis_next_recompile_timestamp_seconds', help: 'Unix time of the next scheduled recompile (lockdown start/expiry); 0 when none.', registers }),
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * Thin wrapper over the real `git` binary for the control server's git follower: a bare mirror of
+ * one branch in a work dir, fetched on demand, and the policy files read straight from its objects.
+ * Every call is `execFile` with an argument list (no shell), so repository URLs and paths are never
+ * interpreted by a shell.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+
+/** A git command that exited non-zero; `stderr` says why (e.g. unreachable remote, unknown branch). */
+export class GitError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`git ${args.join(' ')} failed (${exitCode ?? 'signal'}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    this.name = 'GitError';
+  }
+}
+
+/** A file of the policy folder at one commit: its repository path and its blob id. */
+export interface TreeEntry {
+  readonly path: string;
+  readonly blob: string;
+}
+
+// Environment for every git call: no prompts (a follower must never hang on a credential prompt),
+// no user/system config surprises in tests beyond what the operator configured.
+const GIT_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_ASKPASS: '/bin/true',
+  LC_ALL: 'C',
+};
+
+const MAX_OUTPUT = 256 * 1024 * 1024;
+
+export function git(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      [...args],
+      { cwd: opts.cwd, env: GIT_ENV, maxBuffer: MAX_OUTPUT, timeout: opts.timeoutMs ?? 120_000, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : null;
+          reject(new GitError(args, code, stderr || err.message));
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
+  });
+}
+
+/**
+ * Local bare mirror of one branch of a policy repository. The remote may be a URL or a local path
+ * (a local path is fetched through git's own file transport, exactly like a URL).
+ */
+export class PolicyRepoMirror {
+  /** Ref the fetched branch head is stored under in the mirror. */
+  readonly trackingRef: string;
+
+  constructor(
+    readonly remote: string,
+    readonly branch: string,
+    /** Directory of the bare mirror (created when absent). */
+    readonly gitDir: string,
+  ) {
+    this.trackingRef = `refs/portcullis/heads/${branch}`;
+  }
+
+  /** Creates the bare mirror when absent; safe to call again on an existing one. */
+  async init(): Promise<void> {
+    const exists = await stat(path.join(this.gitDir, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await mkdir(this.gitDir, { recursive: true });
+      await git(['init', '--quiet', '--bare', this.gitDir]);
+    }
+  }
+
+  /**
+   * Fetches the branch and returns the commit it points at. Uses an explicit refspec against the
+   * remote itself (no configured remote), so changing `--repo` between runs cannot fetch the wrong one.
+   */
+  async fetch(): Promise<string> {
+    await git(
+      ['--git-dir', this.gitDir, 'fetch', '--quiet', '--no-tags', '--force', '--depth=1', '--', this.remote, `+refs/heads/${this.branch}:${this.trackingRef}`],
+      { timeoutMs: 120_000 },
+    );
+    return this.resolve(this.trackingRef);
+  }
+
+  async resolve(rev: string): Promise<string> {
+    const out = await git(['--git-dir', this.gitDir, 'rev-parse', '--verify', '--quiet', `${rev}^{commit}`]);
+    return out.trim();
+  }
+
+  /** One-line summary of a commit for logs and status: subject, author, commit time. */
+  async describe(commit: string): Promise<{ subject: string; author: string; committedAt: string }> {
+    const out = await git(['--git-dir', this.gitDir, 'show', '-s', '--format=%s%x00%an <%ae>%x00%cI', commit]);
+    const [subject = '', author = '', committedAt = ''] = out.trim().split('\0');
+    return { subject, author, committedAt };
+  }
+
+  /** True when `folder` exists as a directory at `commit`. */
+  async hasFolder(commit: string, folder: string): Promise<boolean> {
+    if (folder === '' || folder === '.') return true;
+    const out = await git(['--git-dir', this.gitDir, 'ls-tree', '-z', commit, '--', folder.replace(/\/+$/, '')]);
+    return out.split('\0').some((line) => line.startsWith('040000 tree '));
+  }
+
+  /** Regular files (blobs) under `folder` at `commit`, recursively, sorted by path. */
+  async listFiles(commit: string, folder: string): Promise<TreeEntry[]> {
+    const args = ['--git-dir', this.gitDir, 'ls-tree', '-r', '-z', '--full-tree', commit];
+    const clean = folder.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+    if (clean !== '' && clean !== '.') args.push('--', `${clean}/`);
+    const out = await git(args);
+    const entries: TreeEntry[] = [];
+    for (const record of out.split('\0')) {
+      if (!record) continue;
+      // "<mode> SP <type> SP <object> TAB <path>"
+      const tab = record.indexOf('\t');
+      const [mode, type, blob] = record.slice(0, tab).split(' ');
+      if (type !== 'blob' || blob === undefined || mode === '120000' || mode === '160000') continue; // skip symlinks, submodules
+      entries.push({ path: record.slice(tab + 1), blob });
+    }
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return entries;
+  }
+
+  /**
+   * Reads many blobs in one `git cat-file --batch` process (one process per sync, not per file).
+   * Returns the text of each blob keyed by blob id.
+   */
+  readBlobs(blobs: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(blobs)];
+    if (unique.length === 0) return Promise.resolve(new Map());
+    return new Promise((resolve, reject) => {
+      const child = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { env: GIT_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+      const chunks: Buffer[] = [];
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code !== 0) return reject(new GitError(['cat-file', '--batch'], code, stderr));
+        try {
+          resolve(parseBatch(Buffer.concat(chunks), unique));
+        } catch (e) {
+          reject(e);
+        }
+      });
+      child.stdin.end(unique.join('\n') + '\n');
+    });
+  }
+}
+
+/** Parses `git cat-file --batch` output: "<oid> <type> <size>\n<content>\n" per object. */
+function parseBatch(buf: Buffer, expected: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  let pos = 0;
+  for (const oid of expected) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) throw new Error(`git cat-file: truncated output before ${oid}`);
+    const header = buf.subarray(pos, nl).toString('utf8');
+    const [gotOid, type, sizeText] = header.split(' ');
+    if (type === 'missing' || gotOid !== oid || sizeText === undefined) throw new Error(`git cat-file: unexpected header "${header}" for ${oid}`);
+    const size = Number(sizeText);
+    out.set(oid, buf.subarray(nl + 1, nl + 1 + size).toString('utf8'));
+    pos = nl + 1 + size + 1;
+  }
+  return out;
+}
