@@ -1,0 +1,178 @@
+/**
+ * The control server's HTTP edge (node:http, loopback by default): the git webhook that triggers a
+ * fetch, Prometheus metrics, the status document behind `portcullis status`, and health checks.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { StatusDocument } from './status-document';
+import { decideWebhook, verifySignature } from './webhook';
+
+export interface HttpEdgeOptions {
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly status: () => StatusDocument;
+  /** True once a snapshot is served (readiness). */
+  readonly ready: () => boolean;
+  readonly webhook: {
+    /** HMAC secret; null = no secret configured, every delivery is refused. */
+    readonly secret: Buffer | null;
+    readonly branch: string;
+    /** Called for a verified push to the followed branch; the fetch runs asynchronously. */
+    readonly onPush: (push: { readonly ref: string; readonly after: string | null; readonly delivery: string | null }) => void;
+  };
+  /** Largest accepted request body (webhook payloads); default 5 MiB. */
+  readonly maxBodyBytes?: number;
+}
+
+export interface HttpEdge {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
+
+class BodyTooLarge extends Error {}
+
+export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
+  const log = opts.logger.child({ component: 'http' });
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const webhookRequests = new Counter({
+    name: 'portcullis_webhook_requests_total',
+    help: 'Deliveries to POST /hooks/git, by result (sync|ignored|pong|unauthorized|bad-request|too-large).',
+    labelNames: ['result'],
+    registers: [opts.registry],
+  });
+  if (!opts.webhook.secret) log.warn('no webhook secret configured: POST /hooks/git refuses every delivery (polling still follows the branch)');
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = `${req.method ?? 'GET'} ${url.pathname}`;
+    switch (url.pathname) {
+      case '/hooks/git': {
+        if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
+        let body: Buffer;
+        try {
+          body = await readBody(req, maxBody);
+        } catch (e) {
+          if (e instanceof BodyTooLarge) {
+            webhookRequests.inc({ result: 'too-large' });
+            return sendJson(res, 413, { error: `body larger than ${maxBody} bytes` }, { connection: 'close' });
+          }
+          throw e;
+        }
+        const delivery = header(req, 'x-github-delivery');
+        const event = header(req, 'x-github-event');
+        if (!opts.webhook.secret || !verifySignature(opts.webhook.secret, body, header(req, 'x-hub-signature-256'))) {
+          webhookRequests.inc({ result: 'unauthorized' });
+          log.warn({ delivery, event, remote: req.socket.remoteAddress }, 'webhook delivery refused: missing or bad X-Hub-Signature-256');
+          return sendJson(res, 401, { error: 'missing or invalid X-Hub-Signature-256' });
+        }
+        const decision = decideWebhook(event, header(req, 'content-type'), body, opts.webhook.branch);
+        const result = decision.action === 'sync' ? 'sync' : decision.action === 'ignore' ? 'ignored' : decision.action;
+        webhookRequests.inc({ result });
+        log.info({ delivery, event, result, ...(decision.action === 'sync' ? { after: decision.body.after } : {}) }, 'webhook delivery');
+        if (decision.action === 'sync') opts.webhook.onPush({ ref: decision.body.ref, after: decision.body.after, delivery: delivery ?? null });
+        return sendJson(res, decision.status, decision.body);
+      }
+      case '/metrics': {
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'use GET' }, { allow: 'GET' });
+        const text = await opts.registry.metrics();
+        res.writeHead(200, { 'content-type': opts.registry.contentType, 'cache-control': 'no-store' });
+        return void res.end(req.method === 'HEAD' ? undefined : text);
+      }
+      case '/status': {
+        if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'use GET' }, { allow: 'GET' });
+        return sendJson(res, 200, opts.status());
+      }
+      case '/healthz':
+        return sendJson(res, 200, { ok: true });
+      case '/readyz': {
+        const ready = opts.ready();
+        return sendJson(res, ready ? 200 : 503, { ready });
+      }
+      default:
+        log.debug({ route }, 'not found');
+        return sendJson(res, 404, { error: 'not found', endpoints: ['POST /hooks/git', 'GET /status', 'GET /metrics', 'GET /healthz', 'GET /readyz'] });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  log.info({ host: opts.host, port }, 'HTTP edge listening (webhook, status, metrics)');
+  return {
+    server,
+    port,
+    url: `http://${hostForUrl}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Connections still busy after a grace period are cut so shutdown is bounded.
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      }),
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    return Promise.reject(new BodyTooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (c: Buffer) => {
+      if (done) return;
+      size += c.length;
+      if (size > limit) {
+        done = true;
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (!done) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (!done) reject(e);
+    });
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
