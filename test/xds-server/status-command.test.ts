@@ -1,0 +1,120 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { CliContext } from '../../cli/context';
+import type { StatusDocument } from '../../xds-server/http/status-document';
+import { runStatus } from '../../xds-server/status-command';
+
+const COMMIT = 'a'.repeat(40);
+const BAD = 'b'.repeat(40);
+
+function doc(overrides: Partial<StatusDocument['policy']> = {}, nodes: StatusDocument['nodes'] = []): StatusDocument {
+  return {
+    server: { version: '0.1.0', startedAt: '2026-01-01T00:00:00.000Z', xds: { host: '127.0.0.1', port: 18000 } },
+    policy: {
+      repo: '/srv/policies.git',
+      branch: 'main',
+      path: 'policies',
+      served: {
+        commit: COMMIT,
+        subject: 'tighten login',
+        author: 'A <a@example.com>',
+        version: 'v-0123456789abcdef',
+        compiledAt: '2026-01-01T00:00:01.000Z',
+        servedAt: '2026-01-01T00:00:01.100Z',
+        seenAt: '2026-01-01T00:00:01.000Z',
+        trigger: 'webhook',
+        nextChangeAt: null,
+        environments: [{ name: 'dev', fleets: ['edge-dev'], activeLockdowns: [{ name: 'stuffing', expiresAt: '2026-01-01T04:00:00Z' }] }],
+      },
+      rejected: null,
+      lastFetch: { at: '2026-01-01T00:00:01.000Z', ok: true, commit: COMMIT, error: null },
+      nextRecompileAt: null,
+      ...overrides,
+    },
+    nodes,
+  };
+}
+
+const types = (version: string | null, commit: string | null) =>
+  (['cluster', 'endpoint', 'listener', 'route'] as const).map((type) => ({ type, ackedVersion: version, ackedCommit: commit, ackedAt: null, servedVersion: 'v-0123456789abcdef' }));
+
+let server: Server;
+let current: StatusDocument;
+let base: string;
+beforeAll(async () => {
+  server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(current));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+function capture(): { ctx: CliContext; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    ctx: { stdout: { write: (s) => void (out += s) }, stderr: { write: (s) => void (err += s) }, cwd: '/', now: () => new Date() },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+test('prints the served commit and every node with what it acknowledged; exit 0 when all are in sync', async () => {
+  current = doc({}, [{ id: 'envoy-1', fleet: 'edge-dev', environment: 'dev', connectedAt: null, protocol: 'delta', types: types('v-0123456789abcdef', COMMIT), lastNack: null, inSync: true }]);
+  const c = capture();
+  expect(await runStatus(c.ctx, { server: base })).toBe(0);
+  const out = c.out();
+  expect(out).toContain('commit aaaaaaaaaaaa "tighten login"  version v-0123456789abc');
+  expect(out).toContain('lockdowns: stuffing until 2026-01-01T04:00:00Z');
+  expect(out).toMatch(/NODE\s+FLEET\s+ENV\s+PROTOCOL\s+ACKED VERSION\s+COMMIT\s+STATE/);
+  expect(out).toMatch(/envoy-1\s+edge-dev\s+dev\s+delta\s+v-0123456789abcd\s+aaaaaaaaaaaa\s+in sync/);
+});
+
+test('shows a rejected commit with its errors and a node NACK in Envoy’s words; exit 1', async () => {
+  current = doc(
+    {
+      rejected: {
+        commit: BAD,
+        subject: 'typo',
+        author: 'B <b@example.com>',
+        at: '2026-01-01T00:01:00.000Z',
+        stage: 'compile',
+        errors: [{ file: 'policies/routes.yaml', line: 4, column: 9, subject: 'Route/orders', path: 'spec.path.prefix', message: 'must start with "/"' }],
+      },
+    },
+    [
+      {
+        id: 'envoy-2',
+        fleet: 'edge-dev',
+        environment: 'dev',
+        connectedAt: null,
+        protocol: 'sotw',
+        types: types('v-old', COMMIT),
+        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
+        inSync: false,
+      },
+    ],
+  );
+  const c = capture();
+  expect(await runStatus(c.ctx, { server: base })).toBe(1);
+  const out = c.out();
+  expect(out).toContain(`Rejected commit bbbbbbbbbbbb "typo"`);
+  expect(out).toContain('policies/routes.yaml:4:9 Route/orders spec.path.prefix: must start with "/"');
+  expect(out).toMatch(/envoy-2 .* NACK/);
+  expect(out).toContain('Invalid regex');
+});
+
+test('--json prints the document as served', async () => {
+  current = doc();
+  const c = capture();
+  await runStatus(c.ctx, { server: base, json: true });
+  expect(JSON.parse(c.out())).toEqual(current);
+});
+
+test('an unreachable server is exit 3 with a message', async () => {
+  const c = capture();
+  expect(await runStatus(c.ctx, { server: 'http://127.0.0.1:1', timeoutMs: 2000 })).toBe(3);
+  expect(c.err()).toContain('cannot reach http://127.0.0.1:1');
+});

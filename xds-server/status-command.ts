@@ -1,0 +1,110 @@
+/**
+ * `portcullis status`: asks a running control server (`GET /status`) what it serves and prints it for
+ * an on-call engineer: the commit in force, a refused commit with its errors, and every Envoy with the
+ * version and commit it acknowledged and any rejection (NACK) in Envoy's own words.
+ */
+import { outStyle, type CliContext } from '../cli/context';
+import { table, type Style } from '../cli/terminal';
+import { formatDiagnostic } from '../compiler/result';
+import type { NodeStatus, StatusDocument } from './http/status-document';
+
+export interface StatusOptions {
+  /** Base URL of the control server's HTTP edge. */
+  readonly server?: string;
+  readonly json?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export const DEFAULT_STATUS_SERVER = 'http://127.0.0.1:18001';
+
+/**
+ * Exit codes: 0 everything served and acknowledged; 1 a commit was refused or a node's last
+ * response was rejected (NACK) or is not yet acknowledged; 3 the server could not be reached.
+ */
+export async function runStatus(ctx: CliContext, opts: StatusOptions): Promise<number> {
+  const base = (opts.server ?? DEFAULT_STATUS_SERVER).replace(/\/+$/, '');
+  let doc: StatusDocument;
+  try {
+    const res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) });
+    if (res.status !== 200) {
+      ctx.stderr.write(`portcullis status: ${base}/status answered ${res.status}\n`);
+      return 3;
+    }
+    doc = (await res.json()) as StatusDocument;
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    ctx.stderr.write(`portcullis status: cannot reach ${base} (${e instanceof Error ? e.message : String(e)}${cause})\n`);
+    return 3;
+  }
+  const healthy = doc.policy.rejected === null && doc.policy.served !== null && doc.nodes.every((n) => n.inSync);
+  if (opts.json) {
+    ctx.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  } else {
+    ctx.stdout.write(formatStatus(doc, outStyle(ctx)));
+  }
+  return healthy ? 0 : 1;
+}
+
+const short = (s: string | null | undefined, n = 12): string => (s ? (s.length > n ? s.slice(0, n) : s) : '-');
+
+export function formatStatus(doc: StatusDocument, style: Style): string {
+  const lines: string[] = [];
+  const p = doc.policy;
+  lines.push(`${style.bold('Policy')}   ${p.repo}  branch ${p.branch}, folder ${p.path}`);
+  if (p.served) {
+    const s = p.served;
+    lines.push(`${style.bold('Served')}   commit ${short(s.commit)} ${JSON.stringify(s.subject)}  version ${short(s.version, 16)}  compiled for ${s.compiledAt} (${s.trigger})`);
+    for (const env of s.environments) {
+      const lockdowns = env.activeLockdowns.length > 0 ? `  lockdowns: ${env.activeLockdowns.map((l) => `${l.name} until ${l.expiresAt}`).join(', ')}` : '';
+      lines.push(`         env ${env.name}: fleets ${env.fleets.join(', ') || '-'}${lockdowns}`);
+    }
+  } else {
+    lines.push(`${style.bold('Served')}   ${style.yellow('nothing yet (no commit has compiled)')}`);
+  }
+  if (p.nextRecompileAt) lines.push(`${style.bold('Next')}     recompile at ${p.nextRecompileAt} (a lockdown starts or expires)`);
+  if (p.lastFetch && !p.lastFetch.ok) lines.push(`${style.bold('Fetch')}    ${style.red(`failed at ${p.lastFetch.at}: ${p.lastFetch.error ?? ''}`)}`);
+  if (p.rejected) {
+    const r = p.rejected;
+    lines.push(style.red(`${style.bold('Rejected')} commit ${short(r.commit)} ${JSON.stringify(r.subject)} at ${r.at} (${r.stage}), ${r.errors.length} error(s); the served commit stays in force:`));
+    for (const d of r.errors) lines.push(`  ${formatDiagnostic(d)}`);
+  }
+  lines.push('');
+  if (doc.nodes.length === 0) {
+    lines.push(style.dim('No Envoy connected.'));
+  } else {
+    const rows: string[][] = [['NODE', 'FLEET', 'ENV', 'PROTOCOL', 'ACKED VERSION', 'COMMIT', 'STATE']];
+    for (const n of doc.nodes) rows.push([n.id, n.fleet, n.environment ?? '-', n.protocol ?? '-', ackedVersion(n), ackedCommit(n), nodeState(n, style)]);
+    lines.push(table(rows));
+    const nacks = doc.nodes.filter((n) => n.lastNack);
+    if (nacks.length > 0) {
+      lines.push('');
+      lines.push(style.bold('Rejected by Envoy (NACK):'));
+      for (const n of nacks) {
+        const k = n.lastNack!;
+        lines.push(`  ${n.id} ${k.type} version ${short(k.version, 16)}${k.commit ? ` (commit ${short(k.commit)})` : ''} at ${k.at}:`);
+        lines.push(`    ${style.red(k.error)}`);
+        if (k.resources.length > 0) lines.push(`    resources: ${k.resources.join(', ')}`);
+      }
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+// One version when every type agrees (the usual case), per-type otherwise.
+function ackedVersion(n: NodeStatus): string {
+  const versions = [...new Set(n.types.map((t) => t.ackedVersion ?? '-'))];
+  if (versions.length === 1) return short(versions[0]!, 16);
+  return n.types.map((t) => `${t.type}=${short(t.ackedVersion, 8)}`).join(' ');
+}
+
+function ackedCommit(n: NodeStatus): string {
+  const commits = [...new Set(n.types.map((t) => t.ackedCommit ?? '-'))];
+  return commits.length === 1 ? short(commits[0]!) : commits.map((c) => short(c, 8)).join(',');
+}
+
+function nodeState(n: NodeStatus, style: Style): string {
+  if (n.inSync && !n.lastNack) return style.green('in sync');
+  if (n.inSync) return style.yellow('in sync (earlier NACK)');
+  if (n.lastNack) return style.red('NACK');
+  return style.yellow('pending');
+}
