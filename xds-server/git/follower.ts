@@ -18,7 +18,7 @@ export interface PolicySource {
 }
 
 /** Compiles the policy files for one instant (the front-end's `compileSources`, or its incremental form). */
-export type CompileFn = (files: readonly PolicySource[], now: Date) => Result<PolicyIR>;
+export type CompileFn = (files: readonly PolicySource[], now: Date) => Result<PolicyIR> | Promise<Result<PolicyIR>>;
 
 /** What the publisher reports after it translated the IR and handed the snapshots to the ADS core. */
 export interface Published {
@@ -270,7 +270,14 @@ export class PolicyFollower {
   private async compileAndPublish(commit: string, sources: readonly PolicySource[], trigger: SyncTrigger, seenAt: Date): Promise<SyncOutcome> {
     const now = this.clock();
     const start = process.hrtime.bigint();
-    const compiled = this.opts.compile(sources, now);
+    let compiled: Result<PolicyIR>;
+    try {
+      compiled = await this.opts.compile(sources, now);
+    } catch (e) {
+      // A compiler bug must not take the server down: the commit is refused like any other error.
+      this.log.error({ err: e, commit }, 'compiler threw');
+      compiled = { ok: false, errors: [{ file: '', line: 0, column: 0, subject: '', path: '', message: `compiler error: ${e instanceof Error ? e.message : String(e)}` }] };
+    }
     this.metrics.compileSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
     if (!compiled.ok) {
       this.metrics.compiles.inc({ result: 'rejected' });
