@@ -55,8 +55,9 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
     const s = p.served;
     lines.push(`${style.bold('Served')}   commit ${short(s.commit)} ${JSON.stringify(s.subject)}  version ${short(s.version, 16)}  compiled for ${s.compiledAt} (${s.trigger})`);
     for (const env of s.environments) {
+      const fleets = env.fleets.map((f) => (s.fleetVersions[f] ? `${f}@${short(s.fleetVersions[f], 16)}` : f)).join(', ') || '-';
       const lockdowns = env.activeLockdowns.length > 0 ? `  lockdowns: ${env.activeLockdowns.map((l) => `${l.name} until ${l.expiresAt}`).join(', ')}` : '';
-      lines.push(`         env ${env.name}: fleets ${env.fleets.join(', ') || '-'}${lockdowns}`);
+      lines.push(`         env ${env.name}: fleets ${fleets}${lockdowns}`);
     }
   } else {
     lines.push(`${style.bold('Served')}   ${style.yellow('nothing yet (no commit has compiled)')}`);
@@ -73,7 +74,7 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
     lines.push(style.dim('No Envoy connected.'));
   } else {
     const rows: string[][] = [['NODE', 'FLEET', 'ENV', 'PROTOCOL', 'ACKED VERSION', 'COMMIT', 'STATE']];
-    for (const n of doc.nodes) rows.push([n.id, n.fleet, n.environment ?? '-', n.protocol ?? '-', ackedVersion(n), ackedCommit(n), nodeState(n, style)]);
+    for (const n of doc.nodes) rows.push([n.id, n.fleet, n.environment ?? '-', n.protocol ?? '-', ackedVersion(n, p.served?.fleetVersions ?? {}), ackedCommit(n), nodeState(n, style)]);
     lines.push(table(rows));
     const nacks = doc.nodes.filter((n) => n.lastNack);
     if (nacks.length > 0) {
@@ -90,10 +91,10 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
   return lines.join('\n') + '\n';
 }
 
-// One version when every type agrees (the usual case), per-type otherwise.
-function ackedVersion(n: NodeStatus): string {
-  const versions = [...new Set(n.types.map((t) => t.ackedVersion ?? '-'))];
-  if (versions.length === 1) return short(versions[0]!, 16);
+// In sync: the fleet's snapshot version (what `Served` lists); otherwise what each type ACKed.
+function ackedVersion(n: NodeStatus, fleetVersions: Readonly<Record<string, string>>): string {
+  const fleetVersion = fleetVersions[n.fleet];
+  if (n.inSync && fleetVersion) return short(fleetVersion, 16);
   return n.types.map((t) => `${t.type}=${short(t.ackedVersion, 8)}`).join(' ');
 }
 

@@ -19,6 +19,7 @@ function doc(overrides: Partial<StatusDocument['policy']> = {}, nodes: StatusDoc
         subject: 'tighten login',
         author: 'A <a@example.com>',
         version: 'v-0123456789abcdef',
+        fleetVersions: { 'edge-dev': 'f-0123456789abcdef' },
         compiledAt: '2026-01-01T00:00:01.000Z',
         servedAt: '2026-01-01T00:00:01.100Z',
         seenAt: '2026-01-01T00:00:01.000Z',
@@ -67,9 +68,9 @@ test('prints the served commit and every node with what it acknowledged; exit 0 
   expect(await runStatus(c.ctx, { server: base })).toBe(0);
   const out = c.out();
   expect(out).toContain('commit aaaaaaaaaaaa "tighten login"  version v-0123456789abc');
-  expect(out).toContain('lockdowns: stuffing until 2026-01-01T04:00:00Z');
+  expect(out).toContain('env dev: fleets edge-dev@f-0123456789abcd  lockdowns: stuffing until 2026-01-01T04:00:00Z');
   expect(out).toMatch(/NODE\s+FLEET\s+ENV\s+PROTOCOL\s+ACKED VERSION\s+COMMIT\s+STATE/);
-  expect(out).toMatch(/envoy-1\s+edge-dev\s+dev\s+delta\s+v-0123456789abcd\s+aaaaaaaaaaaa\s+in sync/);
+  expect(out).toMatch(/envoy-1\s+edge-dev\s+dev\s+delta\s+f-0123456789abcd\s+aaaaaaaaaaaa\s+in sync/);
 });
 
 test('shows a rejected commit with its errors and a node NACK in Envoy’s words; exit 1', async () => {

@@ -22,8 +22,10 @@ export type CompileFn = (files: readonly PolicySource[], now: Date) => Result<Po
 
 /** What the publisher reports after it translated the IR and handed the snapshots to the ADS core. */
 export interface Published {
-  /** Version of the snapshot set now served (what Envoys ACK). */
+  /** Version of the whole publication (all fleets). */
   readonly version: string;
+  /** Snapshot version per fleet (node.cluster). */
+  readonly fleetVersions?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -56,6 +58,8 @@ export interface ServedCommit {
   readonly subject: string;
   readonly author: string;
   readonly version: string;
+  /** Snapshot version per fleet. */
+  readonly fleetVersions: Readonly<Record<string, string>>;
   /** The `now` the IR was compiled for. */
   readonly compiledAt: string;
   /** When the server handed this snapshot to the ADS core. */
@@ -307,6 +311,7 @@ export class PolicyFollower {
       subject: meta.subject,
       author: meta.author,
       version: published.value.version,
+      fleetVersions: published.value.fleetVersions ?? {},
       compiledAt: ir.compiledAt,
       servedAt: new Date().toISOString(),
       seenAt: previous?.commit === commit ? previous.seenAt : seenAt.toISOString(),
