@@ -1,0 +1,450 @@
+/**
+ * Model → IR, the third stage: resolves one validated policy model for an instant `now` into the IR
+ * every enforcement layer reads. Pure: no clock, no I/O. Per environment it applies overrides and
+ * the lockdowns active at `now`; everything else is computed once and shared between environments
+ * (IR objects are immutable, so a route no overlay touches is the same object in every environment).
+ */
+import type { LockdownAction, RateUnit } from '../model/schema';
+import { UNIT_SECONDS } from '../model/schema';
+import {
+  subjectOf,
+  type AccessDocument,
+  type EnvironmentDocument,
+  type LockdownDocument,
+  type PolicyModel,
+  type RateLimitDocument,
+  type RouteDocument,
+  type ServiceDocument,
+} from '../model/types';
+import type {
+  AccessRuleIR,
+  CloudIR,
+  EndpointIR,
+  EnvironmentIR,
+  HeaderMatchIR,
+  JwtProviderIR,
+  ListenerIR,
+  LockdownSummaryIR,
+  NetworkRuleIR,
+  PolicyIR,
+  QuarantinedEndpointIR,
+  RateLimitIR,
+  RateLimitKeyIR,
+  RevokedTokensIR,
+  RouteAccessIR,
+  RouteIR,
+  ServiceIR,
+} from './ir';
+import { compareRoutes, compareText } from './route-order';
+
+export function buildIR(model: PolicyModel, now: Date): PolicyIR {
+  const nowMs = now.getTime();
+  const base = buildBase(model);
+  return {
+    irVersion: 1,
+    compiledAt: now.toISOString(),
+    nextChangeAt: nextChange(model.lockdowns, nowMs),
+    environments: model.environments.map((env) => buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs))),
+  };
+}
+
+/** True while `createdAt <= now < expiresAt`. */
+export function isLockdownActive(l: LockdownDocument, nowMs: number): boolean {
+  return Date.parse(l.spec.createdAt) <= nowMs && nowMs < Date.parse(l.spec.expiresAt);
+}
+
+function activeLockdowns(lockdowns: readonly LockdownDocument[], env: string, nowMs: number): LockdownDocument[] {
+  return lockdowns.filter((l) => l.spec.environments.includes(env) && isLockdownActive(l, nowMs));
+}
+
+/** Earliest start or expiry of any lockdown strictly after `now`. */
+function nextChange(lockdowns: readonly LockdownDocument[], nowMs: number): string | null {
+  let next = Infinity;
+  for (const l of lockdowns) {
+    for (const t of [Date.parse(l.spec.createdAt), Date.parse(l.spec.expiresAt)]) if (t > nowMs && t < next) next = t;
+  }
+  return Number.isFinite(next) ? new Date(next).toISOString() : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment-independent part, computed once per build
+
+interface Base {
+  readonly services: readonly ServiceDocument[];
+  readonly serviceIR: ReadonlyMap<string, ServiceIR>;
+  readonly rateLimits: ReadonlyMap<string, RateLimitDocument>;
+  readonly rateLimitIR: ReadonlyMap<string, RateLimitIR>;
+  /** RateLimit names per route, sorted. */
+  readonly limitsOfRoute: ReadonlyMap<string, readonly string[]>;
+  /** Routes in match order, with their base IR (no overrides, no lockdowns). */
+  readonly routes: readonly { readonly doc: RouteDocument; readonly ir: RouteIR }[];
+  readonly providers: readonly JwtProviderIR[];
+  readonly providerNames: readonly string[];
+  readonly revoked: RevokedTokensIR;
+}
+
+function buildBase(model: PolicyModel): Base {
+  const serviceIR = new Map(model.services.map((s) => [s.name, serviceToIR(s, s.spec.endpoints, [], null)]));
+  const rateLimits = new Map(model.rateLimits.map((l) => [l.name, l]));
+  const rateLimitIR = new Map(model.rateLimits.map((l) => [l.name, rateLimitToIR(l, l.spec.requests, l.spec.per, l.spec.mode, subjectOf(l))]));
+  const limitsOfRoute = new Map<string, string[]>();
+  for (const l of model.rateLimits) {
+    for (const route of new Set(l.spec.routes)) {
+      const list = limitsOfRoute.get(route);
+      if (list) list.push(l.name);
+      else limitsOfRoute.set(route, [l.name]);
+    }
+  }
+  const providers = model.accesses.flatMap((a) => a.spec.providers.map(providerToIR)).sort((a, b) => compareText(a.name, b.name));
+  const providerNames = providers.map((p) => p.name);
+  const access = accessByRoute(model.accesses, model.routes, providerNames);
+  const services = new Map(model.services.map((s) => [s.name, s]));
+  const routes = model.routes
+    .map((doc) => {
+      const limits = (limitsOfRoute.get(doc.name) ?? []).map((n) => rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined);
+      return { doc, ir: routeToIR(doc, services.get(doc.spec.service), access.get(doc.name) ?? PUBLIC, limits) };
+    })
+    .sort((a, b) => compareRoutes(a.ir, b.ir));
+  return {
+    services: model.services,
+    serviceIR,
+    rateLimits,
+    rateLimitIR,
+    limitsOfRoute,
+    routes,
+    providers,
+    providerNames,
+    revoked: {
+      jtis: sortedUnique(model.accesses.flatMap((a) => a.spec.revoked.jtis)),
+      subjects: sortedUnique(model.accesses.flatMap((a) => a.spec.revoked.subjects)),
+    },
+  };
+}
+
+const PUBLIC: RouteAccessIR = { authentication: 'none', providers: [], rules: [], allowedNetworks: [], deniedNetworks: [] };
+
+/**
+ * Access of every route from all Access documents. Documents are sorted by name and rules kept in
+ * document order, so rules come out sorted by provenance then index.
+ */
+function accessByRoute(accesses: readonly AccessDocument[], routes: readonly RouteDocument[], providerNames: readonly string[]): Map<string, RouteAccessIR> {
+  const rules = new Map<string, AccessRuleIR[]>();
+  const needsToken = new Set<string>();
+  const allowed = new Map<string, NetworkRuleIR[]>();
+  const denied = new Map<string, NetworkRuleIR[]>();
+  const everyRoute = routes.map((r) => r.name);
+  const push = <T>(map: Map<string, T[]>, key: string, value: T) => {
+    const list = map.get(key);
+    if (list) list.push(value);
+    else map.set(key, [value]);
+  };
+  for (const a of accesses) {
+    const provenance = subjectOf(a);
+    for (const rule of a.spec.rules) {
+      const ir: AccessRuleIR = { methods: sortedUnique(rule.methods ?? []), roles: sortedUnique(rule.roles ?? []), provenance };
+      for (const route of new Set(rule.routes)) {
+        push(rules, route, ir);
+        if (rule.public !== true) needsToken.add(route);
+      }
+    }
+    for (const n of a.spec.networks.allow) for (const route of n.routes ? new Set(n.routes) : everyRoute) push(allowed, route, { cidr: n.cidr, provenance });
+    for (const n of a.spec.networks.deny) for (const route of n.routes ? new Set(n.routes) : everyRoute) push(denied, route, { cidr: n.cidr, provenance });
+  }
+  const out = new Map<string, RouteAccessIR>();
+  for (const route of everyRoute) {
+    const jwt = needsToken.has(route);
+    out.set(route, {
+      authentication: jwt ? 'jwt' : 'none',
+      providers: jwt ? providerNames : [],
+      rules: rules.get(route) ?? [],
+      allowedNetworks: sortNetworks(allowed.get(route) ?? []),
+      deniedNetworks: sortNetworks(denied.get(route) ?? []),
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per environment
+
+function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: readonly LockdownDocument[]): EnvironmentIR {
+  const actions = lockdowns.flatMap((l) => l.spec.actions.map((action) => ({ action, provenance: subjectOf(l) })));
+  const ofType = <T extends LockdownAction['type']>(type: T) =>
+    actions.filter((a): a is { action: Extract<LockdownAction, { type: T }>; provenance: string } => a.action.type === type);
+
+  const services = base.services.map((s) => environmentService(base, s, env, ofType('quarantineEndpoint'), ofType('forceFailover')));
+  const limits = environmentRateLimits(base, env, ofType('tightenRateLimit'));
+
+  const disabled = new Map<string, RouteIR['disabled']>();
+  for (const { action, provenance } of ofType('disableRoute')) {
+    if (!disabled.has(action.route)) disabled.set(action.route, { status: action.status, body: action.body, provenance });
+  }
+  const roles = new Map<string, AccessRuleIR>();
+  for (const { action, provenance } of ofType('requireRole')) {
+    const rule: AccessRuleIR = { methods: [], roles: sortedUnique(action.roles), provenance };
+    for (const route of action.routes) if (!roles.has(route)) roles.set(route, rule);
+  }
+  const blocks = ofType('blockNetworks');
+  const blockAll = blocks.filter((b) => !b.action.routes).flatMap((b) => b.action.cidrs.map((cidr) => ({ cidr, provenance: b.provenance })));
+  const blockRoute = new Map<string, NetworkRuleIR[]>();
+  for (const { action, provenance } of blocks) {
+    for (const route of new Set(action.routes ?? [])) {
+      const list = blockRoute.get(route) ?? [];
+      list.push(...action.cidrs.map((cidr) => ({ cidr, provenance })));
+      blockRoute.set(route, list);
+    }
+  }
+
+  const routes = base.routes.map(({ doc, ir }) => {
+    const limitNames = base.limitsOfRoute.get(doc.name) ?? [];
+    const changedLimits = limitNames.some((n) => limits.has(n));
+    const blocked = [...blockAll, ...(blockRoute.get(doc.name) ?? [])];
+    const role = roles.get(doc.name);
+    const off = disabled.get(doc.name) ?? null;
+    if (!changedLimits && blocked.length === 0 && !role && !off) return ir;
+    let access = ir.access;
+    if (role) access = { ...access, authentication: 'jwt', providers: base.providerNames, rules: [role] };
+    if (blocked.length) access = { ...access, deniedNetworks: sortNetworks([...access.deniedNetworks, ...blocked]) };
+    return {
+      ...ir,
+      disabled: off,
+      access,
+      rateLimits: changedLimits ? limitNames.map((n) => limits.get(n) ?? base.rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined) : ir.rateLimits,
+    };
+  });
+
+  const revokes = ofType('revokeTokens');
+  return {
+    name: env.name,
+    fleets: sortedUnique(env.spec.fleets),
+    listener: listenerToIR(env),
+    cloud: cloudToIR(env),
+    services,
+    routes,
+    jwtProviders: base.providers,
+    revokedTokens: revokes.length
+      ? {
+          jtis: sortedUnique([...base.revoked.jtis, ...revokes.flatMap((r) => r.action.jtis)]),
+          subjects: sortedUnique([...base.revoked.subjects, ...revokes.flatMap((r) => r.action.subjects)]),
+        }
+      : base.revoked,
+    activeLockdowns: lockdowns.map(summaryOf),
+  };
+}
+
+function environmentService(
+  base: Base,
+  s: ServiceDocument,
+  env: EnvironmentDocument,
+  quarantines: readonly { action: Extract<LockdownAction, { type: 'quarantineEndpoint' }>; provenance: string }[],
+  failovers: readonly { action: Extract<LockdownAction, { type: 'forceFailover' }>; provenance: string }[],
+): ServiceIR {
+  const override = env.spec.overrides.services[s.name];
+  const mine = quarantines.filter((q) => q.action.service === s.name);
+  // The highest forced tier wins: it leaves out the most (lockdowns are sorted by name, so ties go to the first).
+  let failover: ServiceIR['forcedFailover'] = null;
+  for (const f of failovers) if (f.action.service === s.name && (!failover || f.action.tier > failover.tier)) failover = { tier: f.action.tier, provenance: f.provenance };
+  if (!override && mine.length === 0 && !failover) return base.serviceIR.get(s.name) ?? serviceToIR(s, s.spec.endpoints, [], null);
+  const endpoints = override?.endpoints ?? s.spec.endpoints;
+  const quarantined: QuarantinedEndpointIR[] = [];
+  const serving = endpoints.filter((e) => {
+    const q = mine.find((m) => m.action.address === e.address && m.action.port === e.port);
+    if (q && !quarantined.some((x) => x.address === e.address && x.port === e.port)) quarantined.push({ address: e.address, port: e.port, provenance: q.provenance });
+    return !q;
+  });
+  return serviceToIR(s, serving, quarantined, failover);
+}
+
+/** RateLimit IR that differ from the base in this environment (override, then the tightest active lockdown). */
+function environmentRateLimits(
+  base: Base,
+  env: EnvironmentDocument,
+  tightens: readonly { action: Extract<LockdownAction, { type: 'tightenRateLimit' }>; provenance: string }[],
+): Map<string, RateLimitIR> {
+  const out = new Map<string, RateLimitIR>();
+  for (const [name, o] of Object.entries(env.spec.overrides.rateLimits)) {
+    const doc = base.rateLimits.get(name);
+    if (doc) out.set(name, rateLimitToIR(doc, o.requests ?? doc.spec.requests, o.per ?? doc.spec.per, doc.spec.mode, subjectOf(doc)));
+  }
+  // Validation made every tightening tighter than the limit it tightens; of several, the tightest wins.
+  const tightened = new Set<string>();
+  for (const { action, provenance } of tightens) {
+    const doc = base.rateLimits.get(action.rateLimit);
+    const current = out.get(action.rateLimit) ?? base.rateLimitIR.get(action.rateLimit);
+    if (!doc || !current) continue;
+    const per = action.per ?? env.spec.overrides.rateLimits[doc.name]?.per ?? doc.spec.per;
+    if (tightened.has(action.rateLimit) && rate(action.requests, per) >= rate(current.requests, current.unit)) continue;
+    out.set(action.rateLimit, rateLimitToIR(doc, action.requests, per, 'enforce', provenance));
+    tightened.add(action.rateLimit);
+  }
+  return out;
+}
+
+function rate(requests: number, per: RateUnit): number {
+  return requests / UNIT_SECONDS[per];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents → IR pieces
+
+function serviceToIR(
+  s: ServiceDocument,
+  serving: readonly { address: string; port: number; tier: number }[],
+  quarantined: readonly QuarantinedEndpointIR[],
+  failover: ServiceIR['forcedFailover'],
+): ServiceIR {
+  const kept = failover ? serving.filter((e) => e.tier >= failover.tier) : serving;
+  // Envoy priorities must be contiguous from 0: renumber the tiers that are left.
+  const tiers = [...new Set(kept.map((e) => e.tier))].sort((a, b) => a - b);
+  const endpoints: EndpointIR[] = kept
+    .map((e) => ({ address: e.address, port: e.port, tier: e.tier, priority: tiers.indexOf(e.tier) }))
+    .sort((a, b) => a.priority - b.priority || compareText(a.address, b.address) || a.port - b.port);
+  const spec = s.spec;
+  return {
+    name: s.name,
+    protocol: spec.protocol,
+    connectTimeoutMs: spec.timeouts.connect,
+    requestTimeoutMs: spec.timeouts.request,
+    endpoints,
+    quarantined: [...quarantined].sort((a, b) => compareText(a.address, b.address) || a.port - b.port),
+    forcedFailover: failover,
+    healthCheck: spec.healthCheck
+      ? {
+          path: spec.healthCheck.path,
+          host: spec.healthCheck.host ?? null,
+          intervalMs: spec.healthCheck.interval,
+          timeoutMs: spec.healthCheck.timeout,
+          healthyThreshold: spec.healthCheck.healthyThreshold,
+          unhealthyThreshold: spec.healthCheck.unhealthyThreshold,
+          expectedStatuses: [...new Set(spec.healthCheck.expectedStatuses)].sort((a, b) => a - b),
+        }
+      : null,
+    outlierDetection: spec.outlierDetection
+      ? {
+          consecutive5xx: spec.outlierDetection.consecutive5xx,
+          intervalMs: spec.outlierDetection.interval,
+          baseEjectionTimeMs: spec.outlierDetection.baseEjectionTime,
+          maxEjectionPercent: spec.outlierDetection.maxEjectionPercent,
+        }
+      : null,
+    circuitBreaker: { ...spec.circuitBreaker },
+    tls: spec.tls ? { sni: spec.tls.sni ?? null, caFile: spec.tls.caFile, subjectAltNames: sortedUnique(spec.tls.subjectAltNames) } : null,
+  };
+}
+
+function routeToIR(doc: RouteDocument, service: ServiceDocument | undefined, access: RouteAccessIR, rateLimits: readonly RateLimitIR[]): RouteIR {
+  const s = doc.spec;
+  const path =
+    s.path.exact !== undefined
+      ? { kind: 'exact' as const, value: s.path.exact }
+      : s.path.prefix !== undefined
+        ? { kind: 'prefix' as const, value: s.path.prefix }
+        : { kind: 'regex' as const, value: s.path.regex ?? '' };
+  const headers: HeaderMatchIR[] = s.headers
+    .map((h): HeaderMatchIR => ({
+      name: h.name,
+      match:
+        h.present !== undefined
+          ? { kind: 'present' }
+          : h.exact !== undefined
+            ? { kind: 'exact', value: h.exact }
+            : h.prefix !== undefined
+              ? { kind: 'prefix', value: h.prefix }
+              : { kind: 'regex', value: h.regex ?? '' },
+      invert: h.invert,
+    }))
+    .sort((a, b) => compareText(a.name, b.name) || compareText(JSON.stringify(a), JSON.stringify(b)));
+  return {
+    name: doc.name,
+    host: s.host,
+    match: { path, methods: sortedUnique(s.methods ?? []), headers },
+    service: s.service,
+    timeoutMs: s.timeout ?? service?.spec.timeouts.request ?? 15000,
+    retries: s.retries ? { attempts: s.retries.attempts, perTryTimeoutMs: s.retries.perTryTimeout ?? null, on: sortedUnique(s.retries.on) } : null,
+    disabled: null,
+    access,
+    rateLimits,
+  };
+}
+
+function rateLimitToIR(doc: RateLimitDocument, requests: number, unit: RateUnit, mode: 'enforce' | 'shadow', provenance: string): RateLimitIR {
+  return { name: doc.name, requests, unit, key: keyToIR(doc.spec.key), mode, provenance };
+}
+
+function keyToIR(key: RateLimitDocument['spec']['key']): RateLimitKeyIR {
+  switch (key.type) {
+    case 'clientIp':
+      return { kind: 'client-ip' };
+    case 'clientNetwork':
+      return { kind: 'client-network', ipv4PrefixLength: key.ipv4PrefixLength, ipv6PrefixLength: key.ipv6PrefixLength };
+    case 'header':
+      return { kind: 'header', name: key.name };
+    case 'jwtClaim':
+      return { kind: 'jwt-claim', claim: key.claim };
+    case 'route':
+      return { kind: 'route' };
+  }
+}
+
+function providerToIR(p: AccessDocument['spec']['providers'][number]): JwtProviderIR {
+  return {
+    name: p.name,
+    issuer: p.issuer,
+    audiences: sortedUnique(p.audiences),
+    jwks: p.jwks,
+    requireExpiration: p.requireExpiration,
+    maxLifetimeMs: p.maxLifetime ?? null,
+    clockSkewMs: p.clockSkew,
+    rolesClaim: p.rolesClaim,
+  };
+}
+
+function listenerToIR(env: EnvironmentDocument): ListenerIR {
+  const l = env.spec.listener;
+  return {
+    address: l.address,
+    port: l.port,
+    xffNumTrustedHops: l.xffNumTrustedHops,
+    idleTimeoutMs: l.idleTimeout,
+    streamIdleTimeoutMs: l.streamIdleTimeout,
+    requestTimeoutMs: l.requestTimeout,
+    requestHeadersTimeoutMs: l.requestHeadersTimeout,
+    perConnectionBufferLimitBytes: l.perConnectionBufferLimitBytes,
+    maxRequestHeadersKb: l.maxRequestHeadersKb,
+    rateLimitMaxDynamicDescriptors: l.rateLimitKeys,
+  };
+}
+
+function cloudToIR(env: EnvironmentDocument): CloudIR | null {
+  const c = env.spec.cloud;
+  if (!c) return null;
+  return {
+    region: c.region,
+    wafScope: c.waf.scope,
+    apiGatewayStageArns: sortedUnique(c.apiGatewayStages),
+    loadBalancerArns: sortedUnique(c.loadBalancers),
+    clientIpSource:
+      c.clientIp.source === 'forwardedHeader' ? { kind: 'forwarded-header', header: c.clientIp.header ?? 'x-forwarded-for' } : { kind: 'source-ip' },
+  };
+}
+
+function summaryOf(l: LockdownDocument): LockdownSummaryIR {
+  return {
+    name: l.name,
+    reason: l.spec.reason,
+    owner: l.spec.owner,
+    createdAt: l.spec.createdAt,
+    expiresAt: l.spec.expiresAt,
+    actions: l.spec.actions.map((a) => a.type),
+  };
+}
+
+/** Sorted by CIDR text, one entry per network (the first provenance in order wins). */
+function sortNetworks(list: readonly NetworkRuleIR[]): NetworkRuleIR[] {
+  const sorted = [...list].sort((a, b) => compareText(a.cidr, b.cidr) || compareText(a.provenance, b.provenance));
+  return sorted.filter((n, i) => i === 0 || sorted[i - 1]?.cidr !== n.cidr);
+}
+
+function sortedUnique<T extends string>(values: readonly T[]): T[] {
+  return [...new Set(values)].sort(compareText);
+}

@@ -1,0 +1,37 @@
+/**
+ * Match order of routes: Envoy takes the first route that matches, so the compiler orders routes by
+ * specificity, never by file (docs/policy-language.md, "Route").
+ */
+import type { RouteIR } from './ir';
+
+const PATH_RANK = { exact: 0, regex: 1, prefix: 2 } as const;
+
+/**
+ * Per host (named hosts, then wildcard hosts, then `*`): exact paths, then regexes, then prefixes
+ * longest first; on equal paths the route with more conditions (a method list counts one, each
+ * header one) first; then by name.
+ */
+export function compareRoutes(a: RouteIR, b: RouteIR): number {
+  return (
+    hostRank(a.host) - hostRank(b.host) ||
+    compareText(a.host, b.host) ||
+    PATH_RANK[a.match.path.kind] - PATH_RANK[b.match.path.kind] ||
+    (a.match.path.kind === 'prefix' ? b.match.path.value.length - a.match.path.value.length : 0) ||
+    compareText(a.match.path.value, b.match.path.value) ||
+    conditions(b) - conditions(a) ||
+    compareText(a.name, b.name)
+  );
+}
+
+function hostRank(host: string): number {
+  return host === '*' ? 2 : host.includes('*') ? 1 : 0;
+}
+
+function conditions(r: RouteIR): number {
+  return (r.match.methods.length > 0 ? 1 : 0) + r.match.headers.length;
+}
+
+/** Code-unit order: locale-independent, so the IR is the same on every machine. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
