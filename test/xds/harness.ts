@@ -1,0 +1,72 @@
+/** Test harness for the xDS server: a server on a loopback port, its logs and metrics, ADS clients. */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { EnvoyResources } from '../../compiler/envoy/resources';
+import { TYPE_URL } from '../../compiler/envoy/resources';
+import { createXdsServer, type XdsServer, type XdsServerOptions } from '../../xds-server/ads-server';
+import { AdsClient, type AdsClientOptions, type AdsVariant } from '../../bench/xds/ads-client';
+
+export const CDS = TYPE_URL.cluster;
+export const EDS = TYPE_URL.endpoint;
+export const LDS = TYPE_URL.listener;
+export const RDS = TYPE_URL.route;
+
+export interface Harness {
+  readonly server: XdsServer;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly logs: Record<string, unknown>[];
+  client(variant: AdsVariant, node?: { id: string; cluster: string }, extra?: Partial<AdsClientOptions>): AdsClient;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: Partial<XdsServerOptions> = {}): Promise<Harness> {
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const registry = new Registry();
+  const server = createXdsServer({ logger: pino({ level: 'debug' }, sink), registry, ...options });
+  const port = await server.listen('127.0.0.1', 0);
+  const clients: AdsClient[] = [];
+  let seq = 0;
+  return {
+    server,
+    port,
+    registry,
+    logs,
+    client(variant, node = { id: `node-${++seq}`, cluster: 'edge' }, extra = {}) {
+      const c = new AdsClient({ port, variant, node, ...extra });
+      clients.push(c);
+      return c;
+    },
+    async metric(name, labels = {}) {
+      // Counters and gauges: the sum over matching label sets; histograms: their observation count.
+      const m = await registry.getSingleMetric(name)?.get();
+      if (!m) return NaN;
+      let sum = 0;
+      for (const v of m.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
+        if (String(m.type) === 'histogram' && v.metricName !== `${name}_count`) continue;
+        if (Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)) sum += v.value;
+      }
+      return sum;
+    },
+    async close() {
+      for (const c of clients) c.cancel();
+      await server.shutdown(200);
+    },
+  };
+}
+
+export function publish(h: Harness, resources: EnvoyResources | readonly EnvoyResources[], commit = 'c1'): void {
+  const list = Array.isArray(resources) ? resources : [resources as EnvoyResources];
+  const out = h.server.setSnapshots(new Map(list.map((r) => [r.fleet, r])), { commit, compiledAt: '2026-01-01T00:00:00Z' });
+  if (!out.ok) throw new Error(JSON.stringify(out.errors));
+}
+
+export const names = (r: { resources: readonly { name: string }[] }): string[] => r.resources.map((x) => x.name).sort();

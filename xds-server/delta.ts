@@ -1,0 +1,140 @@
+/**
+ * Incremental ADS (DeltaAggregatedResources): a response carries only the resources whose version
+ * the node lacks, plus removed_resources. On reconnect, initial_resource_versions says what the node
+ * holds, so only what differs is sent. A resource version the node rejected is not sent again.
+ */
+import type { XdsKind } from '../compiler/envoy/resources';
+import { TYPE_URL } from '../compiler/envoy/resources';
+import { KIND_OF_TYPE_URL } from './snapshot';
+import { AdsStream, type HeldResource, type StreamContext } from './stream';
+import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './wire';
+
+/** Marks a removal the node rejected, in the rejected map. */
+const REMOVAL = '\0removed';
+
+interface Diff {
+  readonly upserts: readonly HeldResource[];
+  readonly removed: readonly string[];
+}
+
+type PerKind<T> = Record<XdsKind, T>;
+
+export class DeltaStream extends AdsStream {
+  readonly variant = 'delta' as const;
+  /** Per type: resource name → the version (or REMOVAL) the node rejected. */
+  private readonly rejected: PerKind<Map<string, string>> = {
+    cluster: new Map(),
+    endpoint: new Map(),
+    listener: new Map(),
+    route: new Map(),
+  };
+  private readonly pendingDiff: PerKind<Diff | null> = { cluster: null, endpoint: null, listener: null, route: null };
+
+  constructor(
+    streamId: number,
+    peer: string,
+    ctx: StreamContext,
+    private readonly send: (response: DeltaDiscoveryResponse) => void,
+  ) {
+    super(streamId, peer, ctx);
+  }
+
+  onRequest(req: DeltaDiscoveryRequest): void {
+    const kind = KIND_OF_TYPE_URL.get(req.typeUrl);
+    if (!kind) {
+      this.log.debug({ typeUrl: req.typeUrl }, 'xds request for a type this server does not serve; ignored');
+      return;
+    }
+    const st = this.kinds[kind];
+    const pending = st.pending;
+    if (req.responseNonce !== '' && pending && req.responseNonce === pending.nonce) {
+      const diff = this.pendingDiff[kind]!;
+      if (req.errorDetail) {
+        for (const r of diff.upserts) this.rejected[kind].set(r.name, r.version);
+        for (const name of diff.removed) this.rejected[kind].set(name, REMOVAL);
+        this.nacked(kind, pending, req.errorDetail);
+      } else {
+        for (const r of diff.upserts) st.held.set(r.name, r);
+        for (const name of diff.removed) st.held.delete(name);
+        this.acked(kind, pending);
+      }
+      this.pendingDiff[kind] = null;
+    } else if (req.responseNonce !== '' && req.responseNonce !== st.latestNonce) {
+      // Stale: its ACK/NACK is superseded; subscription changes below still count (they are deltas).
+      this.log.debug({ type: kind, nonce: req.responseNonce, latest: st.latestNonce }, 'xds stale nonce: ACK/NACK ignored');
+    }
+    this.subscribe(kind, req);
+    this.advance();
+  }
+
+  private subscribe(kind: XdsKind, req: DeltaDiscoveryRequest): void {
+    const st = this.kinds[kind];
+    if (!st.subscribed) {
+      st.subscribed = true;
+      // No names on the first request of a type: a wildcard subscription.
+      st.wildcard = req.resourceNamesSubscribe.length === 0;
+      for (const [name, version] of req.initialResourceVersions) st.held.set(name, { name, version });
+    }
+    for (const name of req.resourceNamesSubscribe) {
+      if (name === '*') st.wildcard = true;
+      else st.names.add(name);
+    }
+    for (const name of req.resourceNamesUnsubscribe) {
+      if (name === '*') st.wildcard = false;
+      else {
+        st.names.delete(name);
+        this.rejected[kind].delete(name);
+      }
+    }
+    // The node forgets what it no longer subscribes to.
+    if (!st.wildcard) {
+      for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
+    }
+  }
+
+  private diff(kind: XdsKind, honourRejections: boolean): Diff {
+    const st = this.kinds[kind];
+    const view = this.view(kind);
+    const rejected = this.rejected[kind];
+    const inScope = (name: string): boolean => st.wildcard || st.names.has(name);
+    const upserts: HeldResource[] = [];
+    const removed: string[] = [];
+    for (const r of view.values()) {
+      if (!r.delta || !inScope(r.name) || st.held.get(r.name)?.version === r.version) continue;
+      if (honourRejections && rejected.get(r.name) === r.version) continue;
+      upserts.push(r);
+    }
+    for (const name of st.held.keys()) {
+      if (view.has(name) || !inScope(name)) continue;
+      if (honourRejections && rejected.get(name) === REMOVAL) continue;
+      removed.push(name);
+    }
+    return { upserts, removed };
+  }
+
+  protected pushIfNeeded(kind: XdsKind): boolean {
+    const diff = this.diff(kind, true);
+    if (diff.upserts.length === 0 && diff.removed.length === 0) return false;
+    const nonce = this.ctx.nextNonce();
+    const version = this.selection(kind).version;
+    this.send({
+      systemVersionInfo: version,
+      typeUrl: TYPE_URL[kind],
+      nonce,
+      resources: diff.upserts.map((r) => r.delta!),
+      removedResources: diff.removed,
+      controlPlane: this.ctx.controlPlane,
+    });
+    this.pendingDiff[kind] = diff;
+    this.sent(kind, nonce, version, diff.upserts.map((r) => r.name));
+    return true;
+  }
+
+  protected settled(kind: XdsKind): boolean {
+    const st = this.kinds[kind];
+    if (!st.subscribed) return true;
+    if (st.pending) return false;
+    const diff = this.diff(kind, false);
+    return diff.upserts.length === 0 && diff.removed.length === 0;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Prometheus metrics of the xDS server, registered on the Registry the caller passes (the HTTP edge
+ * serves it on /metrics). Names are part of the operator-facing contract: see docs/xds-server.md.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface XdsMetrics {
+  readonly connectedNodes: Gauge<'environment' | 'fleet' | 'variant'>;
+  readonly pushes: Counter<'type' | 'variant'>;
+  readonly pushAckSeconds: Histogram<'type'>;
+  readonly nacks: Counter<'type' | 'fleet'>;
+  readonly encodes: Counter<'type'>;
+  readonly servedVersion: Gauge<'environment' | 'fleet' | 'version' | 'commit'>;
+  readonly rejectedStreams: Counter<'reason'>;
+}
+
+export function createXdsMetrics(registry: Registry): XdsMetrics {
+  const registers = [registry];
+  return {
+    connectedNodes: new Gauge({
+      name: 'portcullis_xds_connected_nodes',
+      help: 'ADS streams open, by environment, fleet (node.cluster) and protocol variant (sotw, delta).',
+      labelNames: ['environment', 'fleet', 'variant'],
+      registers,
+    }),
+    pushes: new Counter({
+      name: 'portcullis_xds_pushes_total',
+      help: 'Discovery responses sent, by resource type and protocol variant.',
+      labelNames: ['type', 'variant'],
+      registers,
+    }),
+    pushAckSeconds: new Histogram({
+      name: 'portcullis_xds_push_ack_seconds',
+      help: 'Time from sending a discovery response to the ACK or NACK that answers it.',
+      labelNames: ['type'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    nacks: new Counter({
+      name: 'portcullis_xds_nacks_total',
+      help: 'Discovery responses Envoy rejected (error_detail set), by resource type and fleet.',
+      labelNames: ['type', 'fleet'],
+      registers,
+    }),
+    encodes: new Counter({
+      name: 'portcullis_xds_resource_encodes_total',
+      help: 'Resources encoded from JSON to protobuf: once per resource version, whatever the number of streams.',
+      labelNames: ['type'],
+      registers,
+    }),
+    servedVersion: new Gauge({
+      name: 'portcullis_xds_served_version_info',
+      help: 'Always 1: the snapshot version and policy commit served to each fleet.',
+      labelNames: ['environment', 'fleet', 'version', 'commit'],
+      registers,
+    }),
+    rejectedStreams: new Counter({
+      name: 'portcullis_xds_rejected_streams_total',
+      help: 'ADS streams refused before any config was sent (unknown fleet, missing node, ...).',
+      labelNames: ['reason'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * State-of-the-world ADS (StreamAggregatedResources): every response carries the whole selection of
+ * a type, under a version_info that is the hash of that selection. A version the node rejected is
+ * never sent again; the next different selection is.
+ */
+import type { XdsKind } from '../compiler/envoy/resources';
+import { TYPE_URL } from '../compiler/envoy/resources';
+import { KIND_OF_TYPE_URL } from './snapshot';
+import { AdsStream, type HeldResource, type StreamContext } from './stream';
+import type { DiscoveryRequest, DiscoveryResponse } from './wire';
+
+/** Types where an empty first request means "everything" (legacy wildcard). */
+const WILDCARD_KINDS: ReadonlySet<XdsKind> = new Set(['cluster', 'listener']);
+
+type PerKind<T> = Record<XdsKind, T>;
+
+export class SotwStream extends AdsStream {
+  readonly variant = 'sotw' as const;
+  /** Version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
+  private readonly lastSent: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null };
+  /** Version the node holds per type (ACKed, or reported on reconnect). */
+  private readonly ackedSelection: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null };
+  private readonly pendingResources: PerKind<readonly HeldResource[]> = { cluster: [], endpoint: [], listener: [], route: [] };
+  private readonly everNamed: PerKind<boolean> = { cluster: false, endpoint: false, listener: false, route: false };
+
+  constructor(
+    streamId: number,
+    peer: string,
+    ctx: StreamContext,
+    private readonly send: (response: DiscoveryResponse) => void,
+  ) {
+    super(streamId, peer, ctx);
+  }
+
+  onRequest(req: DiscoveryRequest): void {
+    const kind = KIND_OF_TYPE_URL.get(req.typeUrl);
+    if (!kind) {
+      this.log.debug({ typeUrl: req.typeUrl }, 'xds request for a type this server does not serve; ignored');
+      return;
+    }
+    const st = this.kinds[kind];
+    if (st.latestNonce !== '' && req.responseNonce !== '' && req.responseNonce !== st.latestNonce) {
+      // The protocol: a request quoting an older nonce is superseded by a response in flight.
+      this.log.debug({ type: kind, nonce: req.responseNonce, latest: st.latestNonce }, 'xds stale nonce ignored');
+      return;
+    }
+    const pending = st.pending;
+    if (pending && req.responseNonce === pending.nonce) {
+      if (req.errorDetail) {
+        this.nacked(kind, pending, req.errorDetail);
+      } else {
+        this.ackedSelection[kind] = pending.version;
+        st.held = this.heldAfter(kind, this.pendingResources[kind]);
+        this.acked(kind, pending);
+      }
+      this.pendingResources[kind] = [];
+    }
+    const first = !st.subscribed;
+    this.subscribe(kind, req.resourceNames);
+    if (first && req.versionInfo) this.resume(kind, req.versionInfo);
+    this.advance();
+  }
+
+  private subscribe(kind: XdsKind, names: readonly string[]): void {
+    const st = this.kinds[kind];
+    st.subscribed = true;
+    const explicit = names.filter((n) => n !== '*');
+    if (explicit.length > 0) this.everNamed[kind] = true;
+    st.wildcard = names.includes('*') || (WILDCARD_KINDS.has(kind) && names.length === 0 && !this.everNamed[kind]);
+    st.names.clear();
+    for (const n of explicit) st.names.add(n);
+    if (!st.wildcard) {
+      // Envoy drops what it unsubscribed from.
+      for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
+    }
+  }
+
+  /** First request of a type on a new stream with a version_info: the node already holds that version. */
+  private resume(kind: XdsKind, version: string): void {
+    const st = this.kinds[kind];
+    const selection = this.selection(kind);
+    if (selection.version === version) {
+      st.held = new Map(selection.resources.map((r) => [r.name, r]));
+      this.lastSent[kind] = version;
+      this.ackedSelection[kind] = version;
+      this.assumeAcked(kind, version, this.snap!.commit);
+      return;
+    }
+    if (kind === 'cluster') {
+      // Clusters it holds that the snapshot dropped stay until its listeners and routes moved on.
+      const known = this.ctx.clusterHistory.get(version);
+      if (known) st.held = new Map(known);
+    }
+    this.ackedSelection[kind] = version;
+    this.assumeAcked(kind, version, null);
+  }
+
+  private heldAfter(kind: XdsKind, sent: readonly HeldResource[]): Map<string, HeldResource> {
+    const st = this.kinds[kind];
+    // Wildcard: the response is the whole set. Named: a response replaces the resources it names.
+    const held = st.wildcard ? new Map<string, HeldResource>() : new Map(st.held);
+    for (const r of sent) held.set(r.name, r);
+    return held;
+  }
+
+  protected pushIfNeeded(kind: XdsKind): boolean {
+    const st = this.kinds[kind];
+    const selection = this.selection(kind);
+    if (selection.version === this.lastSent[kind]) return false;
+    // Named types (RDS, EDS): a resource absent from a response is not removed, so a response is
+    // due only when the node lacks a version of something it asked for.
+    if (!st.wildcard && selection.resources.every((r) => st.held.get(r.name)?.version === r.version)) return false;
+    const nonce = this.ctx.nextNonce();
+    const resources = selection.resources.filter((r) => r.any !== undefined);
+    this.send({
+      versionInfo: selection.version,
+      typeUrl: TYPE_URL[kind],
+      nonce,
+      resources: resources.map((r) => r.any!),
+      controlPlane: this.ctx.controlPlane,
+    });
+    this.lastSent[kind] = selection.version;
+    this.pendingResources[kind] = resources;
+    if (kind === 'cluster') this.ctx.clusterHistory.remember(selection.version, new Map(resources.map((r) => [r.name, r])));
+    this.sent(kind, nonce, selection.version, resources.map((r) => r.name));
+    return true;
+  }
+
+  protected settled(kind: XdsKind): boolean {
+    const st = this.kinds[kind];
+    if (!st.subscribed) return true;
+    return st.pending === null && this.ackedSelection[kind] === this.selection(kind).version;
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * What both ADS variants share: one open stream of one Envoy node, its subscriptions, what the node
+ * holds, the one response per type awaiting its ACK, and the make-before-break push order.
+ * sotw.ts and delta.ts decide what a response carries; this module decides when one may be sent.
+ *
+ * Ordering (Envoy's "eventual consistency considerations"): types are pushed in the order clusters →
+ * endpoints → listeners → routes, and a type is sent only when every type before it has no response
+ * awaiting an ACK. Listeners and routes also wait until the node subscribed to the endpoints of every
+ * cluster it holds. A cluster the new snapshot dropped stays in the node's cluster set until the node
+ * ACKed the listeners and routes of the new snapshot (nothing points at it any more); only then does
+ * a cluster response without it go out.
+ */
+import type { Logger } from 'pino';
+import type { XdsKind } from '../compiler/envoy/resources';
+import type { XdsMetrics } from './metrics';
+import { KINDS_IN_ORDER, type Snapshot, versionOf } from './snapshot';
+import type { ErrorDetail, NodeInfo } from './wire';
+
+export type Variant = 'sotw' | 'delta';
+
+/** A resource as a node holds it: name and version, with its bytes when the server has them. */
+export interface HeldResource {
+  readonly name: string;
+  readonly version: string;
+  readonly any?: Uint8Array;
+  readonly delta?: Uint8Array;
+}
+
+/** The last response a node rejected, in Envoy's own words. */
+export interface NodeNack {
+  readonly type: XdsKind;
+  readonly version: string;
+  readonly commit: string | null;
+  /** `error_detail.message` from Envoy's request. */
+  readonly error: string;
+  /** gRPC status code in `error_detail.code`. */
+  readonly code: number;
+  /** Resource names the rejected response carried. */
+  readonly resources: readonly string[];
+  readonly at: string;
+}
+
+export interface NodeTypeStatus {
+  readonly type: XdsKind;
+  /** Version the node ACKed last; null before its first ACK. */
+  readonly ackedVersion: string | null;
+  /**
+   * Latest policy commit whose config of this type the node holds: the commit served now when the
+   * node is in sync for the type (also when that commit left the type unchanged), else the commit
+   * of the snapshot its ACKed version was sent from; null when unknown (reconnected from elsewhere).
+   */
+  readonly ackedCommit: string | null;
+  readonly ackedAt: string | null;
+  /** Version the server would send this node now (for named subscriptions: of the subscribed subset). */
+  readonly servedVersion: string | null;
+  readonly lastNack: NodeNack | null;
+}
+
+/** One connected node (one ADS stream), as `nodes()` reports it. */
+export interface NodeStatus {
+  readonly id: string;
+  /** `node.cluster`. */
+  readonly fleet: string;
+  readonly environment: string | null;
+  readonly connectedAt: string;
+  /** `sotw` or `delta`. */
+  readonly protocol: Variant;
+  readonly streamId: number;
+  readonly peer: string;
+  /** e.g. `envoy 1.40.0`. */
+  readonly userAgent: string;
+  /** Commit of the snapshot currently served to the node's fleet. */
+  readonly servedCommit: string | null;
+  readonly types: readonly NodeTypeStatus[];
+  /** The most recent NACK of any type. */
+  readonly lastNack: NodeNack | null;
+  /** True when the node ACKed what the server would send for every type it subscribes to. */
+  readonly inSync: boolean;
+}
+
+/** Shared by all streams of a server. */
+export interface StreamContext {
+  readonly metrics: XdsMetrics;
+  readonly logger: Logger;
+  readonly controlPlane: string;
+  nextNonce(): string;
+  /** Cluster sets a SotW node may report by version on reconnect (to keep its stale clusters). */
+  readonly clusterHistory: VersionHistory;
+}
+
+/** Bounded version → resources map: what the server sent under a version, most recent last. */
+export class VersionHistory {
+  private readonly entries = new Map<string, ReadonlyMap<string, HeldResource>>();
+  constructor(private readonly capacity = 64) {}
+  remember(version: string, resources: ReadonlyMap<string, HeldResource>): void {
+    this.entries.delete(version);
+    this.entries.set(version, resources);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+  get(version: string): ReadonlyMap<string, HeldResource> | undefined {
+    return this.entries.get(version);
+  }
+}
+
+export interface Selection {
+  readonly resources: readonly HeldResource[];
+  readonly version: string;
+}
+
+export interface Pending {
+  readonly nonce: string;
+  readonly sentAt: bigint;
+  readonly version: string;
+  readonly commit: string;
+  readonly names: readonly string[];
+}
+
+export interface KindState {
+  readonly kind: XdsKind;
+  /** The node asked for this type at least once on this stream. */
+  subscribed: boolean;
+  wildcard: boolean;
+  readonly names: Set<string>;
+  /** What the node holds now (ACKed, or reported on reconnect). */
+  held: Map<string, HeldResource>;
+  pending: Pending | null;
+  /** Nonce of the last response of this type; requests quoting another are stale. */
+  latestNonce: string;
+  ackedVersion: string | null;
+  ackedCommit: string | null;
+  ackedAt: string | null;
+  lastNack: NodeNack | null;
+}
+
+export abstract class AdsStream {
+  abstract readonly variant: Variant;
+  readonly connectedAt = new Date().toISOString();
+  protected snap: Snapshot | null = null;
+  protected node: NodeInfo | null = null;
+  protected log: Logger;
+  protected readonly kinds: Record<XdsKind, KindState>;
+  private closed = false;
+
+  constructor(
+    readonly streamId: number,
+    readonly peer: string,
+    protected readonly ctx: StreamContext,
+  ) {
+    this.log = ctx.logger;
+    const state = (kind: XdsKind): KindState => ({
+      kind,
+      subscribed: false,
+      wildcard: false,
+      names: new Set(),
+      held: new Map(),
+      pending: null,
+      latestNonce: '',
+      ackedVersion: null,
+      ackedCommit: null,
+      ackedAt: null,
+      lastNack: null,
+    });
+    this.kinds = { cluster: state('cluster'), endpoint: state('endpoint'), listener: state('listener'), route: state('route') };
+  }
+
+  get nodeInfo(): NodeInfo | null {
+    return this.node;
+  }
+
+  get snapshot(): Snapshot | null {
+    return this.snap;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Binds the stream to its node once the fleet is known. */
+  bind(node: NodeInfo, snapshot: Snapshot): void {
+    this.node = node;
+    this.snap = snapshot;
+    this.log = this.ctx.logger.child({ node: node.id, fleet: node.cluster, environment: snapshot.environment, variant: this.variant, stream: this.streamId });
+  }
+
+  /** A new snapshot for this node's fleet: push what changed, in order. */
+  setSnapshot(snapshot: Snapshot): void {
+    this.snap = snapshot;
+    this.advance();
+  }
+
+  markClosed(): void {
+    this.closed = true;
+  }
+
+  /** Sends at most one response: the first type, in push order, that needs one and may have one. */
+  protected advance(): void {
+    if (!this.snap || this.closed) return;
+    for (const kind of KINDS_IN_ORDER) {
+      const st = this.kinds[kind];
+      if (!st.subscribed) continue;
+      if (st.pending) return; // later types wait for this ACK
+      if ((kind === 'listener' || kind === 'route') && !this.endpointsSubscribed()) return;
+      if (this.pushIfNeeded(kind)) return;
+    }
+  }
+
+  /** Sends a response for `kind` when the node lacks something; true when one was sent. */
+  protected abstract pushIfNeeded(kind: XdsKind): boolean;
+
+  /** The node holds, ACKed, exactly what the server would send it for `kind`. */
+  protected abstract settled(kind: XdsKind): boolean;
+
+  /**
+   * What the server offers for `kind` now: the snapshot's resources, plus, for clusters, those the
+   * node holds that the snapshot dropped, while its listeners and routes may still point at them.
+   */
+  protected view(kind: XdsKind): ReadonlyMap<string, HeldResource> {
+    const own = this.snap!.types[kind].resources;
+    if (kind !== 'cluster') return own;
+    const held = this.kinds.cluster.held;
+    let stale: HeldResource[] | null = null;
+    for (const [name, r] of held) if (!own.has(name)) (stale ??= []).push(r);
+    // A node that has not asked for listeners yet (a reconnect replaying its subscriptions) may
+    // still route to them: keep them until it holds the listeners and routes of this snapshot.
+    if (!stale || (this.kinds.listener.subscribed && this.settled('listener') && this.settled('route'))) return own;
+    const merged = new Map<string, HeldResource>(own);
+    for (const r of stale) merged.set(r.name, r);
+    return merged;
+  }
+
+  /**
+   * The view narrowed to what the node subscribes to, sorted by name, with its version (the hash
+   * of its name/version pairs; for a wildcard on the snapshot itself, the snapshot's type version).
+   */
+  protected selection(kind: XdsKind): Selection {
+    const st = this.kinds[kind];
+    const view = this.view(kind);
+    const own = this.snap!.types[kind];
+    if (st.wildcard) {
+      const resources = [...view.values()];
+      return { resources, version: view === own.resources ? own.version : versionOf(kind, resources) };
+    }
+    const resources: HeldResource[] = [];
+    for (const name of [...st.names].sort()) {
+      const r = view.get(name);
+      if (r) resources.push(r);
+    }
+    return { resources, version: versionOf(kind, resources) };
+  }
+
+  /**
+   * Envoy subscribes to a cluster's endpoints after it ACKs the cluster; listeners and routes that
+   * may route to it wait for that subscription (and, through the push order, for its endpoints).
+   */
+  private endpointsSubscribed(): boolean {
+    if (!this.kinds.cluster.subscribed) return true;
+    const eds = this.kinds.endpoint;
+    for (const clusterName of this.kinds.cluster.held.keys()) {
+      const edsName = this.snap!.edsNameOfCluster.get(clusterName);
+      if (edsName === undefined) continue;
+      if (!eds.subscribed || (!eds.wildcard && !eds.names.has(edsName))) return false;
+    }
+    return true;
+  }
+
+  /** Records a sent response for `kind` and counts it. */
+  protected sent(kind: XdsKind, nonce: string, version: string, names: readonly string[]): void {
+    const st = this.kinds[kind];
+    st.pending = { nonce, sentAt: process.hrtime.bigint(), version, commit: this.snap!.commit, names };
+    st.latestNonce = nonce;
+    this.ctx.metrics.pushes.inc({ type: kind, variant: this.variant });
+    this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
+  }
+
+  /** The node ACKed the pending response of `kind`. */
+  protected acked(kind: XdsKind, pending: Pending): void {
+    const st = this.kinds[kind];
+    st.pending = null;
+    st.ackedVersion = pending.version;
+    st.ackedCommit = pending.commit;
+    st.ackedAt = new Date().toISOString();
+    const seconds = Number(process.hrtime.bigint() - pending.sentAt) / 1e9;
+    this.ctx.metrics.pushAckSeconds.observe({ type: kind }, seconds);
+  }
+
+  /** The node rejected the pending response of `kind`; it keeps its last ACKed version. */
+  protected nacked(kind: XdsKind, pending: Pending, error: ErrorDetail): void {
+    const st = this.kinds[kind];
+    st.pending = null;
+    st.lastNack = {
+      type: kind,
+      version: pending.version,
+      commit: pending.commit,
+      error: error.message,
+      code: error.code,
+      resources: pending.names,
+      at: new Date().toISOString(),
+    };
+    this.ctx.metrics.nacks.inc({ type: kind, fleet: this.node?.cluster ?? '' });
+    this.log.warn(
+      { type: kind, version: pending.version, commit: pending.commit, resources: pending.names, errorCode: error.code, error: error.message },
+      'xds NACK: Envoy rejected the configuration; it keeps its last accepted version',
+    );
+  }
+
+  /** A node reconnected holding `version` of `kind` (SotW version_info): taken as ACKed. */
+  protected assumeAcked(kind: XdsKind, version: string, commit: string | null): void {
+    const st = this.kinds[kind];
+    st.ackedVersion = version;
+    st.ackedCommit = commit;
+    st.ackedAt = new Date().toISOString();
+  }
+
+  status(): NodeStatus {
+    const types: NodeTypeStatus[] = [];
+    let lastNack: NodeNack | null = null;
+    let inSync = true;
+    for (const kind of KINDS_IN_ORDER) {
+      const st = this.kinds[kind];
+      if (st.lastNack && (!lastNack || st.lastNack.at >= lastNack.at)) lastNack = st.lastNack;
+      if (!st.subscribed) continue;
+      const served = this.snap ? this.selection(kind).version : null;
+      const settled = this.snap !== null && this.settled(kind);
+      if (!settled) inSync = false;
+      types.push({
+        type: kind,
+        ackedVersion: st.ackedVersion,
+        // A type the new commit left unchanged needs no push: the node holds that commit's config too.
+        ackedCommit: settled ? this.snap!.commit : st.ackedCommit,
+        ackedAt: st.ackedAt,
+        servedVersion: served,
+        lastNack: st.lastNack,
+      });
+    }
+    const node = this.node;
+    return {
+      id: node?.id ?? '',
+      fleet: node?.cluster ?? '',
+      environment: this.snap?.environment ?? null,
+      connectedAt: this.connectedAt,
+      protocol: this.variant,
+      streamId: this.streamId,
+      peer: this.peer,
+      userAgent: node ? `${node.userAgentName} ${node.userAgentVersion}`.trim() : '',
+      servedCommit: this.snap?.commit ?? null,
+      types,
+      lastNack,
+      inSync,
+    };
+  }
+}

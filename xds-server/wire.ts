@@ -1,0 +1,211 @@
+/**
+ * The ADS service on the wire: envoy.service.discovery.v3.AggregatedDiscoveryService for
+ * @grpc/grpc-js, with requests decoded through the Envoy descriptors and responses written by hand
+ * around the pre-encoded resource bytes of a snapshot, so a resource is never encoded per stream.
+ * The client half (request encoder, response decoder) serves the tests and the benchmark.
+ */
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import * as protobuf from 'protobufjs';
+
+const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
+export const SOTW_METHOD = `${SERVICE}/StreamAggregatedResources`;
+export const DELTA_METHOD = `${SERVICE}/DeltaAggregatedResources`;
+
+/** The parts of envoy.config.core.v3.Node the server uses. */
+export interface NodeInfo {
+  readonly id: string;
+  /** `node.cluster`: the fleet. */
+  readonly cluster: string;
+  readonly userAgentName: string;
+  readonly userAgentVersion: string;
+}
+
+/** google.rpc.Status as Envoy sends it with a NACK. */
+export interface ErrorDetail {
+  readonly code: number;
+  readonly message: string;
+}
+
+export interface DiscoveryRequest {
+  readonly versionInfo: string;
+  readonly node: NodeInfo | null;
+  readonly resourceNames: readonly string[];
+  readonly typeUrl: string;
+  readonly responseNonce: string;
+  readonly errorDetail: ErrorDetail | null;
+}
+
+export interface DeltaDiscoveryRequest {
+  readonly node: NodeInfo | null;
+  readonly typeUrl: string;
+  readonly resourceNamesSubscribe: readonly string[];
+  readonly resourceNamesUnsubscribe: readonly string[];
+  readonly initialResourceVersions: ReadonlyMap<string, string>;
+  readonly responseNonce: string;
+  readonly errorDetail: ErrorDetail | null;
+}
+
+export interface DiscoveryResponse {
+  readonly versionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** Encoded google.protobuf.Any messages, written as they are. */
+  readonly resources: readonly Uint8Array[];
+  readonly controlPlane?: string;
+}
+
+export interface DeltaDiscoveryResponse {
+  readonly systemVersionInfo: string;
+  readonly typeUrl: string;
+  readonly nonce: string;
+  /** Encoded envoy.service.discovery.v3.Resource messages, written as they are. */
+  readonly resources: readonly Uint8Array[];
+  readonly removedResources: readonly string[];
+  readonly controlPlane?: string;
+}
+
+type Decoded = Record<string, unknown>;
+
+function str(o: Decoded, k: string): string {
+  const v = o[k];
+  return typeof v === 'string' ? v : '';
+}
+
+function own(o: Decoded, k: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, k) ? o[k] : undefined;
+}
+
+function nodeOf(o: Decoded): NodeInfo | null {
+  const n = own(o, 'node') as Decoded | undefined;
+  if (!n) return null;
+  const build = own(n, 'user_agent_build_version') as Decoded | undefined;
+  const semver = build ? (own(build, 'version') as Decoded | undefined) : undefined;
+  const buildVersion = semver
+    ? `${Number(semver['major_number'] ?? 0)}.${Number(semver['minor_number'] ?? 0)}.${Number(semver['patch'] ?? 0)}`
+    : '';
+  return {
+    id: str(n, 'id'),
+    cluster: str(n, 'cluster'),
+    userAgentName: str(n, 'user_agent_name'),
+    userAgentVersion: str(n, 'user_agent_version') || buildVersion,
+  };
+}
+
+function errorOf(o: Decoded, k: string): ErrorDetail | null {
+  const e = own(o, k) as Decoded | undefined;
+  if (!e) return null;
+  return { code: Number(e['code'] ?? 0), message: str(e, 'message') };
+}
+
+function strings(o: Decoded, k: string): string[] {
+  const v = own(o, k);
+  return Array.isArray(v) ? (v as string[]) : [];
+}
+
+/** Codecs for both ADS methods, built from the Envoy descriptors in `root`. */
+export interface AdsCodec {
+  readonly service: ServiceDefinition;
+  decodeRequest(bytes: Uint8Array): DiscoveryRequest;
+  decodeDeltaRequest(bytes: Uint8Array): DeltaDiscoveryRequest;
+  encodeResponse(r: DiscoveryResponse): Buffer;
+  encodeDeltaResponse(r: DeltaDiscoveryResponse): Buffer;
+}
+
+function writeControlPlane(w: protobuf.Writer, field: number, id: string | undefined): void {
+  if (!id) return;
+  w.uint32((field << 3) | 2).fork().uint32(10).string(id).ldelim();
+}
+
+export function createAdsCodec(root: protobuf.Root): AdsCodec {
+  const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+  const deltaRequestType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+  const deltaResponseType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
+
+  function decodeRequest(bytes: Uint8Array): DiscoveryRequest {
+    const o = requestType.decode(bytes) as unknown as Decoded;
+    return {
+      versionInfo: str(o, 'version_info'),
+      node: nodeOf(o),
+      resourceNames: strings(o, 'resource_names'),
+      typeUrl: str(o, 'type_url'),
+      responseNonce: str(o, 'response_nonce'),
+      errorDetail: errorOf(o, 'error_detail'),
+    };
+  }
+
+  function decodeDeltaRequest(bytes: Uint8Array): DeltaDiscoveryRequest {
+    const o = deltaRequestType.decode(bytes) as unknown as Decoded;
+    const initial = new Map<string, string>();
+    for (const e of (own(o, 'initial_resource_versions') as Decoded[] | undefined) ?? []) {
+      initial.set(str(e, 'key'), str(e, 'value'));
+    }
+    return {
+      node: nodeOf(o),
+      typeUrl: str(o, 'type_url'),
+      resourceNamesSubscribe: strings(o, 'resource_names_subscribe'),
+      resourceNamesUnsubscribe: strings(o, 'resource_names_unsubscribe'),
+      initialResourceVersions: initial,
+      responseNonce: str(o, 'response_nonce'),
+      errorDetail: errorOf(o, 'error_detail'),
+    };
+  }
+
+  // DiscoveryResponse: version_info=1, resources=2, type_url=4, nonce=5, control_plane=6.
+  function encodeResponse(r: DiscoveryResponse): Buffer {
+    const w = protobuf.Writer.create();
+    if (r.versionInfo) w.uint32(10).string(r.versionInfo);
+    for (const any of r.resources) w.uint32(18).bytes(any);
+    w.uint32(34).string(r.typeUrl);
+    w.uint32(42).string(r.nonce);
+    writeControlPlane(w, 6, r.controlPlane);
+    return toBuffer(w.finish());
+  }
+
+  // DeltaDiscoveryResponse: system_version_info=1, resources=2, type_url=4, nonce=5,
+  // removed_resources=6, control_plane=7.
+  function encodeDeltaResponse(r: DeltaDiscoveryResponse): Buffer {
+    const w = protobuf.Writer.create();
+    if (r.systemVersionInfo) w.uint32(10).string(r.systemVersionInfo);
+    for (const res of r.resources) w.uint32(18).bytes(res);
+    w.uint32(34).string(r.typeUrl);
+    w.uint32(42).string(r.nonce);
+    for (const name of r.removedResources) w.uint32(50).string(name);
+    writeControlPlane(w, 7, r.controlPlane);
+    return toBuffer(w.finish());
+  }
+
+  // The client half: requests as plain objects with snake_case names, responses decoded fully.
+  const encodeRequestObject = (type: protobuf.Type) => (obj: Decoded): Buffer => toBuffer(type.encode(obj as unknown as protobuf.Message).finish());
+  const decodeWith = (type: protobuf.Type) => (bytes: Buffer): Decoded => type.decode(bytes) as unknown as Decoded;
+
+  const sotw: MethodDefinition<unknown, unknown> = {
+    path: SOTW_METHOD,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: encodeRequestObject(requestType) as (v: unknown) => Buffer,
+    requestDeserialize: decodeRequest,
+    responseSerialize: encodeResponse as (v: unknown) => Buffer,
+    responseDeserialize: decodeWith(responseType),
+  };
+  const delta: MethodDefinition<unknown, unknown> = {
+    path: DELTA_METHOD,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: encodeRequestObject(deltaRequestType) as (v: unknown) => Buffer,
+    requestDeserialize: decodeDeltaRequest,
+    responseSerialize: encodeDeltaResponse as (v: unknown) => Buffer,
+    responseDeserialize: decodeWith(deltaResponseType),
+  };
+  return {
+    service: { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta },
+    decodeRequest,
+    decodeDeltaRequest,
+    encodeResponse,
+    encodeDeltaResponse,
+  };
+}
+
+function toBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
