@@ -98,7 +98,10 @@ function ackedVersion(n: NodeStatus, fleetVersions: Readonly<Record<string, stri
   return n.types.map((t) => `${t.type}=${short(t.ackedVersion, 8)}`).join(' ');
 }
 
+// In sync: the commit served to the fleet. Otherwise per type (a type whose content did not change
+// keeps the commit it was first sent from).
 function ackedCommit(n: NodeStatus): string {
+  if (n.inSync && n.servedCommit) return short(n.servedCommit);
   const commits = [...new Set(n.types.map((t) => t.ackedCommit ?? '-'))];
   return commits.length === 1 ? short(commits[0]!) : commits.map((c) => short(c, 8)).join(',');
 }

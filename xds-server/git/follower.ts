@@ -254,11 +254,15 @@ export class PolicyFollower {
   }
 
   private async readSources(commit: string): Promise<PolicySource[]> {
-    const folder = (await this.mirror.hasFolder(commit, this.opts.path)) ? this.opts.path : '';
-    if (folder === '' && this.opts.path !== '' && this.opts.path !== '.') {
-      this.log.info({ commit, path: this.opts.path }, 'policy folder absent at this commit; reading the repository root');
+    // One `ls-tree` of the whole commit: the policy folder when it exists, the root otherwise.
+    const all = (await this.mirror.listFiles(commit, '')).filter((e) => YAML_FILE.test(e.path));
+    const folder = this.opts.path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+    let entries = all;
+    if (folder !== '' && folder !== '.') {
+      const inFolder = all.filter((e) => e.path.startsWith(`${folder}/`));
+      if (inFolder.length > 0 || (await this.mirror.hasFolder(commit, folder))) entries = inFolder;
+      else this.log.info({ commit, path: folder }, 'policy folder absent at this commit; reading the repository root');
     }
-    const entries = (await this.mirror.listFiles(commit, folder)).filter((e) => YAML_FILE.test(e.path));
     const missing = entries.map((e) => e.blob).filter((b) => !this.blobCache.has(b));
     const fresh = await this.mirror.readBlobs(missing);
     const cache = new Map<string, string>();
@@ -304,6 +308,7 @@ export class PolicyFollower {
       this.metrics.compiles.inc({ result: 'publish-error' });
       return this.reject(commit, 'publish', published.errors);
     }
+    const servedAt = new Date();
     const meta = await this.mirror.describe(commit).catch(() => ({ subject: '', author: '', committedAt: '' }));
     const previous = this.served;
     this.served = {
@@ -313,7 +318,7 @@ export class PolicyFollower {
       version: published.value.version,
       fleetVersions: published.value.fleetVersions ?? {},
       compiledAt: ir.compiledAt,
-      servedAt: new Date().toISOString(),
+      servedAt: servedAt.toISOString(),
       seenAt: previous?.commit === commit ? previous.seenAt : seenAt.toISOString(),
       trigger,
       nextChangeAt: ir.nextChangeAt,

@@ -39,6 +39,8 @@ export interface NodeStatus {
   readonly connectedAt: string | null;
   /** `delta` or `sotw`. */
   readonly protocol: string | null;
+  /** Commit of the snapshot the server serves the node's fleet now. */
+  readonly servedCommit?: string | null;
   readonly types: readonly NodeTypeStatus[];
   readonly lastNack: NodeNack | null;
   /** True when every type ACKed the version served for the fleet. */

@@ -1,0 +1,142 @@
+/**
+ * The GitOps loop through a real Envoy: a pushed commit (webhook) changes what Envoy enforces, an
+ * invalid commit changes nothing (not one failed request), and a resource Envoy rejects is reported
+ * with Envoy's error and is not sent again.
+ */
+import type { EnvoyResources } from '../../compiler/envoy/resources';
+import type { ControlServer } from '../../xds-server/serve';
+import type { EnvoyProcess } from '../support/envoy';
+import { call, createPolicyWorld, pushCommit, serverStatus, startEnvoy, startServerInProcess, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
+import { lockdownFile } from '../support/policies';
+import { freePort } from '../support/ports';
+import { waitFor } from '../support/processes';
+
+jest.setTimeout(60_000);
+
+let world: PolicyWorld;
+let server: ControlServer;
+let envoy: EnvoyProcess;
+/** Test hook: when set, the server adds a cluster Envoy refuses (negative connect timeout). */
+let injectBadCluster = false;
+
+function badClusterHook(r: EnvoyResources): EnvoyResources {
+  if (!injectBadCluster) return r;
+  const bad = {
+    name: 'e2e-rejected',
+    type: 'STATIC',
+    connect_timeout: '-1s',
+    load_assignment: { cluster_name: 'e2e-rejected', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 9 } } } }] }] },
+  };
+  return { ...r, clusters: [...r.clusters, { name: 'e2e-rejected', version: 'bad-0001', value: bad }].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+}
+
+const extraRoute = (prefix: string): string =>
+  `apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: extra }\nspec:\n  path: { prefix: ${prefix} }\n  service: catalog\n`;
+
+beforeAll(async () => {
+  world = await createPolicyWorld();
+  server = await startServerInProcess(world, { transformResources: badClusterHook });
+  envoy = startEnvoy({ nodeId: 'e2e-gitops-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
+  await envoy.waitReady();
+  await waitInSync(server.http.url, 'e2e-delta');
+});
+
+afterAll(async () => {
+  await envoy?.stop();
+  await server?.stop();
+  await world?.close();
+});
+
+test('a pushed commit changes what Envoy enforces (commit → enforcement time printed)', async () => {
+  const xff = '192.0.2.55';
+  expect((await call(world.ports.listener, '/catalog', { xff })).status).toBe(200);
+  const { commit, sentAt } = await pushCommit(
+    world,
+    server.http.url,
+    { 'policies/lockdown-block.yaml': lockdownFile('block-55', [{ type: 'blockNetworks', cidrs: ['192.0.2.55/32'] }]) },
+    'lockdown: block 192.0.2.55',
+  );
+  // Probe Envoy as fast as it answers until it refuses the blocked client.
+  const enforcedAt = await waitFor('Envoy enforcing the new commit', async () => ((await call(world.ports.listener, '/catalog', { xff })).status === 403 ? Date.now() : false), 10_000, 1);
+  const served = server.follower.status().served!;
+  expect(served.commit).toBe(commit);
+  const seenAt = Date.parse(served.seenAt);
+  const servedAt = Date.parse(served.servedAt);
+  console.log(
+    `commit → enforcement: ${enforcedAt - seenAt} ms from the server seeing the commit to Envoy enforcing it ` +
+      `(webhook→seen ${seenAt - sentAt} ms, seen→snapshot ${servedAt - seenAt} ms, snapshot→enforced ${enforcedAt - servedAt} ms)`,
+  );
+  expect(enforcedAt - seenAt).toBeLessThan(10_000);
+  // Other clients are unaffected, and the node reports the new commit.
+  expect((await call(world.ports.listener, '/catalog', { xff: '192.0.2.56' })).status).toBe(200);
+  const status = await waitInSync(server.http.url, 'e2e-delta');
+  const node = status.nodes.find((n) => n.id === 'e2e-gitops-1')!;
+  expect(node.servedCommit).toBe(commit);
+  // Types whose content changed were ACKed from the new commit; unchanged ones keep the commit they came from.
+  expect(node.types.filter((t) => t.ackedCommit === commit).map((t) => t.type)).toEqual(expect.arrayContaining(['route']));
+});
+
+test('an invalid commit is refused: Envoy stays on the last good config with 0 failed requests', async () => {
+  const good = server.follower.status().served!;
+  const versionsBefore = await envoy.versions();
+  const load = steadyLoad(world.ports.listener, '/catalog', { maxRequests: 600, maxMs: 8000, xff: '192.0.2.60' });
+  await new Promise((r) => setTimeout(r, 300));
+  const { commit: bad } = await pushCommit(
+    world,
+    server.http.url,
+    { 'policies/routes.yaml': world.basePolicies['policies/routes.yaml']!.replace('path: { prefix: /catalog }', 'path: { prefix: catalog-without-slash }') },
+    'broken route',
+  );
+  const status = await waitFor('the commit refused', async () => {
+    const s = await serverStatus(server.http.url);
+    return s.policy.rejected?.commit === bad ? s : undefined;
+  });
+  expect(status.policy.served!.commit).toBe(good.commit);
+  expect(status.policy.rejected!.stage).toBe('compile');
+  expect(status.policy.rejected!.errors.some((e) => e.file === 'policies/routes.yaml' && e.line > 0)).toBe(true);
+  await new Promise((r) => setTimeout(r, 1000));
+  load.stop();
+  const result = await load.done;
+  expect(result.sent).toBeGreaterThan(20);
+  expect(result.examples).toEqual([]);
+  expect(result.failed).toBe(0);
+  expect(await envoy.versions()).toEqual(versionsBefore);
+  const metrics = await (await fetch(`${server.http.url}/metrics`)).text();
+  expect(metrics).toContain(`portcullis_rejected_commit_info{commit="${bad}"} 1`);
+
+  // Repair the branch for the next test.
+  const { commit: fixed } = await pushCommit(world, server.http.url, { 'policies/routes.yaml': world.basePolicies['policies/routes.yaml']! }, 'fix route');
+  await waitFor('the fix served', async () => (await serverStatus(server.http.url)).policy.served?.commit === fixed);
+});
+
+test('a resource Envoy rejects is reported with its error detail and not re-sent', async () => {
+  const rejectedBefore = Number((await envoy.stat('cluster_manager.cds.update_rejected')) ?? '0');
+  injectBadCluster = true;
+  const { commit } = await pushCommit(world, server.http.url, { 'policies/extra.yaml': extraRoute('/extra-1') }, 'commit that triggers the bad cluster');
+  const nack = await waitFor('a NACK in /status', async () => {
+    const s = await serverStatus(server.http.url);
+    const node = s.nodes.find((n) => n.id === 'e2e-gitops-1');
+    return node?.lastNack && node.lastNack.commit === commit ? node : undefined;
+  });
+  expect(nack.lastNack!.type).toBe('cluster');
+  expect(nack.lastNack!.error).toMatch(/duration/i);
+  expect(nack.inSync).toBe(false);
+  const metrics = await (await fetch(`${server.http.url}/metrics`)).text();
+  expect(metrics).toMatch(/nack/i);
+  // Envoy rejected exactly once more, and keeps serving its last good config.
+  await waitFor('Envoy counting the rejection', async () => Number(await envoy.stat('cluster_manager.cds.update_rejected')) === rejectedBefore + 1);
+  await new Promise((r) => setTimeout(r, 2000));
+  expect(Number(await envoy.stat('cluster_manager.cds.update_rejected'))).toBe(rejectedBefore + 1);
+  expect((await call(world.ports.listener, '/catalog', { xff: '192.0.2.70' })).status).toBe(200);
+
+  // A good commit after the bad one brings the node back in sync.
+  injectBadCluster = false;
+  const { commit: next } = await pushCommit(world, server.http.url, { 'policies/extra.yaml': extraRoute('/extra-2') }, 'commit without the bad cluster');
+  const status = await waitInSync(server.http.url, 'e2e-delta');
+  const node = status.nodes.find((n) => n.id === 'e2e-gitops-1')!;
+  expect(node.servedCommit).toBe(next);
+  // The refused cluster set is gone: Envoy holds the cluster version the server serves now.
+  const clusters = node.types.find((t) => t.type === 'cluster')!;
+  expect(clusters.ackedVersion).toBe(clusters.servedVersion);
+  expect(node.types.find((t) => t.type === 'route')!.ackedCommit).toBe(next);
+});

@@ -1,0 +1,69 @@
+/**
+ * The control server crashes under steady load: Envoy keeps serving its last config (0 failed
+ * requests), reconnects when the server is back, and the restarted server (same commit) offers the
+ * very same versions, so Envoy's config versions do not change.
+ */
+import type { EnvoyProcess } from '../support/envoy';
+import { createPolicyWorld, serverStatus, spawnServer, startEnvoy, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
+import { freePort } from '../support/ports';
+import { waitFor, type ManagedProcess } from '../support/processes';
+
+jest.setTimeout(90_000);
+
+let world: PolicyWorld;
+let envoy: EnvoyProcess;
+let server: ManagedProcess | undefined;
+let ports: { xds: number; http: number };
+
+async function startServer(logName: string): Promise<ManagedProcess> {
+  const proc = spawnServer(world, ports, logName);
+  await waitFor('control server ready', async () => {
+    if (!proc.running) throw new Error(`portcullis serve exited with ${proc.exitCode}; see ${world.dir}/${logName}`);
+    const r = await fetch(`http://127.0.0.1:${ports.http}/readyz`).catch(() => null);
+    return r?.status === 200;
+  }, 40_000, 100);
+  return proc;
+}
+
+beforeAll(async () => {
+  world = await createPolicyWorld();
+  ports = { xds: await freePort(), http: await freePort() };
+  server = await startServer('server-1.log');
+  envoy = startEnvoy({ nodeId: 'e2e-restart-1', fleet: 'e2e-delta', xdsPort: ports.xds, adminPort: await freePort(), delta: true });
+  await envoy.waitReady();
+  await waitInSync(`http://127.0.0.1:${ports.http}`, 'e2e-delta');
+}, 90_000);
+
+afterAll(async () => {
+  await envoy?.stop();
+  await server?.stop();
+  await world?.close();
+});
+
+test('killing the control server under load fails no request; after restart Envoy reconnects with unchanged versions', async () => {
+  const versionsBefore = await envoy.versions();
+  expect(versionsBefore.clusters.length).toBeGreaterThan(0);
+  const connected = async () => Number(await envoy.stat('control_plane.connected_state'));
+  expect(await connected()).toBe(1);
+
+  const load = steadyLoad(world.ports.listener, '/catalog', { maxRequests: 5000, maxMs: 30_000, xff: '192.0.2.80' });
+  await new Promise((r) => setTimeout(r, 500));
+  await server!.kill(); // SIGKILL: a crash, no goodbye on the streams
+  await waitFor('Envoy noticing the server is gone', async () => (await connected()) === 0, 10_000);
+  await new Promise((r) => setTimeout(r, 1000));
+
+  server = await startServer('server-2.log');
+  await waitFor('Envoy reconnected', async () => (await connected()) === 1, 30_000, 100);
+  const status = await waitInSync(`http://127.0.0.1:${ports.http}`, 'e2e-delta', 15_000);
+  await new Promise((r) => setTimeout(r, 500));
+  load.stop();
+  const result = await load.done;
+
+  expect(result.sent).toBeGreaterThan(50);
+  expect(result.examples).toEqual([]);
+  expect(result.failed).toBe(0);
+  expect(await envoy.versions()).toEqual(versionsBefore);
+  const node = status.nodes.find((n) => n.id === 'e2e-restart-1')!;
+  expect(node.types.every((t) => t.ackedCommit === world.repo.head())).toBe(true);
+  expect((await serverStatus(`http://127.0.0.1:${ports.http}`)).policy.served!.commit).toBe(world.repo.head());
+});
