@@ -1,0 +1,82 @@
+/**
+ * What the cloud edge cannot enforce, listed with the reason so a plan never drops policy silently:
+ * JWT checks, token revocation, role requirements, upstream selection (quarantine, failover), and
+ * every lockdown action that has no WAF form. Rate limits WAF cannot express are listed by
+ * rate-limits.ts.
+ */
+import type { EnvironmentIR } from '../../compiler/ir/ir';
+import type { EnvoyOnlyEntry } from './types';
+
+/** Lockdown actions the planner turns into WAF rules (tightenRateLimit: when the limit is expressible). */
+const WAF_ACTIONS = new Set(['blockNetworks', 'disableRoute', 'tightenRateLimit']);
+
+const REASONS: Readonly<Record<string, string>> = {
+  revokeTokens: 'AWS WAF does not validate or decode JWTs, so it cannot refuse a token by jti or sub',
+  requireRole: 'AWS WAF cannot read the roles claim of a JWT',
+  quarantineEndpoint: 'upstream endpoints are chosen by Envoy; WAF sits in front of the gateway and does not route',
+  forceFailover: 'upstream priority tiers are chosen by Envoy; WAF sits in front of the gateway and does not route',
+};
+
+export function envoyOnlyEntries(env: EnvironmentIR): EnvoyOnlyEntry[] {
+  const out: EnvoyOnlyEntry[] = [];
+
+  // JWT authentication and role rules, per Access document (lockdown requireRole rules are listed below).
+  const jwtRoutes = new Map<string, string[]>();
+  for (const route of env.routes) {
+    if (route.access.authentication !== 'jwt' && route.access.rules.length === 0) continue;
+    const provs = new Set(route.access.rules.map((r) => r.provenance).filter((p) => !p.startsWith('Lockdown/')));
+    if (provs.size === 0 && route.access.authentication === 'jwt') provs.add(`Environment/${env.name}`);
+    for (const p of provs) jwtRoutes.set(p, [...(jwtRoutes.get(p) ?? []), route.name]);
+  }
+  for (const [subject, routes] of jwtRoutes)
+    out.push({
+      subject,
+      feature: `JWT authentication and access rules on ${list(routes)}`,
+      reason: 'AWS WAF does not validate JWT signatures, issuers or audiences, nor read roles from claims',
+    });
+
+  const revoked = env.revokedTokens;
+  if (revoked.jtis.length + revoked.subjects.length > 0)
+    out.push({
+      subject: `Environment/${env.name}`,
+      feature: `revoked tokens (${revoked.jtis.length} jti, ${revoked.subjects.length} sub)`,
+      reason: REASONS.revokeTokens as string,
+    });
+
+  // Every action of every active lockdown is either a WAF rule or listed here, with details from the IR.
+  for (const lockdown of env.activeLockdowns) {
+    const subject = `Lockdown/${lockdown.name}`;
+    for (const action of [...new Set(lockdown.actions)]) {
+      if (WAF_ACTIONS.has(action)) continue;
+      out.push({
+        subject,
+        feature: `${action}${details(env, subject, action)}`,
+        reason: REASONS[action] ?? `the lockdown action ${action} has no AWS WAF translation`,
+      });
+    }
+  }
+  return out.sort((a, b) => cmp(a.subject, b.subject) || cmp(a.feature, b.feature));
+}
+
+function details(env: EnvironmentIR, subject: string, action: string): string {
+  const items: string[] = [];
+  if (action === 'quarantineEndpoint')
+    for (const s of env.services)
+      for (const q of s.quarantined) if (q.provenance === subject) items.push(`${s.name} ${q.address}:${q.port}`);
+  if (action === 'forceFailover')
+    for (const s of env.services) if (s.forcedFailover?.provenance === subject) items.push(`${s.name} to tier ${s.forcedFailover.tier}`);
+  if (action === 'requireRole')
+    for (const r of env.routes) {
+      const roles = r.access.rules.filter((a) => a.provenance === subject).flatMap((a) => a.roles);
+      if (roles.length > 0) items.push(`${r.name} (${[...new Set(roles)].join(', ')})`);
+    }
+  return items.length > 0 ? `: ${list(items)}` : '';
+}
+
+function list(items: readonly string[]): string {
+  return items.length <= 5 ? items.join(', ') : `${items.slice(0, 5).join(', ')} and ${items.length - 5} more`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,67 @@
+/**
+ * planCloud: one environment's IR → the cloud plan (stacks/plan/types.ts), checked against AWS
+ * WAF's limits. Pure: no clock, no I/O; the Pulumi program and `portcullis plan` both call it.
+ */
+import type { EnvironmentIR } from '../../compiler/ir/ir';
+import { compareDiagnostics, fail, ok, type Result } from '../../compiler/result';
+import { gateways, stageThrottling } from './api-gateway';
+import { envoyOnlyEntries } from './envoy-only';
+import { checkWafLimits, WAF_LIMITS, webAclWcu } from './limits';
+import type { CloudPlan, CloudTarget, PlanNote } from './types';
+import { wafRules } from './waf-rules';
+
+export function planCloud(env: EnvironmentIR): Result<CloudPlan> {
+  const cloud = env.cloud;
+  if (!cloud)
+    return ok({ environment: env.name, target: null, webAcl: null, ipSets: [], associations: [], methodSettings: [], envoyOnly: [], notes: [] });
+
+  const target: CloudTarget = { region: cloud.region, scope: cloud.wafScope, clientIp: cloud.clientIpSource };
+  const gw = gateways(env, cloud);
+  const rules = wafRules(env, target);
+  const throttling = stageThrottling(env, gw.stages);
+  const wcu = webAclWcu(rules.rules);
+  const notes: PlanNote[] = [...rules.notes, ...throttling.notes];
+  if (wcu > WAF_LIMITS.includedWebAclWcu)
+    notes.push({
+      subject: `Environment/${env.name}`,
+      message: `the web ACL uses about ${wcu} WCU; AWS bills extra above ${WAF_LIMITS.includedWebAclWcu}`,
+    });
+
+  const plan: CloudPlan = {
+    environment: env.name,
+    target,
+    webAcl: {
+      name: `portcullis-${env.name}`,
+      scope: cloud.wafScope,
+      region: cloud.region,
+      description: `Portcullis rules for environment ${env.name} (managed by Pulumi; edit the policies, not this web ACL)`,
+      defaultAction: 'allow',
+      customResponseBodies: rules.customResponseBodies,
+      visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: `portcullis-${env.name}`, sampledRequestsEnabled: true },
+      rules: rules.rules,
+      capacity: { estimatedWcu: wcu, maxWcu: WAF_LIMITS.maxWebAclWcu },
+    },
+    ipSets: rules.ipSets,
+    associations: gw.associations,
+    methodSettings: throttling.methodSettings,
+    envoyOnly: [...rules.envoyOnly, ...envoyOnlyEntries(env)].sort((a, b) => cmp(a.subject, b.subject) || cmp(a.feature, b.feature)),
+    notes: dedupe(notes).sort((a, b) => cmp(a.subject, b.subject) || cmp(a.message, b.message)),
+  };
+  const errors = [...gw.errors, ...checkWafLimits(plan)];
+  if (errors.length > 0) return fail([...errors].sort(compareDiagnostics));
+  return ok(plan);
+}
+
+function dedupe(notes: readonly PlanNote[]): PlanNote[] {
+  const seen = new Set<string>();
+  return notes.filter((n) => {
+    const k = `${n.subject}\u0000${n.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
