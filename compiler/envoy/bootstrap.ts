@@ -1,0 +1,195 @@
+/**
+ * Envoy bootstraps: a static one with every translated resource inline (for `portcullis render
+ * --bootstrap`, `envoy --mode validate` and tests), and a dynamic one that points a fleet member at
+ * the Portcullis ADS server. Part of the Envoy translator; pure like the rest of it.
+ */
+import { isIP } from 'node:net';
+import { EXTENSION, TYPE, adsConfigSource, duration, typed } from './common';
+import type { EnvoyResources, JsonObject, JsonValue } from './resources';
+
+/** Admin listens on loopback only: it can change runtime, drain listeners and dump config. */
+const ADMIN_ADDRESS = '127.0.0.1';
+export const DEFAULT_ADMIN_PORT = 9901;
+/** Edge guidance: cap downstream connections so a connection flood exhausts a limit, not memory. */
+export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
+/** Name of the static cluster the ADS bootstrap reaches the control server through. */
+export const XDS_CLUSTER = 'xds_cluster';
+
+function admin(port: number | undefined): JsonObject {
+  return { address: { socket_address: { address: ADMIN_ADDRESS, port_value: port ?? DEFAULT_ADMIN_PORT } } };
+}
+
+function overloadManager(maxConnections: number | undefined): JsonObject {
+  return {
+    resource_monitors: [
+      {
+        name: 'envoy.resource_monitors.global_downstream_max_connections',
+        typed_config: typed('type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig', {
+          max_active_downstream_connections: maxConnections ?? DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
+        }),
+      },
+    ],
+  };
+}
+
+export interface StaticBootstrapOptions {
+  /** Admin port on 127.0.0.1 (default 9901). */
+  readonly adminPort?: number | undefined;
+  /** node.id (default `portcullis-static`); node.cluster is the resources' fleet. */
+  readonly nodeId?: string | undefined;
+  /** Global downstream connection limit (default 50,000). */
+  readonly maxDownstreamConnections?: number | undefined;
+}
+
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The listener with every RDS reference replaced by the route configuration it names. */
+function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObject>): JsonObject {
+  const chains = (listener['filter_chains'] as readonly JsonObject[] | undefined) ?? [];
+  return {
+    ...listener,
+    filter_chains: chains.map((chain) => ({
+      ...chain,
+      filters: ((chain['filters'] as readonly JsonObject[] | undefined) ?? []).map((filter) => {
+        const config = filter['typed_config'];
+        if (!isObject(config) || config['@type'] !== TYPE.hcm || !isObject(config['rds'])) return filter;
+        const name = config['rds']['route_config_name'] as string;
+        const routeConfig = routes.get(name);
+        if (!routeConfig) throw new Error(`staticBootstrap: listener ${String(listener['name'])} names missing route configuration ${name}`);
+        const { rds: _rds, ...rest } = config;
+        return { ...filter, typed_config: { ...rest, route_config: routeConfig } };
+      }),
+    })),
+  };
+}
+
+/** An EDS cluster turned static, its endpoints inline (EDS clusters carry only IP addresses). */
+function inlineEndpoints(cluster: JsonObject, assignments: ReadonlyMap<string, JsonObject>): JsonObject {
+  if (cluster['type'] !== 'EDS') return cluster;
+  const name = cluster['name'] as string;
+  const assignment = assignments.get(name);
+  if (!assignment) throw new Error(`staticBootstrap: EDS cluster ${name} has no ClusterLoadAssignment`);
+  const { eds_cluster_config: _eds, ...rest } = cluster;
+  return { ...rest, type: 'STATIC', load_assignment: assignment };
+}
+
+/** One bootstrap holding every resource inline: what the fleet would run, without a control server. */
+export function staticBootstrap(resources: EnvoyResources, options: StaticBootstrapOptions = {}): JsonObject {
+  const routes = new Map(resources.routes.map((r) => [r.name, r.value]));
+  const assignments = new Map(resources.endpoints.map((r) => [r.name, r.value]));
+  return {
+    node: { id: options.nodeId ?? 'portcullis-static', cluster: resources.fleet },
+    admin: admin(options.adminPort),
+    overload_manager: overloadManager(options.maxDownstreamConnections),
+    static_resources: {
+      listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes)),
+      clusters: resources.clusters.map((c) => inlineEndpoints(c.value, assignments)),
+    },
+  };
+}
+
+export interface AdsTls {
+  /** CA bundle that signed the control server's certificate. */
+  readonly caFile: string;
+  /** SNI and expected DNS SAN of the control server; default its host. */
+  readonly serverName?: string | undefined;
+  /** Client certificate and key for mutual TLS, both or neither. */
+  readonly certChainFile?: string | undefined;
+  readonly privateKeyFile?: string | undefined;
+}
+
+export interface AdsBootstrapOptions {
+  /** node.id: unique per Envoy. */
+  readonly nodeId: string;
+  /** node.cluster: the fleet, which selects the environment on the control server. */
+  readonly cluster: string;
+  readonly xdsHost: string;
+  readonly xdsPort: number;
+  /** Incremental (DELTA_GRPC) or state-of-the-world (GRPC) ADS. */
+  readonly delta: boolean;
+  readonly adminPort?: number | undefined;
+  readonly tls?: AdsTls | null | undefined;
+  /**
+   * How long a fresh Envoy waits for its first clusters and listeners before it starts anyway.
+   * Default 0 = wait for ever: a fresh Envoy reports not-ready (admin /ready 503) and serves no
+   * listener until the policy is in force, so load balancers keep traffic on members that have it.
+   * Envoy's own default (15 s) would let it go "live" empty when the control server is down.
+   * Running members are not affected: Envoy keeps its last config while the server is away.
+   */
+  readonly initialFetchTimeoutMs?: number | undefined;
+  readonly maxDownstreamConnections?: number | undefined;
+}
+
+function xdsTransportSocket(tls: AdsTls, host: string): JsonObject {
+  const serverName = tls.serverName ?? host;
+  const literal = isIP(serverName) !== 0;
+  if ((tls.certChainFile === undefined) !== (tls.privateKeyFile === undefined)) {
+    throw new Error('adsBootstrap: tls.certChainFile and tls.privateKeyFile go together');
+  }
+  return {
+    name: EXTENSION.tls,
+    typed_config: typed(TYPE.upstreamTls, {
+      ...(literal ? {} : { sni: serverName }),
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        ...(tls.certChainFile !== undefined && tls.privateKeyFile !== undefined
+          ? { tls_certificates: [{ certificate_chain: { filename: tls.certChainFile }, private_key: { filename: tls.privateKeyFile } }] }
+          : {}),
+        validation_context: {
+          trusted_ca: { filename: tls.caFile },
+          match_typed_subject_alt_names: [{ san_type: literal ? 'IP_ADDRESS' : 'DNS', matcher: { exact: serverName } }],
+        },
+      },
+    }),
+  };
+}
+
+/** A dynamic bootstrap: listeners, routes, clusters and endpoints all come over one ADS stream. */
+export function adsBootstrap(options: AdsBootstrapOptions): JsonObject {
+  const literal = isIP(options.xdsHost) !== 0;
+  const fetchTimeout = duration(options.initialFetchTimeoutMs ?? 0);
+  return {
+    node: { id: options.nodeId, cluster: options.cluster },
+    admin: admin(options.adminPort),
+    overload_manager: overloadManager(options.maxDownstreamConnections),
+    dynamic_resources: {
+      ads_config: {
+        api_type: options.delta ? 'DELTA_GRPC' : 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        // The node is the same on every request of a stream: send it once.
+        set_node_on_first_message_only: true,
+      },
+      cds_config: { ...adsConfigSource(), initial_fetch_timeout: fetchTimeout },
+      lds_config: { ...adsConfigSource(), initial_fetch_timeout: fetchTimeout },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: XDS_CLUSTER,
+          type: literal ? 'STATIC' : 'STRICT_DNS',
+          connect_timeout: '1s',
+          load_assignment: {
+            cluster_name: XDS_CLUSTER,
+            endpoints: [
+              { lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsHost, port_value: options.xdsPort } } } }] },
+            ],
+          },
+          typed_extension_protocol_options: {
+            [EXTENSION.httpProtocolOptions]: typed(TYPE.httpProtocolOptions, {
+              explicit_http_config: {
+                http2_protocol_options: {
+                  // Notice a dead control server (half-open TCP) within seconds, then reconnect.
+                  connection_keepalive: { interval: '30s', timeout: '5s' },
+                },
+              },
+            }),
+          },
+          ...(options.tls ? { transport_socket: xdsTransportSocket(options.tls, options.xdsHost) } : {}),
+        },
+      ],
+    },
+  };
+}

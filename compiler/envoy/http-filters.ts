@@ -1,0 +1,43 @@
+/**
+ * THE ordering table of HTTP filters in the edge listener's HttpConnectionManager. Order is policy:
+ * a filter sees only what the filters before it let through. Part of the Envoy translator.
+ *
+ * The chain is the same for every environment whatever the policy uses (every filter is off by
+ * default and switched on per route), so adding a first rate limit or a first shadow limit changes
+ * only the route configuration (RDS), never the listener: listener changes drain connections.
+ */
+import type { EnvironmentIR } from '../ir/ir';
+import { FILTER, TYPE, typed } from './common';
+import { jwtAuthnConfig } from './jwt';
+import { rateLimitConfig } from './rate-limit';
+import { rbacConfig } from './rbac';
+import type { JsonObject } from './resources';
+
+interface FilterSlot {
+  readonly name: string;
+  readonly config: (env: EnvironmentIR) => JsonObject;
+}
+
+export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
+  // 1. jwt_authn: verifies the bearer token (401 when missing or invalid on a route that needs one)
+  //    and writes its payload to dynamic metadata ("payload"), which both filters after it read.
+  { name: FILTER.jwtAuthn, config: jwtAuthnConfig },
+  // 2. rbac: roles from that payload, revoked jti/sub, allowed and denied client networks (403).
+  //    Before rate limits so refused callers do not spend the budget of legitimate ones.
+  { name: FILTER.rbac, config: () => rbacConfig() },
+  // 3. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
+  { name: FILTER.rateLimitEnforce, config: () => rateLimitConfig('enforce') },
+  // 4. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
+  //    Two instances because `filter_enforced` belongs to a whole filter config, not to one
+  //    descriptor, and a route holds one config per filter instance: a route with an enforced and
+  //    a shadow limit needs both. Separate stat prefixes also keep "would have limited" apart from
+  //    "limited". After the enforce instance: a shadow limit measures what it would add to the
+  //    limits in force, and requests already refused do not drain its buckets.
+  { name: FILTER.rateLimitShadow, config: () => rateLimitConfig('shadow') },
+  // 5. router: forwards to the route's cluster (or answers a disabled route's direct response).
+  { name: FILTER.router, config: () => typed(TYPE.router, {}) },
+];
+
+export function httpFilters(env: EnvironmentIR): JsonObject[] {
+  return HTTP_FILTER_ORDER.map((slot) => ({ name: slot.name, typed_config: slot.config(env) }));
+}

@@ -1,0 +1,12 @@
+/**
+ * The Envoy translator: IR → Envoy v3 resources (and bootstraps). Stage after the IR builder; the
+ * xDS server and `portcullis render/plan` consume it.
+ */
+export { translateEnvironment, translatePolicy } from './translate';
+export { staticBootstrap, adsBootstrap, XDS_CLUSTER, DEFAULT_ADMIN_PORT } from './bootstrap';
+export type { StaticBootstrapOptions, AdsBootstrapOptions, AdsTls } from './bootstrap';
+export { canonicalJson, contentHash, versioned } from './hash';
+export { HTTP_FILTER_ORDER } from './http-filters';
+export { FILTER, names } from './common';
+export { SHADOW_HEADER } from './rate-limit';
+export * from './resources';

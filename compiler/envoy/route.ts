@@ -1,0 +1,115 @@
+/**
+ * The route configuration (RDS): virtual hosts grouped by host, routes in IR match order, each
+ * carrying its per-filter configs (JWT requirement, RBAC, rate limits). Part of the Envoy
+ * translator (IR → Envoy resources).
+ */
+import type { EnvironmentIR, HeaderMatchIR, RouteIR, RouteMatchIR } from '../ir/ir';
+import { FILTER, anyOfRegex, duration, names } from './common';
+import { jwtPerRoute } from './jwt';
+import { rateLimitPerRoute } from './rate-limit';
+import { rbacPerRoute } from './rbac';
+import type { JsonObject } from './resources';
+
+function headerMatcher(h: HeaderMatchIR): JsonObject {
+  const m = h.match;
+  const spec: JsonObject =
+    m.kind === 'present'
+      ? { present_match: true }
+      : m.kind === 'regex'
+        ? { string_match: { safe_regex: { regex: m.value } } }
+        : { string_match: { [m.kind]: m.value } };
+  return { name: h.name, ...spec, ...(h.invert ? { invert_match: true } : {}) };
+}
+
+function methodMatcher(methods: readonly string[]): JsonObject {
+  // One method: exact; several: one full-match RE2 alternation (Envoy matches header regexes whole).
+  const spec: JsonObject = methods.length === 1 ? { exact: methods[0] as string } : { safe_regex: { regex: anyOfRegex(methods) } };
+  return { name: ':method', string_match: spec };
+}
+
+export function routeMatch(match: RouteMatchIR): JsonObject {
+  const path: JsonObject =
+    match.path.kind === 'exact'
+      ? { path: match.path.value }
+      : match.path.kind === 'prefix'
+        ? { prefix: match.path.value }
+        : { safe_regex: { regex: match.path.value } };
+  const headers = [...(match.methods.length > 0 ? [methodMatcher(match.methods)] : []), ...match.headers.map(headerMatcher)];
+  return { ...path, ...(headers.length > 0 ? { headers } : {}) };
+}
+
+/** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain. */
+function perFilterConfig(route: RouteIR, env: EnvironmentIR): JsonObject {
+  const config: Record<string, JsonObject> = {
+    [FILTER.jwtAuthn]: jwtPerRoute(route),
+    [FILTER.rbac]: rbacPerRoute(route, env),
+  };
+  const enforce = rateLimitPerRoute(route, 'enforce', env.listener);
+  if (enforce !== null) config[FILTER.rateLimitEnforce] = enforce;
+  const shadow = rateLimitPerRoute(route, 'shadow', env.listener);
+  if (shadow !== null) config[FILTER.rateLimitShadow] = shadow;
+  return config;
+}
+
+function routeAction(route: RouteIR, env: EnvironmentIR): JsonObject {
+  if (!env.services.some((s) => s.name === route.service)) {
+    throw new Error(`IR bug: route ${route.name} targets unknown service ${route.service}`);
+  }
+  const retries = route.retries;
+  return {
+    cluster: names.serviceCluster(route.service),
+    timeout: duration(route.timeoutMs),
+    ...(retries === null
+      ? {}
+      : {
+          retry_policy: {
+            retry_on: retries.on.join(','),
+            num_retries: retries.attempts,
+            ...(retries.perTryTimeoutMs === null ? {} : { per_try_timeout: duration(retries.perTryTimeoutMs) }),
+          },
+        }),
+  };
+}
+
+export function envoyRoute(route: RouteIR, env: EnvironmentIR): JsonObject {
+  const action: JsonObject =
+    route.disabled === null
+      ? { route: routeAction(route, env) }
+      : {
+          direct_response: {
+            status: route.disabled.status,
+            ...(route.disabled.body === '' ? {} : { body: { inline_string: route.disabled.body } }),
+          },
+        };
+  return {
+    name: route.name,
+    match: routeMatch(route.match),
+    ...action,
+    typed_per_filter_config: perFilterConfig(route, env),
+  };
+}
+
+/** Hosts in order of first appearance in the IR, the catch-all `*` last (Envoy picks by specificity anyway). */
+export function hostsInOrder(routes: readonly RouteIR[]): string[] {
+  const hosts = [...new Set(routes.map((r) => r.host))];
+  return [...hosts.filter((h) => h !== '*'), ...hosts.filter((h) => h === '*')];
+}
+
+export function routeConfiguration(env: EnvironmentIR): JsonObject {
+  const byHost = new Map<string, RouteIR[]>();
+  for (const r of env.routes) {
+    const list = byHost.get(r.host);
+    if (list) list.push(r);
+    else byHost.set(r.host, [r]);
+  }
+  return {
+    name: names.routeConfig(env.name),
+    // Host headers carry a port (`api.example.com:10000`); match on the name alone.
+    ignore_port_in_host_matching: true,
+    virtual_hosts: hostsInOrder(env.routes).map((host) => ({
+      name: host,
+      domains: [host],
+      routes: (byHost.get(host) as RouteIR[]).map((r) => envoyRoute(r, env)),
+    })),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Test helper: runs the real Envoy in `--mode validate` over bootstrap files, two at a time (the
+ * machine is shared; one run takes about a second). Missing ENVOY_BIN is a failure, not a skip.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export interface ValidateResult {
+  readonly code: number;
+  readonly output: string;
+}
+
+const PARALLEL = 2;
+
+export function envoyBin(): string {
+  const bin = process.env['ENVOY_BIN'];
+  if (!bin || !existsSync(bin)) {
+    throw new Error(`ENVOY_BIN is not set or missing (${bin ?? 'unset'}): source scripts/env.sh first`);
+  }
+  return bin;
+}
+
+export function validate(file: string): Promise<ValidateResult> {
+  const bin = envoyBin();
+  return new Promise((resolve) => {
+    execFile(
+      bin,
+      ['--mode', 'validate', '-c', file, '--log-level', 'warn', '--disable-hot-restart'],
+      { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, output: `${stdout}${stderr}` });
+      },
+    );
+  });
+}
+
+export async function validateAll(files: readonly string[]): Promise<Map<string, ValidateResult>> {
+  const results = new Map<string, ValidateResult>();
+  const queue = [...files];
+  const worker = async (): Promise<void> => {
+    for (let f = queue.shift(); f !== undefined; f = queue.shift()) results.set(f, await validate(f));
+  };
+  await Promise.all(Array.from({ length: PARALLEL }, worker));
+  return results;
+}

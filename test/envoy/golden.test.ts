@@ -1,0 +1,118 @@
+/**
+ * Golden tests of the Envoy translator: test/testdata/envoy/<case>.in.yaml (an EnvironmentIR, or a
+ * whole PolicyIR) → <case>.out.yaml (the resources). `UPDATE_GOLDEN=1` rewrites the outputs and
+ * deletes orphans. Every case is also rendered as a static bootstrap and checked by the real Envoy
+ * (`envoy --mode validate`), and every resource is round-tripped through protobuf with the Envoy
+ * 1.40 descriptors.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { staticBootstrap, translateEnvironment, translatePolicy } from '../../compiler/envoy';
+import { TYPE_URL, type EnvoyResources, type XdsKind } from '../../compiler/envoy/resources';
+import type { EnvironmentIR, PolicyIR } from '../../compiler/ir/ir';
+import { RoundTrip, loadEnvoyRoot } from './proto-roundtrip';
+import { validateAll, type ValidateResult } from './envoy-validate';
+
+const DIR = join(__dirname, '../testdata/envoy');
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+const IN = '.in.yaml';
+const OUT = '.out.yaml';
+
+const cases = readdirSync(DIR)
+  .filter((f) => f.endsWith(IN))
+  .map((f) => f.slice(0, -IN.length))
+  .sort();
+
+function load(name: string): EnvironmentIR | PolicyIR {
+  return YAML.parse(readFileSync(join(DIR, name + IN), 'utf8')) as EnvironmentIR | PolicyIR;
+}
+
+/** A PolicyIR gives every (environment, fleet); an EnvironmentIR its first fleet. */
+function translateCase(doc: EnvironmentIR | PolicyIR): EnvoyResources[] {
+  if ('irVersion' in doc) return translatePolicy(doc);
+  return [translateEnvironment(doc, doc.fleets[0] as string)];
+}
+
+function render(out: EnvoyResources[]): string {
+  return YAML.stringify(out.length === 1 ? out[0] : out, { aliasDuplicateObjects: false, lineWidth: 0 });
+}
+
+const outputs = new Map(cases.map((c) => [c, translateCase(load(c))]));
+
+describe('golden files', () => {
+  test('there are cases', () => {
+    expect(cases.length).toBeGreaterThan(0);
+  });
+
+  test.each(cases)('%s', (name) => {
+    const actual = render(outputs.get(name) as EnvoyResources[]);
+    const file = join(DIR, name + OUT);
+    if (UPDATE) writeFileSync(file, actual);
+    expect(existsSync(file)).toBe(true);
+    expect(actual).toBe(readFileSync(file, 'utf8'));
+  });
+
+  test('no orphan outputs', () => {
+    const orphans = readdirSync(DIR).filter((f) => f.endsWith(OUT) && !cases.includes(f.slice(0, -OUT.length)));
+    if (UPDATE) for (const f of orphans) unlinkSync(join(DIR, f));
+    else expect(orphans).toEqual([]);
+  });
+});
+
+describe('protobuf round trip with the Envoy 1.40 descriptors', () => {
+  const descriptors = process.env['ENVOY_DESCRIPTORS'] ?? join(__dirname, '../../.tools/envoy-api.binpb');
+  const root = loadEnvoyRoot(descriptors);
+  const KINDS: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'route'];
+  const LISTS = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes' } as const;
+
+  test.each(cases)('%s: every written field survives encode/decode', (name) => {
+    const check = new RoundTrip(root);
+    let count = 0;
+    for (const out of outputs.get(name) as EnvoyResources[]) {
+      for (const kind of KINDS) {
+        for (const r of out[LISTS[kind]]) {
+          check.check(TYPE_URL[kind], r.value, `${out.fleet}/${kind}/${r.name}`);
+          count++;
+        }
+      }
+    }
+    expect(count).toBeGreaterThan(0);
+    expect(check.problems).toEqual([]);
+  });
+
+  test('the check itself catches a misspelled and a camelCase field', () => {
+    const check = new RoundTrip(root);
+    check.check(TYPE_URL.cluster, { name: 'x', connectTimeout: '1s', conect_timeout: '1s' }, 'bad');
+    check.check(TYPE_URL.cluster, { name: 'x', type: 'NOT_A_TYPE' }, 'bad-enum');
+    expect(check.problems).toEqual([
+      'bad.connectTimeout: no field "connectTimeout" in envoy.config.cluster.v3.Cluster',
+      'bad.conect_timeout: no field "conect_timeout" in envoy.config.cluster.v3.Cluster',
+      'bad-enum.type: "NOT_A_TYPE" is not a value of .envoy.config.cluster.v3.Cluster.DiscoveryType',
+    ]);
+  });
+});
+
+describe('envoy --mode validate accepts the static bootstrap of every case', () => {
+  const work = mkdtempSync(join(tmpdir(), 'portcullis-envoy-golden-'));
+  const files: { label: string; file: string }[] = [];
+  for (const name of cases) {
+    for (const out of outputs.get(name) as EnvoyResources[]) {
+      const file = join(work, `${name}--${out.environment}--${out.fleet}.json`);
+      writeFileSync(file, JSON.stringify(staticBootstrap(out, { adminPort: 0 })));
+      files.push({ label: `${name} ${out.environment}/${out.fleet}`, file });
+    }
+  }
+  let results = new Map<string, ValidateResult>();
+  beforeAll(async () => {
+    results = await validateAll(files.map((f) => f.file));
+  }, 300_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test.each(files)('$label', ({ file }) => {
+    const r = results.get(file) as ValidateResult;
+    expect(r.output).not.toMatch(/deprecated/i);
+    expect({ code: r.code, output: r.code === 0 ? '' : r.output }).toEqual({ code: 0, output: '' });
+  });
+});
