@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `npm run bench`: the benchmarks of docs/benchmarks.md. They measure and report; they never fail on
+# a figure. Set-up first (idempotent), then each benchmark on the compiled code.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+echo "== compile: 10,000 routes, YAML → Envoy resources =="
+node dist/bench/compile/compile-bench.js "${BENCH_ROUTES:-10000}"
+if [ -f dist/bench/xds/ads-bench.js ]; then
+  echo
+  echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
+  node dist/bench/xds/ads-bench.js
+fi
