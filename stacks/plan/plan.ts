@@ -3,7 +3,7 @@
  * WAF's limits. Pure: no clock, no I/O; the Pulumi program and `portcullis plan` both call it.
  */
 import type { EnvironmentIR } from '../../compiler/ir/ir';
-import { compareDiagnostics, fail, ok, type Result } from '../../compiler/result';
+import { fail, ok, type Diagnostic, type Result } from '../../compiler/result';
 import { gateways, stageThrottling } from './api-gateway';
 import { envoyOnlyEntries } from './envoy-only';
 import { checkWafLimits, WAF_LIMITS, webAclWcu } from './limits';
@@ -48,8 +48,13 @@ export function planCloud(env: EnvironmentIR): Result<CloudPlan> {
     notes: dedupe(notes).sort((a, b) => cmp(a.subject, b.subject) || cmp(a.message, b.message)),
   };
   const errors = [...gw.errors, ...checkWafLimits(plan)];
-  if (errors.length > 0) return fail([...errors].sort(compareDiagnostics));
+  if (errors.length > 0) return fail([...errors].sort(byPolicy));
   return ok(plan);
+}
+
+/** Plan diagnostics carry no file position: order them by policy, field, then message. */
+function byPolicy(a: Diagnostic, b: Diagnostic): number {
+  return cmp(a.subject, b.subject) || cmp(a.path, b.path) || cmp(a.message, b.message);
 }
 
 function dedupe(notes: readonly PlanNote[]): PlanNote[] {
