@@ -9,6 +9,19 @@ import { runRender } from './commands/render';
 import { runSchema } from './commands/schema';
 import { runValidate } from './commands/validate';
 
+/** From the sources (cli/) or the build (dist/cli/): package.json is one or two folders up. */
+function packageVersion(): string {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = require(candidate) as { name?: string; version?: string };
+      if (pkg.name === 'portcullis' && pkg.version) return pkg.version;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return '0.0.0';
+}
+
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
@@ -18,7 +31,7 @@ function port(value: string): number {
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('portcullis')
     .description('GitOps for the API gateways you already run: policies in git, enforced on Envoy (xDS) and AWS WAF (Pulumi).')
-    .version(require('../package.json').version)
+    .version(packageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .exitOverride();

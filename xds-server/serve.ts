@@ -59,7 +59,19 @@ export interface ControlServer {
   stop(): Promise<void>;
 }
 
-const VERSION: string = (require('../package.json') as { version: string }).version;
+/** The package version, from the sources (`xds-server/`) or the build (`dist/xds-server/`). */
+function packageVersion(): string {
+  for (const candidate of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
+    try {
+      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'portcullis' && pkg.version) return pkg.version;
+    } catch {
+      // try the next candidate
+    }
+  }
+  return '0.0.0';
+}
+const VERSION = packageVersion();
 
 /** Starts every part; resolves once the first sync finished (served, refused or fetch failed). */
 export async function startControlServer(opts: ServeOptions): Promise<ControlServer> {
