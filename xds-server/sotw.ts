@@ -129,6 +129,11 @@ export class SotwStream extends AdsStream {
   protected settled(kind: XdsKind): boolean {
     const st = this.kinds[kind];
     if (!st.subscribed) return true;
-    return st.pending === null && this.ackedSelection[kind] === this.selection(kind).version;
+    if (st.pending !== null) return false;
+    const selection = this.selection(kind);
+    if (st.wildcard) return this.ackedSelection[kind] === selection.version;
+    // Named: the node holds every subscribed resource at its current version (a resource no longer
+    // published needs no response in SotW: only listeners and clusters are removed by absence).
+    return selection.resources.every((r) => st.held.get(r.name)?.version === r.version) && this.ackedSelection[kind] !== null;
   }
 }

@@ -211,21 +211,30 @@ export abstract class AdsStream {
   protected abstract settled(kind: XdsKind): boolean;
 
   /**
-   * What the server offers for `kind` now: the snapshot's resources, plus, for clusters, those the
-   * node holds that the snapshot dropped, while its listeners and routes may still point at them.
+   * What the server offers for `kind` now: the snapshot's resources, plus, for clusters and their
+   * endpoints, those the node holds that the snapshot dropped, while its listeners and routes may
+   * still point at them.
    */
   protected view(kind: XdsKind): ReadonlyMap<string, HeldResource> {
     const own = this.snap!.types[kind].resources;
-    if (kind !== 'cluster') return own;
-    const held = this.kinds.cluster.held;
+    if (kind !== 'cluster' && kind !== 'endpoint') return own;
+    const held = this.kinds[kind].held;
     let stale: HeldResource[] | null = null;
     for (const [name, r] of held) if (!own.has(name)) (stale ??= []).push(r);
-    // A node that has not asked for listeners yet (a reconnect replaying its subscriptions) may
-    // still route to them: keep them until it holds the listeners and routes of this snapshot.
-    if (!stale || (this.kinds.listener.subscribed && this.settled('listener') && this.settled('route'))) return own;
+    if (!stale || !this.keepsStaleClusters()) return own;
+    // The endpoints of a kept cluster stay too (a delta removal would empty the cluster).
     const merged = new Map<string, HeldResource>(own);
     for (const r of stale) merged.set(r.name, r);
     return merged;
+  }
+
+  /**
+   * Clusters the snapshot dropped stay while the node's listeners and routes may still point at
+   * them: until it has asked for listeners and ACKed those of this snapshot, and its routes too.
+   * (A reconnecting node replays its subscriptions; until it asked for listeners, keep them.)
+   */
+  private keepsStaleClusters(): boolean {
+    return !(this.kinds.listener.subscribed && this.settled('listener') && this.settled('route'));
   }
 
   /**
