@@ -104,10 +104,25 @@ describe('envoy --mode validate accepts the static bootstrap of every case', () 
       files.push({ label: `${name} ${out.environment}/${out.fleet}`, file });
     }
   }
+  // A control that must fail: the first case's bootstrap with one per-route rate limit stripped of
+  // the token bucket Envoy requires (proves the harness reports Envoy's refusals).
+  const broken = join(work, 'broken.json');
+  const sample = outputs.get('rate-limits')?.[0];
+  if (sample) {
+    const boot = JSON.parse(JSON.stringify(staticBootstrap(sample)));
+    const text = JSON.stringify(boot).replace(/"token_bucket":\{"max_tokens":4294967295,"tokens_per_fill":4294967295,"fill_interval":"1s"\},/, '');
+    writeFileSync(broken, text);
+  }
   let results = new Map<string, ValidateResult>();
   beforeAll(async () => {
-    results = await validateAll(files.map((f) => f.file));
+    results = await validateAll([...files.map((f) => f.file), broken]);
   }, 300_000);
+
+  test('control: a configuration Envoy refuses is reported as refused', () => {
+    const r = results.get(broken) as ValidateResult;
+    expect(r.code).not.toBe(0);
+    expect(r.output).toMatch(/token bucket must be set/);
+  });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   test.each(files)('$label', ({ file }) => {

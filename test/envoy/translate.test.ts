@@ -1,0 +1,234 @@
+/**
+ * Properties of the Envoy translator that golden files do not make obvious: purity, stable names
+ * and versions, the filter order, what changes the listener (and so drains connections) and what
+ * only changes routes, quarantine, and the helpers' edge cases.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { FILTER, HTTP_FILTER_ORDER, canonicalJson, contentHash, staticBootstrap, translateEnvironment, translatePolicy } from '../../compiler/envoy';
+import { statusRanges } from '../../compiler/envoy/cluster';
+import { anyOfRegex, duration } from '../../compiler/envoy/common';
+import type { EnvoyResources, JsonObject, JsonValue } from '../../compiler/envoy/resources';
+import type { EnvironmentIR, PolicyIR, RouteIR } from '../../compiler/ir/ir';
+
+const DIR = join(__dirname, '../testdata/envoy');
+const load = <T>(name: string): T => YAML.parse(readFileSync(join(DIR, `${name}.in.yaml`), 'utf8')) as T;
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/** Walks a JSON value and collects every object found under `key`. */
+function collect(v: JsonValue, key: string, out: JsonValue[] = []): JsonValue[] {
+  if (Array.isArray(v)) v.forEach((x) => collect(x as JsonValue, key, out));
+  else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (k === key) out.push(x as JsonValue);
+      collect(x as JsonValue, key, out);
+    }
+  }
+  return out;
+}
+
+function routesOf(r: EnvoyResources): JsonObject[] {
+  const config = r.routes[0]?.value as JsonObject;
+  return (config['virtual_hosts'] as JsonObject[]).flatMap((vh) => vh['routes'] as JsonObject[]);
+}
+
+describe('purity and stability', () => {
+  test('a frozen IR translates twice to identical resources (no mutation, no clock, no randomness)', () => {
+    const ir = deepFreeze(load<PolicyIR>('policy-lockdown'));
+    const a = translatePolicy(ir);
+    const b = translatePolicy(ir);
+    expect(a).toEqual(b);
+    expect(canonicalJson(a as unknown as JsonValue)).toBe(canonicalJson(b as unknown as JsonValue));
+  });
+
+  test('every fleet of an environment gets the same resources and versions', () => {
+    const [eu, us] = translatePolicy(load<PolicyIR>('policy-lockdown'));
+    expect(eu?.fleet).toBe('edge-prod-eu');
+    expect(us?.fleet).toBe('edge-prod-us');
+    expect({ ...eu, fleet: '' }).toEqual({ ...us, fleet: '' });
+  });
+
+  test('resource names are unique per type, sorted, and versions are 16 hex digits of the content', () => {
+    for (const out of translatePolicy(load<PolicyIR>('policy-lockdown'))) {
+      for (const list of [out.clusters, out.endpoints, out.listeners, out.routes]) {
+        const names = list.map((r) => r.name);
+        expect(names).toEqual([...new Set(names)].sort());
+        for (const r of list) expect(r.version).toBe(contentHash(r.value));
+        for (const r of list) expect(r.version).toMatch(/^[0-9a-f]{16}$/);
+      }
+    }
+  });
+
+  test('names: listener, route configuration, service and JWKS clusters', () => {
+    const out = translateEnvironment(load<EnvironmentIR>('access'), 'edge-prod');
+    expect(out.listeners.map((r) => r.name)).toEqual(['portcullis/prod/http']);
+    expect(out.routes.map((r) => r.name)).toEqual(['portcullis/prod/routes']);
+    expect(out.clusters.map((r) => r.name)).toEqual(['api', 'jwks/corp-idp', 'jwks/lab-idp', 'jwks/legacy-idp']);
+    expect(out.endpoints.map((r) => r.name)).toEqual(['api']);
+  });
+});
+
+describe('hash', () => {
+  test('canonical JSON does not depend on key order, and the hash follows content', () => {
+    expect(canonicalJson({ b: 1, a: { d: [2, { y: 1, x: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[2,{"x":2,"y":1}]},"b":1}');
+    expect(contentHash({ a: 1, b: 2 })).toBe(contentHash({ b: 2, a: 1 }));
+    expect(contentHash({ a: 1, b: 2 })).not.toBe(contentHash({ a: 1, b: 3 }));
+    expect(contentHash({ a: [1, 2] })).not.toBe(contentHash({ a: [2, 1] }));
+  });
+});
+
+describe('listener stability: policy changes that only touch routes leave the listener alone', () => {
+  test('adding rules, networks, revocations, rate limits of both modes and a disabled route changes RDS only', () => {
+    const env = load<EnvironmentIR>('access');
+    const before = translateEnvironment(env, 'edge-prod');
+    const tightened: EnvironmentIR = {
+      ...env,
+      revokedTokens: { jtis: ['x1', 'x2'], subjects: ['s1'] },
+      routes: env.routes.map(
+        (r): RouteIR =>
+          r.name === 'login'
+            ? {
+                ...r,
+                access: { ...r.access, deniedNetworks: [...r.access.deniedNetworks, { cidr: '192.0.2.0/24', provenance: 'Lockdown/y' }] },
+                rateLimits: [
+                  { name: 'a', requests: 1, unit: 'second', key: { kind: 'client-ip' }, mode: 'enforce', provenance: 'Lockdown/y' },
+                  { name: 'b', requests: 1, unit: 'hour', key: { kind: 'route' }, mode: 'shadow', provenance: 'RateLimit/b' },
+                ],
+              }
+            : r.name === 'docs'
+              ? { ...r, disabled: { status: 503, body: 'off', provenance: 'Lockdown/y' } }
+              : r,
+      ),
+    };
+    const after = translateEnvironment(tightened, 'edge-prod');
+    expect(after.listeners).toEqual(before.listeners);
+    expect(after.clusters).toEqual(before.clusters);
+    expect(after.routes[0]?.version).not.toBe(before.routes[0]?.version);
+  });
+});
+
+describe('HTTP filters', () => {
+  test('one order: jwt_authn, rbac, rate limit enforce, rate limit shadow, router', () => {
+    expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
+      'envoy.filters.http.jwt_authn',
+      'envoy.filters.http.rbac',
+      'portcullis.local_ratelimit.enforce',
+      'portcullis.local_ratelimit.shadow',
+      'envoy.filters.http.router',
+    ]);
+    const out = translateEnvironment(load<EnvironmentIR>('minimal'), 'edge-dev');
+    const filters = collect(out.listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[];
+    expect(filters.map((f) => f['name'])).toEqual(HTTP_FILTER_ORDER.map((f) => f.name));
+  });
+
+  test('every route names its JWT requirement or disables jwt_authn, and sets its RBAC', () => {
+    const env = load<EnvironmentIR>('access');
+    const out = translateEnvironment(env, 'edge-prod');
+    for (const r of routesOf(out)) {
+      const per = r['typed_per_filter_config'] as JsonObject;
+      const ir = env.routes.find((x) => x.name === r['name']) as RouteIR;
+      expect(per[FILTER.jwtAuthn]).toEqual(
+        ir.access.authentication === 'none'
+          ? expect.objectContaining({ disabled: true })
+          : expect.objectContaining({ requirement_name: expect.any(String) }),
+      );
+      expect(per[FILTER.rbac]).toBeDefined();
+    }
+  });
+
+  test('a route without enforced limits has no enforce config; shadow-only routes only a shadow one', () => {
+    const out = translateEnvironment(load<EnvironmentIR>('rate-limits'), 'edge-prod');
+    const byName = new Map(routesOf(out).map((r) => [r['name'], r['typed_per_filter_config'] as JsonObject]));
+    expect(Object.keys(byName.get('orders') as JsonObject)).not.toContain(FILTER.rateLimitEnforce);
+    expect(Object.keys(byName.get('orders') as JsonObject)).toContain(FILTER.rateLimitShadow);
+    expect(Object.keys(byName.get('search') as JsonObject)).toContain(FILTER.rateLimitEnforce);
+    expect(Object.keys(byName.get('search') as JsonObject)).not.toContain(FILTER.rateLimitShadow);
+    for (const lru of collect(out.routes[0]?.value as JsonObject, 'max_dynamic_descriptors')) expect(lru).toBe(2500);
+  });
+});
+
+describe('services', () => {
+  const out = translateEnvironment(load<EnvironmentIR>('services'), 'edge-staging');
+  const cluster = (name: string): JsonObject => out.clusters.find((c) => c.name === name)?.value as JsonObject;
+
+  test('quarantined endpoints are absent; forced failover priorities come from the IR', () => {
+    const orders = out.endpoints.find((e) => e.name === 'orders')?.value as JsonObject;
+    const text = JSON.stringify(orders);
+    expect(text).not.toContain('10.0.1.12');
+    expect((orders['endpoints'] as JsonObject[]).map((l) => l['priority'])).toEqual([0, 1]);
+    const reports = out.endpoints.find((e) => e.name === 'reports')?.value as JsonObject;
+    expect(reports['endpoints']).toEqual([]);
+  });
+
+  test('IP endpoints go over EDS; host names make a STRICT_DNS cluster with inline endpoints', () => {
+    expect(cluster('accounts')['type']).toBe('EDS');
+    expect(cluster('catalog')['type']).toBe('STRICT_DNS');
+    expect(out.endpoints.map((e) => e.name)).not.toContain('catalog');
+    expect(collect(cluster('catalog'), 'address')).toContain('catalog-b.internal');
+  });
+
+  test('removal from EDS is honoured even while a host still passes health checks', () => {
+    for (const c of out.clusters) expect(c.value['ignore_health_on_host_removal']).toBe(true);
+  });
+
+  test('the static bootstrap turns EDS clusters static and inlines the route configuration', () => {
+    const boot = staticBootstrap(out, { adminPort: 19999 });
+    const text = JSON.stringify(boot);
+    expect(text).not.toContain('"EDS"');
+    expect(text).not.toContain('"rds"');
+    expect(collect(boot, 'route_config')).toHaveLength(1);
+    expect(boot['admin']).toEqual({ address: { socket_address: { address: '127.0.0.1', port_value: 19999 } } });
+  });
+});
+
+describe('helpers', () => {
+  test.each([
+    [0, '0s'],
+    [1, '0.001s'],
+    [250, '0.25s'],
+    [1500, '1.5s'],
+    [60000, '60s'],
+    [3723004, '3723.004s'],
+  ])('duration(%d) = %s', (ms, text) => {
+    expect(duration(ms)).toBe(text);
+  });
+
+  test('duration refuses what is not a whole number of milliseconds', () => {
+    expect(() => duration(1.5)).toThrow();
+    expect(() => duration(-1)).toThrow();
+  });
+
+  test('status codes become merged half-open ranges', () => {
+    expect(statusRanges([200])).toEqual([{ start: 200, end: 201 }]);
+    expect(statusRanges([204, 200, 201, 202, 404])).toEqual([
+      { start: 200, end: 203 },
+      { start: 204, end: 205 },
+      { start: 404, end: 405 },
+    ]);
+  });
+
+  test('method alternations escape regex metacharacters', () => {
+    expect(anyOfRegex(['GET', 'M.SEARCH'])).toBe('GET|M\\.SEARCH');
+  });
+});
+
+describe('IR bugs throw (they are not user mistakes)', () => {
+  const env = load<EnvironmentIR>('minimal');
+  test('a route to an unknown service', () => {
+    const bad = { ...env, routes: [{ ...(env.routes[0] as RouteIR), service: 'nope' }] };
+    expect(() => translateEnvironment(bad, 'edge-dev')).toThrow(/unknown service nope/);
+  });
+  test('a token route naming no provider', () => {
+    const r = env.routes[0] as RouteIR;
+    const bad = { ...env, routes: [{ ...r, access: { ...r.access, authentication: 'jwt' as const } }] };
+    expect(() => translateEnvironment(bad, 'edge-dev')).toThrow(/names no provider/);
+  });
+});
