@@ -33,6 +33,13 @@ function badClusterHook(r: EnvoyResources): EnvoyResources {
 const extraRoute = (prefix: string): string =>
   `apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: extra }\nspec:\n  path: { prefix: ${prefix} }\n  service: catalog\n`;
 
+/** One sample of the server's /metrics, by its exact series text. */
+async function metric(series: string): Promise<number | undefined> {
+  const text = await (await fetch(`${server.http.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 beforeAll(async () => {
   world = await createPolicyWorld();
   server = await startServerInProcess(world, { transformResources: badClusterHook });
@@ -121,12 +128,13 @@ test('a resource Envoy rejects is reported with its error detail and not re-sent
   expect(nack.lastNack!.type).toBe('cluster');
   expect(nack.lastNack!.error).toMatch(/duration/i);
   expect(nack.inSync).toBe(false);
-  const metrics = await (await fetch(`${server.http.url}/metrics`)).text();
-  expect(metrics).toMatch(/nack/i);
-  // Envoy rejected exactly once more, and keeps serving its last good config.
+  expect(await metric('portcullis_xds_nacks_total{type="cluster",fleet="e2e-delta"}')).toBe(1);
+  // Envoy rejected exactly once, the server does not send that version again, and Envoy keeps serving its last good config.
   await waitFor('Envoy counting the rejection', async () => Number(await envoy.stat('cluster_manager.cds.update_rejected')) === rejectedBefore + 1);
+  const clusterPushes = await metric('portcullis_xds_pushes_total{type="cluster",variant="delta"}');
   await new Promise((r) => setTimeout(r, 2000));
   expect(Number(await envoy.stat('cluster_manager.cds.update_rejected'))).toBe(rejectedBefore + 1);
+  expect(await metric('portcullis_xds_pushes_total{type="cluster",variant="delta"}')).toBe(clusterPushes);
   expect((await call(world.ports.listener, '/catalog', { xff: '192.0.2.70' })).status).toBe(200);
 
   // A good commit after the bad one brings the node back in sync.
@@ -139,4 +147,23 @@ test('a resource Envoy rejects is reported with its error detail and not re-sent
   const clusters = node.types.find((t) => t.type === 'cluster')!;
   expect(clusters.ackedVersion).toBe(clusters.servedVersion);
   expect(node.types.find((t) => t.type === 'route')!.ackedCommit).toBe(next);
+});
+
+test('a lockdown ends at its expiry without a commit', async () => {
+  const xff = '192.0.2.90';
+  const expiresAt = new Date(Date.now() + 3000);
+  const { commit } = await pushCommit(
+    world,
+    server.http.url,
+    { 'policies/lockdown-expiring.yaml': lockdownFile('expiring', [{ type: 'blockNetworks', cidrs: ['192.0.2.90/32'] }], expiresAt.toISOString(), new Date(Date.now() - 60_000).toISOString()) },
+    'lockdown for 3 seconds',
+  );
+  await waitFor('the lockdown enforced', async () => (await call(world.ports.listener, '/catalog', { xff })).status === 403);
+  expect((await serverStatus(server.http.url)).policy.nextRecompileAt).toBe(expiresAt.toISOString());
+  const liftedAt = await waitFor('the lockdown lifted', async () => ((await call(world.ports.listener, '/catalog', { xff })).status === 200 ? Date.now() : false), 10_000, 10);
+  expect(liftedAt).toBeGreaterThanOrEqual(expiresAt.getTime());
+  console.log(`lockdown lifted ${liftedAt - expiresAt.getTime()} ms after its expiry, without a commit`);
+  const s = await serverStatus(server.http.url);
+  expect(s.policy.served).toMatchObject({ commit, trigger: 'schedule' });
+  expect(s.policy.nextRecompileAt).toBe('2099-01-01T00:00:00.000Z'); // the next expiry: block-55's
 });

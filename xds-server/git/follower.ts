@@ -120,6 +120,12 @@ const SCHEDULE_SLACK_MS = 5;
 
 const YAML_FILE = /\.ya?ml$/i;
 
+interface CommitMeta {
+  readonly subject: string;
+  readonly author: string;
+}
+const NO_META: CommitMeta = { subject: '', author: '' };
+
 export class PolicyFollower {
   private readonly mirror: PolicyRepoMirror;
   private readonly clock: () => Date;
@@ -234,23 +240,26 @@ export class PolicyFollower {
 
     if (this.served?.commit === head) {
       if (!recompile) return { kind: 'unchanged', commit: head };
-      return this.compileAndPublish(head, this.servedSources, 'schedule', seenAt);
+      return this.compileAndPublish(head, this.servedSources, 'schedule', seenAt, this.servedMeta());
     }
     if (this.rejected?.commit === head) {
       // Already refused: do not recompile it on every poll; a scheduled recompile applies to the served commit.
-      if (recompile && this.served) return this.compileAndPublish(this.served.commit, this.servedSources, 'schedule', seenAt);
+      if (recompile && this.served) return this.compileAndPublish(this.served.commit, this.servedSources, 'schedule', seenAt, this.servedMeta());
       return { kind: 'unchanged', commit: head };
     }
 
     this.log.info({ trigger, commit: head }, 'new policy commit');
+    // The commit's subject/author are read alongside the files, so the served state is recorded the
+    // moment the snapshot is handed over (Envoys may enforce it within milliseconds).
+    const meta = this.mirror.describe(head).catch(() => NO_META);
     let sources: PolicySource[];
     try {
       sources = await this.readSources(head);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      return this.reject(head, 'read', [{ file: this.opts.path, line: 0, column: 0, subject: '', path: '', message }]);
+      return this.reject(head, 'read', [{ file: this.opts.path, line: 0, column: 0, subject: '', path: '', message }], await meta);
     }
-    return this.compileAndPublish(head, sources, trigger, seenAt);
+    return this.compileAndPublish(head, sources, trigger, seenAt, await meta);
   }
 
   private async readSources(commit: string): Promise<PolicySource[]> {
@@ -275,7 +284,11 @@ export class PolicyFollower {
     return sources;
   }
 
-  private async compileAndPublish(commit: string, sources: readonly PolicySource[], trigger: SyncTrigger, seenAt: Date): Promise<SyncOutcome> {
+  private servedMeta(): CommitMeta {
+    return { subject: this.served?.subject ?? '', author: this.served?.author ?? '' };
+  }
+
+  private async compileAndPublish(commit: string, sources: readonly PolicySource[], trigger: SyncTrigger, seenAt: Date, meta: CommitMeta): Promise<SyncOutcome> {
     const now = this.clock();
     const start = process.hrtime.bigint();
     let compiled: Result<PolicyIR>;
@@ -294,7 +307,7 @@ export class PolicyFollower {
         this.log.error({ commit, errors: compiled.errors }, 'scheduled recompile of the served commit failed; keeping the current snapshot');
         return { kind: 'rejected', commit, errors: compiled.errors };
       }
-      return this.reject(commit, 'compile', compiled.errors);
+      return this.reject(commit, 'compile', compiled.errors, meta);
     }
     this.metrics.compiles.inc({ result: 'ok' });
     const ir = compiled.value;
@@ -306,10 +319,9 @@ export class PolicyFollower {
     }
     if (!published.ok) {
       this.metrics.compiles.inc({ result: 'publish-error' });
-      return this.reject(commit, 'publish', published.errors);
+      return this.reject(commit, 'publish', published.errors, meta);
     }
     const servedAt = new Date();
-    const meta = await this.mirror.describe(commit).catch(() => ({ subject: '', author: '', committedAt: '' }));
     const previous = this.served;
     this.served = {
       commit,
@@ -345,8 +357,7 @@ export class PolicyFollower {
     return { kind: 'served', commit, version: published.value.version };
   }
 
-  private async reject(commit: string, stage: RejectedCommit['stage'], errors: readonly Diagnostic[]): Promise<SyncOutcome> {
-    const meta = await this.mirror.describe(commit).catch(() => ({ subject: '', author: '', committedAt: '' }));
+  private reject(commit: string, stage: RejectedCommit['stage'], errors: readonly Diagnostic[], meta: CommitMeta): SyncOutcome {
     this.rejected = { commit, subject: meta.subject, author: meta.author, at: this.clock().toISOString(), stage, errors };
     this.metrics.rejectedInfo.reset();
     this.metrics.rejectedInfo.set({ commit }, 1);
