@@ -244,7 +244,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     try {
       webhookSecret = Buffer.from(readFileSync(o.webhookSecretFile, 'utf8').trim());
     } catch (e) {
-      return usage(`--webhook-secret-file: ${e instanceof Error ? e.message : String(e)}`);
+      return usage(`--webhook-secret-file: ${(e as { message?: string }).message ?? String(e)}`);
     }
     if (webhookSecret.length === 0) return usage('--webhook-secret-file: the file is empty');
   } else if (secretEnv) {

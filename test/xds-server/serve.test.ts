@@ -1,0 +1,79 @@
+import { EventEmitter } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { CliContext } from '../../cli/context';
+import { generateSigningKey } from '../../demo/jwt';
+import { parseDuration, runServe } from '../../xds-server/serve';
+import { signBody } from '../../xds-server/http/webhook';
+import { TestRepo, tempDir } from '../support/git-repo';
+import { basePolicies } from '../support/policies';
+import { freePort } from '../support/ports';
+import { waitFor } from '../support/processes';
+
+function capture(): { ctx: CliContext; err: () => string } {
+  let err = '';
+  return { ctx: { stdout: { write: () => undefined }, stderr: { write: (s) => void (err += s) }, cwd: process.cwd(), now: () => new Date() }, err: () => err };
+}
+
+test.each([
+  ['5s', 5000],
+  ['250ms', 250],
+  ['1m', 60_000],
+  ['2h', 7_200_000],
+  ['0', 0],
+  ['5', null],
+  ['-1s', null],
+  ['1.5s', null],
+])('parseDuration(%s) = %s', (text, ms) => {
+  expect(parseDuration(text)).toBe(ms);
+});
+
+test.each([
+  [{ pollInterval: 'soon' }, '--poll-interval: "soon" is not a duration'],
+  [{ webhookSecretFile: '/nonexistent/secret' }, '--webhook-secret-file: ENOENT'],
+  [{ tlsCert: 'a.pem' }, '--tls-cert, --tls-key and --tls-client-ca go together'],
+])('usage error %j → exit 2 with a message', async (extra, message) => {
+  const c = capture();
+  expect(await runServe(c.ctx, { repo: '/tmp/none', logLevel: 'silent', ...extra })).toBe(2);
+  expect(c.err()).toContain(message);
+});
+
+test('an empty secret file is refused', async () => {
+  const file = path.join(tempDir(), 'secret');
+  writeFileSync(file, '\n');
+  const c = capture();
+  expect(await runServe(c.ctx, { repo: '/tmp/none', webhookSecretFile: file, logLevel: 'silent' })).toBe(2);
+  expect(c.err()).toContain('the file is empty');
+});
+
+test('serves a repository, takes webhooks with the secret file, and shuts down cleanly on SIGTERM', async () => {
+  const repo = TestRepo.create();
+  const ports = { listener: 10, sotwListener: 11, catalog: 12, accounts0: 13, accounts1: 14, orders0: 15, orders1: 16 };
+  const first = repo.commit(basePolicies(ports, generateSigningKey().jwks), 'policies');
+  const secretFile = path.join(tempDir(), 'secret');
+  writeFileSync(secretFile, 'file-secret\n');
+  const [xdsPort, httpPort] = [await freePort(), await freePort()];
+  const signals = new EventEmitter();
+  const c = capture();
+  const exit = runServe(c.ctx, { repo: repo.dir, pollInterval: '0', xdsPort, httpPort, webhookSecretFile: secretFile, logLevel: 'silent' }, signals);
+  const base = `http://127.0.0.1:${httpPort}`;
+  try {
+    await waitFor('ready', async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200);
+    const status = (await (await fetch(`${base}/status`)).json()) as { policy: { served: { commit: string } }; server: { xds: { port: number } } };
+    expect(status.policy.served.commit).toBe(first);
+    expect(status.server.xds.port).toBe(xdsPort);
+
+    const second = repo.commit({ 'policies/extra.yaml': 'apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: extra }\nspec:\n  path: { prefix: /extra }\n  service: catalog\n' }, 'extra route');
+    const body = JSON.stringify({ ref: 'refs/heads/main', after: second });
+    const wrong = await fetch(`${base}/hooks/git`, { method: 'POST', headers: { 'x-github-event': 'push', 'x-hub-signature-256': signBody('other', body) }, body });
+    expect(wrong.status).toBe(401);
+    const hook = await fetch(`${base}/hooks/git`, { method: 'POST', headers: { 'x-github-event': 'push', 'x-hub-signature-256': signBody('file-secret', body) }, body });
+    expect(hook.status).toBe(202);
+    await waitFor('second commit served', async () => ((await (await fetch(`${base}/status`)).json()) as typeof status).policy.served.commit === second);
+  } finally {
+    signals.emit('SIGTERM', 'SIGTERM');
+  }
+  expect(await exit).toBe(0);
+  await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  repo.remove();
+});
