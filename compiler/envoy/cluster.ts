@@ -25,7 +25,7 @@ export function statusRanges(statuses: readonly number[]): JsonObject[] {
   return ranges.map((r) => ({ start: r.start, end: r.end }));
 }
 
-function healthCheck(hc: HealthCheckIR): JsonObject {
+function healthCheck(hc: HealthCheckIR, protocol: ServiceIR['protocol']): JsonObject {
   return {
     timeout: duration(hc.timeoutMs),
     interval: duration(hc.intervalMs),
@@ -39,6 +39,8 @@ function healthCheck(hc: HealthCheckIR): JsonObject {
       // Empty host = Envoy sends the cluster name, which is the service name here.
       ...(hc.host === null ? {} : { host: hc.host }),
       expected_statuses: statusRanges(hc.expectedStatuses),
+      // Probes speak HTTP/1.1 unless told otherwise, which an HTTP/2-only upstream may refuse.
+      ...(protocol === 'http2' ? { codec_client_type: 'HTTP2' } : {}),
     },
   };
 }
@@ -89,7 +91,7 @@ export function serviceCluster(service: ServiceIR, listener: ListenerIR): JsonOb
         },
       ],
     },
-    ...(service.healthCheck === null ? {} : { health_checks: [healthCheck(service.healthCheck)] }),
+    ...(service.healthCheck === null ? {} : { health_checks: [healthCheck(service.healthCheck, service.protocol)] }),
     ...(service.outlierDetection === null
       ? {}
       : {

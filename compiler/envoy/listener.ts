@@ -48,7 +48,14 @@ export function httpConnectionManager(env: EnvironmentIR): JsonObject {
 export function edgeListener(env: EnvironmentIR): JsonObject {
   return {
     name: names.listener(env.name),
-    address: { socket_address: { address: env.listener.address, port_value: env.listener.port } },
+    address: {
+      socket_address: {
+        address: env.listener.address,
+        port_value: env.listener.port,
+        // `::` means every address: accept IPv4 clients too (as IPv4-mapped IPv6).
+        ...(env.listener.address === '::' ? { ipv4_compat: true } : {}),
+      },
+    },
     per_connection_buffer_limit_bytes: env.listener.perConnectionBufferLimitBytes,
     filter_chains: [{ filters: [{ name: EXTENSION.hcm, typed_config: httpConnectionManager(env) }] }],
   };
