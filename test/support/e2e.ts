@@ -7,6 +7,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
 import { adsBootstrap } from '../../compiler/envoy';
+import type { AdsTls } from '../../compiler/envoy/bootstrap';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { generateSigningKey, mintToken, type SigningKey } from '../../demo/jwt';
 import { startUpstreams, type Upstream } from '../../demo/upstreams';
@@ -82,7 +83,7 @@ export async function createPolicyWorld(extraFiles: Record<string, string> = {})
 /** The control server in this process (fast; allows test hooks). Logs go to a file in `dir`. */
 export async function startServerInProcess(
   world: PolicyWorld,
-  hooks: { transformResources?: (r: EnvoyResources) => EnvoyResources } = {},
+  hooks: { transformResources?: (r: EnvoyResources) => EnvoyResources; tls?: { certFile: string; keyFile: string; clientCaFile: string } } = {},
 ): Promise<ControlServer & { logFile: string }> {
   const logFile = path.join(world.dir, `server-${Date.now()}.log`);
   const logger = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
@@ -129,10 +130,10 @@ export function spawnServer(world: PolicyWorld, ports: { xds: number; http: numb
   );
 }
 
-export function startEnvoy(opts: { nodeId: string; fleet: string; xdsPort: number; adminPort: number; delta: boolean }): EnvoyProcess {
+export function startEnvoy(opts: { nodeId: string; fleet: string; xdsPort: number; adminPort: number; delta: boolean; tls?: AdsTls }): EnvoyProcess {
   return EnvoyProcess.start({
     adminPort: opts.adminPort,
-    bootstrap: adsBootstrap({ nodeId: opts.nodeId, cluster: opts.fleet, xdsHost: '127.0.0.1', xdsPort: opts.xdsPort, delta: opts.delta, adminPort: opts.adminPort }),
+    bootstrap: adsBootstrap({ nodeId: opts.nodeId, cluster: opts.fleet, xdsHost: '127.0.0.1', xdsPort: opts.xdsPort, delta: opts.delta, adminPort: opts.adminPort, tls: opts.tls ?? null }),
   });
 }
 

@@ -1,0 +1,51 @@
+/**
+ * mTLS on the xDS port: an Envoy with a client certificate from the fleet CA gets its config; an
+ * Envoy without one gets nothing (and, with the bootstrap's infinite initial fetch timeout, stays
+ * not-ready instead of serving an empty listener set).
+ */
+import type { ControlServer } from '../../xds-server/serve';
+import { makePki } from '../support/certs';
+import type { EnvoyProcess } from '../support/envoy';
+import { call, createPolicyWorld, startEnvoy, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { freePort } from '../support/ports';
+
+jest.setTimeout(60_000);
+
+let world: PolicyWorld;
+let server: ControlServer;
+const envoys: EnvoyProcess[] = [];
+
+beforeAll(async () => {
+  world = await createPolicyWorld();
+  const pki = makePki(world.dir);
+  server = await startServerInProcess(world, { tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.caCert } });
+  const withCert = startEnvoy({
+    nodeId: 'e2e-mtls-1',
+    fleet: 'e2e-delta',
+    xdsPort: server.xdsPort,
+    adminPort: await freePort(),
+    delta: true,
+    tls: { caFile: pki.caCert, certChainFile: pki.clientCert, privateKeyFile: pki.clientKey },
+  });
+  const withoutCert = startEnvoy({ nodeId: 'e2e-mtls-nocert', fleet: 'e2e-sotw', xdsPort: server.xdsPort, adminPort: await freePort(), delta: false, tls: { caFile: pki.caCert } });
+  envoys.push(withCert, withoutCert);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(envoys.map((e) => e.stop()));
+  await server?.stop();
+  await world?.close();
+});
+
+test('an Envoy with a fleet client certificate gets its config over mTLS; one without is refused', async () => {
+  const [withCert, withoutCert] = envoys as [EnvoyProcess, EnvoyProcess];
+  await withCert.waitReady();
+  expect((await call(world.ports.listener, '/catalog')).json?.service).toBe('catalog');
+  const status = await waitInSync(server.http.url, 'e2e-delta');
+  expect(status.nodes.map((n) => n.id)).toEqual(['e2e-mtls-1']);
+  // Give the certificate-less Envoy time for several connection attempts.
+  await new Promise((r) => setTimeout(r, 3000));
+  expect((await fetch(`${withoutCert.adminUrl}/ready`)).status).toBe(503);
+  expect(Number(await withoutCert.stat('control_plane.connected_state'))).toBe(0);
+  expect((await fetch(`${server.http.url}/status`).then((r) => r.json())).nodes.map((n: { id: string }) => n.id)).toEqual(['e2e-mtls-1']);
+});
