@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PolicyIR } from './ir/ir';
-import { buildIR } from './ir/build';
+import { buildIR, createIrMemo } from './ir/build';
 import { loadFile, readPolicyFiles, type LoadedFile, type ReadOptions, type SourceFile } from './model/load';
 import type { PolicyModel } from './model/types';
 import { createLocator, validateModel } from './model/validate';
@@ -78,6 +78,7 @@ interface CachedFile {
 export function createIncrementalCompiler(): IncrementalCompiler {
   const cache = new Map<string, CachedFile>();
   let model: Result<PolicyModel> | null = null;
+  const memo = createIrMemo();
 
   const put = (file: SourceFile): boolean => {
     const hash = contentHash(file.text);
@@ -128,7 +129,7 @@ export function createIncrementalCompiler(): IncrementalCompiler {
     },
     compile(now) {
       const m = self.model();
-      return m.ok ? { ok: true, value: buildIR(m.value, now) } : m;
+      return m.ok ? { ok: true, value: buildIR(m.value, now, memo) } : m;
     },
     compileFiles(files, now) {
       self.replaceAll(files);

@@ -5,6 +5,7 @@
  * (IR objects are immutable, so a route no overlay touches is the same object in every environment).
  */
 import type { LockdownAction, RateUnit } from '../model/schema';
+import { parseCidr } from '../model/cidr';
 import { UNIT_SECONDS } from '../model/schema';
 import {
   subjectOf,
@@ -35,17 +36,46 @@ import type {
   RouteIR,
   ServiceIR,
 } from './ir';
-import { compareRoutes, compareText } from './route-order';
+import { compareText, routeSortKey } from './route-order';
 
-export function buildIR(model: PolicyModel, now: Date): PolicyIR {
+/**
+ * Compiles a validated model for the instant `now`. `memo` (from `createIrMemo`) lets repeated builds
+ * of a slowly changing model reuse the IR of unchanged documents: the result is identical with or
+ * without it; the incremental compiler passes one.
+ */
+export function buildIR(model: PolicyModel, now: Date, memo: IrMemo = createIrMemo()): PolicyIR {
   const nowMs = now.getTime();
-  const base = buildBase(model);
+  const base = buildBase(model, memo);
   return {
     irVersion: 1,
     compiledAt: now.toISOString(),
     nextChangeAt: nextChange(model.lockdowns, nowMs),
     environments: model.environments.map((env) => buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs))),
   };
+}
+
+/**
+ * IR pieces of earlier builds, keyed by document identity (documents are immutable; the incremental
+ * compiler hands the same objects for unchanged files). Opaque to callers.
+ */
+export interface IrMemo {
+  readonly services: WeakMap<ServiceDocument, ServiceIR>;
+  readonly rateLimits: WeakMap<RateLimitDocument, RateLimitIR>;
+  readonly routes: WeakMap<RouteDocument, MemoRoute>;
+  access: { readonly accesses: readonly AccessDocument[]; readonly index: AccessIndex } | null;
+  order: { readonly keys: ReadonlyMap<string, string>; readonly names: readonly string[] } | null;
+}
+
+interface MemoRoute {
+  readonly service: ServiceDocument | undefined;
+  readonly access: RouteAccessIR;
+  readonly limits: readonly RateLimitIR[];
+  readonly ir: RouteIR;
+  readonly key: string;
+}
+
+export function createIrMemo(): IrMemo {
+  return { services: new WeakMap(), rateLimits: new WeakMap(), routes: new WeakMap(), access: null, order: null };
 }
 
 /** True while `createdAt <= now < expiresAt`. */
@@ -83,10 +113,12 @@ interface Base {
   readonly revoked: RevokedTokensIR;
 }
 
-function buildBase(model: PolicyModel): Base {
-  const serviceIR = new Map(model.services.map((s) => [s.name, serviceToIR(s, s.spec.endpoints, [], null)]));
+function buildBase(model: PolicyModel, memo: IrMemo): Base {
+  const serviceIR = new Map(model.services.map((s) => [s.name, cached(memo.services, s, () => serviceToIR(s, s.spec.endpoints, [], null))]));
   const rateLimits = new Map(model.rateLimits.map((l) => [l.name, l]));
-  const rateLimitIR = new Map(model.rateLimits.map((l) => [l.name, rateLimitToIR(l, l.spec.requests, l.spec.per, l.spec.mode, subjectOf(l))]));
+  const rateLimitIR = new Map(
+    model.rateLimits.map((l) => [l.name, cached(memo.rateLimits, l, () => rateLimitToIR(l, l.spec.requests, l.spec.per, l.spec.mode, subjectOf(l)))]),
+  );
   const limitsOfRoute = new Map<string, string[]>();
   for (const l of model.rateLimits) {
     for (const route of new Set(l.spec.routes)) {
@@ -95,25 +127,29 @@ function buildBase(model: PolicyModel): Base {
       else limitsOfRoute.set(route, [l.name]);
     }
   }
-  const providers = model.accesses.flatMap((a) => a.spec.providers.map(providerToIR)).sort((a, b) => compareText(a.name, b.name));
-  const providerNames = providers.map((p) => p.name);
-  const access = accessByRoute(model.accesses, model.routes, providerNames);
+  if (!memo.access || !sameItems(memo.access.accesses, model.accesses)) memo.access = { accesses: model.accesses, index: indexAccess(model.accesses) };
+  const access = memo.access.index;
   const services = new Map(model.services.map((s) => [s.name, s]));
-  const routes = model.routes
-    .map((doc) => {
-      const limits = (limitsOfRoute.get(doc.name) ?? []).map((n) => rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined);
-      return { doc, ir: routeToIR(doc, services.get(doc.spec.service), access.get(doc.name) ?? PUBLIC, limits) };
-    })
-    .sort((a, b) => compareRoutes(a.ir, b.ir));
+  const routes = model.routes.map((doc) => {
+    const service = services.get(doc.spec.service);
+    const routeAccess = accessOf(access, doc.name);
+    const limits = (limitsOfRoute.get(doc.name) ?? []).map((n) => rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined);
+    const before = memo.routes.get(doc);
+    if (before && before.service === service && before.access === routeAccess && sameItems(before.limits, limits)) return { doc, ir: before.ir, key: before.key };
+    const ir = routeToIR(doc, service, routeAccess, limits);
+    const key = routeSortKey(ir);
+    memo.routes.set(doc, { service, access: routeAccess, limits, ir, key });
+    return { doc, ir, key };
+  });
   return {
     services: model.services,
     serviceIR,
     rateLimits,
     rateLimitIR,
     limitsOfRoute,
-    routes,
-    providers,
-    providerNames,
+    routes: matchOrder(routes, memo),
+    providers: access.providers,
+    providerNames: access.providerNames,
     revoked: {
       jtis: sortedUnique(model.accesses.flatMap((a) => a.spec.revoked.jtis)),
       subjects: sortedUnique(model.accesses.flatMap((a) => a.spec.revoked.subjects)),
@@ -121,47 +157,103 @@ function buildBase(model: PolicyModel): Base {
   };
 }
 
-const PUBLIC: RouteAccessIR = { authentication: 'none', providers: [], rules: [], allowedNetworks: [], deniedNetworks: [] };
+/**
+ * Routes in `compareRoutes` order, sorted through one precomputed string key per route. When no
+ * route was added, removed or re-keyed since the last build, the last order is reused.
+ */
+function matchOrder<T extends { readonly doc: RouteDocument; readonly key: string }>(routes: readonly T[], memo: IrMemo): T[] {
+  const last = memo.order;
+  if (last && last.names.length === routes.length && routes.every((r) => last.keys.get(r.doc.name) === r.key)) {
+    const byName = new Map(routes.map((r) => [r.doc.name, r]));
+    return last.names.map((n) => byName.get(n)).filter((r): r is T => r !== undefined);
+  }
+  const sorted = [...routes].sort((a, b) => compareText(a.key, b.key));
+  memo.order = { keys: new Map(sorted.map((r) => [r.doc.name, r.key])), names: sorted.map((r) => r.doc.name) };
+  return sorted;
+}
+
+function cached<K extends object, V>(map: WeakMap<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Access rules and networks of all Access documents, indexed by route. */
+interface AccessIndex {
+  readonly providers: readonly JwtProviderIR[];
+  readonly providerNames: readonly string[];
+  readonly rules: readonly AccessRuleIR[];
+  readonly networks: readonly { readonly allow: boolean; readonly rule: NetworkRuleIR }[];
+  /** Per route: ids of its rules, and of its route-specific networks. */
+  readonly ruleIds: ReadonlyMap<string, readonly number[]>;
+  readonly networkIds: ReadonlyMap<string, readonly number[]>;
+  readonly everyRouteNetworks: readonly number[];
+  readonly needsToken: ReadonlySet<string>;
+  /** One RouteAccessIR per distinct combination, shared by every route with it. */
+  readonly shared: Map<string, RouteAccessIR>;
+}
 
 /**
- * Access of every route from all Access documents. Documents are sorted by name and rules kept in
- * document order, so rules come out sorted by provenance then index.
+ * Documents are sorted by name and rules kept in document order, so a route's rules come out sorted
+ * by provenance then index.
  */
-function accessByRoute(accesses: readonly AccessDocument[], routes: readonly RouteDocument[], providerNames: readonly string[]): Map<string, RouteAccessIR> {
-  const rules = new Map<string, AccessRuleIR[]>();
+function indexAccess(accesses: readonly AccessDocument[]): AccessIndex {
+  const providers = accesses.flatMap((a) => a.spec.providers.map(providerToIR)).sort((a, b) => compareText(a.name, b.name));
+  const rules: AccessRuleIR[] = [];
+  const networks: { readonly allow: boolean; readonly rule: NetworkRuleIR }[] = [];
+  const ruleIds = new Map<string, number[]>();
+  const networkIds = new Map<string, number[]>();
+  const everyRouteNetworks: number[] = [];
   const needsToken = new Set<string>();
-  const allowed = new Map<string, NetworkRuleIR[]>();
-  const denied = new Map<string, NetworkRuleIR[]>();
-  const everyRoute = routes.map((r) => r.name);
-  const push = <T>(map: Map<string, T[]>, key: string, value: T) => {
+  const push = (map: Map<string, number[]>, key: string, id: number) => {
     const list = map.get(key);
-    if (list) list.push(value);
-    else map.set(key, [value]);
+    if (list) list.push(id);
+    else map.set(key, [id]);
   };
   for (const a of accesses) {
     const provenance = subjectOf(a);
     for (const rule of a.spec.rules) {
-      const ir: AccessRuleIR = { methods: sortedUnique(rule.methods ?? []), roles: sortedUnique(rule.roles ?? []), provenance };
+      const id = rules.push({ methods: sortedUnique(rule.methods ?? []), roles: sortedUnique(rule.roles ?? []), provenance }) - 1;
       for (const route of new Set(rule.routes)) {
-        push(rules, route, ir);
+        push(ruleIds, route, id);
         if (rule.public !== true) needsToken.add(route);
       }
     }
-    for (const n of a.spec.networks.allow) for (const route of n.routes ? new Set(n.routes) : everyRoute) push(allowed, route, { cidr: n.cidr, provenance });
-    for (const n of a.spec.networks.deny) for (const route of n.routes ? new Set(n.routes) : everyRoute) push(denied, route, { cidr: n.cidr, provenance });
+    for (const side of ['allow', 'deny'] as const) {
+      for (const n of a.spec.networks[side]) {
+        const id = networks.push({ allow: side === 'allow', rule: { cidr: n.cidr, provenance } }) - 1;
+        if (!n.routes) everyRouteNetworks.push(id);
+        else for (const route of new Set(n.routes)) push(networkIds, route, id);
+      }
+    }
   }
-  const out = new Map<string, RouteAccessIR>();
-  for (const route of everyRoute) {
-    const jwt = needsToken.has(route);
-    out.set(route, {
+  return { providers, providerNames: providers.map((p) => p.name), rules, networks, ruleIds, networkIds, everyRouteNetworks, needsToken, shared: new Map() };
+}
+
+/** The access of one route; routes with the same rules and networks get the same object. */
+function accessOf(index: AccessIndex, route: string): RouteAccessIR {
+  const jwt = index.needsToken.has(route);
+  const mine = index.ruleIds.get(route) ?? [];
+  const nets = index.networkIds.get(route);
+  const key = `${jwt ? 1 : 0}|${mine.join(',')}|${nets ? nets.join(',') : ''}`;
+  let access = index.shared.get(key);
+  if (!access) {
+    const all = nets ? [...index.everyRouteNetworks, ...nets] : index.everyRouteNetworks;
+    const pick = (allow: boolean) => all.flatMap((id) => (index.networks[id]?.allow === allow ? [index.networks[id].rule] : []));
+    access = {
       authentication: jwt ? 'jwt' : 'none',
-      providers: jwt ? providerNames : [],
-      rules: rules.get(route) ?? [],
-      allowedNetworks: sortNetworks(allowed.get(route) ?? []),
-      deniedNetworks: sortNetworks(denied.get(route) ?? []),
-    });
+      providers: jwt ? index.providerNames : [],
+      rules: mine.map((id) => index.rules[id]).filter((r): r is AccessRuleIR => r !== undefined),
+      allowedNetworks: sortNetworks(pick(true)),
+      deniedNetworks: sortNetworks(pick(false)),
+    };
+    index.shared.set(key, access);
   }
-  return out;
+  return access;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -195,16 +287,24 @@ function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: reado
     }
   }
 
+  // Access of routes blocked by every-route blocks only, shared per original access object.
+  const blockedAll = new Map<RouteAccessIR, RouteAccessIR>();
   const routes = base.routes.map(({ doc, ir }) => {
     const limitNames = base.limitsOfRoute.get(doc.name) ?? [];
-    const changedLimits = limitNames.some((n) => limits.has(n));
-    const blocked = [...blockAll, ...(blockRoute.get(doc.name) ?? [])];
+    const changedLimits = limits.size > 0 && limitNames.some((n) => limits.has(n));
+    const blockedHere = blockRoute.get(doc.name);
     const role = roles.get(doc.name);
     const off = disabled.get(doc.name) ?? null;
-    if (!changedLimits && blocked.length === 0 && !role && !off) return ir;
+    if (!changedLimits && blockAll.length === 0 && !blockedHere && !role && !off) return ir;
     let access = ir.access;
     if (role) access = { ...access, authentication: 'jwt', providers: base.providerNames, rules: [role] };
-    if (blocked.length) access = { ...access, deniedNetworks: sortNetworks([...access.deniedNetworks, ...blocked]) };
+    if (blockedHere || role) {
+      if (blockAll.length || blockedHere) access = { ...access, deniedNetworks: sortNetworks([...access.deniedNetworks, ...blockAll, ...(blockedHere ?? [])]) };
+    } else if (blockAll.length) {
+      const before = access;
+      access = blockedAll.get(before) ?? { ...before, deniedNetworks: sortNetworks([...before.deniedNetworks, ...blockAll]) };
+      blockedAll.set(before, access);
+    }
     return {
       ...ir,
       disabled: off,
@@ -439,10 +539,22 @@ function summaryOf(l: LockdownDocument): LockdownSummaryIR {
   };
 }
 
-/** Sorted by CIDR text, one entry per network (the first provenance in order wins). */
+/** Sorted by network (IPv4 first, then by address, then prefix length), one entry per network (the first provenance wins). */
 function sortNetworks(list: readonly NetworkRuleIR[]): NetworkRuleIR[] {
-  const sorted = [...list].sort((a, b) => compareText(a.cidr, b.cidr) || compareText(a.provenance, b.provenance));
+  if (list.length === 0) return [];
+  const sorted = [...list].sort((a, b) => compareCidr(a.cidr, b.cidr) || compareText(a.provenance, b.provenance));
   return sorted.filter((n, i) => i === 0 || sorted[i - 1]?.cidr !== n.cidr);
+}
+
+function compareCidr(a: string, b: string): number {
+  const x = parseCidr(a);
+  const y = parseCidr(b);
+  if (!x.ok || !y.ok) return compareText(a, b); // not reached: the model holds canonical CIDRs
+  const n = x.network;
+  const m = y.network;
+  if (n.family !== m.family) return n.family - m.family;
+  for (let i = 0; i < n.bytes.length; i++) if (n.bytes[i] !== m.bytes[i]) return (n.bytes[i] ?? 0) - (m.bytes[i] ?? 0);
+  return n.prefixLength - m.prefixLength;
 }
 
 function sortedUnique<T extends string>(values: readonly T[]): T[] {

@@ -228,9 +228,9 @@ export interface RouteAccessIR {
    * otherwise). Empty with `jwt` = any valid token; empty with `none` = anyone.
    */
   readonly rules: readonly AccessRuleIR[];
-  /** Client networks allowed (CIDR, sorted); empty = every network. Checked on the real client address. */
+  /** Client networks allowed (CIDR, sorted: IPv4 before IPv6, by address, then prefix length); empty = every network. Checked on the real client address. */
   readonly allowedNetworks: readonly NetworkRuleIR[];
-  /** Client networks denied (CIDR, sorted), including lockdown blocks; deny beats allow. */
+  /** Client networks denied (CIDR, sorted like allowedNetworks, one entry per CIDR), including lockdown blocks; deny beats allow. */
   readonly deniedNetworks: readonly NetworkRuleIR[];
 }
 

@@ -23,6 +23,17 @@ export function compareRoutes(a: RouteIR, b: RouteIR): number {
   );
 }
 
+/**
+ * A string whose code-unit order is `compareRoutes` order, so sorting 10,000 routes compares one
+ * string per step. Fields are separated by U+0000, which no host, path or name can contain.
+ */
+export function routeSortKey(r: RouteIR): string {
+  const p = r.match.path;
+  const length = p.kind === 'prefix' ? String(99999 - p.value.length).padStart(5, '0') : '00000';
+  const conds = String(999 - conditions(r)).padStart(3, '0');
+  return `${hostRank(r.host)}${r.host}\u0000${PATH_RANK[p.kind]}${length}${p.value}\u0000${conds}${r.name}`;
+}
+
 function hostRank(host: string): number {
   return host === '*' ? 2 : host.includes('*') ? 1 : 0;
 }

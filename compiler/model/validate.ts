@@ -63,9 +63,11 @@ class Validator {
   constructor(private readonly locator: Locator) {}
 
   run(files: readonly LoadedFile[]): Result<PolicyModel> {
-    const loadErrors = files.flatMap((f) => f.errors);
-    const docs = files.flatMap((f) => f.documents);
-    const invalid = files.flatMap((f) => f.invalid);
+    // Files by path, documents in file order: everything below sees documents in source order.
+    const ordered = [...files].sort((a, b) => compareText(a.path, b.path));
+    const loadErrors = ordered.flatMap((f) => f.errors);
+    const docs = ordered.flatMap((f) => f.documents);
+    const invalid = ordered.flatMap((f) => f.invalid);
     this.indexNames(docs, invalid);
 
     const services = this.docsOf('Service');
@@ -76,7 +78,7 @@ class Validator {
     const lockdowns = this.docsOf('Lockdown');
 
     for (const s of services) this.checkEndpoints(s, s.spec.endpoints, ['spec', 'endpoints']);
-    this.checkRoutes(routes);
+    this.checkRoutes(docs.filter((d): d is PolicyDocument<'Route'> => d.kind === 'Route' && this.byKind.get('Route')?.get(d.name) === d));
     for (const l of rateLimits) this.checkRefList(l, 'Route', l.spec.routes, ['spec', 'routes']);
     this.checkAccess(accesses, routes.length);
     this.checkEnvironments(environments);
@@ -91,41 +93,39 @@ class Validator {
   // names and references
 
   /** First definition wins (by file, then position); later ones are errors naming the first. */
+  /** `docs` and `invalid` are in source order. First definition wins; later ones are errors naming the first. */
   private indexNames(docs: readonly AnyPolicyDocument[], invalid: readonly Declaration[]): void {
-    const ordered = [...docs].sort((a, b) => compareSource(a.source, b.source));
-    const firstAt = new Map<string, Subject>();
-    const invalidOrdered = [...invalid].sort((a, b) => compareSource(a.source, b.source));
-    for (const d of invalidOrdered) {
+    const invalidFirst = new Map<string, Declaration>();
+    for (const d of invalid) {
       this.invalid.add(subjectOf(d));
-      if (!firstAt.has(subjectOf(d))) firstAt.set(subjectOf(d), d);
+      if (!invalidFirst.has(subjectOf(d))) invalidFirst.set(subjectOf(d), d);
     }
-    for (const doc of ordered) {
-      const key = subjectOf(doc);
-      const first = firstAt.get(key);
-      if (first && compareSource(first.source, doc.source) < 0) {
-        const at = this.locator.locate(first.source, ['metadata', 'name']);
-        this.report(doc, ['metadata', 'name'], `duplicate ${doc.kind} name "${doc.name}": also defined at ${first.source.file}:${at.line}:${at.column}`);
-        continue;
-      }
-      firstAt.set(key, doc);
+    const duplicate = (later: Subject, first: Subject) => {
+      const at = this.locator.locate(first.source, ['metadata', 'name']);
+      this.report(later, ['metadata', 'name'], `duplicate ${later.kind} name "${later.name}": also defined at ${first.source.file}:${at.line}:${at.column}`);
+    };
+    for (const doc of docs) {
       let map = this.byKind.get(doc.kind);
       if (!map) this.byKind.set(doc.kind, (map = new Map()));
+      const first = map.get(doc.name) ?? (invalid.length ? invalidFirst.get(subjectOf(doc)) : undefined);
+      if (first && compareSource(first.source, doc.source) < 0) {
+        duplicate(doc, first);
+        continue;
+      }
       map.set(doc.name, doc);
     }
-    // An invalid document defined after a valid one of the same name is a duplicate too.
-    for (const d of invalidOrdered) {
-      const first = firstAt.get(subjectOf(d));
-      if (first && first !== d && compareSource(first.source, d.source) < 0) {
-        const at = this.locator.locate(first.source, ['metadata', 'name']);
-        this.report(d, ['metadata', 'name'], `duplicate ${d.kind} name "${d.name}": also defined at ${first.source.file}:${at.line}:${at.column}`);
-      }
+    // An invalid document defined after another of the same name is a duplicate too.
+    for (const d of invalid) {
+      const valid = this.byKind.get(d.kind)?.get(d.name);
+      const first = [valid, invalidFirst.get(subjectOf(d))].filter((x): x is Subject => x !== undefined).sort((a, b) => compareSource(a.source, b.source))[0];
+      if (first && first !== d && compareSource(first.source, d.source) < 0) duplicate(d, first);
     }
   }
 
   private docsOf<K extends Kind>(kind: K): PolicyDocument<K>[] {
     const map = this.byKind.get(kind);
     if (!map) return [];
-    return [...map.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) as unknown as PolicyDocument<K>[];
+    return [...map.values()].sort((a, b) => compareText(a.name, b.name)) as unknown as PolicyDocument<K>[];
   }
 
   private find<K extends Kind>(kind: K, name: string): PolicyDocument<K> | undefined {
@@ -142,12 +142,14 @@ class Validator {
   }
 
   private checkRefList(from: Subject, kind: Kind, names: readonly string[], path: FieldPath): void {
+    const known = this.byKind.get(kind);
     const seen = new Set<string>();
-    names.forEach((n, i) => {
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i] as string;
       if (seen.has(n)) this.report(from, [...path, i], `"${n}" is listed twice`);
       seen.add(n);
-      this.checkRef(from, kind, n, [...path, i]);
-    });
+      if (!known?.has(n)) this.checkRef(from, kind, n, [...path, i]); // paths only built on the error path
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -168,14 +170,12 @@ class Validator {
     }
   }
 
+  /** `routes` in source order, so the second of two identical routes is the one reported. */
   private checkRoutes(routes: readonly PolicyDocument<'Route'>[]): void {
     const byMatch = new Map<string, PolicyDocument<'Route'>>();
-    for (const r of [...routes].sort((a, b) => compareSource(a.source, b.source))) {
+    for (const r of routes) {
       this.checkRef(r, 'Service', r.spec.service, ['spec', 'service']);
-      const s = r.spec;
-      const p = s.path.exact !== undefined ? `exact:${s.path.exact}` : s.path.prefix !== undefined ? `prefix:${s.path.prefix}` : `regex:${s.path.regex}`;
-      const headers = s.headers.map((h) => JSON.stringify([h.name, h.exact, h.prefix, h.regex, h.present, h.invert])).sort();
-      const key = JSON.stringify([s.host, p, [...new Set(s.methods ?? [])].sort(), headers]);
+      const key = matchKey(r);
       const first = byMatch.get(key);
       if (first) this.report(r, ['spec', 'path'], `same host, path, methods and headers as Route/${first.name}: the second route could never match`);
       else byMatch.set(key, r);
@@ -360,6 +360,22 @@ class Validator {
   }
 }
 
+const matchKeys = new WeakMap<PolicyDocument<'Route'>, string>();
+
+/** What a route matches (host, path, methods, headers) as one string; memoised per (immutable) document. */
+function matchKey(r: PolicyDocument<'Route'>): string {
+  let key = matchKeys.get(r);
+  if (key === undefined) {
+    const s = r.spec;
+    const p = s.path.exact !== undefined ? `exact:${s.path.exact}` : s.path.prefix !== undefined ? `prefix:${s.path.prefix}` : `regex:${s.path.regex}`;
+    const headers = s.headers.length ? s.headers.map((h) => JSON.stringify([h.name, h.exact, h.prefix, h.regex, h.present, h.invert])).sort().join('\u0000') : '';
+    const methods = s.methods ? [...new Set(s.methods)].sort().join(',') : '';
+    key = `${s.host}\u0000${p}\u0000${methods}\u0000${headers}`;
+    matchKeys.set(r, key);
+  }
+  return key;
+}
+
 /** The endpoints a service has in an environment (the override replaces the list). */
 export function effectiveEndpoints(service: ServiceDocument, env: EnvironmentDocument): readonly EndpointSpec[] {
   return env.spec.overrides.services[service.name]?.endpoints ?? service.spec.endpoints;
@@ -378,7 +394,11 @@ function sharedRoute(a: ReadonlySet<string> | null, b: ReadonlySet<string> | nul
 }
 
 function compareSource(a: DocSource, b: DocSource): number {
-  return a.file < b.file ? -1 : a.file > b.file ? 1 : a.index - b.index;
+  return compareText(a.file, b.file) || a.index - b.index;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function formatEndpoint(e: { readonly address: string; readonly port: number }): string {
