@@ -6,7 +6,7 @@
 import type { ControlServer } from '../../xds-server/serve';
 import { makePki } from '../support/certs';
 import type { EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, startEnvoy, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { call, createPolicyWorld, serverStatus, startEnvoy, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { freePort } from '../support/ports';
 
 jest.setTimeout(60_000);
@@ -47,5 +47,5 @@ test('an Envoy with a fleet client certificate gets its config over mTLS; one wi
   await new Promise((r) => setTimeout(r, 3000));
   expect((await fetch(`${withoutCert.adminUrl}/ready`)).status).toBe(503);
   expect(Number(await withoutCert.stat('control_plane.connected_state'))).toBe(0);
-  expect((await fetch(`${server.http.url}/status`).then((r) => r.json())).nodes.map((n: { id: string }) => n.id)).toEqual(['e2e-mtls-1']);
+  expect((await serverStatus(server.http.url)).nodes.map((n) => n.id)).toEqual(['e2e-mtls-1']);
 });
