@@ -20,19 +20,29 @@ const REASONS: Readonly<Record<string, string>> = {
 export function envoyOnlyEntries(env: EnvironmentIR): EnvoyOnlyEntry[] {
   const out: EnvoyOnlyEntry[] = [];
 
-  // JWT authentication and role rules, per Access document (lockdown requireRole rules are listed below).
+  // JWT authentication and role rules, per Access document (lockdown requireRole rules are listed
+  // below); on public routes, only rules that narrow the methods restrict anything.
   const jwtRoutes = new Map<string, string[]>();
+  const methodRoutes = new Map<string, string[]>();
   for (const route of env.routes) {
-    if (route.access.authentication !== 'jwt' && route.access.rules.length === 0) continue;
-    const provs = new Set(route.access.rules.map((r) => r.provenance).filter((p) => !p.startsWith('Lockdown/')));
-    if (provs.size === 0 && route.access.authentication === 'jwt') provs.add(`Environment/${env.name}`);
-    for (const p of provs) jwtRoutes.set(p, [...(jwtRoutes.get(p) ?? []), route.name]);
+    const { authentication, rules } = route.access;
+    const restricting = authentication === 'jwt' ? rules : rules.every((r) => r.methods.length > 0) ? rules : [];
+    const provs = new Set(restricting.map((r) => r.provenance).filter((p) => !p.startsWith('Lockdown/')));
+    if (authentication === 'jwt' && provs.size === 0 && !rules.some((r) => r.provenance.startsWith('Lockdown/'))) provs.add(`Environment/${env.name}`);
+    const into = authentication === 'jwt' ? jwtRoutes : methodRoutes;
+    for (const p of provs) into.set(p, [...(into.get(p) ?? []), route.name]);
   }
   for (const [subject, routes] of jwtRoutes)
     out.push({
       subject,
       feature: `JWT authentication and access rules on ${list(routes)}`,
       reason: 'AWS WAF does not validate JWT signatures, issuers or audiences, nor read roles from claims',
+    });
+  for (const [subject, routes] of methodRoutes)
+    out.push({
+      subject,
+      feature: `method allow-lists of public routes ${list(routes)}`,
+      reason: 'not translated to AWS WAF; Envoy answers 403 for other methods',
     });
 
   const revoked = env.revokedTokens;

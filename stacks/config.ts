@@ -1,0 +1,92 @@
+/**
+ * Stack configuration (stacks/Pulumi.<stack>.yaml): which policies, which environment, which
+ * region. Mistakes are diagnostics naming the config key, never stack traces.
+ *
+ * | key                     | default           | meaning                                                  |
+ * | ----------------------- | ----------------- | -------------------------------------------------------- |
+ * | portcullis:policyRoot   | policies          | policy folder, relative to the repository root           |
+ * | portcullis:environment  | the stack's name  | the `Environment` document this stack deploys            |
+ * | portcullis:now          | the current time  | ISO-8601 instant to compile for (previews of the future) |
+ * | aws:region              | (required)        | must equal the Environment's spec.cloud.region           |
+ */
+import { isAbsolute, resolve } from 'node:path';
+import type { EnvironmentIR, PolicyIR } from '../compiler/ir/ir';
+import type { Diagnostic, Result } from '../compiler/result';
+
+export const CONFIG_KEYS = {
+  policyRoot: 'portcullis:policyRoot',
+  environment: 'portcullis:environment',
+  now: 'portcullis:now',
+  region: 'aws:region',
+} as const;
+
+export interface StackConfig {
+  /** Absolute policy folder. */
+  readonly policyRoot: string;
+  readonly environment: string;
+  readonly now: Date;
+  /** `aws:region`, when set. */
+  readonly region: string | null;
+}
+
+/** Reads `key` from the stack's config (`namespace:name`), undefined when unset. */
+export type ConfigGetter = (key: string) => string | undefined;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function configDiagnostic(stack: string, key: string, message: string): Diagnostic {
+  return { file: `stacks/Pulumi.${stack}.yaml`, line: 0, column: 0, subject: '', path: key, message };
+}
+
+export function readStackConfig(get: ConfigGetter, stack: string, repoRoot: string, clock: () => Date): Result<StackConfig> {
+  const errors: Diagnostic[] = [];
+  const policyRoot = get(CONFIG_KEYS.policyRoot) ?? 'policies';
+  if (policyRoot.trim() === '') errors.push(configDiagnostic(stack, CONFIG_KEYS.policyRoot, 'must name a folder (default: policies)'));
+  const environment = get(CONFIG_KEYS.environment) ?? stack;
+  if (!DNS_LABEL.test(environment))
+    errors.push(
+      configDiagnostic(stack, CONFIG_KEYS.environment, `"${environment}" is not an Environment name (lower-case letters, digits and "-")${get(CONFIG_KEYS.environment) === undefined ? '; it defaults to the stack name, so set it' : ''}`),
+    );
+  const nowText = get(CONFIG_KEYS.now);
+  let now = clock();
+  if (nowText !== undefined) {
+    const parsed = new Date(nowText);
+    if (!ISO_INSTANT.test(nowText) || Number.isNaN(parsed.getTime()))
+      errors.push(configDiagnostic(stack, CONFIG_KEYS.now, `"${nowText}" is not an ISO-8601 instant such as 2026-11-20T12:00:00Z`));
+    else now = parsed;
+  }
+  const region = get(CONFIG_KEYS.region) ?? null;
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    value: { policyRoot: isAbsolute(policyRoot) ? policyRoot : resolve(repoRoot, policyRoot), environment, now, region },
+  };
+}
+
+/** The stack's Environment in the compiled IR, checked against the stack's region. */
+export function selectEnvironment(ir: PolicyIR, config: StackConfig, stack: string): Result<EnvironmentIR> {
+  const env = ir.environments.find((e) => e.name === config.environment);
+  if (!env) {
+    const known = ir.environments.map((e) => e.name).join(', ') || 'none';
+    return {
+      ok: false,
+      errors: [configDiagnostic(stack, CONFIG_KEYS.environment, `unknown environment "${config.environment}"; the policies define: ${known}`)],
+    };
+  }
+  if (env.cloud) {
+    if (config.region === null)
+      return {
+        ok: false,
+        errors: [configDiagnostic(stack, CONFIG_KEYS.region, `is not set; Environment/${env.name} puts its gateways in ${env.cloud.region}`)],
+      };
+    if (config.region !== env.cloud.region)
+      return {
+        ok: false,
+        errors: [
+          configDiagnostic(stack, CONFIG_KEYS.region, `is ${config.region}, but Environment/${env.name} spec.cloud.region is ${env.cloud.region}`),
+        ],
+      };
+  }
+  return { ok: true, value: env };
+}

@@ -1,0 +1,140 @@
+/**
+ * The thin Pulumi side of the cloud stage: creates exactly what a CloudPlan says (IP sets, one web
+ * ACL, its associations, API Gateway method settings) under one ComponentResource. It decides
+ * nothing; stacks/plan decides. Existing gateways are only referenced by ARN, never created.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import type { CloudPlan, WafRulePlan, WafStatement } from './plan/types';
+
+export interface GatewayRulesArgs {
+  readonly plan: CloudPlan;
+}
+
+export class GatewayRules extends pulumi.ComponentResource {
+  /** ARN of the web ACL; null when the environment names no cloud gateways. */
+  public readonly webAclArn: pulumi.Output<string> | null;
+  /** IP set ARNs by plan name. */
+  public readonly ipSetArns: Record<string, pulumi.Output<string>>;
+  /** Resource ARNs the web ACL is associated with. */
+  public readonly associatedArns: readonly string[];
+  /** Every AWS resource this component created, in creation order. */
+  public readonly created: readonly pulumi.CustomResource[];
+
+  constructor(name: string, args: GatewayRulesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('portcullis:cloud:GatewayRules', name, {}, opts);
+    const { plan } = args;
+    const acl = plan.webAcl;
+    this.ipSetArns = {};
+    this.associatedArns = plan.associations.map((a) => a.resourceArn);
+    const created: pulumi.CustomResource[] = [];
+    this.created = created;
+    if (!acl) {
+      this.webAclArn = null;
+      this.registerOutputs({ webAclArn: null, ipSetArns: {}, associatedArns: [] });
+      return;
+    }
+
+    for (const set of plan.ipSets) {
+      const ipSet = new aws.wafv2.IpSet(
+        set.name,
+        {
+          name: set.name,
+          description: set.description,
+          scope: set.scope,
+          region: set.region,
+          ipAddressVersion: set.ipAddressVersion,
+          addresses: [...set.addresses],
+          tags: tags(plan),
+        },
+        { parent: this },
+      );
+      this.ipSetArns[set.name] = ipSet.arn;
+      created.push(ipSet);
+    }
+
+    const rules = pulumi.all(this.ipSetArns).apply((arns) => acl.rules.map((r) => awsRule(r, arns)));
+    const webAcl = new aws.wafv2.WebAcl(
+      acl.name,
+      {
+        name: acl.name,
+        description: acl.description,
+        scope: acl.scope,
+        region: acl.region,
+        defaultAction: { allow: {} },
+        customResponseBodies: acl.customResponseBodies.map((b) => ({ key: b.key, contentType: b.contentType, content: b.content })),
+        rules,
+        visibilityConfig: { ...acl.visibilityConfig },
+        tags: tags(plan),
+      },
+      { parent: this },
+    );
+    this.webAclArn = webAcl.arn;
+    created.push(webAcl);
+
+    for (const a of plan.associations) {
+      const association = new aws.wafv2.WebAclAssociation(
+        `${acl.name}-${associationSuffix(a.resourceArn)}`,
+        { resourceArn: a.resourceArn, webAclArn: webAcl.arn, region: acl.region },
+        // An association cannot be updated in place; a new web ACL means a new association.
+        { parent: this, deleteBeforeReplace: true },
+      );
+      created.push(association);
+    }
+
+    for (const m of plan.methodSettings) {
+      const settings = new aws.apigateway.MethodSettings(
+        m.name,
+        {
+          restApi: m.restApiId,
+          stageName: m.stageName,
+          methodPath: m.methodPath,
+          region: acl.region,
+          settings: { throttlingRateLimit: m.throttlingRateLimit, throttlingBurstLimit: m.throttlingBurstLimit },
+        },
+        { parent: this },
+      );
+      created.push(settings);
+    }
+
+    this.registerOutputs({ webAclArn: this.webAclArn, ipSetArns: this.ipSetArns, associatedArns: this.associatedArns });
+  }
+}
+
+/** A plan rule as `aws.wafv2.WebAcl` wants it: plan-only fields dropped, IP set names → ARNs. */
+export function awsRule(rule: WafRulePlan, ipSetArns: Readonly<Record<string, string>>): aws.types.input.wafv2.WebAclRule {
+  return {
+    name: rule.name,
+    priority: rule.priority,
+    action: 'block' in rule.action ? { block: { customResponse: { ...rule.action.block.customResponse } } } : { count: {} },
+    statement: awsStatement(rule.statement, ipSetArns) as aws.types.input.wafv2.WebAclRuleStatement,
+    visibilityConfig: { ...rule.visibilityConfig },
+  };
+}
+
+function awsStatement(s: WafStatement, arns: Readonly<Record<string, string>>): unknown {
+  if ('ipSetReferenceStatement' in s) {
+    const { ipSet, ...rest } = s.ipSetReferenceStatement;
+    const arn = arns[ipSet];
+    if (arn === undefined) throw new Error(`bug: the plan references IP set ${ipSet}, which it does not define`);
+    return { ipSetReferenceStatement: { arn, ...rest } };
+  }
+  if ('andStatement' in s) return { andStatement: { statements: s.andStatement.statements.map((c) => awsStatement(c, arns)) } };
+  if ('orStatement' in s) return { orStatement: { statements: s.orStatement.statements.map((c) => awsStatement(c, arns)) } };
+  if ('notStatement' in s) return { notStatement: { statement: awsStatement(s.notStatement.statement, arns) } };
+  if ('rateBasedStatement' in s) {
+    const { scopeDownStatement, ...rest } = s.rateBasedStatement;
+    return { rateBasedStatement: { ...rest, ...(scopeDownStatement ? { scopeDownStatement: awsStatement(scopeDownStatement, arns) } : {}) } };
+  }
+  return s;
+}
+
+/** `.../restapis/a1b2/stages/prod` → `restapis-a1b2-stages-prod`; `.../loadbalancer/app/edge/0123` → `app-edge-0123`. */
+function associationSuffix(arn: string): string {
+  const tail = arn.includes('::/') ? arn.slice(arn.indexOf('::/') + 3) : arn.slice(arn.indexOf('loadbalancer/') + 'loadbalancer/'.length);
+  return tail.replace(/[^A-Za-z0-9-]+/g, '-');
+}
+
+function tags(plan: CloudPlan): Record<string, string> {
+  return { 'portcullis:environment': plan.environment, 'managed-by': 'portcullis' };
+}

@@ -1,0 +1,197 @@
+/**
+ * The Pulumi program under mocks, per environment: the real compiler over test policies, the real
+ * planner, the component — and what it asks AWS to create. Also bad stack config and policies
+ * that do not compile: a RunError (printed without a stack trace) naming the config key or file.
+ */
+import { join, resolve } from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { compileDirectory } from '../../compiler';
+import type { PolicyIR } from '../../compiler/ir/ir';
+import { runProgram, type StackOutputs } from '../../stacks/program';
+import { CLOUD_TESTDATA, readEnvironment } from './golden';
+import { installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
+
+const REPO = resolve(__dirname, '..', '..');
+const POLICIES = 'test/testdata/cloud/program/policies';
+const ACTIVE = '2026-11-20T12:00:00Z';
+const EXPIRED = '2026-11-20T15:00:00Z';
+
+async function run(stack: string, config: Record<string, string>, compile = compileDirectory): Promise<{ out: StackOutputs; rec: Recorder }> {
+  const rec = await installMocks(pulumi, stack);
+  const out = await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, clock: () => new Date(ACTIVE) });
+  if (out.webAclArn) await valueOf(out.webAclArn);
+  await rec.settle();
+  return { out, rec };
+}
+
+const prodConfig = (now: string): Record<string, string> => ({ 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES, 'portcullis:now': now });
+
+describe('stacks program under Pulumi mocks', () => {
+  it('prod with an active lockdown: IP sets, web ACL, associations, method settings', async () => {
+    const { out, rec } = await run('prod', prodConfig(ACTIVE));
+    expect(rec.calls).toEqual([]);
+    expect(rec.resources.map((r) => r.type).sort()).toEqual(
+      [TYPES.component, TYPES.ipSet, TYPES.ipSet, TYPES.webAcl, TYPES.association, TYPES.association, TYPES.methodSettings, TYPES.methodSettings].sort(),
+    );
+
+    const ipSets = rec.ofType(TYPES.ipSet).sort((a, b) => String(a.inputs.name).localeCompare(String(b.inputs.name)));
+    expect(ipSets.map((s) => [s.inputs.name, s.inputs.ipAddressVersion, s.inputs.addresses, s.inputs.scope, s.inputs.region])).toEqual([
+      ['portcullis-prod-access-edge-deny-networks-ipv4', 'IPV4', ['198.51.100.0/24'], 'REGIONAL', 'eu-west-1'],
+      ['portcullis-prod-lockdown-stuffing-2026-11-20-block-networks-ipv4', 'IPV4', ['203.0.113.0/24'], 'REGIONAL', 'eu-west-1'],
+    ]);
+
+    const [acl] = rec.ofType(TYPES.webAcl);
+    expect(acl?.inputs).toMatchObject({ name: 'portcullis-prod', scope: 'REGIONAL', region: 'eu-west-1', defaultAction: { allow: {} } });
+    const rules = acl?.inputs.rules as { name: string; priority: number; action: unknown; statement: unknown }[];
+    expect(rules.map((r) => [r.priority, r.name])).toEqual([
+      [1000, 'lockdown-stuffing-2026-11-20-block-networks'],
+      [2000, 'disable-route-cart'],
+      [3000, 'access-edge-deny-networks'],
+      [5000, 'rate-limit-cart-total'],
+      [5001, 'rate-limit-login-per-ip'],
+    ]);
+    // Only fields AWS knows: the plan's kind, provenance and description stay behind.
+    for (const r of rules) expect(Object.keys(r).sort()).toEqual(['action', 'name', 'priority', 'statement', 'visibilityConfig']);
+    // IP sets are referenced by the ARN AWS gave them, reading the client address from the forwarded header.
+    expect(rules[2]?.statement).toEqual({
+      ipSetReferenceStatement: {
+        arn: ipSets[0]?.arn,
+        ipSetForwardedIpConfig: { headerName: 'x-forwarded-for', fallbackBehavior: 'NO_MATCH', position: 'LAST' },
+      },
+    });
+    expect(rules[1]?.action).toEqual({ block: { customResponse: { responseCode: 503, customResponseBodyKey: 'portcullis-route-disabled-cart' } } });
+    expect((acl?.inputs.customResponseBodies as { key: string }[]).map((b) => b.key)).toEqual([
+      'portcullis-forbidden',
+      'portcullis-route-disabled-cart',
+      'portcullis-too-many-requests',
+    ]);
+
+    expect(rec.ofType(TYPES.association).map((a) => [a.inputs.resourceArn, a.inputs.webAclArn]).sort()).toEqual([
+      ['arn:aws:apigateway:eu-west-1::/restapis/shop123456/stages/live', acl?.arn],
+      ['arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop-prod/fedcba9876543210', acl?.arn],
+    ]);
+    expect(rec.ofType(TYPES.methodSettings).map((m) => m.inputs).sort((a, b) => String(a.methodPath).localeCompare(String(b.methodPath)))).toEqual([
+      { restApi: 'shop123456', stageName: 'live', methodPath: '~1cart/GET', region: 'eu-west-1', settings: { throttlingRateLimit: 10, throttlingBurstLimit: 600 } },
+      { restApi: 'shop123456', stageName: 'live', methodPath: '~1cart/PUT', region: 'eu-west-1', settings: { throttlingRateLimit: 10, throttlingBurstLimit: 600 } },
+    ]);
+
+    expect(out.environment).toBe('prod');
+    expect(out.nextChangeAt).toMatch(/^2026-11-20T14:00:00(\.000)?Z$/);
+    expect(out.envoyOnly.map((e) => `${e.subject} ${e.feature.split(' ')[0]}`)).toEqual(
+      expect.arrayContaining(['Lockdown/stuffing-2026-11-20 revokeTokens', 'RateLimit/catalog-per-network RateLimit']),
+    );
+  });
+
+  it('prod once the lockdown expired: its rules and IP set are gone', async () => {
+    const { out, rec } = await run('prod', prodConfig(EXPIRED));
+    expect(rec.ofType(TYPES.ipSet).map((s) => s.inputs.name)).toEqual(['portcullis-prod-access-edge-deny-networks-ipv4']);
+    const rules = rec.ofType(TYPES.webAcl)[0]?.inputs.rules as { name: string }[];
+    expect(rules.map((r) => r.name)).toEqual(['access-edge-deny-networks', 'rate-limit-cart-total', 'rate-limit-login-per-ip']);
+    expect(out.nextChangeAt).toBeNull();
+  });
+
+  it('staging: a load balancer only, no API Gateway throttling', async () => {
+    const { rec } = await run('staging', { 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES });
+    expect(rec.ofType(TYPES.webAcl)[0]?.inputs.name).toBe('portcullis-staging');
+    expect(rec.ofType(TYPES.association).map((a) => a.inputs.resourceArn)).toEqual([
+      'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop-staging/0123456789abcdef',
+    ]);
+    expect(rec.ofType(TYPES.methodSettings)).toEqual([]);
+    // Without a forwarded header the IP set reads the connection's source address.
+    const rules = rec.ofType(TYPES.webAcl)[0]?.inputs.rules as { statement: unknown }[];
+    expect(rules[0]?.statement).toEqual({ ipSetReferenceStatement: { arn: rec.ofType(TYPES.ipSet)[0]?.arn } });
+  });
+
+  it('dev names no cloud gateway: nothing on AWS', async () => {
+    const { out, rec } = await run('dev', { 'portcullis:policyRoot': POLICIES });
+    expect(rec.resources.map((r) => r.type)).toEqual([TYPES.component]);
+    expect(out.webAclArn).toBeNull();
+    expect(out.webAclName).toBeNull();
+  });
+
+  it('portcullis:environment overrides the stack name', async () => {
+    const { out } = await run('eu-prod', { ...prodConfig(EXPIRED), 'portcullis:environment': 'prod' });
+    expect(out.environment).toBe('prod');
+  });
+});
+
+describe('stacks program refuses bad input with the config key or policy file named', () => {
+  const failure = async (stack: string, config: Record<string, string>, compile = compileDirectory): Promise<Error> => {
+    await installMocks(pulumi, stack);
+    try {
+      await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, clock: () => new Date(ACTIVE) });
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected the program to fail');
+  };
+
+  it.each<[string, string, Record<string, string>, string]>([
+    [
+      'an unknown environment',
+      'prd',
+      { 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES },
+      'stack configuration:\n  stacks/Pulumi.prd.yaml portcullis:environment: unknown environment "prd"; the policies define: dev, prod, staging',
+    ],
+    [
+      'a stack name that is no environment name',
+      'Prod_EU',
+      { 'portcullis:policyRoot': POLICIES },
+      'stack configuration:\n  stacks/Pulumi.Prod_EU.yaml portcullis:environment: "Prod_EU" is not an Environment name (lower-case letters, digits and "-"); it defaults to the stack name, so set it',
+    ],
+    [
+      'a region other than the environment\'s',
+      'prod',
+      { 'aws:region': 'us-east-1', 'portcullis:policyRoot': POLICIES },
+      'stack configuration:\n  stacks/Pulumi.prod.yaml aws:region: is us-east-1, but Environment/prod spec.cloud.region is eu-west-1',
+    ],
+    [
+      'no region for an environment with gateways',
+      'prod',
+      { 'portcullis:policyRoot': POLICIES },
+      'stack configuration:\n  stacks/Pulumi.prod.yaml aws:region: is not set; Environment/prod puts its gateways in eu-west-1',
+    ],
+    [
+      'an instant that is not ISO-8601',
+      'prod',
+      { 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES, 'portcullis:now': 'yesterday' },
+      'stack configuration:\n  stacks/Pulumi.prod.yaml portcullis:now: "yesterday" is not an ISO-8601 instant such as 2026-11-20T12:00:00Z',
+    ],
+    [
+      'a policy folder that does not exist',
+      'prod',
+      { 'aws:region': 'eu-west-1', 'portcullis:policyRoot': 'test/testdata/cloud/program/nope' },
+      'stack configuration:\n  stacks/Pulumi.prod.yaml portcullis:policyRoot: folder test/testdata/cloud/program/nope not found (relative to the repository root)',
+    ],
+  ])('%s', async (_what, stack, config, message) => {
+    const err = await failure(stack, config);
+    expect(pulumi.RunError.isInstance(err)).toBe(true);
+    expect(err.message).toBe(message);
+  });
+
+  it('policies that do not compile: every diagnostic, formatted, no stack trace', async () => {
+    const err = await failure('prod', { 'aws:region': 'eu-west-1', 'portcullis:policyRoot': 'test/testdata/cloud/program/broken' });
+    expect(pulumi.RunError.isInstance(err)).toBe(true);
+    expect(err.message).toBe(
+      [
+        `policies in ${join(REPO, 'test/testdata/cloud/program/broken')} do not compile:`,
+        '  test/testdata/cloud/program/broken/routes.yaml:7:12 Route/login spec.service: unknown Service "nowhere"',
+        '  test/testdata/cloud/program/broken/routes.yaml:13:12 RateLimit/login-per-ip spec.routes[0]: unknown Route "loginn" (did you mean "login"?)',
+      ].join('\n'),
+    );
+  });
+
+  it('an environment AWS WAF cannot serve: the plan diagnostics', async () => {
+    const env = readEnvironment(join(CLOUD_TESTDATA, 'cloudfront-error.in.yaml'));
+    const ir: PolicyIR = { irVersion: 1, compiledAt: ACTIVE, nextChangeAt: null, environments: [env] };
+    const err = await failure('prod', { 'aws:region': 'eu-central-1' }, async () => ({ ok: true, value: ir }));
+    expect(pulumi.RunError.isInstance(err)).toBe(true);
+    expect(err.message).toBe(
+      [
+        'Environment/prod cannot be put on AWS:',
+        '  Environment/prod spec.cloud.region: a CLOUDFRONT web ACL must be created in us-east-1, not eu-central-1',
+        '  Environment/prod spec.cloud.waf.scope: a CLOUDFRONT web ACL is attached from the CloudFront distribution, not associated with API Gateway stages or load balancers: use scope REGIONAL for those',
+      ].join('\n'),
+    );
+  });
+});

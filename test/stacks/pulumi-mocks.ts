@@ -1,0 +1,75 @@
+/**
+ * Pulumi mocks for the stacks tests: AWS is unreachable here, so resources are recorded instead of
+ * created, and any provider function call fails loudly (the program must not depend on one).
+ */
+import type * as pulumiType from '@pulumi/pulumi';
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+  /** What the mock answered for `arn` (for checking references between resources). */
+  readonly arn: string;
+}
+
+export interface Recorder {
+  readonly resources: RecordedResource[];
+  readonly calls: string[];
+  ofType(type: string): RecordedResource[];
+  /** Waits until no new resource has been registered for a few event-loop turns (bounded: 5 s). */
+  settle(): Promise<void>;
+}
+
+export const TYPES = {
+  component: 'portcullis:cloud:GatewayRules',
+  ipSet: 'aws:wafv2/ipSet:IpSet',
+  webAcl: 'aws:wafv2/webAcl:WebAcl',
+  association: 'aws:wafv2/webAclAssociation:WebAclAssociation',
+  methodSettings: 'aws:apigateway/methodSettings:MethodSettings',
+} as const;
+
+/** Installs mocks on the given Pulumi SDK instance and returns what they record. */
+export async function installMocks(pulumi: typeof pulumiType, stack: string, config: Record<string, string> = {}): Promise<Recorder> {
+  const resources: RecordedResource[] = [];
+  const calls: string[] = [];
+  // Everything before the first await happens synchronously, so a caller may require the program
+  // right after calling this (the entry test does, inside jest.isolateModules).
+  const ready = pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const arn = `arn:aws:mock::123456789012:${args.type}/${args.name}`;
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, arn });
+        return { id: `${args.name}-id`, state: { ...args.inputs, arn } };
+      },
+      call: (args) => {
+        calls.push(args.token);
+        throw new Error(`unexpected provider call ${args.token}: the stacks program must not call provider functions`);
+      },
+    },
+    'portcullis',
+    stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(config);
+  await ready;
+  return {
+    resources,
+    calls,
+    ofType: (type) => resources.filter((r) => r.type === type),
+    settle: async () => {
+      const deadline = Date.now() + 5000;
+      let stableTurns = 0;
+      let seen = -1;
+      while (stableTurns < 10 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2));
+        stableTurns = resources.length === seen ? stableTurns + 1 : 0;
+        seen = resources.length;
+      }
+    },
+  };
+}
+
+/** The value of an Output (mocks resolve every output). */
+export function valueOf<T>(output: pulumiType.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}
