@@ -75,6 +75,7 @@ export class DeltaStream extends AdsStream {
       st.wildcard = req.resourceNamesSubscribe.length === 0;
       for (const [name, version] of req.initialResourceVersions) st.held.set(name, { name, version });
     }
+    if (req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0) st.sortedNames = null;
     for (const name of req.resourceNamesSubscribe) {
       if (name === '*') st.wildcard = true;
       else st.names.add(name);

@@ -7,7 +7,7 @@ import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
 import { KIND_OF_TYPE_URL } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
-import type { DiscoveryRequest, DiscoveryResponse } from './wire';
+import { type DiscoveryRequest, type DiscoveryResponse, encodeResponseBody } from './wire';
 
 /** Types where an empty first request means "everything" (legacy wildcard). */
 const WILDCARD_KINDS: ReadonlySet<XdsKind> = new Set(['cluster', 'listener']);
@@ -69,6 +69,7 @@ export class SotwStream extends AdsStream {
     st.wildcard = names.includes('*') || (WILDCARD_KINDS.has(kind) && names.length === 0 && !this.everNamed[kind]);
     st.names.clear();
     for (const n of explicit) st.names.add(n);
+    st.sortedNames = null;
     if (!st.wildcard) {
       // Envoy drops what it unsubscribed from.
       for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
@@ -112,13 +113,10 @@ export class SotwStream extends AdsStream {
     if (!st.wildcard && selection.resources.every((r) => st.held.get(r.name)?.version === r.version)) return false;
     const nonce = this.ctx.nextNonce();
     const resources = selection.resources.filter((r) => r.any !== undefined);
-    this.send({
-      versionInfo: selection.version,
-      typeUrl: TYPE_URL[kind],
-      nonce,
-      resources: resources.map((r) => r.any!),
-      controlPlane: this.ctx.controlPlane,
-    });
+    // version_info and the resources are the same for every stream with this selection: encoded
+    // once (the selection is shared), only type_url and nonce are written per stream.
+    selection.body ??= encodeResponseBody(selection.version, resources.map((r) => r.any!));
+    this.send({ body: selection.body, typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
     this.lastSent[kind] = selection.version;
     this.pendingResources[kind] = resources;
     if (kind === 'cluster') this.ctx.clusterHistory.remember(selection.version, new Map(resources.map((r) => [r.name, r])));

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { XdsKind } from '../compiler/envoy/resources';
 import type { XdsMetrics } from './metrics';
-import { KINDS_IN_ORDER, type Snapshot, versionOf } from './snapshot';
+import { KINDS_IN_ORDER, type Snapshot, type TypeSnapshot, versionOf } from './snapshot';
 import type { ErrorDetail, NodeInfo } from './wire';
 
 export type Variant = 'sotw' | 'delta';
@@ -105,7 +105,16 @@ export class VersionHistory {
 export interface Selection {
   readonly resources: readonly HeldResource[];
   readonly version: string;
+  /** Encoded response fields for this selection, built once when the selection is shared. */
+  body?: Buffer;
 }
+
+const WILDCARD = Symbol('wildcard selection');
+type TypeSnapshotWithSelection = TypeSnapshot & { [WILDCARD]?: Selection };
+/** Named selections per snapshot type, by sorted name list. */
+const selectionMemo = new WeakMap<TypeSnapshot, Map<string, Selection>>();
+/** Distinct name sets remembered per snapshot type (more are computed per stream). */
+const MEMO_LIMIT = 4096;
 
 export interface Pending {
   readonly nonce: string;
@@ -121,6 +130,8 @@ export interface KindState {
   subscribed: boolean;
   wildcard: boolean;
   readonly names: Set<string>;
+  /** `names` sorted; reset to null whenever `names` changes. */
+  sortedNames: string[] | null;
   /** What the node holds now (ACKed, or reported on reconnect). */
   held: Map<string, HeldResource>;
   pending: Pending | null;
@@ -152,6 +163,7 @@ export abstract class AdsStream {
       subscribed: false,
       wildcard: false,
       names: new Set(),
+      sortedNames: null,
       held: new Map(),
       pending: null,
       latestNonce: '',
@@ -246,15 +258,29 @@ export abstract class AdsStream {
     const view = this.view(kind);
     const own = this.snap!.types[kind];
     if (st.wildcard) {
+      if (view === own.resources) return (own as TypeSnapshotWithSelection)[WILDCARD] ??= { resources: [...view.values()], version: own.version };
       const resources = [...view.values()];
-      return { resources, version: view === own.resources ? own.version : versionOf(kind, resources) };
+      return { resources, version: versionOf(kind, resources) };
     }
+    st.sortedNames ??= [...st.names].sort();
+    // Streams of one fleet mostly subscribe to the same names: one selection (and one response
+    // body) per snapshot and name set, shared by all of them.
+    const shared = view === own.resources;
+    const key = shared ? st.sortedNames.join('\n') : '';
+    let memo = shared ? selectionMemo.get(own) : undefined;
+    const hit = memo?.get(key);
+    if (hit) return hit;
     const resources: HeldResource[] = [];
-    for (const name of [...st.names].sort()) {
+    for (const name of st.sortedNames) {
       const r = view.get(name);
       if (r) resources.push(r);
     }
-    return { resources, version: versionOf(kind, resources) };
+    const selection: Selection = { resources, version: versionOf(kind, resources) };
+    if (shared) {
+      if (!memo) selectionMemo.set(own, (memo = new Map()));
+      if (memo.size < MEMO_LIMIT) memo.set(key, selection);
+    }
+    return selection;
   }
 
   /**

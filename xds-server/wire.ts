@@ -46,12 +46,23 @@ export interface DeltaDiscoveryRequest {
 }
 
 export interface DiscoveryResponse {
-  readonly versionInfo: string;
+  /** version_info and resources, pre-encoded by encodeResponseBody (shared by many streams). */
+  readonly body: Uint8Array;
   readonly typeUrl: string;
   readonly nonce: string;
-  /** Encoded google.protobuf.Any messages, written as they are. */
-  readonly resources: readonly Uint8Array[];
   readonly controlPlane?: string;
+}
+
+/**
+ * DiscoveryResponse fields version_info (1) and resources (2): the part of a SotW response that
+ * is the same for every stream receiving this selection. Protobuf parsers accept fields in any
+ * order, so the per-stream fields are appended after it.
+ */
+export function encodeResponseBody(versionInfo: string, resources: readonly Uint8Array[]): Buffer {
+  const w = protobuf.Writer.create();
+  if (versionInfo) w.uint32(10).string(versionInfo);
+  for (const any of resources) w.uint32(18).bytes(any);
+  return toBuffer(w.finish());
 }
 
 export interface DeltaDiscoveryResponse {
@@ -154,12 +165,11 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
   // DiscoveryResponse: version_info=1, resources=2, type_url=4, nonce=5, control_plane=6.
   function encodeResponse(r: DiscoveryResponse): Buffer {
     const w = protobuf.Writer.create();
-    if (r.versionInfo) w.uint32(10).string(r.versionInfo);
-    for (const any of r.resources) w.uint32(18).bytes(any);
     w.uint32(34).string(r.typeUrl);
     w.uint32(42).string(r.nonce);
     writeControlPlane(w, 6, r.controlPlane);
-    return toBuffer(w.finish());
+    const tail = w.finish();
+    return Buffer.concat([r.body, tail], r.body.length + tail.length);
   }
 
   // DeltaDiscoveryResponse: system_version_info=1, resources=2, type_url=4, nonce=5,

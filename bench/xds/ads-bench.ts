@@ -1,0 +1,315 @@
+/**
+ * xDS benchmark: N simulated Envoys (SotW ADS, one connection each, loopback) hold a fleet config;
+ * one route changes; how long until the last of them ACKed it, how many encodes per version, how much
+ * server memory per connected client. The same harness drives the Portcullis server and a
+ * go-control-plane peer (bench/go-control-plane), each in its own child process.
+ *
+ *   node dist/bench/xds/ads-bench.js [--clients 1000] [--server portcullis|go-control-plane|both] [--rounds 5]
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { TYPE_URL, type XdsKind } from '../../compiler/envoy/resources';
+import { AdsClient, type AdsResponse } from './ads-client';
+import { BENCH_FLEET, BENCH_ROUTE_CONFIG, benchResources, clusterNames } from './bench-snapshot';
+
+export type BenchServer = 'portcullis' | 'go-control-plane';
+
+export interface AdsBenchOptions {
+  readonly server: BenchServer;
+  /** Simulated Envoys; bounded to 5000. */
+  readonly clients: number;
+  /** One-route changes measured. */
+  readonly rounds: number;
+  readonly clusters: number;
+  readonly routes: number;
+  /** Clients connecting at once. */
+  readonly connectBatch: number;
+  /** Upper bound for any one phase (connect, a round). */
+  readonly phaseTimeoutMs: number;
+}
+
+export const DEFAULT_BENCH: Omit<AdsBenchOptions, 'server'> = {
+  clients: 1000,
+  rounds: 5,
+  clusters: 20,
+  routes: 100,
+  connectBatch: 100,
+  phaseTimeoutMs: 60_000,
+};
+
+export interface RoundResult {
+  /** Per-client time from publication to the ACK of the new route version, in ms. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly lastAckMs: number;
+  readonly acked: number;
+}
+
+export interface AdsBenchResult {
+  readonly server: BenchServer;
+  readonly clients: number;
+  readonly routes: number;
+  readonly clusters: number;
+  /** Time for all clients to connect and ACK the initial config, in s. */
+  readonly initialSyncSeconds: number;
+  readonly rounds: readonly RoundResult[];
+  /** Medians over the rounds. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly lastAckMs: number;
+  /** Resident memory growth of the server process from 0 to N connected clients, per client. */
+  readonly rssPerClientKiB: number;
+  /** Heap growth per client (V8 heapUsed / Go HeapInuse, after a GC). */
+  readonly heapPerClientKiB: number;
+  readonly serverRssMiB: number;
+  /** Resource encodes per published version (Portcullis counts them; null for the peer). */
+  readonly encodesPerVersion: number | null;
+  /** Route responses sent per round per client (1 = only the changed type was pushed). */
+  readonly routePushesPerClient: number;
+  /** Responses of other types during the rounds (0 = nothing but the route was pushed). */
+  readonly otherPushes: number;
+  /** Portcullis: how long setSnapshots held the server's event loop (median over rounds), in ms. */
+  readonly publishLoopMs: number | null;
+}
+
+interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  command(line: string, expect: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+
+function repoRoot(): string {
+  // dist/bench/xds → repo root; bench/xds (ts) → repo root.
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) dir = resolve(dir, '..');
+  return dir;
+}
+
+/** Builds the go-control-plane peer once into .tools/bin (Go module proxy; nothing vendored). */
+export function buildGoPeer(): string {
+  const root = repoRoot();
+  const out = join(root, '.tools', 'bin', 'gcp-peer');
+  const src = join(root, 'bench', 'go-control-plane');
+  const stale = !existsSync(out) || ['main.go', 'go.mod', 'go.sum'].some((f) => statSync(join(src, f)).mtimeMs > statSync(out).mtimeMs);
+  if (stale) execFileSync('go', ['build', '-o', out, '.'], { cwd: src, stdio: 'inherit' });
+  return out;
+}
+
+async function startServer(kind: BenchServer, snapshotFile: string): Promise<ServerProcess> {
+  let child: ChildProcess;
+  if (kind === 'portcullis') {
+    const isTs = __filename.endsWith('.ts');
+    const entry = join(__dirname, `bench-server.${isTs ? 'ts' : 'js'}`);
+    // PORTCULLIS_BENCH_NODE_ARGS (e.g. "--cpu-prof") goes to the server process, for profiling.
+    const extra = (process.env['PORTCULLIS_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const execArgv = ['--expose-gc', ...extra, ...(isTs ? ['-r', require.resolve('ts-node/register/transpile-only')] : [])];
+    child = spawn(process.execPath, [...execArgv, entry, '--snapshot', snapshotFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  } else {
+    child = spawn(buildGoPeer(), ['-snapshot', snapshotFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+  }
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: { prefix: string; resolve: (l: string) => void }[] = [];
+  lines.on('line', (line) => {
+    const i = waiting.findIndex((w) => line.startsWith(w.prefix));
+    if (i >= 0) waiting.splice(i, 1)[0]!.resolve(line);
+  });
+  const expectLine = (prefix: string): Promise<string> =>
+    new Promise((resolve_, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${kind}: no "${prefix}" within 60 s`)), 60_000);
+      waiting.push({ prefix, resolve: (l) => (clearTimeout(timer), resolve_(l)) });
+    });
+  const ready = await expectLine('READY');
+  return {
+    child,
+    port: Number(ready.split(' ')[1]),
+    command(line, expect) {
+      const p = expectLine(expect);
+      child.stdin!.write(`${line}\n`);
+      return p;
+    },
+    stop() {
+      return new Promise((resolve_) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => (clearTimeout(timer), resolve_()));
+        child.stdin!.end();
+      });
+    },
+  };
+}
+
+/** One simulated Envoy: asks for all four types at once (as Envoy does on reconnect) and ACKs everything. */
+class SimulatedEnvoy {
+  readonly client: AdsClient;
+  readonly seen = new Map<XdsKind, number>();
+  routeArrivals: bigint[] = [];
+
+  constructor(port: number, id: number, edsNames: readonly string[]) {
+    this.client = new AdsClient({
+      port,
+      variant: 'sotw',
+      node: { id: `bench-${id}`, cluster: BENCH_FLEET },
+      onResponse: (r: AdsResponse, c) => {
+        if (!r.kind) return;
+        this.seen.set(r.kind, (this.seen.get(r.kind) ?? 0) + 1);
+        if (r.kind === 'route') this.routeArrivals.push(r.receivedAt);
+        c.ack(r, r.kind === 'endpoint' ? edsNames : r.kind === 'route' ? [BENCH_ROUTE_CONFIG] : undefined);
+      },
+    });
+    this.client.sotw({ typeUrl: TYPE_URL.cluster });
+    this.client.sotw({ typeUrl: TYPE_URL.endpoint, resourceNames: edsNames });
+    this.client.sotw({ typeUrl: TYPE_URL.listener });
+    this.client.sotw({ typeUrl: TYPE_URL.route, resourceNames: [BENCH_ROUTE_CONFIG] });
+  }
+
+  get synced(): boolean {
+    return this.seen.size === 4;
+  }
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: BenchServer }): Promise<AdsBenchResult> {
+  const o: AdsBenchOptions = { ...DEFAULT_BENCH, ...options };
+  const clients = Math.max(1, Math.min(5000, Math.floor(o.clients)));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-ads-bench-'));
+  const files = Array.from({ length: o.rounds + 1 }, (_, v) => {
+    const file = join(dir, `v${v}.json`);
+    writeFileSync(file, JSON.stringify(benchResources({ clusters: o.clusters, routes: o.routes, variant: v })));
+    return file;
+  });
+  const server = await startServer(o.server, files[0]!);
+  const envoys: SimulatedEnvoy[] = [];
+  try {
+    const stats = async (): Promise<{ heapBytes: number; encodes: number }> =>
+      JSON.parse((await server.command('stats', 'STATS')).slice(6)) as { heapBytes: number; encodes: number };
+    const before = await stats();
+    const rssBefore = rssBytes(server.child.pid!);
+
+    const edsNames = clusterNames(o.clusters);
+    const connectStart = process.hrtime.bigint();
+    for (let i = 0; i < clients; i += o.connectBatch) {
+      const batch: SimulatedEnvoy[] = [];
+      for (let j = i; j < Math.min(clients, i + o.connectBatch); j++) batch.push(new SimulatedEnvoy(server.port, j, edsNames));
+      envoys.push(...batch);
+      await until(() => batch.every((e) => e.synced), o.phaseTimeoutMs, `clients ${i}..${i + batch.length - 1} to sync`);
+    }
+    const initialSyncSeconds = Number(process.hrtime.bigint() - connectStart) / 1e9;
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await stats();
+    const rssAfter = rssBytes(server.child.pid!);
+
+    const rounds: RoundResult[] = [];
+    const publishMs: number[] = [];
+    const seenBefore = envoys.map((e) => new Map(e.seen));
+    for (let round = 1; round <= o.rounds; round++) {
+      for (const e of envoys) e.routeArrivals = [];
+      const t0 = process.hrtime.bigint();
+      const published = await server.command(`publish ${files[round]}`, 'PUBLISHED');
+      publishMs.push(Number(published.split(' ')[1] ?? NaN));
+      await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `round ${round} ACKs`);
+      const latencies = envoys.map((e) => Number(e.routeArrivals[0]! - t0) / 1e6).sort((a, b) => a - b);
+      rounds.push({ p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), lastAckMs: latencies.at(-1)!, acked: latencies.length });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const end = await stats();
+    let routePushes = 0;
+    let otherPushes = 0;
+    envoys.forEach((e, i) => {
+      for (const [kind, n] of e.seen) {
+        const delta = n - (seenBefore[i]!.get(kind) ?? 0);
+        if (kind === 'route') routePushes += delta;
+        else otherPushes += delta;
+      }
+    });
+    return {
+      server: o.server,
+      clients,
+      routes: o.routes,
+      clusters: o.clusters,
+      initialSyncSeconds,
+      rounds,
+      p50Ms: median(rounds.map((r) => r.p50Ms)),
+      p99Ms: median(rounds.map((r) => r.p99Ms)),
+      lastAckMs: median(rounds.map((r) => r.lastAckMs)),
+      rssPerClientKiB: (rssAfter - rssBefore) / clients / 1024,
+      heapPerClientKiB: (after.heapBytes - before.heapBytes) / clients / 1024,
+      serverRssMiB: rssAfter / 1024 / 1024,
+      encodesPerVersion: end.encodes < 0 ? null : (end.encodes - after.encodes) / o.rounds,
+      routePushesPerClient: routePushes / clients / o.rounds,
+      publishLoopMs: o.server === 'portcullis' ? median(publishMs) : null,
+      otherPushes,
+    };
+  } finally {
+    for (const e of envoys) e.client.cancel();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatResults(results: readonly AdsBenchResult[]): string {
+  const rows = [
+    '| server | clients | routes | initial sync | push→last ACK p50 | p99 | last | encodes/version | route pushes/client/round | other pushes | server RSS | RSS/client | heap/client |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of results) {
+    rows.push(
+      `| ${r.server} | ${r.clients} | ${r.routes} | ${r.initialSyncSeconds.toFixed(2)} s | ${r.p50Ms.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${r.lastAckMs.toFixed(0)} ms | ${r.encodesPerVersion ?? 'n/a'} | ${r.routePushesPerClient.toFixed(2)} | ${r.otherPushes} | ${r.serverRssMiB.toFixed(0)} MiB | ${r.rssPerClientKiB.toFixed(1)} KiB | ${r.heapPerClientKiB.toFixed(1)} KiB |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+async function cli(argv: readonly string[]): Promise<void> {
+  const arg = (name: string, fallback: string): string => {
+    const i = argv.indexOf(name);
+    return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
+  };
+  const which = arg('--server', 'both');
+  const servers: BenchServer[] = which === 'both' ? ['portcullis', 'go-control-plane'] : [which as BenchServer];
+  const results: AdsBenchResult[] = [];
+  for (const server of servers) {
+    const r = await runAdsBench({
+      server,
+      clients: Number(arg('--clients', String(DEFAULT_BENCH.clients))),
+      rounds: Number(arg('--rounds', String(DEFAULT_BENCH.rounds))),
+      routes: Number(arg('--routes', String(DEFAULT_BENCH.routes))),
+      clusters: Number(arg('--clusters', String(DEFAULT_BENCH.clusters))),
+    });
+    results.push(r);
+    process.stderr.write(
+      `${server}: rounds [p50, p99, last] ms ${JSON.stringify(r.rounds.map((x) => [Math.round(x.p50Ms), Math.round(x.p99Ms), Math.round(x.lastAckMs)]))}${r.publishLoopMs === null ? '' : `; setSnapshots ${r.publishLoopMs} ms`}\n`,
+    );
+  }
+  process.stdout.write(`${formatResults(results)}\n`);
+  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+
+if (require.main === module) {
+  cli(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

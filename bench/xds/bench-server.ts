@@ -1,0 +1,52 @@
+/**
+ * The Portcullis side of the xDS benchmark: a child process running createXdsServer on loopback,
+ * driven over stdin/stdout with the same line protocol as the go-control-plane peer:
+ *   argv: --snapshot FILE [--port N]      stdout: READY <port>
+ *   stdin "publish FILE"  → PUBLISHED     stdin "stats" → STATS {"heapBytes":..,"encodes":..}
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { EnvoyResources } from '../../compiler/envoy/resources';
+import { createXdsServer } from '../../xds-server/ads-server';
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const arg = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const registry = new Registry();
+  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry });
+  let commit = 0;
+  const publish = (file: string): void => {
+    const resources = JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;
+    const out = server.setSnapshots(new Map([[resources.fleet, resources]]), { commit: `bench-${++commit}`, compiledAt: new Date().toISOString() });
+    if (!out.ok) throw new Error(`snapshot refused: ${JSON.stringify(out.errors.slice(0, 3))}`);
+  };
+  publish(arg('--snapshot')!);
+  const port = await server.listen('127.0.0.1', Number(arg('--port') ?? 0));
+  process.stdout.write(`READY ${port}\n`);
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const [cmd, file] = line.trim().split(/\s+/);
+    if (cmd === 'publish') {
+      const t0 = process.hrtime.bigint();
+      publish(file!);
+      // How long publication held the event loop (encoding + queueing every stream's push).
+      process.stdout.write(`PUBLISHED ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)}\n`);
+    } else if (cmd === 'stats') {
+      (globalThis as { gc?: () => void }).gc?.();
+      void registry.getSingleMetric('portcullis_xds_resource_encodes_total')!.get().then((m) => {
+        const encodes = m.values.reduce((s, v) => s + v.value, 0);
+        process.stdout.write(`STATS ${JSON.stringify({ heapBytes: process.memoryUsage().heapUsed, encodes })}\n`);
+      });
+    }
+  });
+  lines.on('close', () => {
+    void server.shutdown(100).then(() => process.exit(0));
+  });
+}
+
+void main();
