@@ -95,12 +95,14 @@ const UNIT_SECONDS = { second: 1, minute: 60, hour: 3600 } as const;
 /**
  * `/accounts/login` + POST → `~1accounts~1login/POST`: API Gateway encodes the slashes of the
  * resource path as `~1` in method setting paths, and reports them back that way (so the provider
- * sees no drift). Null when the route does not name one resource (prefix other than `/`, regex).
+ * sees no drift). Null when the route does not name one resource (prefix other than `/`, regex,
+ * or prefix `/` limited to some methods).
  */
 export function methodPaths(route: RouteIR): string[] | null {
   const { path, methods } = route.match;
   const verbs = methods.length > 0 ? methods : ['*'];
-  if (path.kind === 'prefix' && path.value === '/') return ['*/*'];
+  // Every resource: the stage-wide default, which only exists for every method at once.
+  if (path.kind === 'prefix' && path.value === '/') return methods.length === 0 ? ['*/*'] : null;
   if (path.kind !== 'exact') return null;
   const resource = path.value === '/' ? '~1' : path.value.replace(/\/+$/, '').replace(/\//g, '~1');
   return verbs.map((v) => `${resource}/${v}`);
