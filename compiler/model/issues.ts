@@ -74,6 +74,11 @@ export function toProblems(issues: readonly z.core.$ZodIssue[], root: z.ZodType,
   const out: Problem[] = [];
   for (const issue of issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    // zod's safe-integer bound duplicates our own bound on the same field: keep ours.
+    const safeBound =
+      (issue.code === 'too_big' && Number(issue.maximum) >= Number.MAX_SAFE_INTEGER) ||
+      (issue.code === 'too_small' && Number(issue.minimum) <= Number.MIN_SAFE_INTEGER);
+    if (safeBound && issues.some((o) => o !== issue && samePath(o.path, issue.path))) continue;
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(root, path, value);
       for (const key of issue.keys) out.push({ path: [...path, key], message: `unknown field${suggest(key, known)}`, at: 'key' });
@@ -85,6 +90,10 @@ export function toProblems(issues: readonly z.core.$ZodIssue[], root: z.ZodType,
     }
   }
   return out;
+}
+
+function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** ` (did you mean "x"?)` when one candidate is close to the text, else ''. */

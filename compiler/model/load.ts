@@ -36,6 +36,11 @@ export interface LoadedFile {
   /** Documents with schema errors whose kind and name are known. */
   readonly invalid: readonly Declaration[];
   readonly errors: readonly Diagnostic[];
+  /**
+   * Some document could not be read far enough to know what it declares (YAML errors, an unknown
+   * kind, no name): references to unknown names are then not reported, they are likely noise.
+   */
+  readonly unreadable: boolean;
 }
 
 /** Larger files are refused: split policies into files (a 10,000-route file is about 2 MB). */
@@ -76,7 +81,7 @@ function fastLoad(path: string, text: string): LoadedFile | null {
     if (!checked.ok) return null;
     documents.push(checked.document);
   }
-  return { path, documents, invalid: [], errors: [] };
+  return { path, documents, invalid: [], errors: [], unreadable: false };
 }
 
 function slowLoad(path: string, text: string): LoadedFile {
@@ -84,6 +89,7 @@ function slowLoad(path: string, text: string): LoadedFile {
   const errors: Diagnostic[] = [...yaml.errors];
   const documents: AnyPolicyDocument[] = [];
   const invalid: Declaration[] = [];
+  let unreadable = yaml.errors.length > 0;
   for (const doc of yaml.documents) {
     if (doc.value === undefined) continue; // YAML errors already reported
     if (doc.value === null) continue;
@@ -94,6 +100,7 @@ function slowLoad(path: string, text: string): LoadedFile {
       continue;
     }
     if (checked.kind && checked.name) invalid.push({ kind: checked.kind, name: checked.name, source });
+    else unreadable = true;
     const subject = checked.kind ? `${checked.kind}${checked.name ? `/${checked.name}` : ''}` : '';
     for (const p of checked.problems) errors.push(placeProblem(yaml, doc.index, subject, p));
   }
@@ -102,7 +109,7 @@ function slowLoad(path: string, text: string): LoadedFile {
     const reason = jsyamlError(path, text);
     if (reason) errors.push(reason);
   }
-  return { path, documents, invalid, errors };
+  return { path, documents, invalid, errors, unreadable };
 }
 
 export function placeProblem(yaml: YamlFile, index: number, subject: string, p: Problem): Diagnostic {
@@ -119,7 +126,7 @@ const KIND_LIST = KINDS.join(', ');
 /** For documents of an unknown kind: still check the envelope, so every error is reported at once. */
 const envelope = z.strictObject({
   apiVersion: z.literal(API_VERSION),
-  kind: z.unknown(),
+  kind: z.unknown().optional(), // reported on its own, with the list of kinds
   metadata,
   spec: z.looseObject({}),
 });
@@ -168,7 +175,7 @@ function jsyamlError(path: string, text: string): Diagnostic | null {
 }
 
 function failed(path: string, line: number, column: number, message: string): LoadedFile {
-  return { path, documents: [], invalid: [], errors: [{ file: path, line, column, subject: '', path: '', message }] };
+  return { path, documents: [], invalid: [], errors: [{ file: path, line, column, subject: '', path: '', message }], unreadable: true };
 }
 
 // ---------------------------------------------------------------------------------------------

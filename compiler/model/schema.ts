@@ -69,7 +69,7 @@ const token = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^\S+$/, { error: 'must not contain white space' });
+    .regex(/^\S*$/, { error: 'must not contain white space' });
 
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 

@@ -59,6 +59,8 @@ class Validator {
   private readonly errors: Diagnostic[] = [];
   private readonly byKind = new Map<Kind, Map<string, AnyPolicyDocument>>();
   private readonly invalid = new Set<string>();
+  /** A file had a document we could not read: "unknown name" and "nothing defines X" would be guesses. */
+  private absencesUnknown = false;
 
   constructor(private readonly locator: Locator) {}
 
@@ -68,6 +70,7 @@ class Validator {
     const loadErrors = ordered.flatMap((f) => f.errors);
     const docs = ordered.flatMap((f) => f.documents);
     const invalid = ordered.flatMap((f) => f.invalid);
+    this.absencesUnknown = ordered.some((f) => f.unreadable);
     this.indexNames(docs, invalid);
 
     const services = this.docsOf('Service');
@@ -133,10 +136,10 @@ class Validator {
   }
 
   /** True when `name` is a known document of `kind`; reports an unknown one (unless it exists but is invalid). */
-  private checkRef(from: Subject, kind: Kind, name: string, path: FieldPath): boolean {
+  private checkRef(from: Subject, kind: Kind, name: string, path: FieldPath, at: 'key' | 'value' = 'value'): boolean {
     if (this.byKind.get(kind)?.has(name)) return true;
-    if (!this.invalid.has(`${kind}/${name}`)) {
-      this.report(from, path, `unknown ${kind} "${name}"${suggest(name, [...(this.byKind.get(kind)?.keys() ?? [])])}`);
+    if (!this.invalid.has(`${kind}/${name}`) && !this.absencesUnknown) {
+      this.report(from, path, `unknown ${kind} "${name}"${suggest(name, [...(this.byKind.get(kind)?.keys() ?? [])])}`, at);
     }
     return false;
   }
@@ -218,7 +221,7 @@ class Validator {
         });
       }
     }
-    if (providers.size === 0) {
+    if (providers.size === 0 && !this.absencesUnknown && ![...this.invalid].some((s) => s.startsWith('Access/'))) {
       // A rule that needs a token, and nothing to check tokens against.
       for (const at of tokenRules) {
         this.report(at.doc, ['spec', 'rules', at.index], 'this rule requires a JWT, but no Access document defines a provider');
@@ -253,10 +256,10 @@ class Validator {
       });
       for (const [service, o] of Object.entries(env.spec.overrides.services)) {
         const path = ['spec', 'overrides', 'services', service];
-        if (this.checkRef(env, 'Service', service, path)) this.checkEndpoints(env, o.endpoints, [...path, 'endpoints']);
+        if (this.checkRef(env, 'Service', service, path, 'key')) this.checkEndpoints(env, o.endpoints, [...path, 'endpoints']);
       }
       for (const limit of Object.keys(env.spec.overrides.rateLimits)) {
-        this.checkRef(env, 'RateLimit', limit, ['spec', 'overrides', 'rateLimits', limit]);
+        this.checkRef(env, 'RateLimit', limit, ['spec', 'overrides', 'rateLimits', limit], 'key');
       }
     }
   }
@@ -289,7 +292,7 @@ class Validator {
             break;
           case 'requireRole':
             this.checkRefList(l, 'Route', a.routes, [...path, 'routes']);
-            if (!hasProviders) this.report(l, [...path, 'type'], 'requireRole needs a JWT provider, but no Access document defines one');
+            if (!hasProviders && !this.absencesUnknown && ![...this.invalid].some((s) => s.startsWith('Access/'))) this.report(l, [...path, 'type'], 'requireRole needs a JWT provider, but no Access document defines one');
             for (const route of new Set(a.routes)) roleClaims.push({ doc: l, index: i, route, envs: s.environments });
             break;
           case 'quarantineEndpoint': {
@@ -354,8 +357,8 @@ class Validator {
     }
   }
 
-  private report(from: Subject, path: FieldPath, message: string): void {
-    const at = this.locator.locate(from.source, path);
+  private report(from: Subject, path: FieldPath, message: string, where: 'key' | 'value' = 'value'): void {
+    const at = this.locator.locate(from.source, path, where);
     this.errors.push({ file: from.source.file, line: at.line, column: at.column, subject: `${from.kind}/${from.name}`, path: formatPath(path), message });
   }
 }

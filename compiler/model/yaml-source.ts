@@ -48,6 +48,7 @@ export function parseYamlFile(file: string, text: string): YamlFile {
       strict: true,
       version: '1.2',
       schema: 'core',
+      logLevel: 'error', // problems become diagnostics, not process warnings
     }) as Document.Parsed[];
   } catch (e) {
     // The composer recurses per nesting level: absurdly deep input exhausts the stack.
@@ -55,9 +56,16 @@ export function parseYamlFile(file: string, text: string): YamlFile {
     return { file, documents, errors, lineCounter };
   }
   let index = 0;
+  let tooDeep = false;
   for (const document of parsed) {
     const problems = [...document.errors, ...document.warnings];
-    for (const p of problems) errors.push(diag(file, at(p.pos[0]), `invalid YAML: ${firstLine(p.message)}`));
+    for (const p of problems) {
+      // The composer recurses per nesting level and records each overflow: report it once.
+      if (/call stack/i.test(p.message)) {
+        if (!tooDeep) errors.push(diag(file, at(p.pos[0]), 'nesting is too deep to parse'));
+        tooDeep = true;
+      } else errors.push(diag(file, at(p.pos[0]), `invalid YAML: ${firstLine(p.message)}`));
+    }
     if (isEmpty(document.contents) && problems.length === 0) continue;
     let value: unknown;
     if (problems.length === 0) {
