@@ -28,9 +28,8 @@ export const fail = <T = never>(errors: readonly Diagnostic[]): Result<T> => ({ 
 /** `file:line:col Kind/name path: message`, the one format every command prints. */
 export function formatDiagnostic(d: Diagnostic): string {
   const where = d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file;
-  const subject = d.subject ? ` ${d.subject}` : '';
-  const path = d.path ? ` ${d.path}` : '';
-  return `${where}${subject}${path}: ${d.message}`;
+  const head = [where, d.subject, d.path].filter(Boolean).join(' ');
+  return head ? `${head}: ${d.message}` : d.message;
 }
 
 /** Sort order for reporting: by file, then position, then message (stable across runs). */

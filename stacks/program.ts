@@ -67,5 +67,5 @@ export async function runProgram(inputs: ProgramInputs): Promise<StackOutputs> {
 }
 
 function runError(what: string, errors: readonly Diagnostic[]): pulumi.RunError {
-  return new pulumi.RunError(`${what}:\n${errors.map((d) => `  ${formatDiagnostic(d).trimStart()}`).join('\n')}`);
+  return new pulumi.RunError(`${what}:\n${errors.map((d) => `  ${formatDiagnostic(d)}`).join('\n')}`);
 }

@@ -7,8 +7,10 @@ import { compileSources } from '../../compiler';
 import { translateEnvironment } from '../../compiler/envoy';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import type { PolicyIR, RouteIR } from '../../compiler/ir/ir';
+import type { Diagnostic, Result } from '../../compiler/result';
 import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/plan/ir-diff';
 import { outStyle, resolveNow, type CliContext } from '../context';
+import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../stacks/plan';
 import { readPolicyFilesAt } from '../git-revision';
 import { DEFAULT_POLICY_FOLDER } from '../policy-root';
 import { reportDiagnostics, usageError } from './validate';
@@ -45,10 +47,15 @@ export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<numbe
   const before = baseIr.ok ? baseIr.value : null;
   const diffs = diffPolicies(before, headIr.value);
   const fleets = fleetChanges(before, headIr.value);
+  const cloud = cloudChanges(before, headIr.value, opts.format);
+  if (!cloud.ok) {
+    ctx.stderr.write(`head ${head.value.commit.slice(0, 12)} cannot be put on the cloud gateways:\n`);
+    return reportDiagnostics(ctx, cloud.errors);
+  }
   const title = `Portcullis plan ${base.value.commit.slice(0, 7)} → ${head.value.commit.slice(0, 7)}`;
   const note = baseIr.ok ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
   ctx.stdout.write(
-    opts.format === 'markdown' ? renderMarkdown(title, note, diffs, fleets) : renderText(ctx, title, note, diffs, fleets),
+    opts.format === 'markdown' ? renderMarkdown(title, note, diffs, fleets, cloud.value) : renderText(ctx, title, note, diffs, fleets, cloud.value),
   );
   return 0;
 }
@@ -68,6 +75,31 @@ function fleetChanges(before: PolicyIR | null, after: PolicyIR): Map<string, Fle
     );
   }
   return out;
+}
+
+/**
+ * Per environment with cloud gateways: the cloud plan's summary when it changes (rules marked
+ * +/-/~ against the base), including what stays enforced in Envoy only.
+ */
+function cloudChanges(before: PolicyIR | null, after: PolicyIR, format: 'text' | 'markdown'): Result<Map<string, string>> {
+  const out = new Map<string, string>();
+  const errors: Diagnostic[] = [];
+  const oldEnvs = new Map((before?.environments ?? []).map((e) => [e.name, e]));
+  for (const env of after.environments) {
+    if (!env.cloud) continue;
+    const head = planCloud(env);
+    if (!head.ok) {
+      errors.push(...head.errors);
+      continue;
+    }
+    const oldEnv = oldEnvs.get(env.name);
+    const base = oldEnv?.cloud ? planCloud(oldEnv) : null;
+    const basePlan: CloudPlan | null = base?.ok ? base.value : null;
+    if (JSON.stringify(basePlan) !== JSON.stringify(head.value)) {
+      out.set(env.name, renderCloudPlanSummary(head.value, { format, before: basePlan }).trimEnd());
+    }
+  }
+  return errors.length ? { ok: false, errors } : { ok: true, value: out };
 }
 
 function resourceChanges(before: EnvoyResources | null, after: EnvoyResources): string[] {
@@ -113,7 +145,14 @@ function envHeading(d: EnvironmentDiff): string {
   return `${d.environment}${fleets}: ${status}`;
 }
 
-function renderText(ctx: CliContext, title: string, note: string, diffs: EnvironmentDiff[], fleets: Map<string, FleetChange[]>): string {
+function renderText(
+  ctx: CliContext,
+  title: string,
+  note: string,
+  diffs: EnvironmentDiff[],
+  fleets: Map<string, FleetChange[]>,
+  cloud: Map<string, string>,
+): string {
   const s = outStyle(ctx);
   const lines = [s.bold(title)];
   if (note) lines.push(s.yellow(note));
@@ -126,11 +165,19 @@ function renderText(ctx: CliContext, title: string, note: string, diffs: Environ
     for (const f of fleets.get(d.environment) ?? []) {
       if (f.changed.length) lines.push(s.dim(`  envoy ${f.fleet}: ${f.changed.join('; ')}`));
     }
+    const summary = cloud.get(d.environment);
+    if (summary) lines.push(...summary.split('\n').map((l) => `  ${l}`));
   }
   return lines.join('\n') + '\n';
 }
 
-function renderMarkdown(title: string, note: string, diffs: EnvironmentDiff[], fleets: Map<string, FleetChange[]>): string {
+function renderMarkdown(
+  title: string,
+  note: string,
+  diffs: EnvironmentDiff[],
+  fleets: Map<string, FleetChange[]>,
+  cloud: Map<string, string>,
+): string {
   const lines = [`### ${title}`];
   if (note) lines.push('', `> ${note}`);
   for (const d of diffs) {
@@ -138,6 +185,12 @@ function renderMarkdown(title: string, note: string, diffs: EnvironmentDiff[], f
     const body = d.changes.map(changeLine);
     for (const f of fleets.get(d.environment) ?? []) if (f.changed.length) body.push(`envoy ${f.fleet}: ${f.changed.join('; ')}`);
     if (body.length) lines.push('```diff', ...body, '```');
+    const summary = cloud.get(d.environment);
+    if (summary) {
+      // The cloud plan is long; folded, so the comment stays short and the detail is a click away.
+      const [first = '', ...rest] = summary.split('\n');
+      lines.push('', `<details><summary>${first.replace(/\*\*/g, '')}</summary>`, '', ...rest, '', '</details>');
+    }
   }
   return lines.join('\n') + '\n';
 }

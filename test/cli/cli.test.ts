@@ -144,10 +144,16 @@ describe('plan', () => {
     expect(r.out).toMatch(/^prod \(fleets: edge-prod\): 1 change$/m);
     expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.requests: \d+ → \d+/);
     expect(r.out).toMatch(/envoy edge-prod: routes: ~portcullis\/prod\/routes/);
+    // prod has cloud gateways: the WAF plan follows, with the changed rule marked and the Envoy-only list.
+    expect(r.out).toMatch(/Cloud — prod: AWS WAF REGIONAL web ACL/);
+    expect(r.out).toMatch(/^\s+~ \d+ rate-limit-[a-z0-9-]+ /m);
+    expect(r.out).toMatch(/enforced in Envoy only \(\d+\):/);
+    expect(r.out).not.toMatch(/Cloud — dev/);
 
     const md = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', repo, '--format', 'markdown']);
     expect(md.out).toMatch(/^### Portcullis plan/);
     expect(md.out).toContain('```diff');
+    expect(md.out).toMatch(/<details><summary>Cloud — prod: /);
 
     const same = await run(['plan', '--base', 'HEAD', '--head', 'HEAD', '--repo', repo]);
     expect(same.out).toMatch(/^prod \(fleets: edge-prod\): no change$/m);
