@@ -23,6 +23,8 @@ export interface AdsBenchOptions {
   readonly clients: number;
   /** One-route changes measured. */
   readonly rounds: number;
+  /** One-route changes before measuring (JIT warm-up for Node; the same for every server). */
+  readonly warmupRounds: number;
   readonly clusters: number;
   readonly routes: number;
   /** Clients connecting at once. */
@@ -34,6 +36,7 @@ export interface AdsBenchOptions {
 export const DEFAULT_BENCH: Omit<AdsBenchOptions, 'server'> = {
   clients: 1000,
   rounds: 5,
+  warmupRounds: 1,
   clusters: 20,
   routes: 100,
   connectBatch: 100,
@@ -94,9 +97,10 @@ const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b)
 
 function repoRoot(): string {
   // dist/bench/xds → repo root; bench/xds (ts) → repo root.
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json'))) dir = resolve(dir, '..');
-  return dir;
+  for (let dir = __dirname; ; dir = resolve(dir, '..')) {
+    if (existsSync(join(dir, 'bench', 'go-control-plane', 'go.mod'))) return dir;
+    if (resolve(dir, '..') === dir) return process.cwd();
+  }
 }
 
 /** Builds the go-control-plane peer once into .tools/bin (Go module proxy; nothing vendored). */
@@ -192,7 +196,7 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
   const o: AdsBenchOptions = { ...DEFAULT_BENCH, ...options };
   const clients = Math.max(1, Math.min(5000, Math.floor(o.clients)));
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-ads-bench-'));
-  const files = Array.from({ length: o.rounds + 1 }, (_, v) => {
+  const files = Array.from({ length: o.warmupRounds + o.rounds + 1 }, (_, v) => {
     const file = join(dir, `v${v}.json`);
     writeFileSync(file, JSON.stringify(benchResources({ clusters: o.clusters, routes: o.routes, variant: v })));
     return file;
@@ -218,14 +222,25 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
     const after = await stats();
     const rssAfter = rssBytes(server.child.pid!);
 
+    let published = 0;
+    const publishNext = async (): Promise<number> => {
+      const line = await server.command(`publish ${files[++published]}`, 'PUBLISHED');
+      return Number(line.split(' ')[1] ?? NaN);
+    };
+    for (let w = 0; w < o.warmupRounds; w++) {
+      for (const e of envoys) e.routeArrivals = [];
+      await publishNext();
+      await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `warm-up round ${w + 1}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const encodesBeforeRounds = (await stats()).encodes;
     const rounds: RoundResult[] = [];
     const publishMs: number[] = [];
     const seenBefore = envoys.map((e) => new Map(e.seen));
     for (let round = 1; round <= o.rounds; round++) {
       for (const e of envoys) e.routeArrivals = [];
       const t0 = process.hrtime.bigint();
-      const published = await server.command(`publish ${files[round]}`, 'PUBLISHED');
-      publishMs.push(Number(published.split(' ')[1] ?? NaN));
+      publishMs.push(await publishNext());
       await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `round ${round} ACKs`);
       const latencies = envoys.map((e) => Number(e.routeArrivals[0]! - t0) / 1e6).sort((a, b) => a - b);
       rounds.push({ p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), lastAckMs: latencies.at(-1)!, acked: latencies.length });
@@ -254,7 +269,7 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
       rssPerClientKiB: (rssAfter - rssBefore) / clients / 1024,
       heapPerClientKiB: (after.heapBytes - before.heapBytes) / clients / 1024,
       serverRssMiB: rssAfter / 1024 / 1024,
-      encodesPerVersion: end.encodes < 0 ? null : (end.encodes - after.encodes) / o.rounds,
+      encodesPerVersion: end.encodes < 0 ? null : (end.encodes - encodesBeforeRounds) / o.rounds,
       routePushesPerClient: routePushes / clients / o.rounds,
       publishLoopMs: o.server === 'portcullis' ? median(publishMs) : null,
       otherPushes,
