@@ -33,7 +33,9 @@ function findUnsupported(p: string): string | null {
       const n = p[i + 1] ?? '';
       if (!inClass && /[1-9]/.test(n)) return `backreference \\${n}`;
       if (!inClass && n === 'k' && p[i + 2] === '<') return 'named backreference \\k<...>';
-      i++;
+      // \p{Greek}, \x{263a}: the braces belong to the escape, not to a repetition.
+      const close = 'pPx'.includes(n) && p[i + 2] === '{' ? p.indexOf('}', i + 3) : -1;
+      i = close > 0 ? close : i + 1;
       continue;
     }
     if (inClass) {

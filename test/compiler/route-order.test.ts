@@ -1,0 +1,64 @@
+/** Route match order: the comparator and the sort key the builder uses agree on any set of routes. */
+import type { RouteIR } from '../../compiler/ir/ir';
+import { compareRoutes, routeSortKey } from '../../compiler/ir/route-order';
+
+function route(name: string, host: string, kind: 'exact' | 'prefix' | 'regex', value: string, methods: string[] = [], headers = 0): RouteIR {
+  return {
+    name,
+    host,
+    match: {
+      path: { kind, value },
+      methods,
+      headers: Array.from({ length: headers }, (_, i) => ({ name: `x-${i}`, match: { kind: 'present' as const }, invert: false })),
+    },
+    service: 's',
+    timeoutMs: 1000,
+    retries: null,
+    disabled: null,
+    access: { authentication: 'none', providers: [], rules: [], allowedNetworks: [], deniedNetworks: [] },
+    rateLimits: [],
+  };
+}
+
+test('the documented order', () => {
+  const routes = [
+    route('catch-all', '*', 'prefix', '/'),
+    route('a-long-prefix', '*', 'prefix', '/api/v1/'),
+    route('regex', '*', 'regex', '^/api/[0-9]+$'),
+    route('exact-any', '*', 'exact', '/api'),
+    route('exact-get', '*', 'exact', '/api', ['GET']),
+    route('exact-get-header', '*', 'exact', '/api', ['GET'], 1),
+    route('wild', '*.example.com', 'prefix', '/'),
+    route('named', 'api.example.com', 'prefix', '/'),
+    route('b-prefix', '*', 'prefix', '/api/v1/'),
+  ];
+  expect([...routes].sort(compareRoutes).map((r) => r.name)).toEqual([
+    'named',
+    'wild',
+    'exact-get-header',
+    'exact-get',
+    'exact-any',
+    'regex',
+    'a-long-prefix',
+    'b-prefix',
+    'catch-all',
+  ]);
+});
+
+test('routeSortKey orders exactly like compareRoutes (seeded random routes)', () => {
+  let seed = 7;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const hosts = ['*', 'a.example.com', 'ab.example.com', '*.example.com', 'a.example.com:8443'];
+  const paths = ['/', '/a', '/ab', '/a/b', '/b', '^/a$', '^/a.*$'];
+  const routes: RouteIR[] = [];
+  for (let i = 0; i < 500; i++) {
+    const kind = (['exact', 'prefix', 'regex'] as const)[next(3)] ?? 'prefix';
+    routes.push(route(`r${next(1000)}-${i}`, hosts[next(hosts.length)] ?? '*', kind, paths[next(paths.length)] ?? '/', next(2) ? ['GET'] : [], next(3)));
+  }
+  const byComparator = [...routes].sort(compareRoutes).map((r) => r.name);
+  const byKey = [...routes].sort((a, b) => (routeSortKey(a) < routeSortKey(b) ? -1 : routeSortKey(a) > routeSortKey(b) ? 1 : 0)).map((r) => r.name);
+  expect(byKey).toEqual(byComparator);
+});
