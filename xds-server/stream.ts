@@ -4,9 +4,10 @@
  * sotw.ts and delta.ts decide what a response carries; this module decides when one may be sent.
  *
  * Ordering (Envoy's "eventual consistency considerations"): types are pushed in the order clusters →
- * endpoints → listeners → routes, and a type is sent only when every type before it has no response
- * awaiting an ACK. Listeners and routes also wait until the node subscribed to the endpoints of every
- * cluster it holds. A cluster the new snapshot dropped stays in the node's cluster set until the node
+ * endpoints → listeners → routes. Endpoints may follow clusters before their ACK (Envoy ACKs a
+ * cluster update only once the new clusters warmed, i.e. got their endpoints); listeners and routes
+ * are sent only when every type before them has no response awaiting an ACK, and once the node
+ * subscribed to the endpoints of every cluster it holds. A cluster the new snapshot dropped stays in the node's cluster set until the node
  * ACKed the listeners and routes of the new snapshot (nothing points at it any more); only then does
  * a cluster response without it go out.
  */
@@ -204,15 +205,29 @@ export abstract class AdsStream {
     this.closed = true;
   }
 
-  /** Sends at most one response: the first type, in push order, that needs one and may have one. */
+  /**
+   * Sends what is due, in push order. Clusters and their endpoints travel together: Envoy holds
+   * the ACK of a cluster update until the new clusters have warmed, which needs their endpoints,
+   * so endpoints go out while a cluster response awaits its ACK. Listeners and routes wait until
+   * no earlier type awaits an ACK (a cluster ACK then means: warmed, routable).
+   */
   protected advance(): void {
     if (!this.snap || this.closed) return;
+    let clustersInFlight = false;
     for (const kind of KINDS_IN_ORDER) {
       const st = this.kinds[kind];
       if (!st.subscribed) continue;
-      if (st.pending) return; // later types wait for this ACK
+      if (st.pending) {
+        if (kind !== 'cluster') return; // later types wait for this ACK
+        clustersInFlight = true;
+        continue;
+      }
+      if (clustersInFlight && kind !== 'endpoint') return;
       if ((kind === 'listener' || kind === 'route') && !this.endpointsSubscribed()) return;
-      if (this.pushIfNeeded(kind)) return;
+      if (this.pushIfNeeded(kind)) {
+        if (kind !== 'cluster') return;
+        clustersInFlight = true;
+      }
     }
   }
 

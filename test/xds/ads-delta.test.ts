@@ -63,12 +63,14 @@ describe('delta ADS', () => {
     expect(cds1.kind).toBe('cluster');
     expect(names(cds1)).toEqual(['svc-c']); // only the new one; svc-a unchanged
     expect(cds1.removed).toEqual([]); // svc-b still routed to
-    c.ack(cds1);
+    // Like Envoy: the new cluster asks for its endpoints; the cluster ACK comes once it warmed.
     c.delta({ typeUrl: EDS, subscribe: ['svc-c'] });
     const eds = await c.next();
     expect(eds.kind).toBe('endpoint');
     expect(names(eds)).toEqual(['svc-c']);
     c.ack(eds);
+    expect(await c.quiet(100)).toEqual([]); // routes wait for the cluster ACK
+    c.ack(cds1);
     const rds = await c.next();
     expect(rds.kind).toBe('route');
     expect(await c.quiet(100)).toEqual([]);

@@ -77,24 +77,27 @@ describe('SotW ADS', () => {
     expect(await h.metric('portcullis_xds_push_ack_seconds', { type: 'route' })).toBe(1);
   });
 
-  test('update: new cluster first, routes next, the dropped cluster last (after the RDS ACK)', async () => {
+  test('update: new cluster and its endpoints first, routes after the cluster ACK, the dropped cluster last', async () => {
     h = await startHarness();
     publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'] }));
     const c = h.client('sotw');
     await envoyLikeStart(c);
+    const lastEds = c.responses.filter((r) => r.kind === 'endpoint').at(-1)!;
 
     publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'] }), 'c2');
     const cds1 = await c.next();
     expect(cds1.kind).toBe('cluster');
     expect(names(cds1)).toEqual(['svc-a', 'svc-b', 'svc-c']); // svc-b kept: routes still point at it
     expect(await c.quiet(100)).toEqual([]);
-    c.ack(cds1);
-    c.sotw({ typeUrl: EDS, resourceNames: ['svc-a', 'svc-b', 'svc-c'] }); // Envoy asks for the new cluster's endpoints
+    // Like Envoy: the new cluster warms first (asks for its endpoints), the cluster ACK comes after.
+    c.ack(lastEds, ['svc-a', 'svc-b', 'svc-c']);
     const eds = await c.next();
     expect(eds.kind).toBe('endpoint');
     // svc-b's endpoints stay served while svc-b is kept (its load assignment is no longer published).
     expect(names(eds)).toEqual(['svc-a', 'svc-b', 'svc-c']);
     c.ack(eds, ['svc-a', 'svc-b', 'svc-c']);
+    expect(await c.quiet(100)).toEqual([]); // routes wait for the cluster ACK (= warmed)
+    c.ack(cds1);
     const rds = await c.next();
     expect(rds.kind).toBe('route'); // the listener did not change: not pushed
     expect(await c.quiet(100)).toEqual([]); // svc-b stays until the routes are ACKed

@@ -5,6 +5,10 @@
 import { createHash } from 'node:crypto';
 import type { EnvoyResource, EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
 
+/** A public EC P-256 key (test only; its private half was never kept): Envoy refuses an empty JWKS. */
+const TEST_JWKS =
+  '{"keys":[{"kty":"EC","x":"xzA0zVJHG72krUX13rvLP2mkgAzSO7nIrG2CVbXiUG0","y":"qvoxapsf3YFIexT01fhTZP3v5otm-NqpLxPSXtapjJU","crv":"P-256","kid":"test-1","alg":"ES256","use":"sig"}]}';
+
 export function resource(name: string, value: JsonObject): EnvoyResource {
   const version = createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
   return { name, version, value };
@@ -92,7 +96,7 @@ export function listener(name: string, routeConfigName: string, port: number): J
                         audiences: ['api'],
                         require_expiration: true,
                         max_lifetime: '3600s',
-                        local_jwks: { inline_string: '{"keys":[]}' },
+                        local_jwks: { inline_string: TEST_JWKS },
                         forward: false,
                         payload_in_metadata: 'jwt_payload',
                         claim_to_headers: [{ header_name: 'x-sub', claim_name: 'sub' }],
