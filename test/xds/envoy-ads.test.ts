@@ -178,4 +178,24 @@ maybe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (var
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'cluster', fleet: 'edge' })).toBe(1);
     expect((await dynamicNames(e)).clusters).toEqual(['svc-a', 'svc-c']);
   });
+
+  test('a restarted server computes the same versions: the reconnecting Envoy is in sync with nothing re-sent', async () => {
+    h = await startHarness();
+    const listenerPort = 20000 + Math.floor(Math.random() * 20000);
+    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
+    envoy = await startEnvoy(h.port, variant, `envoy-restart-${variant}`);
+    const e = envoy;
+    await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.types.length === 4, 'node in sync').catch(explain(h, e));
+    const port = h.port;
+    await h.close();
+
+    // A new server process state (new cache, new registry) on the same port, same commit.
+    h = await startHarness({}, port);
+    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
+    await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.types.length === 4, 'node back in sync', 15_000).catch(explain(h, e));
+    expect(await h.metric('portcullis_xds_pushes_total')).toBe(0);
+    const s = await stats(e);
+    expect(Object.entries(s).filter(([k, v]) => k.endsWith('update_rejected') && v > 0)).toEqual([]);
+    expect((await dynamicNames(e)).clusters).toEqual(['svc-a', 'svc-b']);
+  });
 });

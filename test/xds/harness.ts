@@ -22,7 +22,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(options: Partial<XdsServerOptions> = {}): Promise<Harness> {
+export async function startHarness(options: Partial<XdsServerOptions> = {}, listenPort = 0): Promise<Harness> {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -32,7 +32,7 @@ export async function startHarness(options: Partial<XdsServerOptions> = {}): Pro
   });
   const registry = new Registry();
   const server = createXdsServer({ logger: pino({ level: 'debug' }, sink), registry, ...options });
-  const port = await server.listen('127.0.0.1', 0);
+  const port = await server.listen('127.0.0.1', listenPort);
   const clients: AdsClient[] = [];
   let seq = 0;
   return {
