@@ -63,7 +63,20 @@ export interface IrMemo {
   readonly rateLimits: WeakMap<RateLimitDocument, RateLimitIR>;
   readonly routes: WeakMap<RouteDocument, MemoRoute>;
   access: { readonly accesses: readonly AccessDocument[]; readonly index: AccessIndex } | null;
-  order: { readonly keys: ReadonlyMap<string, string>; readonly names: readonly string[] } | null;
+  limits: { readonly rateLimits: readonly RateLimitDocument[]; readonly index: LimitIndex } | null;
+  order: { readonly keys: ReadonlyMap<string, string>; readonly names: readonly string[]; readonly position: ReadonlyMap<string, number> } | null;
+}
+
+/** Rate limits indexed by route, and routes by rate limit. */
+interface LimitIndex {
+  readonly rateLimitIR: ReadonlyMap<string, RateLimitIR>;
+  /** RateLimit names per route, sorted by name. */
+  readonly limitsOfRoute: ReadonlyMap<string, readonly string[]>;
+  /** The base RateLimitIR of each route, in the same order. */
+  readonly irOfRoute: ReadonlyMap<string, readonly RateLimitIR[]>;
+  readonly routesOfLimit: ReadonlyMap<string, readonly string[]>;
+  /** RateLimitIR by content, so an unchanged limit keeps its object when its file is edited. */
+  readonly interned: ReadonlyMap<string, RateLimitIR>;
 }
 
 interface MemoRoute {
@@ -75,7 +88,7 @@ interface MemoRoute {
 }
 
 export function createIrMemo(): IrMemo {
-  return { services: new WeakMap(), rateLimits: new WeakMap(), routes: new WeakMap(), access: null, order: null };
+  return { services: new WeakMap(), rateLimits: new WeakMap(), routes: new WeakMap(), access: null, limits: null, order: null };
 }
 
 /** True while `createdAt <= now < expiresAt`. */
@@ -103,11 +116,13 @@ interface Base {
   readonly services: readonly ServiceDocument[];
   readonly serviceIR: ReadonlyMap<string, ServiceIR>;
   readonly rateLimits: ReadonlyMap<string, RateLimitDocument>;
-  readonly rateLimitIR: ReadonlyMap<string, RateLimitIR>;
-  /** RateLimit names per route, sorted. */
-  readonly limitsOfRoute: ReadonlyMap<string, readonly string[]>;
+  readonly limits: LimitIndex;
   /** Routes in match order, with their base IR (no overrides, no lockdowns). */
   readonly routes: readonly { readonly doc: RouteDocument; readonly ir: RouteIR }[];
+  /** The same base IR, as the array an environment without overlays shares. */
+  readonly routeIRs: readonly RouteIR[];
+  /** Index of each route (by name) in `routes`. */
+  readonly position: ReadonlyMap<string, number>;
   readonly providers: readonly JwtProviderIR[];
   readonly providerNames: readonly string[];
   readonly revoked: RevokedTokensIR;
@@ -116,38 +131,35 @@ interface Base {
 function buildBase(model: PolicyModel, memo: IrMemo): Base {
   const serviceIR = new Map(model.services.map((s) => [s.name, cached(memo.services, s, () => serviceToIR(s, s.spec.endpoints, [], null))]));
   const rateLimits = new Map(model.rateLimits.map((l) => [l.name, l]));
-  const rateLimitIR = new Map(
-    model.rateLimits.map((l) => [l.name, cached(memo.rateLimits, l, () => rateLimitToIR(l, l.spec.requests, l.spec.per, l.spec.mode, subjectOf(l)))]),
-  );
-  const limitsOfRoute = new Map<string, string[]>();
-  for (const l of model.rateLimits) {
-    for (const route of new Set(l.spec.routes)) {
-      const list = limitsOfRoute.get(route);
-      if (list) list.push(l.name);
-      else limitsOfRoute.set(route, [l.name]);
-    }
+  if (!memo.limits || !sameItems(memo.limits.rateLimits, model.rateLimits)) {
+    memo.limits = { rateLimits: model.rateLimits, index: indexLimits(model.rateLimits, memo, memo.limits?.index.interned) };
   }
-  if (!memo.access || !sameItems(memo.access.accesses, model.accesses)) memo.access = { accesses: model.accesses, index: indexAccess(model.accesses) };
+  const limits = memo.limits.index;
+  if (!memo.access || !sameItems(memo.access.accesses, model.accesses)) {
+    memo.access = { accesses: model.accesses, index: indexAccess(model.accesses, memo.access?.index.interned) };
+  }
   const access = memo.access.index;
   const services = new Map(model.services.map((s) => [s.name, s]));
   const routes = model.routes.map((doc) => {
     const service = services.get(doc.spec.service);
     const routeAccess = accessOf(access, doc.name);
-    const limits = (limitsOfRoute.get(doc.name) ?? []).map((n) => rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined);
+    const routeLimits = limits.irOfRoute.get(doc.name) ?? NO_LIMITS;
     const before = memo.routes.get(doc);
-    if (before && before.service === service && before.access === routeAccess && sameItems(before.limits, limits)) return { doc, ir: before.ir, key: before.key };
-    const ir = routeToIR(doc, service, routeAccess, limits);
+    if (before && before.service === service && before.access === routeAccess && sameItems(before.limits, routeLimits)) return { doc, ir: before.ir, key: before.key };
+    const ir = routeToIR(doc, service, routeAccess, routeLimits);
     const key = routeSortKey(ir);
-    memo.routes.set(doc, { service, access: routeAccess, limits, ir, key });
+    memo.routes.set(doc, { service, access: routeAccess, limits: routeLimits, ir, key });
     return { doc, ir, key };
   });
+  const ordered = matchOrder(routes, memo);
   return {
     services: model.services,
     serviceIR,
     rateLimits,
-    rateLimitIR,
-    limitsOfRoute,
-    routes: matchOrder(routes, memo),
+    limits,
+    routes: ordered,
+    routeIRs: ordered.map((r) => r.ir),
+    position: memo.order?.position ?? new Map(),
     providers: access.providers,
     providerNames: access.providerNames,
     revoked: {
@@ -157,6 +169,37 @@ function buildBase(model: PolicyModel, memo: IrMemo): Base {
   };
 }
 
+const NO_LIMITS: readonly RateLimitIR[] = [];
+
+function indexLimits(rateLimits: readonly RateLimitDocument[], memo: IrMemo, previous: ReadonlyMap<string, RateLimitIR> = new Map()): LimitIndex {
+  const interned = new Map<string, RateLimitIR>();
+  const rateLimitIR = new Map(
+    rateLimits.map((l) => {
+      const content = JSON.stringify([l.name, l.spec.requests, l.spec.per, l.spec.mode, l.spec.key]);
+      const ir = previous.get(content) ?? cached(memo.rateLimits, l, () => rateLimitToIR(l, l.spec.requests, l.spec.per, l.spec.mode, subjectOf(l)));
+      interned.set(content, ir);
+      return [l.name, ir];
+    }),
+  );
+  const limitsOfRoute = new Map<string, string[]>();
+  const irOfRoute = new Map<string, RateLimitIR[]>();
+  const routesOfLimit = new Map<string, string[]>();
+  for (const l of rateLimits) {
+    const ir = rateLimitIR.get(l.name);
+    const routes = [...new Set(l.spec.routes)];
+    routesOfLimit.set(l.name, routes);
+    for (const route of routes) {
+      const names = limitsOfRoute.get(route);
+      if (names) names.push(l.name);
+      else limitsOfRoute.set(route, [l.name]);
+      const irs = irOfRoute.get(route);
+      if (ir && irs) irs.push(ir);
+      else if (ir) irOfRoute.set(route, [ir]);
+    }
+  }
+  return { rateLimitIR, limitsOfRoute, irOfRoute, routesOfLimit, interned };
+}
+
 /**
  * Routes in `compareRoutes` order, sorted through one precomputed string key per route. When no
  * route was added, removed or re-keyed since the last build, the last order is reused.
@@ -164,11 +207,16 @@ function buildBase(model: PolicyModel, memo: IrMemo): Base {
 function matchOrder<T extends { readonly doc: RouteDocument; readonly key: string }>(routes: readonly T[], memo: IrMemo): T[] {
   const last = memo.order;
   if (last && last.names.length === routes.length && routes.every((r) => last.keys.get(r.doc.name) === r.key)) {
-    const byName = new Map(routes.map((r) => [r.doc.name, r]));
-    return last.names.map((n) => byName.get(n)).filter((r): r is T => r !== undefined);
+    const out = new Array<T>(routes.length);
+    for (const r of routes) out[last.position.get(r.doc.name) ?? 0] = r;
+    return out;
   }
   const sorted = [...routes].sort((a, b) => compareText(a.key, b.key));
-  memo.order = { keys: new Map(sorted.map((r) => [r.doc.name, r.key])), names: sorted.map((r) => r.doc.name) };
+  memo.order = {
+    keys: new Map(sorted.map((r) => [r.doc.name, r.key])),
+    names: sorted.map((r) => r.doc.name),
+    position: new Map(sorted.map((r, i) => [r.doc.name, i])),
+  };
   return sorted;
 }
 
@@ -195,13 +243,18 @@ interface AccessIndex {
   readonly needsToken: ReadonlySet<string>;
   /** One RouteAccessIR per distinct combination, shared by every route with it. */
   readonly shared: Map<string, RouteAccessIR>;
+  /** The access of each route, once computed. */
+  readonly byRoute: Map<string, RouteAccessIR>;
+  /** RouteAccessIR by content: this index's, and the previous index's (reused when equal). */
+  readonly interned: Map<string, RouteAccessIR>;
+  readonly previous: ReadonlyMap<string, RouteAccessIR>;
 }
 
 /**
  * Documents are sorted by name and rules kept in document order, so a route's rules come out sorted
  * by provenance then index.
  */
-function indexAccess(accesses: readonly AccessDocument[]): AccessIndex {
+function indexAccess(accesses: readonly AccessDocument[], previous: ReadonlyMap<string, RouteAccessIR> = new Map()): AccessIndex {
   const providers = accesses.flatMap((a) => a.spec.providers.map(providerToIR)).sort((a, b) => compareText(a.name, b.name));
   const rules: AccessRuleIR[] = [];
   const networks: { readonly allow: boolean; readonly rule: NetworkRuleIR }[] = [];
@@ -231,11 +284,13 @@ function indexAccess(accesses: readonly AccessDocument[]): AccessIndex {
       }
     }
   }
-  return { providers, providerNames: providers.map((p) => p.name), rules, networks, ruleIds, networkIds, everyRouteNetworks, needsToken, shared: new Map() };
+  return { providers, providerNames: providers.map((p) => p.name), rules, networks, ruleIds, networkIds, everyRouteNetworks, needsToken, shared: new Map(), byRoute: new Map(), interned: new Map(), previous };
 }
 
 /** The access of one route; routes with the same rules and networks get the same object. */
 function accessOf(index: AccessIndex, route: string): RouteAccessIR {
+  const known = index.byRoute.get(route);
+  if (known) return known;
   const jwt = index.needsToken.has(route);
   const mine = index.ruleIds.get(route) ?? [];
   const nets = index.networkIds.get(route);
@@ -244,15 +299,20 @@ function accessOf(index: AccessIndex, route: string): RouteAccessIR {
   if (!access) {
     const all = nets ? [...index.everyRouteNetworks, ...nets] : index.everyRouteNetworks;
     const pick = (allow: boolean) => all.flatMap((id) => (index.networks[id]?.allow === allow ? [index.networks[id].rule] : []));
-    access = {
+    const fresh: RouteAccessIR = {
       authentication: jwt ? 'jwt' : 'none',
       providers: jwt ? index.providerNames : [],
       rules: mine.map((id) => index.rules[id]).filter((r): r is AccessRuleIR => r !== undefined),
       allowedNetworks: sortNetworks(pick(true)),
       deniedNetworks: sortNetworks(pick(false)),
     };
+    // An edit to an Access file keeps the objects of routes whose access did not change.
+    const content = JSON.stringify(fresh);
+    access = index.interned.get(content) ?? index.previous.get(content) ?? fresh;
+    index.interned.set(content, access);
     index.shared.set(key, access);
   }
+  index.byRoute.set(route, access);
   return access;
 }
 
@@ -287,10 +347,9 @@ function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: reado
     }
   }
 
-  // Access of routes blocked by every-route blocks only, shared per original access object.
-  const blockedAll = new Map<RouteAccessIR, RouteAccessIR>();
-  const routes = base.routes.map(({ doc, ir }) => {
-    const limitNames = base.limitsOfRoute.get(doc.name) ?? [];
+  // Only routes an override or a lockdown touches get new IR; the others are the base objects.
+  const rebuild = (doc: RouteDocument, ir: RouteIR): RouteIR => {
+    const limitNames = base.limits.limitsOfRoute.get(doc.name) ?? [];
     const changedLimits = limits.size > 0 && limitNames.some((n) => limits.has(n));
     const blockedHere = blockRoute.get(doc.name);
     const role = roles.get(doc.name);
@@ -309,9 +368,28 @@ function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: reado
       ...ir,
       disabled: off,
       access,
-      rateLimits: changedLimits ? limitNames.map((n) => limits.get(n) ?? base.rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined) : ir.rateLimits,
+      rateLimits: changedLimits ? limitNames.map((n) => limits.get(n) ?? base.limits.rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined) : ir.rateLimits,
     };
-  });
+  };
+  // Access of routes blocked by every-route blocks only, shared per original access object.
+  const blockedAll = new Map<RouteAccessIR, RouteAccessIR>();
+  let routes: readonly RouteIR[];
+  if (blockAll.length > 0) {
+    routes = base.routes.map(({ doc, ir }) => rebuild(doc, ir));
+  } else {
+    const touched = new Set<string>([...blockRoute.keys(), ...roles.keys(), ...disabled.keys()]);
+    for (const name of limits.keys()) for (const route of base.limits.routesOfLimit.get(name) ?? []) touched.add(route);
+    const positions = [...touched].map((name) => base.position.get(name)).filter((i): i is number => i !== undefined);
+    if (positions.length === 0) routes = base.routeIRs;
+    else {
+      const copy = base.routeIRs.slice();
+      for (const i of positions) {
+        const entry = base.routes[i];
+        if (entry) copy[i] = rebuild(entry.doc, entry.ir);
+      }
+      routes = copy;
+    }
+  }
 
   const revokes = ofType('revokeTokens');
   return {
@@ -370,7 +448,7 @@ function environmentRateLimits(
   const tightened = new Set<string>();
   for (const { action, provenance } of tightens) {
     const doc = base.rateLimits.get(action.rateLimit);
-    const current = out.get(action.rateLimit) ?? base.rateLimitIR.get(action.rateLimit);
+    const current = out.get(action.rateLimit) ?? base.limits.rateLimitIR.get(action.rateLimit);
     if (!doc || !current) continue;
     const per = action.per ?? env.spec.overrides.rateLimits[doc.name]?.per ?? doc.spec.per;
     if (tightened.has(action.rateLimit) && rate(action.requests, per) >= rate(current.requests, current.unit)) continue;

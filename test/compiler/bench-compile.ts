@@ -34,6 +34,22 @@ for (let i = 0; i < 10; i++) {
   change.push(ms(t));
   if (!r.ok || stats.parsed !== 1) throw new Error('incremental compile failed');
 }
+/** A one-file change elsewhere: the shared rate-limit and access files touch many routes at once. */
+function oneFileChange(path: string, edit: (text: string, i: number) => string): number[] {
+  const f = files.find((x) => x.path === path)!;
+  const out: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = process.hrtime.bigint();
+    inc.update([{ path, text: edit(f.text, i) }]);
+    const r = inc.compile(now);
+    out.push(ms(t0));
+    if (!r.ok) throw new Error(`${path}: ${r.errors[0]?.message}`);
+  }
+  inc.update([f]);
+  return out;
+}
+const limitsChange = oneFileChange('policies/rate-limits.yaml', (t, i) => t.replace('requests: 100', `requests: ${101 + i}`));
+const accessChange = oneFileChange('policies/access.yaml', (t, i) => t.replace('roles: [reader]', `roles: [reader, r${i}]`));
 const recompile: number[] = [];
 for (let i = 0; i < 5; i++) {
   t = process.hrtime.bigint();
@@ -44,4 +60,6 @@ console.log(`${routes} routes in ${files.length} files (${(bytes / 1048576).toFi
 console.log(`full compile (compileSources):          median ${median(full).toFixed(0)} ms  [${full.map((x) => x.toFixed(0)).join(', ')}]`);
 console.log(`incremental, cold:                      ${cold.toFixed(0)} ms`);
 console.log(`incremental, one-file change:           median ${median(change).toFixed(1)} ms  [${change.map((x) => x.toFixed(0)).join(', ')}]`);
+console.log(`  ... in rate-limits.yaml (200 limits):  median ${median(limitsChange).toFixed(1)} ms`);
+console.log(`  ... in access.yaml (all routes' rules): median ${median(accessChange).toFixed(1)} ms`);
 console.log(`incremental, no change (new now only):  median ${median(recompile).toFixed(1)} ms`);
