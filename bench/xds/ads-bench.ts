@@ -204,8 +204,8 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
   const server = await startServer(o.server, files[0]!);
   const envoys: SimulatedEnvoy[] = [];
   try {
-    const stats = async (): Promise<{ heapBytes: number; encodes: number }> =>
-      JSON.parse((await server.command('stats', 'STATS')).slice(6)) as { heapBytes: number; encodes: number };
+    const stats = async (): Promise<{ heapBytes: number; encodes: number } & Record<string, number>> =>
+      JSON.parse((await server.command('stats', 'STATS')).slice(6)) as { heapBytes: number; encodes: number } & Record<string, number>;
     const before = await stats();
     const rssBefore = rssBytes(server.child.pid!);
 
@@ -221,6 +221,7 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
     await new Promise((r) => setTimeout(r, 500));
     const after = await stats();
     const rssAfter = rssBytes(server.child.pid!);
+    if (process.env['PORTCULLIS_BENCH_DEBUG']) process.stderr.write(`${o.server} memory before ${JSON.stringify(before)} after ${JSON.stringify(after)}\n`);
 
     let published = 0;
     const publishNext = async (): Promise<number> => {

@@ -40,7 +40,10 @@ async function main(): Promise<void> {
       (globalThis as { gc?: () => void }).gc?.();
       void registry.getSingleMetric('portcullis_xds_resource_encodes_total')!.get().then((m) => {
         const encodes = m.values.reduce((s, v) => s + v.value, 0);
-        process.stdout.write(`STATS ${JSON.stringify({ heapBytes: process.memoryUsage().heapUsed, encodes })}\n`);
+        const mem = process.memoryUsage();
+        process.stdout.write(
+          `STATS ${JSON.stringify({ heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes })}\n`,
+        );
       });
     }
   });
