@@ -128,6 +128,14 @@ function writeControlPlane(w: protobuf.Writer, field: number, id: string | undef
 }
 
 export function createAdsCodec(root: protobuf.Root): AdsCodec {
+  // The method paths come from the service in the descriptors (a mismatch is a deployment bug).
+  const ads = root.lookupService('envoy.service.discovery.v3.AggregatedDiscoveryService');
+  for (const [name, path] of [['StreamAggregatedResources', SOTW_METHOD], ['DeltaAggregatedResources', DELTA_METHOD]] as const) {
+    const m = ads.methods[name];
+    if (!m || `/${ads.fullName.slice(1)}/${m.name}` !== path || !m.requestStream || !m.responseStream) {
+      throw new Error(`the Envoy descriptors lack ${path} as a bidirectional stream`);
+    }
+  }
   const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const deltaRequestType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
   const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');

@@ -182,3 +182,18 @@ describe('delta ADS', () => {
     expect(await c.quiet(150)).toEqual([]);
   });
 });
+
+test('delta: unknown fleet ends the stream with NOT_FOUND too', async () => {
+  const hd = await startHarness();
+  try {
+    publish(hd, fleetResources());
+    const c = hd.client('delta', { id: 'stray-2', cluster: 'nowhere' });
+    c.delta({ typeUrl: CDS });
+    const status = await c.status;
+    expect(status.code).toBe(5); // NOT_FOUND
+    expect(status.details).toMatch(/no configuration for fleet "nowhere"/);
+    expect(c.responses).toEqual([]);
+  } finally {
+    await hd.close();
+  }
+});

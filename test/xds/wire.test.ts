@@ -1,0 +1,86 @@
+import { TYPE_URL } from '../../compiler/envoy/resources';
+import { loadEnvoyApi } from '../../xds-server/descriptors';
+import { createEncoder } from '../../xds-server/encode';
+import { EncodeCache } from '../../xds-server/snapshot';
+import { createAdsCodec, DELTA_METHOD, encodeResponseBody, SOTW_METHOD } from '../../xds-server/wire';
+
+const root = loadEnvoyApi();
+const codec = createAdsCodec(root);
+const encoder = createEncoder(root);
+
+test('the service definition matches the ADS service in the descriptors', () => {
+  expect(codec.service['StreamAggregatedResources']!.path).toBe(SOTW_METHOD);
+  expect(codec.service['DeltaAggregatedResources']!.path).toBe(DELTA_METHOD);
+  const svc = root.lookupService('envoy.service.discovery.v3.AggregatedDiscoveryService');
+  expect(Object.keys(svc.methods).sort()).toEqual(['DeltaAggregatedResources', 'StreamAggregatedResources']);
+});
+
+test('hand-written SotW response bytes decode, with the standard message type, to what was meant', () => {
+  const any = encoder.encodeAny(TYPE_URL.cluster, { name: 'a', connect_timeout: '1s' });
+  if (!any.ok) throw new Error('encode');
+  const bytes = codec.encodeResponse({ body: encodeResponseBody('v1', [any.value, any.value]), typeUrl: TYPE_URL.cluster, nonce: 'n7', controlPlane: 'cp-1' });
+  const decoded = encoder.decodeMessage('envoy.service.discovery.v3.DiscoveryResponse', bytes);
+  expect(decoded).toEqual({
+    version_info: 'v1',
+    resources: [
+      { '@type': TYPE_URL.cluster, name: 'a', connect_timeout: '1s' },
+      { '@type': TYPE_URL.cluster, name: 'a', connect_timeout: '1s' },
+    ],
+    type_url: TYPE_URL.cluster,
+    nonce: 'n7',
+    control_plane: { identifier: 'cp-1' },
+  });
+});
+
+test('hand-written delta response bytes decode to Resource entries and removed names', () => {
+  const cache = new EncodeCache(encoder);
+  const enc = cache.encode('route', { name: 'r', version: 'x1', value: { name: 'r' } });
+  if (!enc.ok) throw new Error('encode');
+  const bytes = codec.encodeDeltaResponse({
+    systemVersionInfo: 'sv',
+    typeUrl: TYPE_URL.route,
+    nonce: '3',
+    resources: [enc.value.delta],
+    removedResources: ['gone-1', 'gone-2'],
+  });
+  expect(encoder.decodeMessage('envoy.service.discovery.v3.DeltaDiscoveryResponse', bytes)).toEqual({
+    system_version_info: 'sv',
+    resources: [{ name: 'r', version: 'x1', resource: { '@type': TYPE_URL.route, name: 'r' } }],
+    type_url: TYPE_URL.route,
+    nonce: '3',
+    removed_resources: ['gone-1', 'gone-2'],
+  });
+});
+
+test('requests decode from the standard message types (node, names, nonce, error_detail, initial versions)', () => {
+  const req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+  const sotw = codec.decodeRequest(
+    req.encode({
+      version_info: 'v0',
+      node: { id: 'n1', cluster: 'edge', user_agent_name: 'envoy', user_agent_build_version: { version: { major_number: 1, minor_number: 40, patch: 2 } } },
+      resource_names: ['a', 'b'],
+      type_url: TYPE_URL.route,
+      response_nonce: '9',
+      error_detail: { code: 3, message: 'bad route' },
+    }).finish(),
+  );
+  expect(sotw).toEqual({
+    versionInfo: 'v0',
+    node: { id: 'n1', cluster: 'edge', userAgentName: 'envoy', userAgentVersion: '1.40.2' },
+    resourceNames: ['a', 'b'],
+    typeUrl: TYPE_URL.route,
+    responseNonce: '9',
+    errorDetail: { code: 3, message: 'bad route' },
+  });
+  const dreq = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+  const delta = codec.decodeDeltaRequest(
+    dreq.encode({
+      type_url: TYPE_URL.cluster,
+      resource_names_subscribe: ['*'],
+      resource_names_unsubscribe: ['old'],
+      initial_resource_versions: [{ key: 'a', value: '1' }],
+    }).finish(),
+  );
+  expect(delta).toMatchObject({ node: null, typeUrl: TYPE_URL.cluster, resourceNamesSubscribe: ['*'], resourceNamesUnsubscribe: ['old'], responseNonce: '', errorDetail: null });
+  expect([...delta.initialResourceVersions]).toEqual([['a', '1']]);
+});
