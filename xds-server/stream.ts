@@ -337,6 +337,7 @@ export abstract class AdsStream {
   protected nacked(kind: XdsKind, pending: Pending, error: ErrorDetail): void {
     const st = this.kinds[kind];
     st.pending = null;
+    this.ctx.metrics.pushAckSeconds.observe({ type: kind }, Number(process.hrtime.bigint() - pending.sentAt) / 1e9);
     st.lastNack = {
       type: kind,
       version: pending.version,
