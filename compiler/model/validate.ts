@@ -128,7 +128,8 @@ class Validator {
   private docsOf<K extends Kind>(kind: K): PolicyDocument<K>[] {
     const map = this.byKind.get(kind);
     if (!map) return [];
-    return [...map.values()].sort((a, b) => compareText(a.name, b.name)) as unknown as PolicyDocument<K>[];
+    // The default sort compares strings by UTF-16 code units, like compareText, without a JS callback.
+    return [...map.keys()].sort().map((n) => map.get(n)) as unknown as PolicyDocument<K>[];
   }
 
   private find<K extends Kind>(kind: K, name: string): PolicyDocument<K> | undefined {
