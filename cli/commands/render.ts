@@ -24,7 +24,7 @@ export interface RenderOptions {
 export async function runRender(ctx: CliContext, opts: RenderOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
-  const compiled = await compileDirectory(resolvePolicyRoot(ctx.cwd, opts.root), now);
+  const compiled = await compileDirectory(resolvePolicyRoot(ctx.cwd, opts.root), now, { relativeTo: ctx.cwd });
   if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
   const envs = compiled.value.environments;
   const env = envs.find((e) => e.name === opts.env);

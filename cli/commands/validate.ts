@@ -24,7 +24,7 @@ export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promi
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
   const root = resolvePolicyRoot(ctx.cwd, opts.root);
-  const result = await compileDirectory(root, now);
+  const result = await compileDirectory(root, now, { relativeTo: ctx.cwd });
   if (!result.ok) return reportDiagnostics(ctx, result.errors);
   const s = outStyle(ctx);
   ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile (at ${now.toISOString()})\n\n`);
