@@ -5,9 +5,13 @@
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import { KIND_OF_TYPE_URL } from './snapshot';
+import { KIND_OF_TYPE_URL, type TypeSnapshot } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
-import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from './wire';
+import { type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, encodeDeltaResponseBody } from './wire';
+
+/** Response bodies per snapshot type, by (version, upserted name/versions, removed names). */
+const bodyMemo = new WeakMap<TypeSnapshot, Map<string, Buffer>>();
+const BODY_MEMO_LIMIT = 256;
 
 /** Marks a removal the node rejected, in the rejected map. */
 const REMOVAL = '\0removed';
@@ -118,17 +122,28 @@ export class DeltaStream extends AdsStream {
     if (diff.upserts.length === 0 && diff.removed.length === 0) return false;
     const nonce = this.ctx.nextNonce();
     const version = this.selection(kind).version;
-    this.send({
-      systemVersionInfo: version,
-      typeUrl: TYPE_URL[kind],
-      nonce,
-      resources: diff.upserts.map((r) => r.delta!),
-      removedResources: diff.removed,
-      controlPlane: this.ctx.controlPlane,
-    });
+    this.send({ body: this.body(kind, version, diff), typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
     this.pendingDiff[kind] = diff;
     this.sent(kind, nonce, version, diff.upserts.map((r) => r.name));
     return true;
+  }
+
+  /**
+   * The encoded body of a response carrying `diff`: streams that lack the same resource versions
+   * (most of a fleet, after a change) share one body per snapshot type.
+   */
+  private body(kind: XdsKind, version: string, diff: Diff): Buffer {
+    const own = this.snap!.types[kind];
+    let key = `${version}\n`;
+    for (const r of diff.upserts) key += `${r.name}\0${r.version}\n`;
+    key += '\n' + diff.removed.join('\n');
+    let memo = bodyMemo.get(own);
+    const hit = memo?.get(key);
+    if (hit) return hit;
+    const body = encodeDeltaResponseBody(version, diff.upserts.map((r) => r.delta!), diff.removed);
+    if (!memo) bodyMemo.set(own, (memo = new Map()));
+    if (memo.size < BODY_MEMO_LIMIT) memo.set(key, body);
+    return body;
   }
 
   protected settled(kind: XdsKind): boolean {

@@ -66,13 +66,24 @@ export function encodeResponseBody(versionInfo: string, resources: readonly Uint
 }
 
 export interface DeltaDiscoveryResponse {
-  readonly systemVersionInfo: string;
+  /** system_version_info, resources and removed_resources, pre-encoded by encodeDeltaResponseBody. */
+  readonly body: Uint8Array;
   readonly typeUrl: string;
   readonly nonce: string;
-  /** Encoded envoy.service.discovery.v3.Resource messages, written as they are. */
-  readonly resources: readonly Uint8Array[];
-  readonly removedResources: readonly string[];
   readonly controlPlane?: string;
+}
+
+/**
+ * DeltaDiscoveryResponse fields system_version_info (1), resources (2, pre-encoded Resource
+ * messages written as they are) and removed_resources (6): what streams receiving the same change
+ * share.
+ */
+export function encodeDeltaResponseBody(systemVersionInfo: string, resources: readonly Uint8Array[], removed: readonly string[]): Buffer {
+  const w = protobuf.Writer.create();
+  if (systemVersionInfo) w.uint32(10).string(systemVersionInfo);
+  for (const res of resources) w.uint32(18).bytes(res);
+  for (const name of removed) w.uint32(50).string(name);
+  return toBuffer(w.finish());
 }
 
 type Decoded = Record<string, unknown>;
@@ -184,13 +195,11 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
   // removed_resources=6, control_plane=7.
   function encodeDeltaResponse(r: DeltaDiscoveryResponse): Buffer {
     const w = protobuf.Writer.create();
-    if (r.systemVersionInfo) w.uint32(10).string(r.systemVersionInfo);
-    for (const res of r.resources) w.uint32(18).bytes(res);
     w.uint32(34).string(r.typeUrl);
     w.uint32(42).string(r.nonce);
-    for (const name of r.removedResources) w.uint32(50).string(name);
     writeControlPlane(w, 7, r.controlPlane);
-    return toBuffer(w.finish());
+    const tail = w.finish();
+    return Buffer.concat([r.body, tail], r.body.length + tail.length);
   }
 
   // The client half: requests as plain objects with snake_case names, responses decoded fully.

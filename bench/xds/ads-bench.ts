@@ -4,7 +4,7 @@
  * server memory per connected client. The same harness drives the Portcullis server and a
  * go-control-plane peer (bench/go-control-plane), each in its own child process.
  *
- *   node dist/bench/xds/ads-bench.js [--clients 1000] [--server portcullis|go-control-plane|both] [--rounds 5]
+ *   node dist/bench/xds/ads-bench.js [--clients 1000] [--server portcullis|go-control-plane|both] [--rounds 5] [--variant sotw|delta]
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -12,13 +12,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TYPE_URL, type XdsKind } from '../../compiler/envoy/resources';
-import { AdsClient, type AdsResponse } from './ads-client';
+import { AdsClient, type AdsResponse, type AdsVariant } from './ads-client';
 import { BENCH_FLEET, BENCH_ROUTE_CONFIG, benchResources, clusterNames } from './bench-snapshot';
 
 export type BenchServer = 'portcullis' | 'go-control-plane';
 
 export interface AdsBenchOptions {
   readonly server: BenchServer;
+  /** ADS variant the simulated Envoys use. */
+  readonly variant: AdsVariant;
   /** Simulated Envoys; bounded to 5000. */
   readonly clients: number;
   /** One-route changes measured. */
@@ -34,6 +36,7 @@ export interface AdsBenchOptions {
 }
 
 export const DEFAULT_BENCH: Omit<AdsBenchOptions, 'server'> = {
+  variant: 'sotw',
   clients: 1000,
   rounds: 5,
   warmupRounds: 1,
@@ -53,6 +56,7 @@ export interface RoundResult {
 
 export interface AdsBenchResult {
   readonly server: BenchServer;
+  readonly variant: AdsVariant;
   readonly clients: number;
   readonly routes: number;
   readonly clusters: number;
@@ -67,6 +71,9 @@ export interface AdsBenchResult {
   readonly rssPerClientKiB: number;
   /** Heap growth per client (V8 heapUsed / Go HeapInuse, after a GC). */
   readonly heapPerClientKiB: number;
+  /** The same from N/2 to N clients: the cost of one more connection, without one-off growth. */
+  readonly marginalRssPerClientKiB: number | null;
+  readonly marginalHeapPerClientKiB: number | null;
   readonly serverRssMiB: number;
   /** Resource encodes per published version (Portcullis counts them; null for the peer). */
   readonly encodesPerVersion: number | null;
@@ -161,10 +168,10 @@ class SimulatedEnvoy {
   readonly seen = new Map<XdsKind, number>();
   routeArrivals: bigint[] = [];
 
-  constructor(port: number, id: number, edsNames: readonly string[]) {
+  constructor(port: number, id: number, edsNames: readonly string[], variant: AdsVariant) {
     this.client = new AdsClient({
       port,
-      variant: 'sotw',
+      variant,
       node: { id: `bench-${id}`, cluster: BENCH_FLEET },
       onResponse: (r: AdsResponse, c) => {
         if (!r.kind) return;
@@ -173,10 +180,17 @@ class SimulatedEnvoy {
         c.ack(r, r.kind === 'endpoint' ? edsNames : r.kind === 'route' ? [BENCH_ROUTE_CONFIG] : undefined);
       },
     });
-    this.client.sotw({ typeUrl: TYPE_URL.cluster });
-    this.client.sotw({ typeUrl: TYPE_URL.endpoint, resourceNames: edsNames });
-    this.client.sotw({ typeUrl: TYPE_URL.listener });
-    this.client.sotw({ typeUrl: TYPE_URL.route, resourceNames: [BENCH_ROUTE_CONFIG] });
+    if (variant === 'sotw') {
+      this.client.sotw({ typeUrl: TYPE_URL.cluster });
+      this.client.sotw({ typeUrl: TYPE_URL.endpoint, resourceNames: edsNames });
+      this.client.sotw({ typeUrl: TYPE_URL.listener });
+      this.client.sotw({ typeUrl: TYPE_URL.route, resourceNames: [BENCH_ROUTE_CONFIG] });
+    } else {
+      this.client.delta({ typeUrl: TYPE_URL.cluster });
+      this.client.delta({ typeUrl: TYPE_URL.endpoint, subscribe: edsNames });
+      this.client.delta({ typeUrl: TYPE_URL.listener });
+      this.client.delta({ typeUrl: TYPE_URL.route, subscribe: [BENCH_ROUTE_CONFIG] });
+    }
   }
 
   get synced(): boolean {
@@ -211,13 +225,23 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
 
     const edsNames = clusterNames(o.clusters);
     const connectStart = process.hrtime.bigint();
+    let paused = 0n;
+    let half: { heapBytes: number; rss: number; clients: number } | null = null;
     for (let i = 0; i < clients; i += o.connectBatch) {
       const batch: SimulatedEnvoy[] = [];
-      for (let j = i; j < Math.min(clients, i + o.connectBatch); j++) batch.push(new SimulatedEnvoy(server.port, j, edsNames));
+      for (let j = i; j < Math.min(clients, i + o.connectBatch); j++) batch.push(new SimulatedEnvoy(server.port, j, edsNames, o.variant));
       envoys.push(...batch);
       await until(() => batch.every((e) => e.synced), o.phaseTimeoutMs, `clients ${i}..${i + batch.length - 1} to sync`);
+      if (!half && envoys.length * 2 >= clients && envoys.length < clients) {
+        // Memory at half the clients: growth from here on is per connection, not the process's
+        // one-off growth (V8 young generation, allocator arenas) that the first clients trigger.
+        const t = process.hrtime.bigint();
+        await new Promise((r) => setTimeout(r, 500));
+        half = { heapBytes: (await stats()).heapBytes, rss: rssBytes(server.child.pid!), clients: envoys.length };
+        paused += process.hrtime.bigint() - t;
+      }
     }
-    const initialSyncSeconds = Number(process.hrtime.bigint() - connectStart) / 1e9;
+    const initialSyncSeconds = Number(process.hrtime.bigint() - connectStart - paused) / 1e9;
     await new Promise((r) => setTimeout(r, 500));
     const after = await stats();
     const rssAfter = rssBytes(server.child.pid!);
@@ -259,6 +283,7 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
     });
     return {
       server: o.server,
+      variant: o.variant,
       clients,
       routes: o.routes,
       clusters: o.clusters,
@@ -269,6 +294,8 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
       lastAckMs: median(rounds.map((r) => r.lastAckMs)),
       rssPerClientKiB: (rssAfter - rssBefore) / clients / 1024,
       heapPerClientKiB: (after.heapBytes - before.heapBytes) / clients / 1024,
+      marginalRssPerClientKiB: half ? (rssAfter - half.rss) / (clients - half.clients) / 1024 : null,
+      marginalHeapPerClientKiB: half ? (after.heapBytes - half.heapBytes) / (clients - half.clients) / 1024 : null,
       serverRssMiB: rssAfter / 1024 / 1024,
       encodesPerVersion: end.encodes < 0 ? null : (end.encodes - encodesBeforeRounds) / o.rounds,
       routePushesPerClient: routePushes / clients / o.rounds,
@@ -284,12 +311,12 @@ export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: 
 
 export function formatResults(results: readonly AdsBenchResult[]): string {
   const rows = [
-    '| server | clients | routes | initial sync | push→last ACK p50 | p99 | last | encodes/version | route pushes/client/round | other pushes | server RSS | RSS/client | heap/client |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| server | variant | clients | routes | initial sync | push→last ACK p50 | p99 | last | encodes/version | route pushes/client/round | other pushes | server RSS | RSS/client | heap/client | RSS/client N/2→N | heap/client N/2→N |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of results) {
     rows.push(
-      `| ${r.server} | ${r.clients} | ${r.routes} | ${r.initialSyncSeconds.toFixed(2)} s | ${r.p50Ms.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${r.lastAckMs.toFixed(0)} ms | ${r.encodesPerVersion ?? 'n/a'} | ${r.routePushesPerClient.toFixed(2)} | ${r.otherPushes} | ${r.serverRssMiB.toFixed(0)} MiB | ${r.rssPerClientKiB.toFixed(1)} KiB | ${r.heapPerClientKiB.toFixed(1)} KiB |`,
+      `| ${r.server} | ${r.variant} | ${r.clients} | ${r.routes} | ${r.initialSyncSeconds.toFixed(2)} s | ${r.p50Ms.toFixed(0)} ms | ${r.p99Ms.toFixed(0)} ms | ${r.lastAckMs.toFixed(0)} ms | ${r.encodesPerVersion ?? 'n/a'} | ${r.routePushesPerClient.toFixed(2)} | ${r.otherPushes} | ${r.serverRssMiB.toFixed(0)} MiB | ${r.rssPerClientKiB.toFixed(1)} KiB | ${r.heapPerClientKiB.toFixed(1)} KiB | ${r.marginalRssPerClientKiB?.toFixed(1) ?? 'n/a'} KiB | ${r.marginalHeapPerClientKiB?.toFixed(1) ?? 'n/a'} KiB |`,
     );
   }
   return rows.join('\n');
@@ -306,6 +333,7 @@ async function cli(argv: readonly string[]): Promise<void> {
   for (const server of servers) {
     const r = await runAdsBench({
       server,
+      variant: arg('--variant', 'sotw') === 'delta' ? 'delta' : 'sotw',
       clients: Number(arg('--clients', String(DEFAULT_BENCH.clients))),
       rounds: Number(arg('--rounds', String(DEFAULT_BENCH.rounds))),
       routes: Number(arg('--routes', String(DEFAULT_BENCH.routes))),

@@ -2,7 +2,7 @@ import { TYPE_URL } from '../../compiler/envoy/resources';
 import { loadEnvoyApi } from '../../xds-server/descriptors';
 import { createEncoder } from '../../xds-server/encode';
 import { EncodeCache } from '../../xds-server/snapshot';
-import { createAdsCodec, DELTA_METHOD, encodeResponseBody, SOTW_METHOD } from '../../xds-server/wire';
+import { createAdsCodec, DELTA_METHOD, encodeDeltaResponseBody, encodeResponseBody, SOTW_METHOD } from '../../xds-server/wire';
 
 const root = loadEnvoyApi();
 const codec = createAdsCodec(root);
@@ -37,11 +37,9 @@ test('hand-written delta response bytes decode to Resource entries and removed n
   const enc = cache.encode('route', { name: 'r', version: 'x1', value: { name: 'r' } });
   if (!enc.ok) throw new Error('encode');
   const bytes = codec.encodeDeltaResponse({
-    systemVersionInfo: 'sv',
+    body: encodeDeltaResponseBody('sv', [enc.value.delta], ['gone-1', 'gone-2']),
     typeUrl: TYPE_URL.route,
     nonce: '3',
-    resources: [enc.value.delta],
-    removedResources: ['gone-1', 'gone-2'],
   });
   expect(encoder.decodeMessage('envoy.service.discovery.v3.DeltaDiscoveryResponse', bytes)).toEqual({
     system_version_info: 'sv',
