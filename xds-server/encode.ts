@@ -21,8 +21,6 @@ export type EncodeResult =
   | { readonly ok: true; readonly value: Uint8Array }
   | { readonly ok: false; readonly errors: readonly EncodeError[] };
 
-const TYPE_URL_PREFIX = 'type.googleapis.com/';
-
 /** Well-known types whose JSON form is not an object of fields; inside Any they sit under "value". */
 const SPECIAL_JSON = new Set([
   'google.protobuf.Duration',
@@ -542,4 +540,3 @@ export function createEncoder(root: protobuf.Root): Encoder {
   };
 }
 
-export { TYPE_URL_PREFIX };
