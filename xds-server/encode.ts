@@ -137,20 +137,34 @@ export function createEncoder(root: protobuf.Root): Encoder {
     return rt.name === expected && rt.fields['key']?.id === 1 && rt.fields['value']?.id === 2 ? rt : undefined;
   }
 
+  // protobufjs computes `fullName` by walking the parents on every read, and `lookup` searches
+  // the namespace tree: both are cached, they sit on the hot path of every field.
+  const typeByName = new Map<string, protobuf.Type | null>();
   function lookupType(name: string): protobuf.Type | undefined {
-    try {
-      const t = root.lookup(name);
-      return t instanceof protobuf.Type ? t : undefined;
-    } catch {
-      return undefined;
+    let t = typeByName.get(name);
+    if (t === undefined) {
+      try {
+        const found = root.lookup(name);
+        t = found instanceof protobuf.Type ? found : null;
+      } catch {
+        t = null;
+      }
+      typeByName.set(name, t);
     }
+    return t ?? undefined;
   }
 
-  function fullName(type: protobuf.Type): string {
-    return type.fullName.startsWith('.') ? type.fullName.slice(1) : type.fullName;
+  const nameOfType = new WeakMap<protobuf.ReflectionObject, string>();
+  function fullName(type: protobuf.ReflectionObject): string {
+    let name = nameOfType.get(type);
+    if (name === undefined) {
+      name = type.fullName.startsWith('.') ? type.fullName.slice(1) : type.fullName;
+      nameOfType.set(type, name);
+    }
+    return name;
   }
 
-  // ---- JSON → plain object for Type.encode ------------------------------------------------------
+  // ---- JSON values → checked values ----------------------------------------------------------------
 
   function scalar(kind: string, v: JsonValue, path: string, errors: EncodeError[]): unknown {
     const bad = (what: string): undefined => {
@@ -207,14 +221,14 @@ export function createEncoder(root: protobuf.Root): Encoder {
       const n = e.values[v];
       if (n === undefined) {
         const known = Object.keys(e.values).slice(0, 12).join(', ');
-        errors.push({ path, message: `unknown ${e.fullName.slice(1)} value "${v}" (one of: ${known})` });
+        errors.push({ path, message: `unknown ${fullName(e)} value "${v}" (one of: ${known})` });
         return undefined;
       }
       return n;
     }
     if (typeof v === 'number' && Number.isInteger(v)) return v; // proto3 enums are open
-    if (v === null && e.fullName === '.google.protobuf.NullValue') return 0;
-    errors.push({ path, message: `expected an enum name of ${e.fullName.slice(1)}, got ${describe(v)}` });
+    if (v === null && fullName(e) === 'google.protobuf.NullValue') return 0;
+    errors.push({ path, message: `expected an enum name of ${fullName(e)}, got ${describe(v)}` });
     return undefined;
   }
 
@@ -247,173 +261,296 @@ export function createEncoder(root: protobuf.Root): Encoder {
     return { seconds: String(Math.floor(ms / 1000)), nanos: Number((m[2] ?? '').padEnd(9, '0')) };
   }
 
-  function structValue(v: JsonValue, path: string, errors: EncodeError[]): unknown {
-    if (v === null) return { null_value: 0 };
-    if (typeof v === 'number') return { number_value: v };
-    if (typeof v === 'string') return { string_value: v };
-    if (typeof v === 'boolean') return { bool_value: v };
-    if (Array.isArray(v)) return { list_value: { values: v.map((x, i) => structValue(x, join(path, i), errors)) } };
-    return { struct_value: struct(v as JsonObject, path, errors) };
+  // ---- JSON → wire bytes --------------------------------------------------------------------------
+  // Fields are written straight into a protobufjs Writer, in field-number order (equal JSON gives
+  // equal bytes whatever its key order). A mistake is recorded and writing goes on, so that every
+  // mistake is reported; the bytes of a call with mistakes are discarded.
+
+  /** Writes one scalar value (already converted by `scalar`) with its tag. */
+  function writeScalar(w: protobuf.Writer, id: number, kind: string, value: unknown): void {
+    switch (kind) {
+      case 'double': w.uint32((id << 3) | 1).double(value as number); return;
+      case 'float': w.uint32((id << 3) | 5).float(value as number); return;
+      case 'fixed32': w.uint32((id << 3) | 5).fixed32(value as number); return;
+      case 'sfixed32': w.uint32((id << 3) | 5).sfixed32(value as number); return;
+      case 'fixed64': w.uint32((id << 3) | 1).fixed64(value as string); return;
+      case 'sfixed64': w.uint32((id << 3) | 1).sfixed64(value as string); return;
+      case 'string': w.uint32((id << 3) | 2).string(value as string); return;
+      case 'bytes': w.uint32((id << 3) | 2).bytes(value as Uint8Array); return;
+      default: break;
+    }
+    w.uint32(id << 3);
+    writePackable(w, kind, value);
   }
 
-  function struct(v: JsonObject, path: string, errors: EncodeError[]): unknown {
-    // Struct.fields is a map, which Root.fromDescriptor keeps as repeated {key, value} entries.
-    return { fields: Object.keys(v).sort().map((k) => ({ key: k, value: structValue(v[k]!, join(path, k), errors) })) };
+  /** The value alone (no tag) of a varint-encoded scalar, as inside a packed array. */
+  function writePackable(w: protobuf.Writer, kind: string, value: unknown): void {
+    switch (kind) {
+      case 'int32': w.int32(value as number); return;
+      case 'uint32': w.uint32(value as number); return;
+      case 'sint32': w.sint32(value as number); return;
+      case 'int64': w.int64(value as string); return;
+      case 'uint64': w.uint64(value as string); return;
+      case 'sint64': w.sint64(value as string); return;
+      case 'bool': w.bool(value as boolean); return;
+      case 'enum': w.int32(value as number); return;
+      case 'double': w.double(value as number); return;
+      case 'float': w.float(value as number); return;
+      case 'fixed32': w.fixed32(value as number); return;
+      case 'sfixed32': w.sfixed32(value as number); return;
+      case 'fixed64': w.fixed64(value as string); return;
+      case 'sfixed64': w.sfixed64(value as string); return;
+      default: throw new Error(`not a packable type: ${kind}`);
+    }
   }
 
-  function anyMessage(v: JsonValue, path: string, errors: EncodeError[]): unknown {
+  const PACKABLE = new Set(['double', 'float', 'int32', 'uint32', 'sint32', 'fixed32', 'sfixed32', 'int64', 'uint64', 'sint64', 'fixed64', 'sfixed64', 'bool', 'enum']);
+
+  /** google.protobuf.Value: kind oneof null_value=1, number_value=2, string_value=3, bool_value=4, struct_value=5, list_value=6. */
+  function writeValue(w: protobuf.Writer, v: JsonValue, path: string, errors: EncodeError[]): void {
+    if (v === null) w.uint32(8).int32(0);
+    else if (typeof v === 'number') w.uint32(17).double(v);
+    else if (typeof v === 'string') w.uint32(26).string(v);
+    else if (typeof v === 'boolean') w.uint32(32).bool(v);
+    else if (Array.isArray(v)) {
+      w.uint32(50).fork();
+      writeList(w, v, path, errors);
+      w.ldelim();
+    } else {
+      w.uint32(42).fork();
+      writeStruct(w, v as JsonObject, path, errors);
+      w.ldelim();
+    }
+  }
+
+  /** google.protobuf.ListValue: values=1. */
+  function writeList(w: protobuf.Writer, v: readonly JsonValue[], path: string, errors: EncodeError[]): void {
+    v.forEach((x, i) => {
+      w.uint32(10).fork();
+      writeValue(w, x, join(path, i), errors);
+      w.ldelim();
+    });
+  }
+
+  /** google.protobuf.Struct: fields=1, map<string, Value>, keys sorted. */
+  function writeStruct(w: protobuf.Writer, v: JsonObject, path: string, errors: EncodeError[]): void {
+    for (const k of Object.keys(v).sort()) {
+      w.uint32(10).fork().uint32(10).string(k).uint32(18).fork();
+      writeValue(w, v[k]!, join(path, k), errors);
+      w.ldelim().ldelim();
+    }
+  }
+
+  /** google.protobuf.Any: type_url=1, value=2 (the message named by "@type", written in place). */
+  function writeAny(w: protobuf.Writer, v: JsonValue, path: string, errors: EncodeError[]): void {
     if (!isObject(v) || typeof v['@type'] !== 'string') {
       errors.push({ path, message: `expected an Any object with "@type", got ${describe(v)}` });
-      return undefined;
+      return;
     }
     const typeUrl = v['@type'];
-    const inner = anyInner(typeUrl, v, path, errors);
-    if (inner === undefined) return undefined;
-    return { type_url: typeUrl, value: inner };
-  }
-
-  /** Encodes the payload of an Any object (fields beside "@type", or "value" for special WKTs). */
-  function anyInner(typeUrl: string, v: JsonObject, path: string, errors: EncodeError[]): Uint8Array | undefined {
     const slash = typeUrl.lastIndexOf('/');
     const name = typeUrl.slice(slash + 1);
     const type = slash >= 0 && name ? lookupType(name) : undefined;
     if (!type) {
       errors.push({ path: join(path, '@type'), message: `unknown type "${typeUrl}" (not in the Envoy 1.40 API descriptors)` });
-      return undefined;
+      return;
     }
-    let payload: JsonValue;
+    w.uint32(10).string(typeUrl).uint32(18).fork();
     if (SPECIAL_JSON.has(fullName(type))) {
-      const extra = Object.keys(v).filter((k) => k !== '@type' && k !== 'value');
-      for (const k of extra) errors.push({ path: join(path, k), message: `unknown field "${k}" in an Any of ${fullName(type)}` });
-      if (!('value' in v)) {
-        errors.push({ path, message: `an Any of ${fullName(type)} needs "value"` });
-        return undefined;
+      for (const k of Object.keys(v)) {
+        if (k !== '@type' && k !== 'value') errors.push({ path: join(path, k), message: `unknown field "${k}" in an Any of ${fullName(type)}` });
       }
-      payload = v['value']!;
+      if (!('value' in v)) errors.push({ path, message: `an Any of ${fullName(type)} needs "value"` });
+      else writeMessage(w, type, v['value']!, path, errors);
     } else {
-      const rest: Record<string, JsonValue> = {};
-      for (const k of Object.keys(v)) if (k !== '@type') rest[k] = v[k]!;
-      payload = rest;
+      writeMessage(w, type, v, path, errors, true);
     }
-    const before = errors.length;
-    const obj = message(type, payload, path, errors);
-    if (errors.length > before || obj === undefined) return undefined;
-    return type.encode(obj as protobuf.Message).finish();
+    w.ldelim();
   }
 
-  /** A message value in JSON → the object shape Type.encode reads (protobufjs field names). */
-  function message(type: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[]): unknown {
+  /** Seconds and nanos of a Duration or Timestamp: seconds=1, nanos=2, zeros left out. */
+  function writeSecondsNanos(w: protobuf.Writer, parts: { seconds: string; nanos: number } | undefined): void {
+    if (!parts) return;
+    if (parts.seconds !== '0') w.uint32(8).int64(parts.seconds);
+    if (parts.nanos !== 0) w.uint32(16).int32(parts.nanos);
+  }
+
+  interface OneofIndex {
+    readonly name: string;
+    readonly members: ReadonlySet<string>;
+  }
+  const oneofsOfType = new WeakMap<protobuf.Type, readonly OneofIndex[]>();
+  function oneofsOf(type: protobuf.Type): readonly OneofIndex[] {
+    let list = oneofsOfType.get(type);
+    if (!list) {
+      list = type.oneofsArray.filter((o) => o.oneof.length > 1).map((o) => ({ name: o.name, members: new Set(o.oneof) }));
+      oneofsOfType.set(type, list);
+    }
+    return list;
+  }
+
+  /**
+   * Bytes of message-typed JSON objects already encoded, by object identity: the translator's
+   * output is immutable, so an unchanged route or cluster object handed over again (the compiler
+   * keeps unchanged parts' objects across edits) is not encoded again.
+   */
+  const encodedObjects = new WeakMap<object, { readonly type: protobuf.Type; readonly bytes: Uint8Array }>();
+
+  /** Writes the fields of message `type` given as JSON `v` (no tag, no length). */
+  function writeMessage(w: protobuf.Writer, type: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[], inAny = false): void {
     const name = fullName(type);
     switch (name) {
       case 'google.protobuf.Any':
-        return anyMessage(v, path, errors);
+        writeAny(w, v, path, errors);
+        return;
       case 'google.protobuf.Duration':
-        return durationParts(v, path, errors);
+        writeSecondsNanos(w, durationParts(v, path, errors));
+        return;
       case 'google.protobuf.Timestamp':
-        return timestampParts(v, path, errors);
+        writeSecondsNanos(w, timestampParts(v, path, errors));
+        return;
       case 'google.protobuf.Struct':
-        if (!isObject(v)) {
-          errors.push({ path, message: `expected an object (google.protobuf.Struct), got ${describe(v)}` });
-          return undefined;
-        }
-        return struct(v, path, errors);
+        if (!isObject(v)) errors.push({ path, message: `expected an object (google.protobuf.Struct), got ${describe(v)}` });
+        else writeStruct(w, v, path, errors);
+        return;
       case 'google.protobuf.Value':
-        return structValue(v, path, errors);
+        writeValue(w, v, path, errors);
+        return;
       case 'google.protobuf.ListValue':
-        if (!Array.isArray(v)) {
-          errors.push({ path, message: `expected an array (google.protobuf.ListValue), got ${describe(v)}` });
-          return undefined;
-        }
-        return { values: v.map((x, i) => structValue(x, join(path, i), errors)) };
+        if (!Array.isArray(v)) errors.push({ path, message: `expected an array (google.protobuf.ListValue), got ${describe(v)}` });
+        else writeList(w, v, path, errors);
+        return;
       case 'google.protobuf.FieldMask':
         if (typeof v !== 'string') {
           errors.push({ path, message: `expected a comma-separated field mask, got ${describe(v)}` });
-          return undefined;
+          return;
         }
-        return { paths: v === '' ? [] : v.split(',').map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)) };
+        for (const p of v === '' ? [] : v.split(',')) w.uint32(10).string(p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+        return;
       default:
         break;
     }
     if (WRAPPERS.has(name)) {
       const valueField = type.fields['value']!;
       const value = scalar(valueField.type, v, path, errors);
-      return value === undefined ? undefined : { value };
+      if (value !== undefined) writeScalar(w, 1, valueField.type, value);
+      return;
     }
     if (!isObject(v)) {
       errors.push({ path, message: `expected an object (${name}), got ${describe(v)}` });
-      return undefined;
+      return;
     }
     const index = fieldsOf(type);
-    const out: Record<string, unknown> = {};
-    const seen = new Map<string, string>();
+    const present: { field: protobuf.Field; key: string }[] = [];
     for (const key of Object.keys(v)) {
-      const fieldPath = join(path, key);
+      if (inAny && key === '@type') continue;
       const field = index.get(key);
       if (!field) {
-        errors.push({ path: fieldPath, message: `unknown field "${key}" in ${name}` });
+        errors.push({ path: join(path, key), message: `unknown field "${key}" in ${name}` });
         continue;
       }
-      const earlier = seen.get(field.name);
-      if (earlier !== undefined) {
-        errors.push({ path: fieldPath, message: `field "${field.name}" given twice (also as "${earlier}")` });
-        continue;
-      }
-      seen.set(field.name, key);
       const value = v[key]!;
       // proto3 JSON: null means "default", except a google.protobuf.Value holds null itself.
-      if (value === null && !(field.resolvedType && fullName(field.resolvedType as protobuf.Type) === 'google.protobuf.Value')) {
+      if (value === null && !(field.resolvedType && fullName(field.resolvedType) === 'google.protobuf.Value')) continue;
+      // The same field under its proto name and its JSON name: report it on the JSON name.
+      if (key !== field.name && Object.prototype.hasOwnProperty.call(v, field.name)) {
+        errors.push({ path: join(path, key), message: `field "${field.name}" given twice (also as "${field.name}")` });
         continue;
       }
-      const converted = fieldValue(field, value, fieldPath, errors);
-      if (converted !== undefined) out[field.name] = converted;
+      present.push({ field, key });
     }
-    for (const oneof of type.oneofsArray) {
-      const set = oneof.oneof.filter((f) => f in out);
-      if (set.length > 1) {
-        errors.push({ path, message: `only one of ${set.join(', ')} may be set (oneof ${oneof.name} in ${name})` });
+    if (present.length > 1) {
+      for (const oneof of oneofsOf(type)) {
+        let count = 0;
+        for (const p of present) if (oneof.members.has(p.field.name)) count++;
+        if (count > 1) {
+          const set = present.filter((p) => oneof.members.has(p.field.name)).map((p) => p.field.name);
+          errors.push({ path, message: `only one of ${set.join(', ')} may be set (oneof ${oneof.name} in ${name})` });
+        }
       }
+      present.sort((a, b) => a.field.id - b.field.id);
     }
-    return out;
+    for (const { field, key } of present) writeField(w, field, v[key]!, join(path, key), errors);
   }
 
-  function single(field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[]): unknown {
+  /** Writes a message-typed value with its tag, reusing the bytes of an identical object encoded before. */
+  function writeNested(w: protobuf.Writer, id: number, type: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean): void {
+    if (reuse && isObject(v)) {
+      const hit = encodedObjects.get(v);
+      if (hit && hit.type === type) {
+        w.uint32((id << 3) | 2).bytes(hit.bytes);
+        return;
+      }
+      const before = errors.length;
+      const inner = protobuf.Writer.create();
+      writeMessage(inner, type, v, path, errors);
+      const bytes = inner.finish();
+      if (errors.length === before) encodedObjects.set(v, { type, bytes });
+      w.uint32((id << 3) | 2).bytes(bytes);
+      return;
+    }
+    w.uint32((id << 3) | 2).fork();
+    writeMessage(w, type, v, path, errors);
+    w.ldelim();
+  }
+
+  /** Writes one element (of a singular or repeated field) with its tag. */
+  function writeElement(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean): void {
     const rt = field.resolvedType;
-    if (rt instanceof protobuf.Enum) return enumValue(rt, v, path, errors);
-    if (rt instanceof protobuf.Type) return message(rt, v, path, errors);
-    return scalar(field.type, v, path, errors);
+    if (rt instanceof protobuf.Type) {
+      writeNested(w, field.id, rt, v, path, errors, reuse);
+    } else if (rt instanceof protobuf.Enum) {
+      const n = enumValue(rt, v, path, errors);
+      if (n !== undefined) w.uint32(field.id << 3).int32(n);
+    } else {
+      const value = scalar(field.type, v, path, errors);
+      if (value !== undefined) writeScalar(w, field.id, field.type, value);
+    }
   }
 
-  function fieldValue(field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[]): unknown {
+  function writeField(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[]): void {
     const entry = mapEntryOf(field);
     if (entry) {
       if (!isObject(v)) {
         errors.push({ path, message: `expected an object (map), got ${describe(v)}` });
-        return undefined;
+        return;
       }
       const keyField = entry.fields['key']!;
       const valueField = entry.fields['value']!;
-      const out: { key: unknown; value: unknown }[] = [];
       // Sorted keys: equal JSON gives equal bytes whatever order the keys came in.
       for (const k of Object.keys(v).sort()) {
+        const value = v[k]!;
+        if (value === null) continue;
         const key = keyField.type === 'string' ? k : scalar(keyField.type, keyField.type === 'bool' ? k === 'true' : k, join(path, k), errors);
-        const value = v[k] === null ? undefined : single(valueField, v[k]!, join(path, k), errors);
-        if (key !== undefined && value !== undefined) out.push({ key, value });
+        if (key === undefined) continue;
+        w.uint32((field.id << 3) | 2).fork();
+        writeScalar(w, 1, keyField.type, key);
+        writeElement(w, valueField, value, join(path, k), errors, true);
+        w.ldelim();
       }
-      return out;
+      return;
     }
     if (field.repeated) {
       if (!Array.isArray(v)) {
         errors.push({ path, message: `expected an array, got ${describe(v)}` });
-        return undefined;
+        return;
       }
-      const out: unknown[] = [];
-      v.forEach((item, i) => {
-        const value = single(field, item, join(path, i), errors);
-        if (value !== undefined) out.push(value);
-      });
-      return out;
+      const rt = field.resolvedType;
+      const kind = rt instanceof protobuf.Enum ? 'enum' : rt instanceof protobuf.Type ? 'message' : field.type;
+      if (PACKABLE.has(kind)) {
+        // proto3 packs repeated scalars: one length-delimited run of values.
+        w.uint32((field.id << 3) | 2).fork();
+        v.forEach((item, i) => {
+          const value = kind === 'enum' ? enumValue(rt as protobuf.Enum, item, join(path, i), errors) : scalar(kind, item, join(path, i), errors);
+          if (value !== undefined) writePackable(w, kind, value);
+        });
+        w.ldelim();
+        return;
+      }
+      v.forEach((item, i) => writeElement(w, field, item, join(path, i), errors, true));
+      return;
     }
-    return single(field, v, path, errors);
+    writeElement(w, field, v, path, errors, false);
   }
 
   // ---- bytes → JSON ------------------------------------------------------------------------------
@@ -513,9 +650,10 @@ export function createEncoder(root: protobuf.Root): Encoder {
     const type = lookupType(typeName);
     if (!type) return { ok: false, errors: [{ path: '', message: `unknown message type ${typeName}` }] };
     const errors: EncodeError[] = [];
-    const obj = message(type, json, '', errors);
-    if (errors.length > 0 || obj === undefined) return { ok: false, errors };
-    return { ok: true, value: type.encode(obj as protobuf.Message).finish() };
+    const w = protobuf.Writer.create();
+    writeMessage(w, type, json, '', errors);
+    if (errors.length > 0) return { ok: false, errors };
+    return { ok: true, value: w.finish() };
   }
 
   return {
@@ -527,10 +665,10 @@ export function createEncoder(root: protobuf.Root): Encoder {
         return { ok: false, errors: [{ path: '@type', message: 'a resource value is given without its outer "@type"' }] };
       }
       const errors: EncodeError[] = [];
-      const value = anyInner(typeUrl, { '@type': typeUrl, ...json }, '', errors);
-      if (errors.length > 0 || value === undefined) return { ok: false, errors };
-      const anyType = lookupType('google.protobuf.Any')!;
-      return { ok: true, value: anyType.encode({ type_url: typeUrl, value } as unknown as protobuf.Message).finish() };
+      const w = protobuf.Writer.create();
+      writeAny(w, { '@type': typeUrl, ...json }, '', errors);
+      if (errors.length > 0) return { ok: false, errors };
+      return { ok: true, value: w.finish() };
     },
     decodeMessage(typeName: string, bytes: Uint8Array): JsonValue {
       const type = lookupType(typeName);
