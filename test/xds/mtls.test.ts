@@ -47,13 +47,16 @@ describe('mTLS on the xDS port', () => {
     h = await startHarness({ tls: { cert: pki['serverCert']!, key: pki['serverKey']!, ca: pki['ca']! } });
     publish(h, fleetResources());
 
+    // The certificate names localhost (TLS SNI may not carry an IP address).
+    const channelOptions = { 'grpc.ssl_target_name_override': 'localhost' };
     const good = h.client('sotw', { id: 'tls-ok', cluster: 'edge' }, {
       credentials: grpc.credentials.createSsl(pki['ca']!, pki['clientKey']!, pki['clientCert']!),
+      channelOptions,
     });
     good.sotw({ typeUrl: CDS });
     expect(names(await good.next('cluster'))).toEqual(['svc-a', 'svc-b']);
 
-    const anonymous = h.client('sotw', { id: 'tls-none', cluster: 'edge' }, { credentials: grpc.credentials.createSsl(pki['ca']!) });
+    const anonymous = h.client('sotw', { id: 'tls-none', cluster: 'edge' }, { credentials: grpc.credentials.createSsl(pki['ca']!), channelOptions });
     anonymous.sotw({ typeUrl: CDS });
     const s1 = await anonymous.status;
     expect(s1.code).toBe(grpc.status.UNAVAILABLE);
@@ -61,6 +64,7 @@ describe('mTLS on the xDS port', () => {
 
     const rogue = h.client('sotw', { id: 'tls-rogue', cluster: 'edge' }, {
       credentials: grpc.credentials.createSsl(pki['ca']!, pki['rogueKey']!, pki['rogueCert']!),
+      channelOptions,
     });
     rogue.sotw({ typeUrl: CDS });
     const s2 = await rogue.status;
