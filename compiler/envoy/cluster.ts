@@ -4,7 +4,7 @@
  * translator (IR → Envoy resources).
  */
 import { isIP } from 'node:net';
-import type { HealthCheckIR, ListenerIR, ServiceIR, UpstreamTlsIR } from '../ir/ir';
+import type { HealthCheckIR, ServiceIR, UpstreamTlsIR } from '../ir/ir';
 import { EXTENSION, TYPE, adsConfigSource, duration, names, typed } from './common';
 import { loadAssignment } from './endpoints';
 import type { JsonObject } from './resources';
@@ -69,8 +69,8 @@ export function upstreamTlsSocket(tls: UpstreamTlsIR, protocol: ServiceIR['proto
   };
 }
 
-/** The CDS resource of one service. */
-export function serviceCluster(service: ServiceIR, listener: ListenerIR): JsonObject {
+/** The CDS resource of one service; `bufferLimitBytes` is the listener's `perConnectionBufferLimitBytes`. */
+export function serviceCluster(service: ServiceIR, bufferLimitBytes: number): JsonObject {
   const name = names.serviceCluster(service.name);
   const discovery: JsonObject = usesEds(service)
     ? { type: 'EDS', eds_cluster_config: { eds_config: adsConfigSource() } }
@@ -79,7 +79,7 @@ export function serviceCluster(service: ServiceIR, listener: ListenerIR): JsonOb
     name,
     ...discovery,
     connect_timeout: duration(service.connectTimeoutMs),
-    per_connection_buffer_limit_bytes: listener.perConnectionBufferLimitBytes,
+    per_connection_buffer_limit_bytes: bufferLimitBytes,
     circuit_breakers: {
       thresholds: [
         {

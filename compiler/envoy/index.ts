@@ -5,7 +5,7 @@
 export { translateEnvironment, translatePolicy } from './translate';
 export { staticBootstrap, adsBootstrap, XDS_CLUSTER, DEFAULT_ADMIN_PORT } from './bootstrap';
 export type { StaticBootstrapOptions, AdsBootstrapOptions, AdsTls } from './bootstrap';
-export { canonicalJson, contentHash, versioned } from './hash';
+export { canonicalJson, contentHash, resourceVersion, versioned } from './hash';
 export { HTTP_FILTER_ORDER } from './http-filters';
 export { FILTER, names } from './common';
 export { SHADOW_HEADER } from './rate-limit';

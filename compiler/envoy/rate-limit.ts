@@ -13,7 +13,7 @@
  *   only when none matched if `always_consume_default_token_bucket` is false.
  * - Buckets count per Envoy instance: N Envoys admit up to N x the limit.
  */
-import type { ListenerIR, RateLimitIR, RouteIR } from '../ir/ir';
+import type { RateLimitIR, RouteIR } from '../ir/ir';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, duration, fractionalPercent, typed } from './common';
 import type { JsonObject } from './resources';
 
@@ -110,8 +110,11 @@ export function rateLimitConfig(mode: RateLimitMode): JsonObject {
   return typed(TYPE.localRateLimit, { stat_prefix: `portcullis_ratelimit.${mode}` });
 }
 
-/** Per-route config of the `mode` instance, or null when the route has no limit in that mode. */
-export function rateLimitPerRoute(route: RouteIR, mode: RateLimitMode, listener: ListenerIR): JsonObject | null {
+/**
+ * Per-route config of the `mode` instance, or null when the route has no limit in that mode.
+ * `maxDynamicDescriptors` is the listener's `rateLimitMaxDynamicDescriptors`.
+ */
+export function rateLimitPerRoute(route: RouteIR, mode: RateLimitMode, maxDynamicDescriptors: number): JsonObject | null {
   if (route.disabled !== null) return null;
   const limits = route.rateLimits.filter((l) => l.mode === mode);
   if (limits.length === 0) return null;
@@ -130,7 +133,7 @@ export function rateLimitPerRoute(route: RouteIR, mode: RateLimitMode, listener:
     always_consume_default_token_bucket: false,
     filter_enabled: fractionalPercent(100),
     filter_enforced: fractionalPercent(mode === 'enforce' ? 100 : 0),
-    max_dynamic_descriptors: listener.rateLimitMaxDynamicDescriptors,
+    max_dynamic_descriptors: maxDynamicDescriptors,
     rate_limits: rateLimits,
     descriptors,
     ...(mode === 'enforce'

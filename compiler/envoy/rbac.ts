@@ -4,9 +4,20 @@
  * networks. Deny beats allow because every allow policy carries every deny as a negated condition.
  * Part of the Envoy translator (IR → Envoy resources).
  */
-import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RouteIR } from '../ir/ir';
+import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteIR } from '../ir/ir';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, typed } from './common';
 import type { JsonObject } from './resources';
+
+/** What a route's RBAC reads from its environment besides the route itself. */
+export interface RbacContext {
+  /** Roles claim of each JWT provider, by provider name. */
+  readonly rolesClaims: ReadonlyMap<string, string>;
+  readonly revokedTokens: RevokedTokensIR;
+}
+
+export function rbacContext(env: EnvironmentIR): RbacContext {
+  return { rolesClaims: new Map(env.jwtProviders.map((p) => [p.name, p.rolesClaim])), revokedTokens: env.revokedTokens };
+}
 
 /** Filter-level config: no rules, i.e. no enforcement. Every route sets its own (see rbacPerRoute). */
 export function rbacConfig(): JsonObject {
@@ -69,10 +80,10 @@ function methodsPermission(methods: readonly string[]): JsonObject {
 }
 
 /** Conditions every request to the route must meet whatever rule lets it in. */
-function commonConditions(route: RouteIR, env: EnvironmentIR): JsonObject[] {
+function commonConditions(route: RouteIR, ctx: RbacContext): JsonObject[] {
   const ids: JsonObject[] = [];
   if (route.access.authentication === 'jwt') {
-    const { jtis, subjects } = env.revokedTokens;
+    const { jtis, subjects } = ctx.revokedTokens;
     if (jtis.length > 0) ids.push({ not_id: claimIn('jti', jtis) });
     if (subjects.length > 0) ids.push({ not_id: claimIn('sub', subjects) });
   }
@@ -82,9 +93,12 @@ function commonConditions(route: RouteIR, env: EnvironmentIR): JsonObject[] {
 }
 
 /** Claims holding roles on this route: one per accepted provider (providers may name different claims). */
-function rolesClaimsOf(route: RouteIR, env: EnvironmentIR): string[] {
+function rolesClaimsOf(route: RouteIR, ctx: RbacContext): string[] {
   const claims = new Set<string>();
-  for (const p of env.jwtProviders) if (route.access.providers.includes(p.name)) claims.add(p.rolesClaim);
+  for (const provider of route.access.providers) {
+    const claim = ctx.rolesClaims.get(provider);
+    if (claim !== undefined) claims.add(claim);
+  }
   return [...claims].sort();
 }
 
@@ -101,9 +115,9 @@ function rulePolicy(rule: AccessRuleIR, common: readonly JsonObject[], rolesClai
  * The route's RBAC: null when nothing needs checking (a public route with no network rules, or a
  * token route with no rules, networks or revocations), otherwise an ALLOW policy set.
  */
-export function rbacRules(route: RouteIR, env: EnvironmentIR): JsonObject | null {
-  const rolesClaims = rolesClaimsOf(route, env);
-  const common = commonConditions(route, env);
+export function rbacRules(route: RouteIR, ctx: RbacContext): JsonObject | null {
+  const rolesClaims = rolesClaimsOf(route, ctx);
+  const common = commonConditions(route, ctx);
   const policies: Record<string, JsonObject> = {};
   if (route.access.rules.length > 0) {
     // Policy names sort in rule order and say which document granted the access.
@@ -123,8 +137,8 @@ export function rbacRules(route: RouteIR, env: EnvironmentIR): JsonObject | null
 }
 
 /** Per-route config: the route's rules, or an empty override that turns RBAC off for the route. */
-export function rbacPerRoute(route: RouteIR, env: EnvironmentIR): JsonObject {
+export function rbacPerRoute(route: RouteIR, ctx: RbacContext): JsonObject {
   if (route.disabled !== null) return typed(TYPE.rbacPerRoute, {});
-  const rules = rbacRules(route, env);
+  const rules = rbacRules(route, ctx);
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
 }

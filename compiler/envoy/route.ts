@@ -1,14 +1,35 @@
 /**
  * The route configuration (RDS): virtual hosts grouped by host, routes in IR match order, each
  * carrying its per-filter configs (JWT requirement, RBAC, rate limits). Part of the Envoy
- * translator (IR → Envoy resources).
+ * translator (IR → Envoy resources). Each route is translated once per RouteIR object (see memo.ts).
  */
 import type { EnvironmentIR, HeaderMatchIR, RouteIR, RouteMatchIR } from '../ir/ir';
 import { FILTER, anyOfRegex, duration, names } from './common';
 import { jwtPerRoute } from './jwt';
+import { identityMemo } from './memo';
 import { rateLimitPerRoute } from './rate-limit';
-import { rbacPerRoute } from './rbac';
+import { rbacContext, rbacPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
+
+/**
+ * Everything a route's JSON reads from its environment besides the route itself, and `key`, which
+ * spells all of it: routes are memoised per (key, RouteIR), so whatever is read here must be in it.
+ */
+export interface RouteContext {
+  readonly key: string;
+  readonly rbac: RbacContext;
+  /** The listener's `rateLimitMaxDynamicDescriptors`. */
+  readonly maxDynamicDescriptors: number;
+}
+
+export function routeContext(env: EnvironmentIR): RouteContext {
+  const rbac = rbacContext(env);
+  const maxDynamicDescriptors = env.listener.rateLimitMaxDynamicDescriptors;
+  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims], rbac.revokedTokens.jtis, rbac.revokedTokens.subjects]);
+  return { key, rbac, maxDynamicDescriptors };
+}
+
+const routeMemo = identityMemo<RouteIR, JsonObject>();
 
 function headerMatcher(h: HeaderMatchIR): JsonObject {
   const m = h.match;
@@ -39,22 +60,19 @@ export function routeMatch(match: RouteMatchIR): JsonObject {
 }
 
 /** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain. */
-function perFilterConfig(route: RouteIR, env: EnvironmentIR): JsonObject {
+function perFilterConfig(route: RouteIR, ctx: RouteContext): JsonObject {
   const config: Record<string, JsonObject> = {
     [FILTER.jwtAuthn]: jwtPerRoute(route),
-    [FILTER.rbac]: rbacPerRoute(route, env),
+    [FILTER.rbac]: rbacPerRoute(route, ctx.rbac),
   };
-  const enforce = rateLimitPerRoute(route, 'enforce', env.listener);
+  const enforce = rateLimitPerRoute(route, 'enforce', ctx.maxDynamicDescriptors);
   if (enforce !== null) config[FILTER.rateLimitEnforce] = enforce;
-  const shadow = rateLimitPerRoute(route, 'shadow', env.listener);
+  const shadow = rateLimitPerRoute(route, 'shadow', ctx.maxDynamicDescriptors);
   if (shadow !== null) config[FILTER.rateLimitShadow] = shadow;
   return config;
 }
 
-function routeAction(route: RouteIR, env: EnvironmentIR): JsonObject {
-  if (!env.services.some((s) => s.name === route.service)) {
-    throw new Error(`IR bug: route ${route.name} targets unknown service ${route.service}`);
-  }
+function routeAction(route: RouteIR): JsonObject {
   const retries = route.retries;
   return {
     cluster: names.serviceCluster(route.service),
@@ -71,10 +89,11 @@ function routeAction(route: RouteIR, env: EnvironmentIR): JsonObject {
   };
 }
 
-export function envoyRoute(route: RouteIR, env: EnvironmentIR): JsonObject {
+/** One route's JSON. Does not check that its service exists (routeConfiguration does, memo or not). */
+export function envoyRoute(route: RouteIR, ctx: RouteContext): JsonObject {
   const action: JsonObject =
     route.disabled === null
-      ? { route: routeAction(route, env) }
+      ? { route: routeAction(route) }
       : {
           direct_response: {
             status: route.disabled.status,
@@ -85,7 +104,7 @@ export function envoyRoute(route: RouteIR, env: EnvironmentIR): JsonObject {
     name: route.name,
     match: routeMatch(route.match),
     ...action,
-    typed_per_filter_config: perFilterConfig(route, env),
+    typed_per_filter_config: perFilterConfig(route, ctx),
   };
 }
 
@@ -96,11 +115,17 @@ export function hostsInOrder(routes: readonly RouteIR[]): string[] {
 }
 
 export function routeConfiguration(env: EnvironmentIR): JsonObject {
-  const byHost = new Map<string, RouteIR[]>();
+  const ctx = routeContext(env);
+  const services = new Set(env.services.map((s) => s.name));
+  const byHost = new Map<string, JsonObject[]>();
   for (const r of env.routes) {
+    if (r.disabled === null && !services.has(r.service)) {
+      throw new Error(`IR bug: route ${r.name} targets unknown service ${r.service}`);
+    }
+    const route = routeMemo(r, ctx.key, () => envoyRoute(r, ctx));
     const list = byHost.get(r.host);
-    if (list) list.push(r);
-    else byHost.set(r.host, [r]);
+    if (list) list.push(route);
+    else byHost.set(r.host, [route]);
   }
   return {
     name: names.routeConfig(env.name),
@@ -109,7 +134,7 @@ export function routeConfiguration(env: EnvironmentIR): JsonObject {
     virtual_hosts: hostsInOrder(env.routes).map((host) => ({
       name: host,
       domains: [host],
-      routes: (byHost.get(host) as RouteIR[]).map((r) => envoyRoute(r, env)),
+      routes: byHost.get(host) as JsonObject[],
     })),
   };
 }

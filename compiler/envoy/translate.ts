@@ -1,19 +1,25 @@
 /**
  * Entry point of the Envoy translator: IR → Envoy v3 resources (CDS, EDS, LDS, RDS) for one
  * (environment, fleet). Pure: the same IR always gives byte-identical resources and versions.
+ *
+ * Work is proportional to what changed between compiles: routes, clusters and load assignments are
+ * memoised per IR object (memo.ts; the incremental IR builder keeps unchanged objects), route
+ * hashes per route object (hash.ts), and a whole environment per EnvironmentIR object, so every
+ * fleet of an environment costs one translation.
  */
-import type { EnvironmentIR, PolicyIR } from '../ir/ir';
+import type { EnvironmentIR, PolicyIR, ServiceIR } from '../ir/ir';
 import { serviceCluster, usesEds } from './cluster';
 import { loadAssignment } from './endpoints';
 import { versioned } from './hash';
 import { jwksClusters } from './jwt';
 import { edgeListener } from './listener';
-import type { EnvoyResource, EnvoyResources, JsonObject } from './resources';
+import { identityMemo } from './memo';
+import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from './resources';
 import { routeConfiguration } from './route';
 
 /** Versioned resources sorted by name, read from the resource's own `nameKey` field. */
-function sortedResources(values: readonly JsonObject[], nameKey = 'name'): EnvoyResource[] {
-  const resources = values.map((v) => versioned(v[nameKey] as string, v));
+function sortedResources(kind: XdsKind, values: readonly JsonObject[], nameKey = 'name'): EnvoyResource[] {
+  const resources = values.map((v) => versioned(kind, v[nameKey] as string, v));
   resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (let i = 1; i < resources.length; i++) {
     if ((resources[i] as EnvoyResource).name === (resources[i - 1] as EnvoyResource).name) {
@@ -23,18 +29,39 @@ function sortedResources(values: readonly JsonObject[], nameKey = 'name'): Envoy
   return resources;
 }
 
-/** Resources for one fleet of one environment (every fleet of an environment gets the same content). */
-export function translateEnvironment(env: EnvironmentIR, fleet: string): EnvoyResources {
-  const clusters = [...env.services.map((s) => serviceCluster(s, env.listener)), ...jwksClusters(env)];
-  const assignments = env.services.filter(usesEds).map(loadAssignment);
+type EnvironmentResources = Omit<EnvoyResources, 'fleet'>;
+
+// Memo contexts (see memo.ts): a cluster reads one listener setting besides its service; a load
+// assignment nothing else.
+const clusterMemo = identityMemo<ServiceIR, JsonObject>();
+const assignmentMemo = identityMemo<ServiceIR, JsonObject>();
+const environmentMemo = new WeakMap<EnvironmentIR, EnvironmentResources>();
+
+function environmentResources(env: EnvironmentIR): EnvironmentResources {
+  const bufferLimit = env.listener.perConnectionBufferLimitBytes;
+  const clusters = [
+    ...env.services.map((s) => clusterMemo(s, String(bufferLimit), () => serviceCluster(s, bufferLimit))),
+    ...jwksClusters(env),
+  ];
+  const assignments = env.services.filter(usesEds).map((s) => assignmentMemo(s, '', () => loadAssignment(s)));
   return {
     environment: env.name,
-    fleet,
-    clusters: sortedResources(clusters),
-    endpoints: sortedResources(assignments, 'cluster_name'),
-    listeners: sortedResources([edgeListener(env)]),
-    routes: sortedResources([routeConfiguration(env)]),
+    clusters: sortedResources('cluster', clusters),
+    endpoints: sortedResources('endpoint', assignments, 'cluster_name'),
+    listeners: sortedResources('listener', [edgeListener(env)]),
+    routes: sortedResources('route', [routeConfiguration(env)]),
   };
+}
+
+/** Resources for one fleet of one environment (every fleet of an environment gets the same content). */
+export function translateEnvironment(env: EnvironmentIR, fleet: string): EnvoyResources {
+  let resources = environmentMemo.get(env);
+  if (resources === undefined) {
+    resources = environmentResources(env);
+    environmentMemo.set(env, resources);
+  }
+  const { environment, clusters, endpoints, listeners, routes } = resources;
+  return { environment, fleet, clusters, endpoints, listeners, routes };
 }
 
 /** Resources for every (environment, fleet) of a compiled repository, in environment then fleet order. */
