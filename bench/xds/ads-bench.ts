@@ -331,6 +331,15 @@ async function cli(argv: readonly string[]): Promise<void> {
   const servers: BenchServer[] = which === 'both' ? ['portcullis', 'go-control-plane'] : [which as BenchServer];
   const results: AdsBenchResult[] = [];
   for (const server of servers) {
+    if (server === 'go-control-plane') {
+      try {
+        buildGoPeer();
+      } catch (e) {
+        // No Go toolchain or no module proxy: the Portcullis figures still stand on their own.
+        process.stderr.write(`go-control-plane peer not run: ${(e as Error).message}\n`);
+        continue;
+      }
+    }
     const r = await runAdsBench({
       server,
       variant: arg('--variant', 'sotw') === 'delta' ? 'delta' : 'sotw',
