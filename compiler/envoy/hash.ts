@@ -43,17 +43,17 @@ export function contentHash(value: JsonValue): string {
 }
 
 /**
- * contentHash of each route object, computed once per object: the memoised route JSON of the
- * translator is shared by every route configuration that holds it, and never mutated (resources
- * are readonly).
+ * Hashes of parts of route configurations, computed once per object: the memoised route and
+ * virtual-host JSON of the translator is shared by every configuration that holds it, and never
+ * mutated (resources are readonly).
  */
-const routeHashes = new WeakMap<JsonObject, string>();
+const partHashes = new WeakMap<JsonObject, string>();
 
-function routeHash(route: JsonObject): string {
-  let hash = routeHashes.get(route);
+function partHash(part: JsonObject, outline: (part: JsonObject) => JsonValue): string {
+  let hash = partHashes.get(part);
   if (hash === undefined) {
-    hash = contentHash(route);
-    routeHashes.set(route, hash);
+    hash = contentHash(outline(part));
+    partHashes.set(part, hash);
   }
   return hash;
 }
@@ -62,30 +62,32 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The value with each object of its array `key` replaced by `hash(object)`; other values unchanged. */
+function hashedItems(value: JsonObject, key: string, hash: (item: JsonObject) => string): JsonObject {
+  const items = value[key];
+  if (!Array.isArray(items)) return value;
+  return { ...value, [key]: items.map((item: JsonValue) => (isObject(item) ? hash(item) : item)) };
+}
+
+const routeHash = (route: JsonObject): string => partHash(route, (r) => r);
+const virtualHostHash = (vh: JsonObject): string => partHash(vh, (v) => hashedItems(v, 'routes', routeHash));
+
 /**
  * The version of a resource of `kind`: a function of its content only, so equal content gives an
  * equal version however the value was built (key order included) and whether or not it was
  * memoised.
  *
  * - Clusters, endpoints, listeners: contentHash of the value.
- * - Route configurations (10,000 routes are ~15 MB of JSON): contentHash of the configuration with
- *   each route of each virtual host replaced by the route's own contentHash, a Merkle tree of two
- *   levels. A one-route change then hashes one route and an outline of ~20 bytes per route, not
- *   the whole configuration. (Routes are always objects in Envoy's API, so a hash string in their
- *   place cannot be mistaken for a route.)
+ * - Route configurations (10,000 routes are ~15 MB of JSON): a Merkle tree. The version is the
+ *   contentHash of the configuration with each virtual host replaced by the virtual host's hash,
+ *   which is the contentHash of the virtual host with each route replaced by the route's
+ *   contentHash. A one-route change then hashes one route, one virtual host outline (~20 bytes
+ *   per route) and the configuration outline, not 15 MB. (Virtual hosts and routes are objects in
+ *   Envoy's API, so a hash string in their place cannot be mistaken for one.)
  */
 export function resourceVersion(kind: XdsKind, value: JsonObject): string {
-  const vhosts = value['virtual_hosts'];
-  if (kind !== 'route' || !Array.isArray(vhosts)) return contentHash(value);
-  const outline = {
-    ...value,
-    virtual_hosts: vhosts.map((vh: JsonValue) => {
-      const routes = isObject(vh) ? vh['routes'] : undefined;
-      if (!isObject(vh) || !Array.isArray(routes)) return vh;
-      return { ...vh, routes: routes.map((r: JsonValue) => (isObject(r) ? routeHash(r) : r)) };
-    }),
-  };
-  return contentHash(outline);
+  if (kind !== 'route') return contentHash(value);
+  return contentHash(hashedItems(value, 'virtual_hosts', virtualHostHash));
 }
 
 /** A named resource of `kind` with its version. */

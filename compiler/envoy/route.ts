@@ -114,27 +114,51 @@ export function hostsInOrder(routes: readonly RouteIR[]): string[] {
   return [...hosts.filter((h) => h !== '*'), ...hosts.filter((h) => h === '*')];
 }
 
-export function routeConfiguration(env: EnvironmentIR): JsonObject {
-  const ctx = routeContext(env);
-  const services = new Set(env.services.map((s) => s.name));
+/**
+ * Virtual hosts by the JSON object of their first route, reused while they hold the very same
+ * route objects in the same order: then an unchanged virtual host keeps its object, and its hash
+ * (hash.ts) is not computed again.
+ */
+const virtualHostMemo = new WeakMap<JsonObject, JsonObject>();
+
+function virtualHost(host: string, routes: readonly JsonObject[]): JsonObject {
+  const first = routes[0] as JsonObject;
+  const known = virtualHostMemo.get(first);
+  if (known !== undefined && known['name'] === host) {
+    const knownRoutes = known['routes'] as readonly JsonObject[];
+    if (knownRoutes.length === routes.length && knownRoutes.every((r, i) => r === routes[i])) return known;
+  }
+  const vh: JsonObject = { name: host, domains: [host], routes };
+  virtualHostMemo.set(first, vh);
+  return vh;
+}
+
+/** The virtual hosts of a route list: environments without overlays share one list (IR builder). */
+const virtualHostsMemo = identityMemo<readonly RouteIR[], readonly JsonObject[]>();
+
+function virtualHosts(routes: readonly RouteIR[], ctx: RouteContext): readonly JsonObject[] {
   const byHost = new Map<string, JsonObject[]>();
-  for (const r of env.routes) {
-    if (r.disabled === null && !services.has(r.service)) {
-      throw new Error(`IR bug: route ${r.name} targets unknown service ${r.service}`);
-    }
+  for (const r of routes) {
     const route = routeMemo(r, ctx.key, () => envoyRoute(r, ctx));
     const list = byHost.get(r.host);
     if (list) list.push(route);
     else byHost.set(r.host, [route]);
   }
+  return hostsInOrder(routes).map((host) => virtualHost(host, byHost.get(host) as JsonObject[]));
+}
+
+export function routeConfiguration(env: EnvironmentIR): JsonObject {
+  const services = new Set(env.services.map((s) => s.name));
+  for (const r of env.routes) {
+    if (r.disabled === null && !services.has(r.service)) {
+      throw new Error(`IR bug: route ${r.name} targets unknown service ${r.service}`);
+    }
+  }
+  const ctx = routeContext(env);
   return {
     name: names.routeConfig(env.name),
     // Host headers carry a port (`api.example.com:10000`); match on the name alone.
     ignore_port_in_host_matching: true,
-    virtual_hosts: hostsInOrder(env.routes).map((host) => ({
-      name: host,
-      domains: [host],
-      routes: byHost.get(host) as JsonObject[],
-    })),
+    virtual_hosts: virtualHostsMemo(env.routes, ctx.key, () => virtualHosts(env.routes, ctx)),
   };
 }

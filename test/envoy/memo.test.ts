@@ -73,6 +73,7 @@ describe('warm translation equals cold translation', () => {
         const name = r['name'] as string;
         if (name === 'orders-list') expect(r).not.toBe(jsonBefore.get(name));
         if (irNow.get(name) === irBefore.get(name)) {
+          // Kept IR object: kept JSON object (so its hash is not computed again).
           expect(r).toBe(jsonBefore.get(name));
           kept++;
         }
@@ -171,6 +172,22 @@ describe('route configuration versions', () => {
     ];
     expect((vhosts[0]!['routes'] as JsonObject[]).length).toBeGreaterThan(1);
     expect(new Set(versions).size).toBe(versions.length);
+  });
+
+  test('change when virtual hosts change order or domains', () => {
+    const routes = (config.value['virtual_hosts'] as JsonObject[]).flatMap((vh) => vh['routes'] as JsonObject[]);
+    const vh = (name: string, rs: JsonObject[]): JsonObject => ({ name, domains: [name], routes: rs });
+    const two = (a: JsonObject, b: JsonObject): JsonObject => ({ ...config.value, virtual_hosts: [a, b] });
+    const a = vh('a.example.com', routes.slice(0, 1));
+    const b = vh('b.example.com', routes.slice(1));
+    const versions = [
+      resourceVersion('route', two(a, b)),
+      resourceVersion('route', two(b, a)),
+      resourceVersion('route', two({ ...a, domains: ['a.example.com', 'c.example.com'] }, b)),
+      resourceVersion('route', two(vh('a.example.com', routes.slice(0, 2)), vh('b.example.com', routes.slice(2)))),
+    ];
+    expect(new Set(versions).size).toBe(versions.length);
+    expect(resourceVersion('route', reversedKeys(two(a, b)))).toBe(versions[0]);
   });
 
   test('a new EnvironmentIR with the same routes gets the same version', () => {
