@@ -10,5 +10,5 @@ node dist/bench/compile/compile-bench.js "${BENCH_ROUTES:-10000}"
 if [ -f dist/bench/xds/ads-bench.js ]; then
   echo
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
-  node dist/bench/xds/ads-bench.js
+  node dist/bench/xds/ads-bench.js --clients "${BENCH_CLIENTS:-1000}" --server both
 fi

@@ -4,83 +4,23 @@
  * config Envoy refuses shows up as a NACK with Envoy's own message. (The whole pipeline, git to
  * Envoy, is covered by the end-to-end tests; this is the protocol against the real client.)
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { adsBootstrap } from '../../compiler/envoy';
+import { EnvoyProcess } from '../support/envoy';
+import { freePort } from '../support/ports';
 import { fleetResources, resource } from './fixtures';
 import { type Harness, publish, startHarness } from './harness';
 
-const envoyBin = process.env['ENVOY_BIN'] ?? '';
-const maybe = existsSync(envoyBin) ? describe : describe.skip;
+type Envoy = EnvoyProcess;
 
-interface Envoy {
-  readonly admin: string;
-  stop(): Promise<void>;
-}
-
+/** A real Envoy bootstrapped with the product's own ADS bootstrap; a missing ENVOY_BIN fails the test. */
 async function startEnvoy(xdsPort: number, variant: 'GRPC' | 'DELTA_GRPC', nodeId: string): Promise<Envoy> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-envoy-'));
-  const bootstrap = {
-    node: { id: nodeId, cluster: 'edge' },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
-    dynamic_resources: {
-      ads_config: {
-        api_type: variant,
-        transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds' } }],
-        set_node_on_first_message_only: true,
-      },
-      cds_config: { ads: {}, resource_api_version: 'V3' },
-      lds_config: { ads: {}, resource_api_version: 'V3' },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'xds',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: 'xds',
-            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: xdsPort } } } }] }],
-          },
-        },
-      ],
-    },
-  };
-  writeFileSync(join(dir, 'bootstrap.json'), JSON.stringify(bootstrap));
-  const adminPath = join(dir, 'admin.txt');
-  const child: ChildProcess = spawn(
-    envoyBin,
-    ['-c', join(dir, 'bootstrap.json'), '--admin-address-path', adminPath, '--disable-hot-restart', '--concurrency', '1', '-l', 'error'],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const deadline = Date.now() + 15_000;
-  while (!existsSync(adminPath) || readFileSync(adminPath, 'utf8').trim() === '') {
-    if (Date.now() > deadline) throw new Error('envoy did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    admin: `http://${readFileSync(adminPath, 'utf8').trim()}`,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => {
-          rmSync(dir, { recursive: true, force: true });
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
+  const adminPort = await freePort();
+  const bootstrap = adsBootstrap({ nodeId, cluster: 'edge', xdsHost: '127.0.0.1', xdsPort, delta: variant === 'DELTA_GRPC', adminPort });
+  return EnvoyProcess.start({ bootstrap, adminPort, logLevel: 'error' });
 }
 
 async function stats(envoy: Envoy): Promise<Record<string, number>> {
-  const text = await (await fetch(`${envoy.admin}/stats?filter=update_(success|rejected)`)).text();
+  const text = await (await fetch(`${envoy.adminUrl}/stats?filter=update_(success|rejected)`)).text();
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
     const m = /^(\S+): (\d+)$/.exec(line.trim());
@@ -90,7 +30,7 @@ async function stats(envoy: Envoy): Promise<Record<string, number>> {
 }
 
 async function dynamicNames(envoy: Envoy): Promise<{ clusters: string[]; listeners: string[]; routes: string[] }> {
-  const dump = (await (await fetch(`${envoy.admin}/config_dump`)).json()) as { configs: Record<string, unknown>[] };
+  const dump = (await (await fetch(`${envoy.adminUrl}/config_dump`)).json()) as { configs: Record<string, unknown>[] };
   const clusters: string[] = [];
   const listeners: string[] = [];
   const routes: string[] = [];
@@ -130,7 +70,7 @@ function explain(h: Harness, e: Envoy) {
   };
 }
 
-maybe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (variant) => {
+describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (variant) => {
   let h: Harness;
   let envoy: Envoy | undefined;
   afterEach(async () => {
@@ -140,7 +80,7 @@ maybe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (var
 
   test('accepts the config, follows an update that adds and drops a cluster, and a refusal is a recorded NACK', async () => {
     h = await startHarness();
-    const listenerPort = 20000 + Math.floor(Math.random() * 20000);
+    const listenerPort = await freePort();
     publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
     envoy = await startEnvoy(h.port, variant, `envoy-${variant}`);
     const e = envoy;
@@ -181,7 +121,7 @@ maybe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (var
 
   test('a restarted server computes the same versions: the reconnecting Envoy is in sync with nothing re-sent', async () => {
     h = await startHarness();
-    const listenerPort = 20000 + Math.floor(Math.random() * 20000);
+    const listenerPort = await freePort();
     publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
     envoy = await startEnvoy(h.port, variant, `envoy-restart-${variant}`);
     const e = envoy;
