@@ -32,6 +32,7 @@ export const EXTENSION = {
 export const FILTER = {
   jwtAuthn: 'envoy.filters.http.jwt_authn',
   rbac: 'envoy.filters.http.rbac',
+  revokedTokens: 'portcullis.rbac.revoked_tokens',
   rateLimitEnforce: 'portcullis.local_ratelimit.enforce',
   rateLimitShadow: 'portcullis.local_ratelimit.shadow',
   router: 'envoy.filters.http.router',

@@ -10,7 +10,7 @@ import type { EnvironmentIR } from '../ir/ir';
 import { FILTER, TYPE, typed } from './common';
 import { jwtAuthnConfig } from './jwt';
 import { rateLimitConfig } from './rate-limit';
-import { rbacConfig } from './rbac';
+import { rbacConfig, revokedTokensConfig } from './rbac';
 import type { JsonObject } from './resources';
 
 interface FilterSlot {
@@ -22,19 +22,24 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   // 1. jwt_authn: verifies the bearer token (401 when missing or invalid on a route that needs one)
   //    and writes its payload to dynamic metadata ("payload"), which both filters after it read.
   { name: FILTER.jwtAuthn, config: jwtAuthnConfig },
-  // 2. rbac: roles from that payload, revoked jti/sub, allowed and denied client networks (403).
+  // 2. rbac, revoked-tokens instance: refuses a payload whose jti or sub is revoked (403). Its
+  //    rules sit once in the route configuration rather than in every route (see rbac.ts), which
+  //    needs an instance of its own: a route's config for the rbac filter below replaces, not
+  //    adds to, a configuration-wide one. Before rate limits, like the next one.
+  { name: FILTER.revokedTokens, config: () => revokedTokensConfig() },
+  // 3. rbac: roles from that payload, allowed and denied client networks (403).
   //    Before rate limits so refused callers do not spend the budget of legitimate ones.
   { name: FILTER.rbac, config: () => rbacConfig() },
-  // 3. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
+  // 4. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
   { name: FILTER.rateLimitEnforce, config: () => rateLimitConfig('enforce') },
-  // 4. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
+  // 5. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
   //    Two instances because `filter_enforced` belongs to a whole filter config, not to one
   //    descriptor, and a route holds one config per filter instance: a route with an enforced and
   //    a shadow limit needs both. Separate stat prefixes also keep "would have limited" apart from
   //    "limited". After the enforce instance: a shadow limit measures what it would add to the
   //    limits in force, and requests already refused do not drain its buckets.
   { name: FILTER.rateLimitShadow, config: () => rateLimitConfig('shadow') },
-  // 5. router: forwards to the route's cluster (or answers a disabled route's direct response).
+  // 6. router: forwards to the route's cluster (or answers a disabled route's direct response).
   { name: FILTER.router, config: () => typed(TYPE.router, {}) },
 ];
 

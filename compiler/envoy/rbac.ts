@@ -1,7 +1,11 @@
 /**
- * Access rules per route (envoy.filters.http.rbac): ALLOW policies whose principals check the roles
- * in the verified JWT payload, refuse revoked tokens and denied networks, and require allowed
- * networks. Deny beats allow because every allow policy carries every deny as a negated condition.
+ * Access rules with Envoy's RBAC filter (envoy.filters.http.rbac), two instances:
+ * - per route: ALLOW policies whose principals check the roles in the verified JWT payload, refuse
+ *   denied networks and require allowed networks. Deny beats allow because every allow policy
+ *   carries every denied network as a negated condition.
+ * - revoked tokens: one DENY policy set for the whole route configuration (revocations hold on
+ *   every token route of an environment), so revoking a token changes one small block of RDS
+ *   instead of every route, and the routes stay untouched.
  * Part of the Envoy translator (IR → Envoy resources).
  */
 import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteIR } from '../ir/ir';
@@ -12,16 +16,23 @@ import type { JsonObject } from './resources';
 export interface RbacContext {
   /** Roles claim of each JWT provider, by provider name. */
   readonly rolesClaims: ReadonlyMap<string, string>;
-  readonly revokedTokens: RevokedTokensIR;
 }
 
 export function rbacContext(env: EnvironmentIR): RbacContext {
-  return { rolesClaims: new Map(env.jwtProviders.map((p) => [p.name, p.rolesClaim])), revokedTokens: env.revokedTokens };
+  return { rolesClaims: new Map(env.jwtProviders.map((p) => [p.name, p.rolesClaim])) };
 }
 
 /** Filter-level config: no rules, i.e. no enforcement. Every route sets its own (see rbacPerRoute). */
 export function rbacConfig(): JsonObject {
   return typed(TYPE.rbac, {});
+}
+
+/**
+ * Filter-level config of the revoked-tokens instance: no rules (the route configuration carries
+ * them, see revokedTokensPerRoute), and its own stat prefix so its denials are counted apart.
+ */
+export function revokedTokensConfig(): JsonObject {
+  return typed(TYPE.rbac, { rules_stat_prefix: 'revoked_tokens.' });
 }
 
 /** A matcher on one claim of the verified JWT payload (dynamic metadata written by jwt_authn). */
@@ -79,14 +90,9 @@ function methodsPermission(methods: readonly string[]): JsonObject {
   return methods.length === 1 ? one(methods[0] as string) : { or_rules: { rules: methods.map(one) } };
 }
 
-/** Conditions every request to the route must meet whatever rule lets it in. */
-function commonConditions(route: RouteIR, ctx: RbacContext): JsonObject[] {
+/** Conditions every request to the route must meet whatever rule lets it in (revoked tokens aside). */
+function commonConditions(route: RouteIR): JsonObject[] {
   const ids: JsonObject[] = [];
-  if (route.access.authentication === 'jwt') {
-    const { jtis, subjects } = ctx.revokedTokens;
-    if (jtis.length > 0) ids.push({ not_id: claimIn('jti', jtis) });
-    if (subjects.length > 0) ids.push({ not_id: claimIn('sub', subjects) });
-  }
   if (route.access.deniedNetworks.length > 0) ids.push({ not_id: anyOf(route.access.deniedNetworks.map(cidr)) });
   if (route.access.allowedNetworks.length > 0) ids.push(anyOf(route.access.allowedNetworks.map(cidr)));
   return ids;
@@ -112,12 +118,12 @@ function rulePolicy(rule: AccessRuleIR, common: readonly JsonObject[], rolesClai
 }
 
 /**
- * The route's RBAC: null when nothing needs checking (a public route with no network rules, or a
- * token route with no rules, networks or revocations), otherwise an ALLOW policy set.
+ * The route's RBAC: null when nothing needs checking (a route with no rules and no network rules),
+ * otherwise an ALLOW policy set.
  */
 export function rbacRules(route: RouteIR, ctx: RbacContext): JsonObject | null {
   const rolesClaims = rolesClaimsOf(route, ctx);
-  const common = commonConditions(route, ctx);
+  const common = commonConditions(route);
   const policies: Record<string, JsonObject> = {};
   if (route.access.rules.length > 0) {
     // Policy names sort in rule order and say which document granted the access.
@@ -141,4 +147,18 @@ export function rbacPerRoute(route: RouteIR, ctx: RbacContext): JsonObject {
   if (route.disabled !== null) return typed(TYPE.rbacPerRoute, {});
   const rules = rbacRules(route, ctx);
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
+}
+
+/**
+ * Config of the revoked-tokens instance for a whole route configuration (RouteConfiguration
+ * `typed_per_filter_config`, which applies to every route that sets none for this filter), or null
+ * when nothing is revoked. A DENY on the jti or sub claim of the verified payload: routes that need
+ * no token run jwt_authn disabled, so they have no payload and nothing here matches them.
+ */
+export function revokedTokensPerRoute(revoked: RevokedTokensIR): JsonObject | null {
+  const policies: Record<string, JsonObject> = {};
+  if (revoked.jtis.length > 0) policies['revoked-jti'] = { permissions: [{ any: true }], principals: [claimIn('jti', revoked.jtis)] };
+  if (revoked.subjects.length > 0) policies['revoked-sub'] = { permissions: [{ any: true }], principals: [claimIn('sub', revoked.subjects)] };
+  if (Object.keys(policies).length === 0) return null;
+  return typed(TYPE.rbacPerRoute, { rbac: { rules: { action: 'DENY', policies } } });
 }

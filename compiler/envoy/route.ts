@@ -1,6 +1,7 @@
 /**
  * The route configuration (RDS): virtual hosts grouped by host, routes in IR match order, each
- * carrying its per-filter configs (JWT requirement, RBAC, rate limits). Part of the Envoy
+ * carrying its per-filter configs (JWT requirement, RBAC, rate limits); revoked tokens once for the
+ * whole configuration. Part of the Envoy
  * translator (IR → Envoy resources). Each route is translated once per RouteIR object (see memo.ts).
  */
 import type { EnvironmentIR, HeaderMatchIR, RouteIR, RouteMatchIR } from '../ir/ir';
@@ -8,7 +9,7 @@ import { FILTER, anyOfRegex, duration, names } from './common';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
 import { rateLimitPerRoute } from './rate-limit';
-import { rbacContext, rbacPerRoute, type RbacContext } from './rbac';
+import { rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
 
 /**
@@ -25,7 +26,7 @@ export interface RouteContext {
 export function routeContext(env: EnvironmentIR): RouteContext {
   const rbac = rbacContext(env);
   const maxDynamicDescriptors = env.listener.rateLimitMaxDynamicDescriptors;
-  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims], rbac.revokedTokens.jtis, rbac.revokedTokens.subjects]);
+  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims]]);
   return { key, rbac, maxDynamicDescriptors };
 }
 
@@ -155,10 +156,13 @@ export function routeConfiguration(env: EnvironmentIR): JsonObject {
     }
   }
   const ctx = routeContext(env);
+  const revoked = revokedTokensPerRoute(env.revokedTokens);
   return {
     name: names.routeConfig(env.name),
     // Host headers carry a port (`api.example.com:10000`); match on the name alone.
     ignore_port_in_host_matching: true,
     virtual_hosts: virtualHostsMemo(env.routes, ctx.key, () => virtualHosts(env.routes, ctx)),
+    // Configuration-wide per-filter configs: those the same on every route.
+    ...(revoked === null ? {} : { typed_per_filter_config: { [FILTER.revokedTokens]: revoked } }),
   };
 }

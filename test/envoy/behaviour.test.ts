@@ -222,6 +222,21 @@ describe('access', () => {
     expect((await call('/me', { bearer: token({ jti: 'fine', sub: 'fine' }) })).status).toBe(200);
   });
 
+  test('revoked tokens are refused on every token route whatever its rules; public and disabled routes read no token', async () => {
+    expect((await call('/orders', { bearer: token({ roles: ['reader'], jti: 'revoked-jti' }) })).status).toBe(403);
+    expect((await call('/orders', { bearer: token({ roles: ['reader'] }) })).status).toBe(200);
+    const inside = { client: '10.1.2.3' };
+    expect((await call('/admin', { ...inside, bearer: token({ groups: ['admin'], sub: 'revoked-user' }, otherKey) })).status).toBe(403);
+    expect((await call('/admin', { ...inside, bearer: token({ groups: ['admin'] }, otherKey) })).status).toBe(200);
+    expect((await call('/hello', { bearer: token({ jti: 'revoked-jti' }) })).status).toBe(200);
+    expect((await call('/export', { bearer: token({ jti: 'revoked-jti' }) })).status).toBe(503);
+  });
+
+  test('refused revoked tokens do not spend the rate limit of the route', async () => {
+    expect(await statuses(3, '/claims', { bearer: token({ sub: 'carol', jti: 'revoked-jti' }) })).toEqual([403, 403, 403]);
+    expect(await statuses(3, '/claims', { bearer: token({ sub: 'carol' }) })).toEqual([200, 200, 429]);
+  });
+
   test('a denied network gets 403 on a public route', async () => {
     expect((await call('/login', { method: 'POST', client: '203.0.113.9' })).status).toBe(403);
   });

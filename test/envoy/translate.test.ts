@@ -117,9 +117,10 @@ describe('listener stability: policy changes that only touch routes leave the li
 });
 
 describe('HTTP filters', () => {
-  test('one order: jwt_authn, rbac, rate limit enforce, rate limit shadow, router', () => {
+  test('one order: jwt_authn, revoked tokens, rbac, rate limit enforce, rate limit shadow, router', () => {
     expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
       'envoy.filters.http.jwt_authn',
+      'portcullis.rbac.revoked_tokens',
       'envoy.filters.http.rbac',
       'portcullis.local_ratelimit.enforce',
       'portcullis.local_ratelimit.shadow',
@@ -143,6 +144,23 @@ describe('HTTP filters', () => {
       );
       expect(per[FILTER.rbac]).toBeDefined();
     }
+  });
+
+  test('revoked tokens: one DENY block for the whole route configuration, none in the routes', () => {
+    const env = load<EnvironmentIR>('access');
+    const revoked = { ...env, revokedTokens: { jtis: ['j1', 'j2'], subjects: ['s1'] } };
+    const none = { ...env, revokedTokens: { jtis: [], subjects: [] } };
+    const config = translateEnvironment(revoked, 'edge-prod').routes[0]?.value as JsonObject;
+    const block = (config['typed_per_filter_config'] as JsonObject)[FILTER.revokedTokens] as JsonObject;
+    expect(collect(block, 'action')).toEqual(['DENY']);
+    expect(collect(block, 'exact')).toEqual(['j1', 'j2', 's1']);
+    expect(collect(block, 'key')).toEqual(['payload', 'jti', 'payload', 'sub']);
+    for (const r of routesOf(translateEnvironment(revoked, 'edge-prod'))) {
+      expect(Object.keys(r['typed_per_filter_config'] as JsonObject)).not.toContain(FILTER.revokedTokens);
+    }
+    // Routes do not depend on revocations at all; without any, no block.
+    expect(routesOf(translateEnvironment(revoked, 'edge-prod'))).toEqual(routesOf(translateEnvironment(none, 'edge-prod')));
+    expect(translateEnvironment(none, 'edge-prod').routes[0]?.value['typed_per_filter_config']).toBeUndefined();
   });
 
   test('a route without enforced limits has no enforce config; shadow-only routes only a shadow one', () => {
