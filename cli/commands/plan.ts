@@ -54,9 +54,8 @@ export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<numbe
   }
   const title = `Portcullis plan ${base.value.commit.slice(0, 7)} → ${head.value.commit.slice(0, 7)}`;
   const note = baseIr.ok ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
-  ctx.stdout.write(
-    opts.format === 'markdown' ? renderMarkdown(title, note, diffs, fleets, cloud.value) : renderText(ctx, title, note, diffs, fleets, cloud.value),
-  );
+  const report: PlanReport = { title, note, diffs, fleets, cloud: cloud.value };
+  ctx.stdout.write(opts.format === 'markdown' ? renderMarkdown(report) : renderText(ctx, report));
   return 0;
 }
 
@@ -145,47 +144,43 @@ function envHeading(d: EnvironmentDiff): string {
   return `${d.environment}${fleets}: ${status}`;
 }
 
-function renderText(
-  ctx: CliContext,
-  title: string,
-  note: string,
-  diffs: EnvironmentDiff[],
-  fleets: Map<string, FleetChange[]>,
-  cloud: Map<string, string>,
-): string {
+/** Everything one plan prints, whatever the format. */
+interface PlanReport {
+  readonly title: string;
+  readonly note: string;
+  readonly diffs: readonly EnvironmentDiff[];
+  readonly fleets: ReadonlyMap<string, readonly FleetChange[]>;
+  readonly cloud: ReadonlyMap<string, string>;
+}
+
+const fleetLines = (report: PlanReport, env: string): string[] =>
+  (report.fleets.get(env) ?? []).filter((f) => f.changed.length).map((f) => `envoy ${f.fleet}: ${f.changed.join('; ')}`);
+
+function renderText(ctx: CliContext, report: PlanReport): string {
   const s = outStyle(ctx);
-  const lines = [s.bold(title)];
-  if (note) lines.push(s.yellow(note));
-  for (const d of diffs) {
+  const lines = [s.bold(report.title)];
+  if (report.note) lines.push(s.yellow(report.note));
+  for (const d of report.diffs) {
     lines.push('', s.bold(envHeading(d)));
     for (const c of d.changes) {
       const line = `  ${changeLine(c)}`;
       lines.push(c.op === 'add' ? s.green(line) : c.op === 'remove' ? s.red(line) : s.yellow(line));
     }
-    for (const f of fleets.get(d.environment) ?? []) {
-      if (f.changed.length) lines.push(s.dim(`  envoy ${f.fleet}: ${f.changed.join('; ')}`));
-    }
-    const summary = cloud.get(d.environment);
+    lines.push(...fleetLines(report, d.environment).map((l) => s.dim(`  ${l}`)));
+    const summary = report.cloud.get(d.environment);
     if (summary) lines.push(...summary.split('\n').map((l) => `  ${l}`));
   }
   return lines.join('\n') + '\n';
 }
 
-function renderMarkdown(
-  title: string,
-  note: string,
-  diffs: EnvironmentDiff[],
-  fleets: Map<string, FleetChange[]>,
-  cloud: Map<string, string>,
-): string {
-  const lines = [`### ${title}`];
-  if (note) lines.push('', `> ${note}`);
-  for (const d of diffs) {
+function renderMarkdown(report: PlanReport): string {
+  const lines = [`### ${report.title}`];
+  if (report.note) lines.push('', `> ${report.note}`);
+  for (const d of report.diffs) {
     lines.push('', `#### ${envHeading(d)}`);
-    const body = d.changes.map(changeLine);
-    for (const f of fleets.get(d.environment) ?? []) if (f.changed.length) body.push(`envoy ${f.fleet}: ${f.changed.join('; ')}`);
+    const body = [...d.changes.map(changeLine), ...fleetLines(report, d.environment)];
     if (body.length) lines.push('```diff', ...body, '```');
-    const summary = cloud.get(d.environment);
+    const summary = report.cloud.get(d.environment);
     if (summary) {
       // The cloud plan is long; folded, so the comment stays short and the detail is a click away.
       const [first = '', ...rest] = summary.split('\n');

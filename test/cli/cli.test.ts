@@ -124,12 +124,18 @@ describe('plan', () => {
   const git = (repo: string, ...args: string[]) =>
     execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' });
 
-  it('shows what a commit changes per environment and fleet', async () => {
-    const repo = join(tmp, 'plan-repo');
+  /** A git repository holding a copy of the bundled policies, one commit. */
+  const policyRepo = (name: string): string => {
+    const repo = join(tmp, name);
     cpSync(join(REPO_ROOT, 'policies'), join(repo, 'policies'), { recursive: true });
     git(repo, 'init', '-q', '-b', 'main');
     git(repo, 'add', '.');
     git(repo, 'commit', '-qm', 'base');
+    return repo;
+  };
+
+  it('shows what a commit changes per environment and fleet', async () => {
+    const repo = policyRepo('plan-repo');
     const limits = join(repo, 'policies', 'rate-limits.yaml');
     const text = readFileSync(limits, 'utf8');
     const changed = text.replace(/requests: (\d+)/, (_m, n) => `requests: ${Number(n) + 1}`);
@@ -160,11 +166,7 @@ describe('plan', () => {
   });
 
   it('exits 1 with the errors when the head does not compile', async () => {
-    const repo = join(tmp, 'plan-bad');
-    cpSync(join(REPO_ROOT, 'policies'), join(repo, 'policies'), { recursive: true });
-    git(repo, 'init', '-q', '-b', 'main');
-    git(repo, 'add', '.');
-    git(repo, 'commit', '-qm', 'base');
+    const repo = policyRepo('plan-bad');
     writeFileSync(join(repo, 'policies', 'oops.yaml'), 'apiVersion: portcullis.dev/v1\nkind: Nope\nmetadata: { name: x }\nspec: {}\n');
     git(repo, 'add', '.');
     git(repo, 'commit', '-qm', 'bad');
