@@ -24,7 +24,7 @@ function requirement(providers: readonly string[]): JsonObject {
 }
 
 /** True when the route is answered by Envoy itself or needs no token: jwt_authn is off for it. */
-function jwtOff(route: RouteIR): boolean {
+function jwtOff(route: Pick<RouteIR, 'access' | 'disabled'>): boolean {
   return route.disabled !== null || route.access.authentication === 'none';
 }
 
@@ -86,7 +86,7 @@ export function jwtAuthnConfig(env: EnvironmentIR): JsonObject {
 }
 
 /** Per-route config: the requirement for routes that need a token, `disabled` for the others. */
-export function jwtPerRoute(route: RouteIR): JsonObject {
+export function jwtPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>): JsonObject {
   if (jwtOff(route)) return typed(TYPE.jwtPerRoute, { disabled: true });
   return typed(TYPE.jwtPerRoute, { requirement_name: requirementName(route.access.providers) });
 }

@@ -8,7 +8,7 @@
  *   instead of every route, and the routes stay untouched.
  * Part of the Envoy translator (IR → Envoy resources).
  */
-import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteIR } from '../ir/ir';
+import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteAccessIR, RouteIR } from '../ir/ir';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, typed } from './common';
 import type { JsonObject } from './resources';
 
@@ -91,17 +91,17 @@ function methodsPermission(methods: readonly string[]): JsonObject {
 }
 
 /** Conditions every request to the route must meet whatever rule lets it in (revoked tokens aside). */
-function commonConditions(route: RouteIR): JsonObject[] {
+function commonConditions(access: RouteAccessIR): JsonObject[] {
   const ids: JsonObject[] = [];
-  if (route.access.deniedNetworks.length > 0) ids.push({ not_id: anyOf(route.access.deniedNetworks.map(cidr)) });
-  if (route.access.allowedNetworks.length > 0) ids.push(anyOf(route.access.allowedNetworks.map(cidr)));
+  if (access.deniedNetworks.length > 0) ids.push({ not_id: anyOf(access.deniedNetworks.map(cidr)) });
+  if (access.allowedNetworks.length > 0) ids.push(anyOf(access.allowedNetworks.map(cidr)));
   return ids;
 }
 
 /** Claims holding roles on this route: one per accepted provider (providers may name different claims). */
-function rolesClaimsOf(route: RouteIR, ctx: RbacContext): string[] {
+function rolesClaimsOf(access: RouteAccessIR, ctx: RbacContext): string[] {
   const claims = new Set<string>();
-  for (const provider of route.access.providers) {
+  for (const provider of access.providers) {
     const claim = ctx.rolesClaims.get(provider);
     if (claim !== undefined) claims.add(claim);
   }
@@ -121,13 +121,13 @@ function rulePolicy(rule: AccessRuleIR, common: readonly JsonObject[], rolesClai
  * The route's RBAC: null when nothing needs checking (a route with no rules and no network rules),
  * otherwise an ALLOW policy set.
  */
-export function rbacRules(route: RouteIR, ctx: RbacContext): JsonObject | null {
-  const rolesClaims = rolesClaimsOf(route, ctx);
-  const common = commonConditions(route);
+export function rbacRules(access: RouteAccessIR, ctx: RbacContext): JsonObject | null {
+  const rolesClaims = rolesClaimsOf(access, ctx);
+  const common = commonConditions(access);
   const policies: Record<string, JsonObject> = {};
-  if (route.access.rules.length > 0) {
+  if (access.rules.length > 0) {
     // Policy names sort in rule order and say which document granted the access.
-    route.access.rules.forEach((rule, i) => {
+    access.rules.forEach((rule, i) => {
       policies[`${String(i).padStart(3, '0')} ${rule.provenance}`] = rulePolicy(rule, common, rolesClaims);
     });
   } else if (common.length > 0) {
@@ -136,16 +136,21 @@ export function rbacRules(route: RouteIR, ctx: RbacContext): JsonObject | null {
   } else {
     return null;
   }
-  if (route.access.rules.some((r) => r.roles.length > 0) && rolesClaims.length === 0) {
-    throw new Error(`IR bug: route ${route.name} checks roles but accepts no JWT provider`);
+  const withRoles = access.rules.find((r) => r.roles.length > 0);
+  if (withRoles !== undefined && rolesClaims.length === 0) {
+    throw new Error(`IR bug: a rule of ${withRoles.provenance} checks roles on a route that accepts no JWT provider`);
   }
   return { action: 'ALLOW', policies };
 }
 
-/** Per-route config: the route's rules, or an empty override that turns RBAC off for the route. */
-export function rbacPerRoute(route: RouteIR, ctx: RbacContext): JsonObject {
+/**
+ * Per-route config: the route's rules, or an empty override that turns RBAC off for the route.
+ * Reads only the route's access and whether it is disabled, so routes sharing an access object
+ * can share the result.
+ */
+export function rbacPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>, ctx: RbacContext): JsonObject {
   if (route.disabled !== null) return typed(TYPE.rbacPerRoute, {});
-  const rules = rbacRules(route, ctx);
+  const rules = rbacRules(route.access, ctx);
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
 }
 

@@ -4,7 +4,7 @@
  * whole configuration. Part of the Envoy
  * translator (IR → Envoy resources). Each route is translated once per RouteIR object (see memo.ts).
  */
-import type { EnvironmentIR, HeaderMatchIR, RouteIR, RouteMatchIR } from '../ir/ir';
+import type { EnvironmentIR, HeaderMatchIR, RouteAccessIR, RouteIR, RouteMatchIR } from '../ir/ir';
 import { FILTER, anyOfRegex, duration, names } from './common';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
@@ -31,6 +31,26 @@ export function routeContext(env: EnvironmentIR): RouteContext {
 }
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();
+
+/** The per-filter configs decided by a route's access alone (JWT requirement, RBAC). */
+interface AccessConfigs {
+  readonly jwt: JsonObject;
+  readonly rbac: JsonObject;
+}
+
+/**
+ * Per RouteAccessIR object: the IR builder shares one access object between the routes with the
+ * same rules, so they share these configs too, and hash.ts hashes them once (RBAC is most of a
+ * route's JSON).
+ */
+const accessMemo = identityMemo<RouteAccessIR, AccessConfigs>();
+
+function accessConfigs(route: RouteIR, ctx: RouteContext): AccessConfigs {
+  // Disabled routes are few and switch both filters off: not worth a memo.
+  if (route.disabled !== null) return { jwt: jwtPerRoute(route), rbac: rbacPerRoute(route, ctx.rbac) };
+  const enabled = { access: route.access, disabled: null };
+  return accessMemo(route.access, ctx.key, () => ({ jwt: jwtPerRoute(enabled), rbac: rbacPerRoute(enabled, ctx.rbac) }));
+}
 
 function headerMatcher(h: HeaderMatchIR): JsonObject {
   const m = h.match;
@@ -62,10 +82,8 @@ export function routeMatch(match: RouteMatchIR): JsonObject {
 
 /** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain. */
 function perFilterConfig(route: RouteIR, ctx: RouteContext): JsonObject {
-  const config: Record<string, JsonObject> = {
-    [FILTER.jwtAuthn]: jwtPerRoute(route),
-    [FILTER.rbac]: rbacPerRoute(route, ctx.rbac),
-  };
+  const access = accessConfigs(route, ctx);
+  const config: Record<string, JsonObject> = { [FILTER.jwtAuthn]: access.jwt, [FILTER.rbac]: access.rbac };
   const enforce = rateLimitPerRoute(route, 'enforce', ctx.maxDynamicDescriptors);
   if (enforce !== null) config[FILTER.rateLimitEnforce] = enforce;
   const shadow = rateLimitPerRoute(route, 'shadow', ctx.maxDynamicDescriptors);

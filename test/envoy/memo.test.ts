@@ -138,6 +138,22 @@ describe('memo contexts: the same route objects in environments with different s
   });
 });
 
+describe('shared per-filter configs', () => {
+  test('routes with the same access object share their JWT and RBAC configs; others do not', () => {
+    const compiler = createIncrementalCompiler();
+    compiler.replaceAll(documents);
+    const env = compiled(compiler.compile(ACTIVE)).environments.find((e) => e.name === 'staging')!;
+    const routes = routesOf(translateEnvironment(env, 'f'));
+    const byName = new Map(routes.map((r) => [r['name'] as string, r['typed_per_filter_config'] as JsonObject]));
+    const ir = new Map(env.routes.map((r) => [r.name, r]));
+    // orders-list and orders-export have the same rules in the source, login others.
+    expect(ir.get('orders-list')!.access).toBe(ir.get('orders-export')!.access);
+    expect(byName.get('orders-list')!['envoy.filters.http.rbac']).toBe(byName.get('orders-export')!['envoy.filters.http.rbac']);
+    expect(byName.get('orders-list')!['envoy.filters.http.jwt_authn']).toBe(byName.get('orders-export')!['envoy.filters.http.jwt_authn']);
+    expect(byName.get('login')!['envoy.filters.http.rbac']).not.toEqual(byName.get('orders-list')!['envoy.filters.http.rbac']);
+  });
+});
+
 describe('route configuration versions', () => {
   const compiler = createIncrementalCompiler();
   compiler.replaceAll(documents);
@@ -168,6 +184,10 @@ describe('route configuration versions', () => {
       resourceVersion('route', edited((rs) => rs.map((r, i) => (i === 0 ? { ...r, name: `${r['name'] as string}x` } : r)))),
       resourceVersion('route', edited((rs) => [...rs].reverse())),
       resourceVersion('route', edited((rs) => rs.slice(1))),
+      resourceVersion(
+        'route',
+        edited((rs) => rs.map((r, i) => (i === 0 ? { ...r, typed_per_filter_config: { ...(r['typed_per_filter_config'] as JsonObject), extra: { '@type': 'x' } } } : r))),
+      ),
       resourceVersion('route', { ...config.value, ignore_port_in_host_matching: false }),
     ];
     expect((vhosts[0]!['routes'] as JsonObject[]).length).toBeGreaterThan(1);
