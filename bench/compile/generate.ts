@@ -62,3 +62,18 @@ export function generateRepository(routes: number, services = 50): GeneratedRepo
   const target = files.find((f) => f.path.startsWith('routes/'))!;
   return { files, change: { path: target.path, text: target.text.replace('timeout: 5s', 'timeout: 7s') } };
 }
+
+/**
+ * An incident overlay for prod, active on 2026-11-27: a network blocked on every route, and
+ * `revokedJtis` revoked. Editing the revocation list is the benchmark's "lockdown edit".
+ */
+export function lockdownFile(revokedJtis: readonly string[]): { path: string; text: string } {
+  return {
+    path: 'lockdowns/bench-incident.yaml',
+    text:
+      `apiVersion: portcullis.dev/v1\nkind: Lockdown\nmetadata: { name: bench-incident }\nspec:\n` +
+      `  reason: Benchmark incident\n  owner: "@bench"\n  createdAt: 2026-11-26T00:00:00Z\n  expiresAt: 2026-11-28T00:00:00Z\n` +
+      `  environments: [prod]\n  actions:\n    - type: blockNetworks\n      cidrs: [198.51.100.0/24]\n` +
+      `    - type: revokeTokens\n      jtis: [${revokedJtis.join(', ')}]\n`,
+  };
+}
