@@ -8,7 +8,7 @@ import { createServer, request, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject } from '../../compiler/envoy/resources';
-import { envoyBin } from './envoy-validate';
+import { envoyBinary } from '../support/envoy';
 
 export interface RunningEnvoy {
   readonly adminPort: number;
@@ -21,7 +21,7 @@ export async function startEnvoy(bootstrap: JsonObject, adminPort: number): Prom
   const file = join(dir, 'bootstrap.json');
   writeFileSync(file, JSON.stringify(bootstrap));
   let output = '';
-  const child: ChildProcess = spawn(envoyBin(), ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn'], {
+  const child: ChildProcess = spawn(envoyBinary(), ['-c', file, '--disable-hot-restart', '--concurrency', '1', '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));

@@ -1,9 +1,10 @@
 /**
  * Test helper: runs the real Envoy in `--mode validate` over bootstrap files, two at a time (the
- * machine is shared; one run takes about a second). Missing ENVOY_BIN is a failure, not a skip.
+ * machine is shared; one run takes about a second). Missing ENVOY_BIN is a failure, not a skip
+ * (envoyBinary throws).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { envoyBinary } from '../support/envoy';
 
 export interface ValidateResult {
   readonly code: number;
@@ -12,16 +13,8 @@ export interface ValidateResult {
 
 const PARALLEL = 2;
 
-export function envoyBin(): string {
-  const bin = process.env['ENVOY_BIN'];
-  if (!bin || !existsSync(bin)) {
-    throw new Error(`ENVOY_BIN is not set or missing (${bin ?? 'unset'}): source scripts/env.sh first`);
-  }
-  return bin;
-}
-
 export function validate(file: string): Promise<ValidateResult> {
-  const bin = envoyBin();
+  const bin = envoyBinary();
   return new Promise((resolve) => {
     execFile(
       bin,
