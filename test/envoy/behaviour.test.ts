@@ -7,8 +7,9 @@
 import type { Server } from 'node:http';
 import { staticBootstrap, translateEnvironment, SHADOW_HEADER } from '../../compiler/envoy';
 import type { EnvironmentIR, JwtProviderIR, RateLimitIR, RouteAccessIR, RouteIR } from '../../compiler/ir/ir';
+import { EnvoyProcess } from '../support/envoy';
 import { freePorts } from '../support/ports';
-import { httpRequest, startEchoServer, startEnvoy, type HttpResult, type RunningEnvoy } from './envoy-process';
+import { httpRequest, startEchoServer, type HttpResult } from './echo-upstream';
 import { signToken, signingKey } from './jwt-tokens';
 
 const LRU_SIZE = 50;
@@ -135,7 +136,7 @@ function token(claims: Record<string, unknown>, key = mainKey): string {
   return signToken(key, { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', iat: now - 10, exp: now + 600, jti: `j-${Math.random()}`, ...claims });
 }
 
-let envoy: RunningEnvoy;
+let envoy: EnvoyProcess;
 let upstream: Server;
 let port = 0;
 
@@ -144,7 +145,10 @@ beforeAll(async () => {
   port = listenerPort as number;
   upstream = await startEchoServer(upstreamPort as number);
   const resources = translateEnvironment(environment(port, upstreamPort as number), 'edge-test');
-  envoy = await startEnvoy(staticBootstrap(resources, { adminPort }), adminPort as number);
+  // One worker thread, as this test has always run Envoy: its exact rate-limit and LRU counts were
+  // written against it, and the machine is shared.
+  envoy = EnvoyProcess.start({ bootstrap: staticBootstrap(resources, { adminPort }), adminPort: adminPort as number, logLevel: 'warn', concurrency: 1 });
+  await envoy.waitReady();
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
  * admin interface (ready, config_dump, stats). A missing Envoy fails the test: end-to-end tests are
  * never skipped silently.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { spawnManaged, waitFor, type ManagedProcess } from './processes';
@@ -21,6 +21,8 @@ export interface EnvoyOptions {
   readonly bootstrap: object;
   readonly adminPort: number;
   readonly logLevel?: string;
+  /** Worker threads (`--concurrency`); Envoy's default is one per core. */
+  readonly concurrency?: number;
 }
 
 export class EnvoyProcess {
@@ -42,6 +44,7 @@ export class EnvoyProcess {
       '--log-path', path.join(dir, 'envoy.log'),
       '--drain-time-s', '1',
       '--parent-shutdown-time-s', '2',
+      ...(opts.concurrency === undefined ? [] : ['--concurrency', String(opts.concurrency)]),
     ]);
     return new EnvoyProcess(proc, opts.adminPort, dir);
   }
@@ -58,19 +61,20 @@ export class EnvoyProcess {
     }
   }
 
-  /** Waits until the admin interface says LIVE (initial xDS fetch done). */
+  /** Waits until the admin interface says LIVE (initial xDS fetch done); an Envoy that exits fails at once. */
   async waitReady(timeoutMs = 20_000): Promise<void> {
-    await waitFor(
+    const outcome = await waitFor(
       'Envoy /ready',
       async () => {
-        if (!this.proc.running) throw new Error(`Envoy exited (${this.proc.exitCode}); log tail:\n${this.log().slice(-3000)}`);
+        if (!this.proc.running) return 'exited';
         const r = await fetch(`${this.adminUrl}/ready`).catch(() => null);
-        return r?.status === 200;
+        return r?.status === 200 ? 'ready' : undefined;
       },
       timeoutMs,
     ).catch((e: unknown) => {
       throw new Error(`${e instanceof Error ? e.message : String(e)}\nEnvoy log tail:\n${this.log().slice(-3000)}`);
     });
+    if (outcome === 'exited') throw new Error(`Envoy exited (${this.proc.exitCode}) before it was ready; log tail:\n${this.log().slice(-3000)}`);
   }
 
   async configDump(resource?: string): Promise<{ configs: Record<string, unknown>[] }> {
@@ -107,7 +111,9 @@ export class EnvoyProcess {
     return { clusters, listeners, routes };
   }
 
+  /** Stops Envoy and removes its bootstrap and log. */
   async stop(): Promise<void> {
     await this.proc.stop();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
