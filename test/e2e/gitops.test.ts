@@ -5,8 +5,8 @@
  */
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import type { ControlServer } from '../../xds-server/serve';
-import type { EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, pushCommit, serverStatus, startEnvoy, startServerInProcess, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
+import { call, createPolicyWorld, pushCommit, serverStatus, startServerInProcess, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
 import { lockdownFile } from '../support/policies';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
@@ -43,7 +43,7 @@ async function metric(series: string): Promise<number | undefined> {
 beforeAll(async () => {
   world = await createPolicyWorld();
   server = await startServerInProcess(world, { transformResources: badClusterHook });
-  envoy = startEnvoy({ nodeId: 'e2e-gitops-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
+  envoy = startAdsEnvoy({ nodeId: 'e2e-gitops-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
   await envoy.waitReady();
   await waitInSync(server.http.url, 'e2e-delta');
 });

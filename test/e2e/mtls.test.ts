@@ -5,8 +5,8 @@
  */
 import type { ControlServer } from '../../xds-server/serve';
 import { makePki } from '../support/certs';
-import type { EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, serverStatus, startEnvoy, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
+import { call, createPolicyWorld, serverStatus, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { freePort } from '../support/ports';
 
 jest.setTimeout(60_000);
@@ -19,7 +19,7 @@ beforeAll(async () => {
   world = await createPolicyWorld();
   const pki = makePki(world.dir);
   server = await startServerInProcess(world, { tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: pki.caCert } });
-  const withCert = startEnvoy({
+  const withCert = startAdsEnvoy({
     nodeId: 'e2e-mtls-1',
     fleet: 'e2e-delta',
     xdsPort: server.xdsPort,
@@ -27,7 +27,7 @@ beforeAll(async () => {
     delta: true,
     tls: { caFile: pki.caCert, certChainFile: pki.clientCert, privateKeyFile: pki.clientKey },
   });
-  const withoutCert = startEnvoy({ nodeId: 'e2e-mtls-nocert', fleet: 'e2e-sotw', xdsPort: server.xdsPort, adminPort: await freePort(), delta: false, tls: { caFile: pki.caCert } });
+  const withoutCert = startAdsEnvoy({ nodeId: 'e2e-mtls-nocert', fleet: 'e2e-sotw', xdsPort: server.xdsPort, adminPort: await freePort(), delta: false, tls: { caFile: pki.caCert } });
   envoys.push(withCert, withoutCert);
 });
 

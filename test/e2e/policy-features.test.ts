@@ -5,8 +5,8 @@
  */
 import { generateSigningKey } from '../../demo/jwt';
 import type { ControlServer } from '../../xds-server/serve';
-import type { EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, startEnvoy, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
+import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { DENIED_CIDR, REVOKED_JTI, lockdownFile } from '../support/policies';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
@@ -33,8 +33,8 @@ beforeAll(async () => {
   );
   server = await startServerInProcess(world);
   expect(server.follower.status().served?.commit).toBe(world.repo.head());
-  delta = startEnvoy({ nodeId: 'e2e-delta-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
-  sotw = startEnvoy({ nodeId: 'e2e-sotw-1', fleet: 'e2e-sotw', xdsPort: server.xdsPort, adminPort: await freePort(), delta: false });
+  delta = startAdsEnvoy({ nodeId: 'e2e-delta-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
+  sotw = startAdsEnvoy({ nodeId: 'e2e-sotw-1', fleet: 'e2e-sotw', xdsPort: server.xdsPort, adminPort: await freePort(), delta: false });
   await Promise.all([delta.waitReady(), sotw.waitReady()]);
 });
 

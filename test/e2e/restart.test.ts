@@ -3,8 +3,8 @@
  * requests), reconnects when the server is back, and the restarted server (same commit) offers the
  * very same versions, so Envoy's config versions do not change.
  */
-import type { EnvoyProcess } from '../support/envoy';
-import { createPolicyWorld, serverStatus, spawnServer, startEnvoy, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
+import { createPolicyWorld, serverStatus, spawnServer, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
 import { freePort } from '../support/ports';
 import { waitFor, type ManagedProcess } from '../support/processes';
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
   world = await createPolicyWorld();
   ports = { xds: await freePort(), http: await freePort() };
   server = await startServer('server-1.log');
-  envoy = startEnvoy({ nodeId: 'e2e-restart-1', fleet: 'e2e-delta', xdsPort: ports.xds, adminPort: await freePort(), delta: true });
+  envoy = startAdsEnvoy({ nodeId: 'e2e-restart-1', fleet: 'e2e-delta', xdsPort: ports.xds, adminPort: await freePort(), delta: true });
   await envoy.waitReady();
   await waitInSync(`http://127.0.0.1:${ports.http}`, 'e2e-delta');
 }, 90_000);

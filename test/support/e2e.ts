@@ -1,20 +1,18 @@
 /**
  * Test harness for the end-to-end tests: one policy repository with real commits, real upstreams, the
- * control server (in this process, or as a child process that can be killed), and real Envoys
- * connected over ADS. Everything listens on 127.0.0.1 with free ports; `close` stops it all.
+ * control server (in this process, or as a child process that can be killed); the real Envoys
+ * connected over ADS come from ./envoy (startAdsEnvoy). Everything listens on 127.0.0.1 with free
+ * ports; `close` stops it all.
  */
 import { mkdirSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
-import { adsBootstrap } from '../../compiler/envoy';
-import type { AdsTls } from '../../compiler/envoy/bootstrap';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { generateSigningKey, mintToken, type SigningKey } from '../../demo/jwt';
 import { startUpstreams, type Upstream } from '../../demo/upstreams';
 import type { StatusDocument } from '../../xds-server/http/status-document';
 import { signBody } from '../../xds-server/http/webhook';
 import { startControlServer, type ControlServer } from '../../xds-server/serve';
-import { EnvoyProcess } from './envoy';
 import { TestRepo, tempDir } from './git-repo';
 import { AUDIENCE, ISSUER, basePolicies, type E2ePorts } from './policies';
 import { freePort } from './ports';
@@ -128,13 +126,6 @@ export function spawnServer(world: PolicyWorld, ports: { xds: number; http: numb
     ],
     { cwd: ROOT, stdio: ['ignore', log, log], env: { ...process.env, PORTCULLIS_WEBHOOK_SECRET: WEBHOOK_SECRET, TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json') } },
   );
-}
-
-export function startEnvoy(opts: { nodeId: string; fleet: string; xdsPort: number; adminPort: number; delta: boolean; tls?: AdsTls }): EnvoyProcess {
-  return EnvoyProcess.start({
-    adminPort: opts.adminPort,
-    bootstrap: adsBootstrap({ nodeId: opts.nodeId, cluster: opts.fleet, xdsHost: '127.0.0.1', xdsPort: opts.xdsPort, delta: opts.delta, adminPort: opts.adminPort, tls: opts.tls ?? null }),
-  });
 }
 
 /** Commits and tells the server through a signed webhook delivery; returns the commit and when the hook was sent. */

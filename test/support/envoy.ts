@@ -6,6 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { adsBootstrap, type AdsTls } from '../../compiler/envoy';
 import { spawnManaged, waitFor, type ManagedProcess } from './processes';
 
 export function envoyBinary(): string {
@@ -116,4 +117,25 @@ export class EnvoyProcess {
     await this.proc.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+export interface AdsEnvoyOptions {
+  readonly nodeId: string;
+  /** The node's cluster: the fleet the control server serves it. */
+  readonly fleet: string;
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  /** Delta xDS (DELTA_GRPC) or state of the world (GRPC). */
+  readonly delta: boolean;
+  readonly tls?: AdsTls;
+  readonly logLevel?: string;
+}
+
+/** An Envoy bootstrapped with the product's own ADS bootstrap, pointed at a control server on loopback. */
+export function startAdsEnvoy(opts: AdsEnvoyOptions): EnvoyProcess {
+  return EnvoyProcess.start({
+    adminPort: opts.adminPort,
+    bootstrap: adsBootstrap({ nodeId: opts.nodeId, cluster: opts.fleet, xdsHost: '127.0.0.1', xdsPort: opts.xdsPort, delta: opts.delta, adminPort: opts.adminPort, tls: opts.tls ?? null }),
+    ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
+  });
 }

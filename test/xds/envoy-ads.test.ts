@@ -4,8 +4,7 @@
  * config Envoy refuses shows up as a NACK with Envoy's own message. (The whole pipeline, git to
  * Envoy, is covered by the end-to-end tests; this is the protocol against the real client.)
  */
-import { adsBootstrap } from '../../compiler/envoy';
-import { EnvoyProcess } from '../support/envoy';
+import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
 import { fleetResources, resource } from './fixtures';
 import { type Harness, publish, startHarness } from './harness';
@@ -14,9 +13,7 @@ type Envoy = EnvoyProcess;
 
 /** A real Envoy bootstrapped with the product's own ADS bootstrap; a missing ENVOY_BIN fails the test. */
 async function startEnvoy(xdsPort: number, variant: 'GRPC' | 'DELTA_GRPC', nodeId: string): Promise<Envoy> {
-  const adminPort = await freePort();
-  const bootstrap = adsBootstrap({ nodeId, cluster: 'edge', xdsHost: '127.0.0.1', xdsPort, delta: variant === 'DELTA_GRPC', adminPort });
-  return EnvoyProcess.start({ bootstrap, adminPort, logLevel: 'error' });
+  return startAdsEnvoy({ nodeId, fleet: 'edge', xdsPort, adminPort: await freePort(), delta: variant === 'DELTA_GRPC', logLevel: 'error' });
 }
 
 async function stats(envoy: Envoy): Promise<Record<string, number>> {
