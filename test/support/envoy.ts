@@ -26,6 +26,20 @@ export interface EnvoyOptions {
   readonly concurrency?: number;
 }
 
+/** One dynamic resource in Envoy's config_dump. */
+export interface DynamicResource {
+  readonly name: string;
+  readonly version: string;
+  /** False for a listener without an active state (still warming): not serving yet. */
+  readonly active: boolean;
+}
+
+export interface DynamicResources {
+  readonly clusters: readonly DynamicResource[];
+  readonly listeners: readonly DynamicResource[];
+  readonly routes: readonly DynamicResource[];
+}
+
 export class EnvoyProcess {
   private constructor(
     readonly proc: ManagedProcess,
@@ -102,14 +116,36 @@ export class EnvoyProcess {
     return (await this.stats(`^${escaped}$`)).get(name);
   }
 
-  /** Dynamic version_info Envoy holds per xDS type (from config_dump). */
-  async versions(): Promise<{ clusters: string[]; listeners: string[]; routes: string[] }> {
+  /** The dynamic (xDS) resources Envoy holds per type, from config_dump; warming clusters are left out. */
+  async dynamicResources(): Promise<DynamicResources> {
     const dump = await this.configDump();
-    const byType = (suffix: string) => dump.configs.find((c) => String(c['@type']).endsWith(suffix)) as Record<string, unknown> | undefined;
-    const clusters = ((byType('ClustersConfigDump')?.dynamic_active_clusters as { version_info?: string }[] | undefined) ?? []).map((c) => c.version_info ?? '');
-    const listeners = ((byType('ListenersConfigDump')?.dynamic_listeners as { active_state?: { version_info?: string } }[] | undefined) ?? []).map((l) => l.active_state?.version_info ?? '');
-    const routes = ((byType('RoutesConfigDump')?.dynamic_route_configs as { version_info?: string }[] | undefined) ?? []).map((r) => r.version_info ?? '');
+    // Matched on the whole message name: '…RoutesConfigDump' alone would also match ScopedRoutesConfigDump, which comes first.
+    const byType = (message: string) => dump.configs.find((c) => String(c['@type']).endsWith(`.${message}`)) as Record<string, unknown> | undefined;
+    type Cluster = { version_info?: string; cluster?: { name?: string } };
+    type Listener = { name?: string; active_state?: { version_info?: string } };
+    type Route = { version_info?: string; route_config?: { name?: string } };
+    const clusters = ((byType('ClustersConfigDump')?.dynamic_active_clusters as Cluster[] | undefined) ?? []).map((c) => ({ name: c.cluster?.name ?? '', version: c.version_info ?? '', active: true }));
+    const listeners = ((byType('ListenersConfigDump')?.dynamic_listeners as Listener[] | undefined) ?? []).map((l) => ({
+      name: l.name ?? '',
+      version: l.active_state?.version_info ?? '',
+      active: l.active_state !== undefined,
+    }));
+    const routes = ((byType('RoutesConfigDump')?.dynamic_route_configs as Route[] | undefined) ?? []).map((r) => ({ name: r.route_config?.name ?? '', version: r.version_info ?? '', active: true }));
     return { clusters, listeners, routes };
+  }
+
+  /** Dynamic version_info Envoy holds per xDS type, in config_dump order ('' for a listener not active yet). */
+  async versions(): Promise<{ clusters: string[]; listeners: string[]; routes: string[] }> {
+    const d = await this.dynamicResources();
+    const versionsOf = (rs: readonly DynamicResource[]): string[] => rs.map((r) => r.version);
+    return { clusters: versionsOf(d.clusters), listeners: versionsOf(d.listeners), routes: versionsOf(d.routes) };
+  }
+
+  /** Names of the dynamic resources Envoy is serving (listeners: active ones only), sorted per type. */
+  async activeNames(): Promise<{ clusters: string[]; listeners: string[]; routes: string[] }> {
+    const d = await this.dynamicResources();
+    const namesOf = (rs: readonly DynamicResource[]): string[] => rs.filter((r) => r.active).map((r) => r.name).sort();
+    return { clusters: namesOf(d.clusters), listeners: namesOf(d.listeners), routes: namesOf(d.routes) };
   }
 
   /** Stops Envoy and removes its bootstrap and log. */

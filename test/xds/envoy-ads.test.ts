@@ -16,32 +16,12 @@ async function startEnvoy(xdsPort: number, variant: 'GRPC' | 'DELTA_GRPC', nodeI
   return startAdsEnvoy({ nodeId, fleet: 'edge', xdsPort, adminPort: await freePort(), delta: variant === 'DELTA_GRPC', logLevel: 'error' });
 }
 
-async function stats(envoy: Envoy): Promise<Record<string, number>> {
-  const text = await (await fetch(`${envoy.adminUrl}/stats?filter=update_(success|rejected)`)).text();
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\S+): (\d+)$/.exec(line.trim());
-    if (m) out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
+/** Envoy's xDS update counters (success and rejected, per type). */
+const UPDATE_COUNTERS = 'update_(success|rejected)';
 
-async function dynamicNames(envoy: Envoy): Promise<{ clusters: string[]; listeners: string[]; routes: string[] }> {
-  const dump = (await (await fetch(`${envoy.adminUrl}/config_dump`)).json()) as { configs: Record<string, unknown>[] };
-  const clusters: string[] = [];
-  const listeners: string[] = [];
-  const routes: string[] = [];
-  for (const c of dump.configs) {
-    const t = String(c['@type']);
-    if (t.endsWith('ClustersConfigDump')) {
-      for (const d of (c['dynamic_active_clusters'] as { cluster: { name: string } }[] | undefined) ?? []) clusters.push(d.cluster.name);
-    } else if (t.endsWith('ListenersConfigDump')) {
-      for (const d of (c['dynamic_listeners'] as { name: string; active_state?: unknown }[] | undefined) ?? []) if (d.active_state) listeners.push(d.name);
-    } else if (t.endsWith('RoutesConfigDump')) {
-      for (const d of (c['dynamic_route_configs'] as { route_config: { name: string } }[] | undefined) ?? []) routes.push(d.route_config.name);
-    }
-  }
-  return { clusters: clusters.sort(), listeners: listeners.sort(), routes: routes.sort() };
+/** The update_rejected counters above 0 (none, when Envoy accepted everything it was sent). */
+async function rejections(envoy: Envoy): Promise<[string, string][]> {
+  return [...(await envoy.stats(UPDATE_COUNTERS))].filter(([k, v]) => k.endsWith('update_rejected') && Number(v) > 0);
 }
 
 async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
@@ -63,7 +43,7 @@ async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, wha
 function explain(h: Harness, e: Envoy) {
   return async (err: Error): Promise<never> => {
     const log = h.logs.map((l) => `${String(l['msg'])} ${String(l['type'] ?? '')} ${String(l['version'] ?? '')} ${String(l['error'] ?? '')}`);
-    throw new Error(`${err.message}\nnodes: ${JSON.stringify(h.server.nodes())}\nenvoy: ${JSON.stringify(await stats(e))}\nlog: ${log.join('\n')}`);
+    throw new Error(`${err.message}\nnodes: ${JSON.stringify(h.server.nodes())}\nenvoy: ${JSON.stringify(Object.fromEntries(await e.stats(UPDATE_COUNTERS)))}\nlog: ${log.join('\n')}`);
   };
 }
 
@@ -82,7 +62,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     envoy = await startEnvoy(h.port, variant, `envoy-${variant}`);
     const e = envoy;
 
-    const first = await eventually(() => dynamicNames(e), (n) => n.listeners.length === 1 && n.routes.length === 1, 'initial config').catch(explain(h, e));
+    const first = await eventually(() => e.activeNames(), (n) => n.listeners.length === 1 && n.routes.length === 1, 'initial config').catch(explain(h, e));
     expect(first).toEqual({ clusters: ['svc-a', 'svc-b'], listeners: ['ingress'], routes: ['ingress-routes'] });
     await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true, 'node in sync');
     const node = h.server.nodes()[0]!;
@@ -92,15 +72,13 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     // Update: svc-c added, svc-b dropped, routes move to svc-c.
     publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort }), 'c2');
     const second = await eventually(
-      () => dynamicNames(e),
+      () => e.activeNames(),
       (n) => n.clusters.join() === 'svc-a,svc-c',
       'update converged',
     ).catch(explain(h, e));
     expect(second.listeners).toEqual(['ingress']);
     await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.types.every((t) => t.ackedCommit === 'c2'), 'node in sync on c2');
-    const s = await stats(e);
-    const rejected = Object.entries(s).filter(([k, v]) => k.endsWith('update_rejected') && v > 0);
-    expect(rejected).toEqual([]);
+    expect(await rejections(e)).toEqual([]);
 
     // Envoy refuses a cluster with a zero connect timeout (a validation rule, not an encoding one).
     const bad = fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort });
@@ -113,7 +91,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     // Envoy keeps serving the last accepted clusters, and nothing is re-sent in a loop.
     await new Promise((r) => setTimeout(r, 500));
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'cluster', fleet: 'edge' })).toBe(1);
-    expect((await dynamicNames(e)).clusters).toEqual(['svc-a', 'svc-c']);
+    expect((await e.activeNames()).clusters).toEqual(['svc-a', 'svc-c']);
   });
 
   test('a restarted server computes the same versions: the reconnecting Envoy is in sync with nothing re-sent', async () => {
@@ -131,8 +109,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
     await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.types.length === 4, 'node back in sync', 15_000).catch(explain(h, e));
     expect(await h.metric('portcullis_xds_pushes_total')).toBe(0);
-    const s = await stats(e);
-    expect(Object.entries(s).filter(([k, v]) => k.endsWith('update_rejected') && v > 0)).toEqual([]);
-    expect((await dynamicNames(e)).clusters).toEqual(['svc-a', 'svc-b']);
+    expect(await rejections(e)).toEqual([]);
+    expect((await e.activeNames()).clusters).toEqual(['svc-a', 'svc-b']);
   });
 });
