@@ -46,11 +46,16 @@ import { compareText, routeSortKey } from './route-order';
 export function buildIR(model: PolicyModel, now: Date, memo: IrMemo = createIrMemo()): PolicyIR {
   const nowMs = now.getTime();
   const base = buildBase(model, memo);
+  for (const name of memo.environments.keys()) if (!model.environments.some((e) => e.name === name)) memo.environments.delete(name);
   return {
     irVersion: 1,
     compiledAt: now.toISOString(),
     nextChangeAt: nextChange(model.lockdowns, nowMs),
-    environments: model.environments.map((env) => buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs))),
+    environments: model.environments.map((env) => {
+      let envMemo = memo.environments.get(env.name);
+      if (!envMemo) memo.environments.set(env.name, (envMemo = createEnvironmentMemo()));
+      return buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs), envMemo);
+    }),
   };
 }
 
@@ -65,14 +70,67 @@ export interface IrMemo {
   access: { readonly accesses: readonly AccessDocument[]; readonly index: AccessIndex } | null;
   limits: { readonly rateLimits: readonly RateLimitDocument[]; readonly index: LimitIndex } | null;
   order: { readonly keys: ReadonlyMap<string, string>; readonly names: readonly string[]; readonly position: ReadonlyMap<string, number> } | null;
+  /** The base routes array of the last build, reused while it holds the same route objects. */
+  routeIRs: readonly RouteIR[] | null;
+  /** Per environment name: what overrides and lockdowns made of base objects in the last build. */
+  readonly environments: Map<string, EnvironmentMemo>;
+}
+
+/**
+ * What overrides and active lockdowns made of each base object in one environment's last build,
+ * with a key spelling the overlay that applied: the same base object under the same overlay gets
+ * the same object back, so the translator's identity memos keep hitting while a lockdown is active.
+ * One entry per base object (the latest), so lockdowns that come and go do not accumulate entries.
+ */
+interface EnvironmentMemo {
+  readonly routes: WeakMap<RouteIR, Keyed<RouteIR>>;
+  readonly services: WeakMap<ServiceDocument, Keyed<ServiceIR>>;
+  readonly rateLimits: WeakMap<RateLimitDocument, Keyed<RateLimitIR>>;
+  /** Overlaid accesses (see `overlaidAccessOf`). */
+  accesses: AccessTables;
+  /** The last build's base routes, the environment's routes made from them, and the overlay that made them. */
+  last: { readonly overlay: string; readonly base: readonly RouteIR[]; readonly routes: readonly RouteIR[] } | null;
+}
+
+interface Keyed<V> {
+  readonly key: string;
+  readonly value: V;
+}
+
+/**
+ * Overlaid accesses by (base access, overlay key); several keys per base access, since routes share
+ * accesses. Kept while the environment's overlay stays the same; when it changes, a new table
+ * starts and takes from the old one what the new overlay still makes (e.g. the every-route blocks
+ * when a lockdown adds a disabled route), so lockdowns that come and go do not accumulate entries.
+ */
+interface AccessTables {
+  readonly overlay: string;
+  readonly previous: WeakMap<RouteAccessIR, Map<string, RouteAccessIR>>;
+  readonly current: WeakMap<RouteAccessIR, Map<string, RouteAccessIR>>;
+}
+
+function createEnvironmentMemo(): EnvironmentMemo {
+  return { routes: new WeakMap(), services: new WeakMap(), rateLimits: new WeakMap(), accesses: { overlay: '', previous: new WeakMap(), current: new WeakMap() }, last: null };
+}
+
+/** The object made last time from `base` when it was made under the same `key`, else a new one. */
+function keyed<K extends object, V>(table: WeakMap<K, Keyed<V>>, base: K, key: string, make: () => V): V {
+  const known = table.get(base);
+  if (known !== undefined && known.key === key) return known.value;
+  const value = make();
+  table.set(base, { key, value });
+  return value;
+}
+
+/** `next`, or `last` when it holds the very same objects (so identity memos downstream hit). */
+function sameArray<T>(last: readonly T[] | null, next: readonly T[]): readonly T[] {
+  return last !== null && sameItems(last, next) ? last : next;
 }
 
 /** Rate limits indexed by route, and routes by rate limit. */
 interface LimitIndex {
   readonly rateLimitIR: ReadonlyMap<string, RateLimitIR>;
-  /** RateLimit names per route, sorted by name. */
-  readonly limitsOfRoute: ReadonlyMap<string, readonly string[]>;
-  /** The base RateLimitIR of each route, in the same order. */
+  /** The base RateLimitIR of each route, in document (name) order. */
   readonly irOfRoute: ReadonlyMap<string, readonly RateLimitIR[]>;
   readonly routesOfLimit: ReadonlyMap<string, readonly string[]>;
   /** RateLimitIR by content, so an unchanged limit keeps its object when its file is edited. */
@@ -88,7 +146,16 @@ interface MemoRoute {
 }
 
 export function createIrMemo(): IrMemo {
-  return { services: new WeakMap(), rateLimits: new WeakMap(), routes: new WeakMap(), access: null, limits: null, order: null };
+  return {
+    services: new WeakMap(),
+    rateLimits: new WeakMap(),
+    routes: new WeakMap(),
+    access: null,
+    limits: null,
+    order: null,
+    routeIRs: null,
+    environments: new Map(),
+  };
 }
 
 /** True while `createdAt <= now < expiresAt`. */
@@ -117,11 +184,12 @@ interface Base {
   readonly serviceIR: ReadonlyMap<string, ServiceIR>;
   readonly rateLimits: ReadonlyMap<string, RateLimitDocument>;
   readonly limits: LimitIndex;
-  /** Routes in match order, with their base IR (no overrides, no lockdowns). */
-  readonly routes: readonly { readonly doc: RouteDocument; readonly ir: RouteIR }[];
-  /** The same base IR, as the array an environment without overlays shares. */
+  /**
+   * The base IR of the routes (no overrides, no lockdowns) in match order: the array environments
+   * without overlays share, the same array as the last build's while no route changed.
+   */
   readonly routeIRs: readonly RouteIR[];
-  /** Index of each route (by name) in `routes`. */
+  /** Index of each route (by name) in `routeIRs`. */
   readonly position: ReadonlyMap<string, number>;
   readonly providers: readonly JwtProviderIR[];
   readonly providerNames: readonly string[];
@@ -157,8 +225,7 @@ function buildBase(model: PolicyModel, memo: IrMemo): Base {
     serviceIR,
     rateLimits,
     limits,
-    routes: ordered,
-    routeIRs: ordered.map((r) => r.ir),
+    routeIRs: (memo.routeIRs = sameArray(memo.routeIRs, ordered.map((r) => r.ir))),
     position: memo.order?.position ?? new Map(),
     providers: access.providers,
     providerNames: access.providerNames,
@@ -181,7 +248,6 @@ function indexLimits(rateLimits: readonly RateLimitDocument[], memo: IrMemo, pre
       return [l.name, ir];
     }),
   );
-  const limitsOfRoute = new Map<string, string[]>();
   const irOfRoute = new Map<string, RateLimitIR[]>();
   const routesOfLimit = new Map<string, string[]>();
   for (const l of rateLimits) {
@@ -189,15 +255,12 @@ function indexLimits(rateLimits: readonly RateLimitDocument[], memo: IrMemo, pre
     const routes = [...new Set(l.spec.routes)];
     routesOfLimit.set(l.name, routes);
     for (const route of routes) {
-      const names = limitsOfRoute.get(route);
-      if (names) names.push(l.name);
-      else limitsOfRoute.set(route, [l.name]);
       const irs = irOfRoute.get(route);
       if (ir && irs) irs.push(ir);
       else if (ir) irOfRoute.set(route, [ir]);
     }
   }
-  return { rateLimitIR, limitsOfRoute, irOfRoute, routesOfLimit, interned };
+  return { rateLimitIR, irOfRoute, routesOfLimit, interned };
 }
 
 /**
@@ -319,13 +382,18 @@ function accessOf(index: AccessIndex, route: string): RouteAccessIR {
 // ---------------------------------------------------------------------------------------------
 // Per environment
 
-function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: readonly LockdownDocument[]): EnvironmentIR {
+function buildEnvironment(
+  base: Base,
+  env: EnvironmentDocument,
+  lockdowns: readonly LockdownDocument[],
+  memo: EnvironmentMemo,
+): EnvironmentIR {
   const actions = lockdowns.flatMap((l) => l.spec.actions.map((action) => ({ action, provenance: subjectOf(l) })));
   const ofType = <T extends LockdownAction['type']>(type: T) =>
     actions.filter((a): a is { action: Extract<LockdownAction, { type: T }>; provenance: string } => a.action.type === type);
 
-  const services = base.services.map((s) => environmentService(base, s, env, ofType('quarantineEndpoint'), ofType('forceFailover')));
-  const limits = environmentRateLimits(base, env, ofType('tightenRateLimit'));
+  const services = base.services.map((s) => environmentService(base, s, env, ofType('quarantineEndpoint'), ofType('forceFailover'), memo));
+  const limits = environmentRateLimits(base, env, ofType('tightenRateLimit'), memo);
 
   const disabled = new Map<string, RouteIR['disabled']>();
   for (const { action, provenance } of ofType('disableRoute')) {
@@ -346,36 +414,48 @@ function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: reado
       blockRoute.set(route, list);
     }
   }
+  // Everything `rebuild` below reads besides the route: while it and a base route are the same as in
+  // the last build, so is the environment's route (then a lockdown on every route costs an identity
+  // check per route, no lookups).
+  const overlaid = blockAll.length > 0 || blockRoute.size > 0 || roles.size > 0 || disabled.size > 0 || limits.size > 0;
+  const overlay = overlaid ? JSON.stringify([blockAll, [...blockRoute], [...roles], [...disabled], [...limits], base.providerNames]) : '';
+  if (memo.accesses.overlay !== overlay) memo.accesses = { overlay, previous: memo.accesses.current, current: new WeakMap() };
+  // The overlay key of routes that only every-route blocks touch (all routes but a few), made once.
+  const blockAllKey = blockAll.length ? accessOverlayKey(null, base.providerNames, blockAll) : '';
 
-  // Only routes an override or a lockdown touches get new IR; the others are the base objects.
-  const rebuild = (doc: RouteDocument, ir: RouteIR): RouteIR => {
-    const limitNames = base.limits.limitsOfRoute.get(doc.name) ?? [];
-    const changedLimits = limits.size > 0 && limitNames.some((n) => limits.has(n));
-    const blockedHere = blockRoute.get(doc.name);
-    const role = roles.get(doc.name);
-    const off = disabled.get(doc.name) ?? null;
+  // Only routes an override or a lockdown touches get other IR than the base objects; of those, a
+  // route whose base object and overlay are the same as in the last build gets its last object.
+  // Reads nothing but the base route and the overlay (the route's rate limits come from its IR).
+  const rebuild = (ir: RouteIR): RouteIR => {
+    const changedLimits = limits.size > 0 && ir.rateLimits.some((l) => limits.has(l.name));
+    const blockedHere = blockRoute.get(ir.name);
+    const role = roles.get(ir.name);
+    const off = disabled.get(ir.name) ?? null;
     if (!changedLimits && blockAll.length === 0 && !blockedHere && !role && !off) return ir;
-    let access = ir.access;
-    if (role) access = { ...access, authentication: 'jwt', providers: base.providerNames, rules: [role] };
-    if (blockedHere || role) {
-      if (blockAll.length || blockedHere) access = { ...access, deniedNetworks: sortNetworks([...access.deniedNetworks, ...blockAll, ...(blockedHere ?? [])]) };
-    } else if (blockAll.length) {
-      const before = access;
-      access = blockedAll.get(before) ?? { ...before, deniedNetworks: sortNetworks([...before.deniedNetworks, ...blockAll]) };
-      blockedAll.set(before, access);
-    }
-    return {
-      ...ir,
-      disabled: off,
-      access,
-      rateLimits: changedLimits ? limitNames.map((n) => limits.get(n) ?? base.limits.rateLimitIR.get(n)).filter((l): l is RateLimitIR => l !== undefined) : ir.rateLimits,
-    };
+    const denied = blockedHere ? [...blockAll, ...blockedHere] : blockAll;
+    const accessKey = !role && !blockedHere ? blockAllKey : accessOverlayKey(role ?? null, base.providerNames, denied);
+    const rateLimits = changedLimits ? ir.rateLimits.map((l) => limits.get(l.name) ?? l) : ir.rateLimits;
+    // JSON never holds a raw U+0001, so a key with parts cannot equal an access key alone.
+    const key = !off && !changedLimits ? accessKey : `${accessKey}\u0001${JSON.stringify(off)}\u0001${changedLimits ? JSON.stringify(rateLimits) : ''}`;
+    // Looked up even when the route is reused, so a new access table gets it.
+    const access = overlaidAccessOf(memo.accesses, ir.access, accessKey, role ?? null, base.providerNames, denied);
+    return keyed(memo.routes, ir, key, () => ({ ...ir, disabled: off, access, rateLimits }));
   };
-  // Access of routes blocked by every-route blocks only, shared per original access object.
-  const blockedAll = new Map<RouteAccessIR, RouteAccessIR>();
+  const last = memo.last;
   let routes: readonly RouteIR[];
-  if (blockAll.length > 0) {
-    routes = base.routes.map(({ doc, ir }) => rebuild(doc, ir));
+  // Without overlays, environments share the base array (the translator then translates it once).
+  if (!overlaid) routes = base.routeIRs;
+  else if (last && last.overlay === overlay && last.base.length === base.routeIRs.length) {
+    if (last.base === base.routeIRs) routes = last.routes;
+    else {
+      const copy = last.routes.slice();
+      base.routeIRs.forEach((ir, i) => {
+        if (ir !== last.base[i]) copy[i] = rebuild(ir);
+      });
+      routes = copy;
+    }
+  } else if (blockAll.length > 0) {
+    routes = base.routeIRs.map(rebuild);
   } else {
     const touched = new Set<string>([...blockRoute.keys(), ...roles.keys(), ...disabled.keys()]);
     for (const name of limits.keys()) for (const route of base.limits.routesOfLimit.get(name) ?? []) touched.add(route);
@@ -384,12 +464,14 @@ function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: reado
     else {
       const copy = base.routeIRs.slice();
       for (const i of positions) {
-        const entry = base.routes[i];
-        if (entry) copy[i] = rebuild(entry.doc, entry.ir);
+        const ir = base.routeIRs[i];
+        if (ir) copy[i] = rebuild(ir);
       }
       routes = copy;
     }
   }
+  if (routes !== base.routeIRs) routes = sameArray(last?.routes ?? null, routes);
+  memo.last = overlaid ? { overlay, base: base.routeIRs, routes } : null;
 
   const revokes = ofType('revokeTokens');
   return {
@@ -410,12 +492,48 @@ function buildEnvironment(base: Base, env: EnvironmentDocument, lockdowns: reado
   };
 }
 
+/**
+ * Spells every input of `overlaidAccessOf` besides the base access: the required role (with the
+ * provider names it brings in) and the denied networks, in the order given.
+ */
+function accessOverlayKey(role: AccessRuleIR | null, providerNames: readonly string[], denied: readonly NetworkRuleIR[]): string {
+  return JSON.stringify([role ? [role, providerNames] : null, denied]);
+}
+
+/**
+ * A route's access under a lockdown: a required role replaces its rules (and requires a token), and
+ * blocked networks join its denied ones. Routes with the same base access and overlay share one
+ * object, within a build and across builds.
+ */
+function overlaidAccessOf(
+  tables: AccessTables,
+  access: RouteAccessIR,
+  key: string,
+  role: AccessRuleIR | null,
+  providerNames: readonly string[],
+  denied: readonly NetworkRuleIR[],
+): RouteAccessIR {
+  if (!role && denied.length === 0) return access;
+  let mine = tables.current.get(access);
+  if (!mine) tables.current.set(access, (mine = new Map()));
+  let overlaid = mine.get(key);
+  if (overlaid) return overlaid;
+  overlaid = tables.previous.get(access)?.get(key);
+  if (!overlaid) {
+    overlaid = role ? { ...access, authentication: 'jwt', providers: providerNames, rules: [role] } : access;
+    if (denied.length) overlaid = { ...overlaid, deniedNetworks: sortNetworks([...overlaid.deniedNetworks, ...denied]) };
+  }
+  mine.set(key, overlaid);
+  return overlaid;
+}
+
 function environmentService(
   base: Base,
   s: ServiceDocument,
   env: EnvironmentDocument,
   quarantines: readonly { action: Extract<LockdownAction, { type: 'quarantineEndpoint' }>; provenance: string }[],
   failovers: readonly { action: Extract<LockdownAction, { type: 'forceFailover' }>; provenance: string }[],
+  memo: EnvironmentMemo,
 ): ServiceIR {
   const override = env.spec.overrides.services[s.name];
   const mine = quarantines.filter((q) => q.action.service === s.name);
@@ -424,13 +542,17 @@ function environmentService(
   for (const f of failovers) if (f.action.service === s.name && (!failover || f.action.tier > failover.tier)) failover = { tier: f.action.tier, provenance: f.provenance };
   if (!override && mine.length === 0 && !failover) return base.serviceIR.get(s.name) ?? serviceToIR(s, s.spec.endpoints, [], null);
   const endpoints = override?.endpoints ?? s.spec.endpoints;
-  const quarantined: QuarantinedEndpointIR[] = [];
-  const serving = endpoints.filter((e) => {
-    const q = mine.find((m) => m.action.address === e.address && m.action.port === e.port);
-    if (q && !quarantined.some((x) => x.address === e.address && x.port === e.port)) quarantined.push({ address: e.address, port: e.port, provenance: q.provenance });
-    return !q;
+  // Besides the document, the IR below reads only these (quarantines in order: the first match names the provenance).
+  const key = JSON.stringify([override?.endpoints ?? null, mine.map((q) => [q.action.address, q.action.port, q.provenance]), failover]);
+  return keyed(memo.services, s, key, () => {
+    const quarantined: QuarantinedEndpointIR[] = [];
+    const serving = endpoints.filter((e) => {
+      const q = mine.find((m) => m.action.address === e.address && m.action.port === e.port);
+      if (q && !quarantined.some((x) => x.address === e.address && x.port === e.port)) quarantined.push({ address: e.address, port: e.port, provenance: q.provenance });
+      return !q;
+    });
+    return serviceToIR(s, serving, quarantined, failover);
   });
-  return serviceToIR(s, serving, quarantined, failover);
 }
 
 /** RateLimit IR that differ from the base in this environment (override, then the tightest active lockdown). */
@@ -438,22 +560,35 @@ function environmentRateLimits(
   base: Base,
   env: EnvironmentDocument,
   tightens: readonly { action: Extract<LockdownAction, { type: 'tightenRateLimit' }>; provenance: string }[],
+  memo: EnvironmentMemo,
 ): Map<string, RateLimitIR> {
-  const out = new Map<string, RateLimitIR>();
+  interface Limit {
+    readonly doc: RateLimitDocument;
+    readonly requests: number;
+    readonly unit: RateUnit;
+    readonly mode: 'enforce' | 'shadow';
+    readonly provenance: string;
+  }
+  const changed = new Map<string, Limit>();
   for (const [name, o] of Object.entries(env.spec.overrides.rateLimits)) {
     const doc = base.rateLimits.get(name);
-    if (doc) out.set(name, rateLimitToIR(doc, o.requests ?? doc.spec.requests, o.per ?? doc.spec.per, doc.spec.mode, subjectOf(doc)));
+    if (doc) changed.set(name, { doc, requests: o.requests ?? doc.spec.requests, unit: o.per ?? doc.spec.per, mode: doc.spec.mode, provenance: subjectOf(doc) });
   }
   // Validation made every tightening tighter than the limit it tightens; of several, the tightest wins.
   const tightened = new Set<string>();
   for (const { action, provenance } of tightens) {
     const doc = base.rateLimits.get(action.rateLimit);
-    const current = out.get(action.rateLimit) ?? base.limits.rateLimitIR.get(action.rateLimit);
+    const current = changed.get(action.rateLimit) ?? base.limits.rateLimitIR.get(action.rateLimit);
     if (!doc || !current) continue;
     const per = action.per ?? env.spec.overrides.rateLimits[doc.name]?.per ?? doc.spec.per;
     if (tightened.has(action.rateLimit) && rate(action.requests, per) >= rate(current.requests, current.unit)) continue;
-    out.set(action.rateLimit, rateLimitToIR(doc, action.requests, per, 'enforce', provenance));
+    changed.set(action.rateLimit, { doc, requests: action.requests, unit: per, mode: 'enforce', provenance });
     tightened.add(action.rateLimit);
+  }
+  const out = new Map<string, RateLimitIR>();
+  for (const [name, l] of changed) {
+    const key = JSON.stringify([l.requests, l.unit, l.mode, l.provenance]);
+    out.set(name, keyed(memo.rateLimits, l.doc, key, () => rateLimitToIR(l.doc, l.requests, l.unit, l.mode, l.provenance)));
   }
   return out;
 }
