@@ -7,16 +7,16 @@
 import type { Server } from 'node:http';
 import { staticBootstrap, translateEnvironment, SHADOW_HEADER } from '../../compiler/envoy';
 import type { EnvironmentIR, JwtProviderIR, RateLimitIR, RouteAccessIR, RouteIR } from '../../compiler/ir/ir';
+import { generateSigningKey, mintToken } from '../../demo/jwt';
 import { EnvoyProcess } from '../support/envoy';
 import { freePorts } from '../support/ports';
 import { httpRequest, startEchoServer, type HttpResult } from './echo-upstream';
-import { signToken, signingKey } from './jwt-tokens';
 
 const LRU_SIZE = 50;
 const ISSUER = 'https://issuer.test';
 const AUDIENCE = 'portcullis-test';
-const mainKey = signingKey('main-1');
-const otherKey = signingKey('other-1');
+const mainKey = generateSigningKey('main-1');
+const otherKey = generateSigningKey('other-1');
 
 const publicAccess: RouteAccessIR = { authentication: 'none', providers: [], rules: [], allowedNetworks: [], deniedNetworks: [] };
 
@@ -132,8 +132,12 @@ function environment(listenerPort: number, upstreamPort: number): EnvironmentIR 
 }
 
 const now = Math.floor(Date.now() / 1000);
+/**
+ * A token for this test's issuer and audience, issued 10 s ago and valid 10 min, with a fresh jti;
+ * `claims` override any claim (`exp: undefined` drops it).
+ */
 function token(claims: Record<string, unknown>, key = mainKey): string {
-  return signToken(key, { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', iat: now - 10, exp: now + 600, jti: `j-${Math.random()}`, ...claims });
+  return mintToken(key, { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', expiresInSeconds: 610, extra: claims }, new Date((now - 10) * 1000));
 }
 
 let envoy: EnvoyProcess;
