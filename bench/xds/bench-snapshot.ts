@@ -1,17 +1,14 @@
 /**
  * The benchmark's fleet config, the same for every server under test: C EDS clusters with their
  * endpoints, one listener (HCM over RDS, local rate limit, router) and one route configuration of
- * R routes. `variant` changes one route's timeout: a one-route change.
+ * R routes. `variant` changes one route's timeout: a one-route change. Versions come from the
+ * translator's own `versioned`, as in production.
  */
-import { createHash } from 'node:crypto';
-import type { EnvoyResource, EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
+import { versioned } from '../../compiler/envoy';
+import type { EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
 
 export const BENCH_FLEET = 'bench';
 export const BENCH_ROUTE_CONFIG = 'bench-routes';
-
-function resource(name: string, value: JsonObject): EnvoyResource {
-  return { name, version: createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16), value };
-}
 
 export function clusterNames(clusters: number): string[] {
   return Array.from({ length: clusters }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
@@ -20,7 +17,7 @@ export function clusterNames(clusters: number): string[] {
 export function benchResources(opts: { clusters: number; routes: number; variant: number }): EnvoyResources {
   const names = clusterNames(opts.clusters);
   const clusters = names.map((name) =>
-    resource(name, {
+    versioned('cluster', name, {
       name,
       type: 'EDS',
       eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } },
@@ -30,7 +27,7 @@ export function benchResources(opts: { clusters: number; routes: number; variant
     }),
   );
   const endpoints = names.map((name, i) =>
-    resource(name, {
+    versioned('endpoint', name, {
       cluster_name: name,
       endpoints: [
         {
@@ -41,7 +38,7 @@ export function benchResources(opts: { clusters: number; routes: number; variant
       ],
     }),
   );
-  const listener = resource('bench-ingress', {
+  const listener = versioned('listener', 'bench-ingress', {
     name: 'bench-ingress',
     address: { socket_address: { address: '127.0.0.1', port_value: 10000 } },
     filter_chains: [
@@ -94,7 +91,7 @@ export function benchResources(opts: { clusters: number; routes: number; variant
       },
     });
   }
-  const routeConfig = resource(BENCH_ROUTE_CONFIG, {
+  const routeConfig = versioned('route', BENCH_ROUTE_CONFIG, {
     name: BENCH_ROUTE_CONFIG,
     virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
   });

@@ -4,9 +4,10 @@
  * config Envoy refuses shows up as a NACK with Envoy's own message. (The whole pipeline, git to
  * Envoy, is covered by the end-to-end tests; this is the protocol against the real client.)
  */
+import { versioned } from '../../compiler/envoy';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
-import { fleetResources, resource } from './fixtures';
+import { fleetResources } from './fixtures';
 import { type Harness, publish, startHarness } from './harness';
 
 type Envoy = EnvoyProcess;
@@ -83,7 +84,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     // Envoy refuses a cluster with a zero connect timeout (a validation rule, not an encoding one).
     const bad = fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort });
     const zero = { ...bad.clusters[0]!.value, connect_timeout: '0s' };
-    publish(h, { ...bad, clusters: [resource('svc-a', zero), bad.clusters[1]!] }, 'c3');
+    publish(h, { ...bad, clusters: [versioned('cluster', 'svc-a', zero), bad.clusters[1]!] }, 'c3');
     const nacked = await eventually(async () => h.server.nodes()[0], (n) => n?.lastNack !== null, 'NACK recorded');
     expect(nacked!.lastNack).toMatchObject({ type: 'cluster', commit: 'c3' });
     expect(nacked!.lastNack!.error).toMatch(/connect_timeout|ConnectTimeout/i);

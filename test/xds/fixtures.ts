@@ -1,18 +1,14 @@
 /**
  * Hand-built Envoy resources in the translator's output shape (proto3 JSON, snake_case), for the
- * xDS server's tests and benchmark: what compiler/envoy/translate* will produce, written by hand.
+ * xDS server's tests: what compiler/envoy/translate* will produce, written by hand (versioned by the
+ * translator's own `versioned`).
  */
-import { createHash } from 'node:crypto';
-import type { EnvoyResource, EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
+import { versioned } from '../../compiler/envoy';
+import type { EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
 
 /** A public EC P-256 key (test only; its private half was never kept): Envoy refuses an empty JWKS. */
 const TEST_JWKS =
   '{"keys":[{"kty":"EC","x":"xzA0zVJHG72krUX13rvLP2mkgAzSO7nIrG2CVbXiUG0","y":"qvoxapsf3YFIexT01fhTZP3v5otm-NqpLxPSXtapjJU","crv":"P-256","kid":"test-1","alg":"ES256","use":"sig"}]}';
-
-export function resource(name: string, value: JsonObject): EnvoyResource {
-  const version = createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
-  return { name, version, value };
-}
 
 export function cluster(name: string, opts: { timeout?: string; healthCheck?: boolean } = {}): JsonObject {
   return {
@@ -217,9 +213,9 @@ export function fleetResources(spec: FleetSpec = {}): EnvoyResources {
   return {
     environment: spec.environment ?? 'prod',
     fleet: spec.fleet ?? 'edge',
-    clusters: clusters.map((c) => resource(c, cluster(c))),
-    endpoints: clusters.map((c, i) => resource(c, loadAssignment(c, [9000 + i]))),
-    listeners: [resource('ingress', listener('ingress', 'ingress-routes', spec.listenerPort ?? 10000))],
-    routes: [resource('ingress-routes', routeConfig('ingress-routes', clusters, spec.routes ?? 3, spec.timeouts))],
+    clusters: clusters.map((c) => versioned('cluster', c, cluster(c))),
+    endpoints: clusters.map((c, i) => versioned('endpoint', c, loadAssignment(c, [9000 + i]))),
+    listeners: [versioned('listener', 'ingress', listener('ingress', 'ingress-routes', spec.listenerPort ?? 10000))],
+    routes: [versioned('route', 'ingress-routes', routeConfig('ingress-routes', clusters, spec.routes ?? 3, spec.timeouts))],
   };
 }
