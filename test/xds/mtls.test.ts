@@ -1,36 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { makePki, makeRogueClient } from '../support/certs';
 import { fleetResources } from './fixtures';
 import { CDS, type Harness, names, publish, startHarness } from './harness';
-
-/** A CA, a server certificate for 127.0.0.1/localhost and client certificates, made with the openssl CLI. */
-function makePki(dir: string): Record<string, Buffer> {
-  const ssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  };
-  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=portcullis-test-ca', '-keyout', 'ca.key', '-out', 'ca.crt');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const [name, ext] of [['server', 'server.ext'], ['client', 'client.ext']] as const) {
-    ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', `${name}.crt`);
-  }
-  // A client certificate from a CA the server does not trust.
-  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=rogue', '-keyout', 'rogue.key', '-out', 'rogue.crt');
-  const read = (f: string): Buffer => readFileSync(join(dir, f));
-  return {
-    ca: read('ca.crt'),
-    serverCert: read('server.crt'),
-    serverKey: read('server.key'),
-    clientCert: read('client.crt'),
-    clientKey: read('client.key'),
-    rogueCert: read('rogue.crt'),
-    rogueKey: read('rogue.key'),
-  };
-}
 
 describe('mTLS on the xDS port', () => {
   let dir: string;
@@ -38,7 +12,17 @@ describe('mTLS on the xDS port', () => {
   let h: Harness;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'portcullis-pki-'));
-    pki = makePki(dir);
+    const files = makePki(dir);
+    const rogue = makeRogueClient(dir);
+    pki = {
+      ca: readFileSync(files.caCert),
+      serverCert: readFileSync(files.serverCert),
+      serverKey: readFileSync(files.serverKey),
+      clientCert: readFileSync(files.clientCert),
+      clientKey: readFileSync(files.clientKey),
+      rogueCert: readFileSync(rogue.cert),
+      rogueKey: readFileSync(rogue.key),
+    };
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   afterEach(async () => h?.close());
