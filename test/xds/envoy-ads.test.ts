@@ -7,6 +7,7 @@
 import { versioned } from '../../compiler/envoy';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
+import { waitFor } from '../support/processes';
 import { fleetResources } from './fixtures';
 import { type Harness, publish, startHarness } from './harness';
 
@@ -25,19 +26,18 @@ async function rejections(envoy: Envoy): Promise<[string, string][]> {
   return [...(await envoy.stats(UPDATE_COUNTERS))].filter(([k, v]) => k.endsWith('update_rejected') && Number(v) > 0);
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
-      last = await probe();
-      if (ok(last)) return last;
-    } catch {
-      // admin not ready yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: last seen ${JSON.stringify(last)}`);
+/** waitFor with the last value that did not pass `ok` in the timeout message. */
+function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
+  return waitFor(
+    what,
+    async () => {
+      const v = await probe();
+      if (ok(v)) return v;
+      throw new Error(`last seen ${JSON.stringify(v)}`);
+    },
+    ms,
+    100,
+  );
 }
 
 /** On a failed wait: what the server thinks of the node, Envoy's update counters, the server's log. */
