@@ -7,25 +7,13 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { main } from '../../cli/main';
-import type { CliContext } from '../../cli/context';
 import { validate } from '../envoy/envoy-validate';
+import { runCli, type CliRun } from '../support/cli';
 
 const REPO_ROOT = join(__dirname, '..', '..');
 const NOW = '2026-11-27T12:00:00Z';
 
-async function run(args: string[], cwd = REPO_ROOT): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CliContext = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    cwd,
-    now: () => new Date(NOW),
-  };
-  const code = await main(['node', 'portcullis', ...args], ctx);
-  return { code, out, err };
-}
+const run = (args: string[], cwd = REPO_ROOT): Promise<CliRun> => runCli(args, { cwd, now: new Date(NOW) });
 
 let tmp: string;
 beforeAll(() => {

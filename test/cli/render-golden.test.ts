@@ -7,11 +7,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../cli/main';
-import type { CliContext } from '../../cli/context';
 import { compileSources } from '../../compiler';
 import { nowOf } from '../compiler/golden-support';
 import { validateAll } from '../envoy/envoy-validate';
+import { runCli, type CliRun } from '../support/cli';
 
 const DIR = join(__dirname, '..', 'testdata', 'ir');
 const cases = readdirSync(DIR)
@@ -23,17 +22,8 @@ let tmp: string;
 beforeAll(() => (tmp = mkdtempSync(join(tmpdir(), 'portcullis-render-golden-'))));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function render(root: string, env: string, fleet: string, now: Date): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CliContext = {
-    stdout: { write: (s: string) => void (out += s) },
-    stderr: { write: (s: string) => void (err += s) },
-    cwd: root,
-    now: () => now,
-  };
-  const args = ['render', '--root', root, '--env', env, '--fleet', fleet, '--bootstrap', '--now', now.toISOString()];
-  return { code: await main(['node', 'portcullis', ...args], ctx), out, err };
+function render(root: string, env: string, fleet: string, now: Date): Promise<CliRun> {
+  return runCli(['render', '--root', root, '--env', env, '--fleet', fleet, '--bootstrap', '--now', now.toISOString()], { cwd: root, now });
 }
 
 test('every golden case with a fleet renders a bootstrap that Envoy accepts', async () => {

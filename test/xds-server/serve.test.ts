@@ -1,19 +1,14 @@
 import { EventEmitter } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { CliContext } from '../../cli/context';
 import { generateSigningKey } from '../../demo/jwt';
 import { parseDuration, runServe } from '../../xds-server/serve';
 import { signBody } from '../../xds-server/http/webhook';
+import { captureCli } from '../support/cli';
 import { TestRepo, tempDir } from '../support/git-repo';
 import { basePolicies } from '../support/policies';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
-
-function capture(): { ctx: CliContext; err: () => string } {
-  let err = '';
-  return { ctx: { stdout: { write: () => undefined }, stderr: { write: (s) => void (err += s) }, cwd: process.cwd(), now: () => new Date() }, err: () => err };
-}
 
 test.each([
   ['5s', 5000],
@@ -33,7 +28,7 @@ test.each([
   [{ webhookSecretFile: '/nonexistent/secret' }, '--webhook-secret-file: ENOENT'],
   [{ tlsCert: 'a.pem' }, '--tls-cert, --tls-key and --tls-client-ca go together'],
 ])('usage error %j → exit 2 with a message', async (extra, message) => {
-  const c = capture();
+  const c = captureCli();
   expect(await runServe(c.ctx, { repo: '/tmp/none', logLevel: 'silent', ...extra })).toBe(2);
   expect(c.err()).toContain(message);
 });
@@ -41,7 +36,7 @@ test.each([
 test('an empty secret file is refused', async () => {
   const file = path.join(tempDir(), 'secret');
   writeFileSync(file, '\n');
-  const c = capture();
+  const c = captureCli();
   expect(await runServe(c.ctx, { repo: '/tmp/none', webhookSecretFile: file, logLevel: 'silent' })).toBe(2);
   expect(c.err()).toContain('the file is empty');
 });
@@ -54,7 +49,7 @@ test('serves a repository, takes webhooks with the secret file, and shuts down c
   writeFileSync(secretFile, 'file-secret\n');
   const [xdsPort, httpPort] = [await freePort(), await freePort()];
   const signals = new EventEmitter();
-  const c = capture();
+  const c = captureCli();
   const exit = runServe(c.ctx, { repo: repo.dir, pollInterval: '0', xdsPort, httpPort, webhookSecretFile: secretFile, logLevel: 'silent' }, signals);
   const base = `http://127.0.0.1:${httpPort}`;
   try {

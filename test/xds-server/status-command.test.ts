@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CliContext } from '../../cli/context';
 import type { StatusDocument } from '../../xds-server/http/status-document';
 import { runStatus } from '../../xds-server/status-command';
+import { captureCli } from '../support/cli';
 
 const COMMIT = 'a'.repeat(40);
 const BAD = 'b'.repeat(40);
@@ -52,19 +52,9 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-function capture(): { ctx: CliContext; out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    ctx: { stdout: { write: (s) => void (out += s) }, stderr: { write: (s) => void (err += s) }, cwd: '/', now: () => new Date() },
-    out: () => out,
-    err: () => err,
-  };
-}
-
 test('prints the served commit and every node with what it acknowledged; exit 0 when all are in sync', async () => {
   current = doc({}, [{ id: 'envoy-1', fleet: 'edge-dev', environment: 'dev', connectedAt: null, protocol: 'delta', types: types('v-0123456789abcdef', COMMIT), lastNack: null, inSync: true }]);
-  const c = capture();
+  const c = captureCli({ cwd: '/' });
   expect(await runStatus(c.ctx, { server: base })).toBe(0);
   const out = c.out();
   expect(out).toContain('commit aaaaaaaaaaaa "tighten login"  version v-0123456789abc');
@@ -98,7 +88,7 @@ test('shows a rejected commit with its errors and a node NACK in Envoy’s words
       },
     ],
   );
-  const c = capture();
+  const c = captureCli({ cwd: '/' });
   expect(await runStatus(c.ctx, { server: base })).toBe(1);
   const out = c.out();
   expect(out).toContain(`Rejected commit bbbbbbbbbbbb "typo"`);
@@ -109,13 +99,13 @@ test('shows a rejected commit with its errors and a node NACK in Envoy’s words
 
 test('--json prints the document as served', async () => {
   current = doc();
-  const c = capture();
+  const c = captureCli({ cwd: '/' });
   await runStatus(c.ctx, { server: base, json: true });
   expect(JSON.parse(c.out())).toEqual(current);
 });
 
 test('an unreachable server is exit 3 with a message', async () => {
-  const c = capture();
+  const c = captureCli({ cwd: '/' });
   expect(await runStatus(c.ctx, { server: 'http://127.0.0.1:1', timeoutMs: 2000 })).toBe(3);
   expect(c.err()).toContain('cannot reach http://127.0.0.1:1');
 });
