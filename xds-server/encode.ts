@@ -22,13 +22,7 @@ export type EncodeResult =
   | { readonly ok: false; readonly errors: readonly EncodeError[] };
 
 /** Well-known types whose JSON form is not an object of fields; inside Any they sit under "value". */
-const SPECIAL_JSON = new Set([
-  'google.protobuf.Duration',
-  'google.protobuf.Timestamp',
-  'google.protobuf.FieldMask',
-  'google.protobuf.Struct',
-  'google.protobuf.Value',
-  'google.protobuf.ListValue',
+const WRAPPERS = new Set([
   'google.protobuf.DoubleValue',
   'google.protobuf.FloatValue',
   'google.protobuf.Int64Value',
@@ -40,16 +34,15 @@ const SPECIAL_JSON = new Set([
   'google.protobuf.BytesValue',
 ]);
 
-const WRAPPERS = new Set([
-  'google.protobuf.DoubleValue',
-  'google.protobuf.FloatValue',
-  'google.protobuf.Int64Value',
-  'google.protobuf.UInt64Value',
-  'google.protobuf.Int32Value',
-  'google.protobuf.UInt32Value',
-  'google.protobuf.BoolValue',
-  'google.protobuf.StringValue',
-  'google.protobuf.BytesValue',
+/** Well-known types whose JSON form is not an object of fields; inside Any they sit under "value". */
+const SPECIAL_JSON = new Set([
+  'google.protobuf.Duration',
+  'google.protobuf.Timestamp',
+  'google.protobuf.FieldMask',
+  'google.protobuf.Struct',
+  'google.protobuf.Value',
+  'google.protobuf.ListValue',
+  ...WRAPPERS,
 ]);
 
 const INT32_RANGE: Record<string, [number, number]> = {

@@ -58,17 +58,11 @@ function nameInAny(any: Uint8Array): string {
     if (tag >>> 3 === 2 && (tag & 7) === 2) value = r.bytes();
     else r.skipType(tag & 7);
   }
-  if (!value) return '';
-  const v = protobuf.Reader.create(value);
-  while (v.pos < v.len) {
-    const tag = v.uint32();
-    if (tag === 10) return v.string();
-    v.skipType(tag & 7);
-  }
-  return '';
+  return value ? firstStringField(value) : '';
 }
 
-function controlPlaneId(bytes: Uint8Array): string {
+/** Field 1 as a string: a resource's name, or ControlPlane.identifier. */
+function firstStringField(bytes: Uint8Array): string {
   const r = protobuf.Reader.create(bytes);
   while (r.pos < r.len) {
     const tag = r.uint32();
@@ -93,7 +87,7 @@ function scanSotw(buf: Buffer): AdsResponse {
       case 18: { const any = r.bytes(); resources.push({ name: nameInAny(any), version: '', any }); break; }
       case 34: typeUrl = r.string(); break;
       case 42: nonce = r.string(); break;
-      case 50: cp = controlPlaneId(r.bytes()); break;
+      case 50: cp = firstStringField(r.bytes()); break;
       default: r.skipType(tag & 7);
     }
   }
@@ -131,7 +125,7 @@ function scanDelta(buf: Buffer): AdsResponse {
       case 34: typeUrl = r.string(); break;
       case 42: nonce = r.string(); break;
       case 50: removed.push(r.string()); break;
-      case 58: cp = controlPlaneId(r.bytes()); break;
+      case 58: cp = firstStringField(r.bytes()); break;
       default: r.skipType(tag & 7);
     }
   }
