@@ -89,7 +89,7 @@ function timeChanges(files: readonly SourceFile[], a: FileChange, b: FileChange,
 }
 
 export function runCompileBench(routes: number, repeats = 5, changes = 100, lockdownChanges = 30): CompileBenchResult {
-  const repo = generateRepository(routes);
+  const repo = generateRepository({ routes });
   const full = () => {
     const t = process.hrtime.bigint();
     const resources = translatePolicy(must(compileSources(repo.files, NOW)));

@@ -5,7 +5,7 @@
 import { buildIR, compileSources, createIncrementalCompiler, type IncrementalCompiler, type SourceFile } from '../../compiler';
 import type { EnvironmentIR, PolicyIR, RouteIR } from '../../compiler/ir/ir';
 import { formatDiagnostic } from '../../compiler/result';
-import { generateRepo } from './generate-repo';
+import { generateRepository } from '../../bench/compile/generate';
 import { irToYaml } from './golden-support';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
@@ -20,7 +20,19 @@ function replaceFile(files: SourceFile[], path: string, edit: (text: string) => 
   return files.map((f) => (f.path === path ? { path, text: edit(f.text) } : f));
 }
 
-const repo = generateRepo({ routes: 600, routesPerFile: 50, services: 10 });
+const repo = generateRepository({
+  routes: 600,
+  routesPerFile: 50,
+  services: 10,
+  environments: ['dev', 'staging', 'prod'],
+  hosts: 'byRoute',
+  paths: 'mixed',
+  rateLimits: { every: 50, size: 50 },
+  publicRules: true,
+  overrides: true,
+  deniedNetwork: '192.0.2.0/24',
+  lockdown: true,
+}).files;
 const routeFile = repo.find((f) => f.path.endsWith('file-0002.yaml'))?.path ?? '';
 
 test('the generated repository compiles', () => {
