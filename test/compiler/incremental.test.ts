@@ -101,7 +101,7 @@ test('many successive edits with the IR memo give exactly what a fresh build giv
   let files = repo;
   c.compileFiles(files, NOW);
   const edits: [string, (t: string) => string][] = [
-    [routeFile, (t) => t.replace('exact: /api/r100 ', 'exact: /api/r100/moved ')],
+    [routeFile, (t) => t.replace('exact: /api/r102 ', 'exact: /api/r102/moved ')],
     ['policies/access.yaml', (t) => t.replace('deny: [{ cidr: 192.0.2.0/24 }]', 'deny: [{ cidr: 192.0.2.0/24 }, { cidr: 10.9.0.0/16, routes: [route-5] }]')],
     ['policies/rate-limits.yaml', (t) => t.replace('requests: 100', 'requests: 99')],
     ['policies/services.yaml', (t) => t.replace('port: 8080, tier: 1', 'port: 8081, tier: 1')],
@@ -110,7 +110,10 @@ test('many successive edits with the IR memo give exactly what a fresh build giv
     [routeFile, (t) => t.replace('host: api-0.example.com', 'host: "*"')],
   ];
   for (const [path, edit] of edits) {
+    const before = files.find((f) => f.path === path)?.text;
     files = replaceFile(files, path, edit);
+    // Every edit must really change its file, or this test would compare nothing new.
+    expect(files.find((f) => f.path === path)?.text).not.toBe(before);
     c.compileFiles(files, NOW);
     const m = c.model();
     if (!m.ok) throw new Error(m.errors.map(formatDiagnostic).join('\n'));
@@ -279,7 +282,10 @@ test('successive edits and instants under lockdowns, warm, give exactly the cold
     [routeFile, (t) => `${t}---\napiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: route-new }\nspec:\n  host: api-0.example.com\n  path: { prefix: /api/new/ }\n  service: svc-0\n`],
   ];
   for (const [path, edit] of edits) {
+    const before = files.find((f) => f.path === path)?.text;
     files = replaceFile(files, path, edit);
+    // Every edit must really change its file, or this test would compare nothing new.
+    expect(files.find((f) => f.path === path)?.text).not.toBe(before);
     compileChecked(c, files);
   }
   for (const at of ['2026-04-30T00:00:00Z', '2026-07-01T00:00:00Z', '2026-06-02T00:00:00Z', '2026-05-01T00:00:00Z']) compileChecked(c, files, new Date(at));
