@@ -32,6 +32,7 @@ export const EXTENSION = {
 export const FILTER = {
   jwtAuthn: 'envoy.filters.http.jwt_authn',
   rbac: 'envoy.filters.http.rbac',
+  clientNetworks: 'portcullis.rbac.client_networks',
   revokedTokens: 'portcullis.rbac.revoked_tokens',
   rateLimitEnforce: 'portcullis.local_ratelimit.enforce',
   rateLimitShadow: 'portcullis.local_ratelimit.shadow',

@@ -10,7 +10,7 @@ import type { EnvironmentIR } from '../ir/ir';
 import { FILTER, TYPE, typed } from './common';
 import { jwtAuthnConfig } from './jwt';
 import { rateLimitConfig } from './rate-limit';
-import { rbacConfig, revokedTokensConfig } from './rbac';
+import { clientNetworksConfig, rbacConfig, revokedTokensConfig } from './rbac';
 import type { JsonObject } from './resources';
 
 interface FilterSlot {
@@ -19,27 +19,33 @@ interface FilterSlot {
 }
 
 export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
-  // 1. jwt_authn: verifies the bearer token (401 when missing or invalid on a route that needs one)
+  // 1. rbac, client-networks instance: allowed and denied client networks, lockdown blocks included
+  //    (403). First, because the client address is all it needs: a refused network gets 403 on
+  //    every route, token or not (after jwt_authn a caller without a token would see 401 instead),
+  //    and Envoy verifies no signature for traffic it refuses anyway. Only routes with network
+  //    rules carry a config for it (see rbac.ts).
+  { name: FILTER.clientNetworks, config: () => clientNetworksConfig() },
+  // 2. jwt_authn: verifies the bearer token (401 when missing or invalid on a route that needs one)
   //    and writes its payload to dynamic metadata ("payload"), which both filters after it read.
   { name: FILTER.jwtAuthn, config: jwtAuthnConfig },
-  // 2. rbac, revoked-tokens instance: refuses a payload whose jti or sub is revoked (403). Its
+  // 3. rbac, revoked-tokens instance: refuses a payload whose jti or sub is revoked (403). Its
   //    rules sit once in the route configuration rather than in every route (see rbac.ts), which
   //    needs an instance of its own: a route's config for the rbac filter below replaces, not
   //    adds to, a configuration-wide one. Before rate limits, like the next one.
   { name: FILTER.revokedTokens, config: () => revokedTokensConfig() },
-  // 3. rbac: roles from that payload, allowed and denied client networks (403).
-  //    Before rate limits so refused callers do not spend the budget of legitimate ones.
+  // 4. rbac: roles from that payload and the methods each rule allows (403). Before rate limits
+  //    so refused callers do not spend the budget of legitimate ones.
   { name: FILTER.rbac, config: () => rbacConfig() },
-  // 4. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
+  // 5. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
   { name: FILTER.rateLimitEnforce, config: () => rateLimitConfig('enforce') },
-  // 5. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
+  // 6. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
   //    Two instances because `filter_enforced` belongs to a whole filter config, not to one
   //    descriptor, and a route holds one config per filter instance: a route with an enforced and
   //    a shadow limit needs both. Separate stat prefixes also keep "would have limited" apart from
   //    "limited". After the enforce instance: a shadow limit measures what it would add to the
   //    limits in force, and requests already refused do not drain its buckets.
   { name: FILTER.rateLimitShadow, config: () => rateLimitConfig('shadow') },
-  // 6. router: forwards to the route's cluster (or answers a disabled route's direct response).
+  // 7. router: forwards to the route's cluster (or answers a disabled route's direct response).
   { name: FILTER.router, config: () => typed(TYPE.router, {}) },
 ];
 

@@ -1,8 +1,10 @@
 /**
- * Access rules with Envoy's RBAC filter (envoy.filters.http.rbac), two instances:
- * - per route: ALLOW policies whose principals check the roles in the verified JWT payload, refuse
- *   denied networks and require allowed networks. Deny beats allow because every allow policy
- *   carries every denied network as a negated condition.
+ * Access rules with Envoy's RBAC filter (envoy.filters.http.rbac), three instances:
+ * - client networks, per route and before jwt_authn: one ALLOW policy that refuses denied networks
+ *   and requires allowed ones. Deny beats allow because the policy carries every denied network as
+ *   a negated condition. Only routes with network rules carry it.
+ * - roles, per route and after jwt_authn: ALLOW policies whose principals check the roles in the
+ *   verified JWT payload, and the methods each rule allows.
  * - revoked tokens: one DENY policy set for the whole route configuration (revocations hold on
  *   every token route of an environment), so revoking a token changes one small block of RDS
  *   instead of every route, and the routes stay untouched.
@@ -25,6 +27,14 @@ export function rbacContext(env: EnvironmentIR): RbacContext {
 /** Filter-level config: no rules, i.e. no enforcement. Every route sets its own (see rbacPerRoute). */
 export function rbacConfig(): JsonObject {
   return typed(TYPE.rbac, {});
+}
+
+/**
+ * Filter-level config of the client-networks instance: no rules (routes with network rules set
+ * their own, see clientNetworksPerRoute), and its own stat prefix so its denials are counted apart.
+ */
+export function clientNetworksConfig(): JsonObject {
+  return typed(TYPE.rbac, { rules_stat_prefix: 'client_networks.' });
 }
 
 /**
@@ -90,8 +100,8 @@ function methodsPermission(methods: readonly string[]): JsonObject {
   return methods.length === 1 ? one(methods[0] as string) : { or_rules: { rules: methods.map(one) } };
 }
 
-/** Conditions every request to the route must meet whatever rule lets it in (revoked tokens aside). */
-function commonConditions(access: RouteAccessIR): JsonObject[] {
+/** The client-network conditions every request to the route must meet, whoever the caller is. */
+function networkConditions(access: RouteAccessIR): JsonObject[] {
   const ids: JsonObject[] = [];
   if (access.deniedNetworks.length > 0) ids.push({ not_id: anyOf(access.deniedNetworks.map(cidr)) });
   if (access.allowedNetworks.length > 0) ids.push(anyOf(access.allowedNetworks.map(cidr)));
@@ -108,34 +118,25 @@ function rolesClaimsOf(access: RouteAccessIR, ctx: RbacContext): string[] {
   return [...claims].sort();
 }
 
-function rulePolicy(rule: AccessRuleIR, common: readonly JsonObject[], rolesClaims: readonly string[]): JsonObject {
-  const ids = [...common];
-  if (rule.roles.length > 0) {
-    // Any of the roles, found in any of the roles claims of the accepted providers.
-    ids.unshift(anyOf(rolesClaims.map((claim) => hasAnyRole(claim, rule.roles))));
-  }
-  return { permissions: [methodsPermission(rule.methods)], principals: [allOf(ids)] };
+function rulePolicy(rule: AccessRuleIR, rolesClaims: readonly string[]): JsonObject {
+  // Any of the roles, found in any of the roles claims of the accepted providers.
+  const principal = rule.roles.length > 0 ? anyOf(rolesClaims.map((claim) => hasAnyRole(claim, rule.roles))) : { any: true };
+  return { permissions: [methodsPermission(rule.methods)], principals: [principal] };
 }
 
 /**
- * The route's RBAC: null when nothing needs checking (a route with no rules and no network rules),
- * otherwise an ALLOW policy set.
+ * The route's roles-and-methods RBAC: null when the route has no rules (anyone who got past the
+ * filters before may call), otherwise an ALLOW policy set. Client networks are not checked here:
+ * the client-networks instance before jwt_authn already refused them.
  */
 export function rbacRules(access: RouteAccessIR, ctx: RbacContext): JsonObject | null {
+  if (access.rules.length === 0) return null;
   const rolesClaims = rolesClaimsOf(access, ctx);
-  const common = commonConditions(access);
   const policies: Record<string, JsonObject> = {};
-  if (access.rules.length > 0) {
-    // Policy names sort in rule order and say which document granted the access.
-    access.rules.forEach((rule, i) => {
-      policies[`${String(i).padStart(3, '0')} ${rule.provenance}`] = rulePolicy(rule, common, rolesClaims);
-    });
-  } else if (common.length > 0) {
-    // No rule restricts who may call: everyone may, except what the common conditions refuse.
-    policies['allow-unless-denied'] = { permissions: [{ any: true }], principals: [allOf(common)] };
-  } else {
-    return null;
-  }
+  // Policy names sort in rule order and say which document granted the access.
+  access.rules.forEach((rule, i) => {
+    policies[`${String(i).padStart(3, '0')} ${rule.provenance}`] = rulePolicy(rule, rolesClaims);
+  });
   const withRoles = access.rules.find((r) => r.roles.length > 0);
   if (withRoles !== undefined && rolesClaims.length === 0) {
     throw new Error(`IR bug: a rule of ${withRoles.provenance} checks roles on a route that accepts no JWT provider`);
@@ -152,6 +153,20 @@ export function rbacPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>, ctx: R
   if (route.disabled !== null) return typed(TYPE.rbacPerRoute, {});
   const rules = rbacRules(route.access, ctx);
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
+}
+
+/**
+ * Per-route config of the client-networks instance, or null when the route needs none (no network
+ * rules, or disabled: a disabled route answers every caller itself). Null rather than an empty
+ * override keeps the many routes without network rules small: the filter-level config has no rules.
+ * Reads only the route's access and whether it is disabled, like rbacPerRoute.
+ */
+export function clientNetworksPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>): JsonObject | null {
+  if (route.disabled !== null) return null;
+  const conditions = networkConditions(route.access);
+  if (conditions.length === 0) return null;
+  const policies = { 'client-networks': { permissions: [{ any: true }], principals: [allOf(conditions)] } };
+  return typed(TYPE.rbacPerRoute, { rbac: { rules: { action: 'ALLOW', policies } } });
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The route configuration (RDS): virtual hosts grouped by host, routes in IR match order, each
- * carrying its per-filter configs (JWT requirement, RBAC, rate limits); revoked tokens once for the
+ * carrying its per-filter configs (client networks, JWT requirement, RBAC, rate limits); revoked tokens once for the
  * whole configuration. Part of the Envoy
  * translator (IR → Envoy resources). Each route is translated once per RouteIR object (see memo.ts).
  */
@@ -9,7 +9,7 @@ import { FILTER, anyOfRegex, duration, names } from './common';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
 import { rateLimitPerRoute } from './rate-limit';
-import { rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
+import { clientNetworksPerRoute, rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
 
 /**
@@ -32,8 +32,10 @@ export function routeContext(env: EnvironmentIR): RouteContext {
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();
 
-/** The per-filter configs decided by a route's access alone (JWT requirement, RBAC). */
+/** The per-filter configs decided by a route's access alone (client networks, JWT requirement, RBAC). */
 interface AccessConfigs {
+  /** Null when the route has no network rules: it then carries no config for that filter. */
+  readonly networks: JsonObject | null;
   readonly jwt: JsonObject;
   readonly rbac: JsonObject;
 }
@@ -46,10 +48,16 @@ interface AccessConfigs {
 const accessMemo = identityMemo<RouteAccessIR, AccessConfigs>();
 
 function accessConfigs(route: RouteIR, ctx: RouteContext): AccessConfigs {
-  // Disabled routes are few and switch both filters off: not worth a memo.
-  if (route.disabled !== null) return { jwt: jwtPerRoute(route), rbac: rbacPerRoute(route, ctx.rbac) };
+  // Disabled routes are few and switch every access filter off: not worth a memo.
+  if (route.disabled !== null) {
+    return { networks: clientNetworksPerRoute(route), jwt: jwtPerRoute(route), rbac: rbacPerRoute(route, ctx.rbac) };
+  }
   const enabled = { access: route.access, disabled: null };
-  return accessMemo(route.access, ctx.key, () => ({ jwt: jwtPerRoute(enabled), rbac: rbacPerRoute(enabled, ctx.rbac) }));
+  return accessMemo(route.access, ctx.key, () => ({
+    networks: clientNetworksPerRoute(enabled),
+    jwt: jwtPerRoute(enabled),
+    rbac: rbacPerRoute(enabled, ctx.rbac),
+  }));
 }
 
 function headerMatcher(h: HeaderMatchIR): JsonObject {
@@ -83,7 +91,10 @@ export function routeMatch(match: RouteMatchIR): JsonObject {
 /** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain. */
 function perFilterConfig(route: RouteIR, ctx: RouteContext): JsonObject {
   const access = accessConfigs(route, ctx);
-  const config: Record<string, JsonObject> = { [FILTER.jwtAuthn]: access.jwt, [FILTER.rbac]: access.rbac };
+  const config: Record<string, JsonObject> = {};
+  if (access.networks !== null) config[FILTER.clientNetworks] = access.networks;
+  config[FILTER.jwtAuthn] = access.jwt;
+  config[FILTER.rbac] = access.rbac;
   const enforce = rateLimitPerRoute(route, 'enforce', ctx.maxDynamicDescriptors);
   if (enforce !== null) config[FILTER.rateLimitEnforce] = enforce;
   const shadow = rateLimitPerRoute(route, 'shadow', ctx.maxDynamicDescriptors);

@@ -224,6 +224,20 @@ describe('access', () => {
     expect((await call('/admin', { client: '10.66.1.1', bearer: admin })).status).toBe(403);
   });
 
+  test('networks are checked before the token: a refused network gets 403 with or without one', async () => {
+    // Denied network on a token route: 403, not 401, whatever the token.
+    expect((await call('/admin', { client: '10.66.1.1' })).status).toBe(403);
+    expect((await call('/admin', { client: '10.66.1.1', bearer: 'not.a.jwt' })).status).toBe(403);
+    expect((await call('/admin', { client: '10.66.1.1', bearer: token({ roles: ['admin'] }) })).status).toBe(403);
+    // Outside the allowed networks: the same.
+    expect((await call('/admin', { client: '192.0.2.50' })).status).toBe(403);
+    // Inside them, the token is checked as usual.
+    expect((await call('/admin', { client: '10.9.9.9' })).status).toBe(401);
+    expect((await call('/admin', { client: '10.9.9.9', bearer: token({ roles: ['admin'] }) })).status).toBe(200);
+    // A route without network rules still answers 401 to anyone without a token.
+    expect((await call('/me', { client: '10.66.1.1' })).status).toBe(401);
+  });
+
   test('revoked jti and sub are refused with 403', async () => {
     expect((await call('/me', { bearer: token({ jti: 'revoked-jti' }) })).status).toBe(403);
     expect((await call('/me', { bearer: token({ sub: 'revoked-user' }) })).status).toBe(403);

@@ -139,7 +139,7 @@ describe('memo contexts: the same route objects in environments with different s
 });
 
 describe('shared per-filter configs', () => {
-  test('routes with the same access object share their JWT and RBAC configs; others do not', () => {
+  test('routes with the same access object share their client-network, JWT and RBAC configs; others do not', () => {
     const compiler = createIncrementalCompiler();
     compiler.replaceAll(documents);
     const env = compiled(compiler.compile(ACTIVE)).environments.find((e) => e.name === 'staging')!;
@@ -150,6 +150,8 @@ describe('shared per-filter configs', () => {
     expect(ir.get('orders-list')!.access).toBe(ir.get('orders-export')!.access);
     expect(byName.get('orders-list')!['envoy.filters.http.rbac']).toBe(byName.get('orders-export')!['envoy.filters.http.rbac']);
     expect(byName.get('orders-list')!['envoy.filters.http.jwt_authn']).toBe(byName.get('orders-export')!['envoy.filters.http.jwt_authn']);
+    expect(byName.get('orders-list')!['portcullis.rbac.client_networks']).toBeDefined();
+    expect(byName.get('orders-list')!['portcullis.rbac.client_networks']).toBe(byName.get('orders-export')!['portcullis.rbac.client_networks']);
     expect(byName.get('login')!['envoy.filters.http.rbac']).not.toEqual(byName.get('orders-list')!['envoy.filters.http.rbac']);
   });
 });

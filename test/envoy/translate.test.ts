@@ -117,8 +117,9 @@ describe('listener stability: policy changes that only touch routes leave the li
 });
 
 describe('HTTP filters', () => {
-  test('one order: jwt_authn, revoked tokens, rbac, rate limit enforce, rate limit shadow, router', () => {
+  test('one order: client networks, jwt_authn, revoked tokens, rbac, rate limit enforce, rate limit shadow, router', () => {
     expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
+      'portcullis.rbac.client_networks',
       'envoy.filters.http.jwt_authn',
       'portcullis.rbac.revoked_tokens',
       'envoy.filters.http.rbac',
@@ -144,6 +145,30 @@ describe('HTTP filters', () => {
       );
       expect(per[FILTER.rbac]).toBeDefined();
     }
+  });
+
+  test('client networks: only routes with network rules carry them, and only in the instance before jwt_authn', () => {
+    const env = load<EnvironmentIR>('access');
+    const out = translateEnvironment(env, 'edge-prod');
+    let withNetworks = 0;
+    for (const r of routesOf(out)) {
+      const per = r['typed_per_filter_config'] as JsonObject;
+      const ir = env.routes.find((x) => x.name === r['name']) as RouteIR;
+      const cidrs = [...ir.access.allowedNetworks, ...ir.access.deniedNetworks].map((n) => n.cidr.split('/')[0]);
+      // The roles RBAC never checks an address: the earlier instance already did.
+      expect(collect(per[FILTER.rbac] as JsonObject, 'remote_ip')).toEqual([]);
+      if (ir.disabled !== null || cidrs.length === 0) {
+        expect(Object.keys(per)).not.toContain(FILTER.clientNetworks);
+        continue;
+      }
+      withNetworks++;
+      const networks = per[FILTER.clientNetworks] as JsonObject;
+      expect(collect(networks, 'action')).toEqual(['ALLOW']);
+      expect(collect(networks, 'address_prefix').sort()).toEqual(cidrs.sort());
+      // Denied networks are negated: deny beats allow within the one policy.
+      expect(collect(networks, 'not_id')).toHaveLength(ir.access.deniedNetworks.length > 0 ? 1 : 0);
+    }
+    expect(withNetworks).toBeGreaterThanOrEqual(3);
   });
 
   test('revoked tokens: one DENY block for the whole route configuration, none in the routes', () => {
