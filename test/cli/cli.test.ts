@@ -168,6 +168,12 @@ describe('plan', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('--base: unknown git revision "no-such-ref"');
   });
+
+  it('says when --repo is not a git repository', async () => {
+    const r = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', tmp]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--base: not a git repository');
+  });
 });
 
 describe('schema and help', () => {

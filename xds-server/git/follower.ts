@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Diagnostic, Result } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
+import { isPolicyFileName } from '../../compiler';
 import { PolicyRepoMirror } from './git';
 
 /** One policy file handed to the compiler: repository-relative path and its text. */
@@ -118,7 +119,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 // Fire just after the instant so the compiler sees `now >= expiresAt`.
 const SCHEDULE_SLACK_MS = 5;
 
-const YAML_FILE = /\.ya?ml$/i;
 
 interface CommitMeta {
   readonly subject: string;
@@ -264,7 +264,7 @@ export class PolicyFollower {
 
   private async readSources(commit: string): Promise<PolicySource[]> {
     // One `ls-tree` of the whole commit: the policy folder when it exists, the root otherwise.
-    const all = (await this.mirror.listFiles(commit, '')).filter((e) => YAML_FILE.test(e.path));
+    const all = (await this.mirror.listFiles(commit, '')).filter((e) => isPolicyFileName(e.path));
     const folder = this.opts.path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
     let entries = all;
     if (folder !== '' && folder !== '.') {

@@ -56,44 +56,19 @@ export function git(args: readonly string[], opts: { cwd?: string; timeoutMs?: n
 }
 
 /**
- * Local bare mirror of one branch of a policy repository. The remote may be a URL or a local path
- * (a local path is fetched through git's own file transport, exactly like a URL).
+ * Read access to the objects of one repository (bare or not), by its git dir: commits, trees and
+ * blobs are read straight from the object store, never from a work tree. The follower's mirror and
+ * `portcullis plan` (two revisions side by side) both read policies through it.
  */
-export class PolicyRepoMirror {
-  /** Ref the fetched branch head is stored under in the mirror. */
-  readonly trackingRef: string;
-
+export class GitObjects {
   constructor(
-    readonly remote: string,
-    readonly branch: string,
-    /** Directory of the bare mirror (created when absent). */
+    /** The repository's git directory (a bare repository, or the `.git` of a checkout). */
     readonly gitDir: string,
-  ) {
-    this.trackingRef = `refs/portcullis/heads/${branch}`;
-  }
+  ) {}
 
-  /** Creates the bare mirror when absent; safe to call again on an existing one. */
-  async init(): Promise<void> {
-    const exists = await stat(path.join(this.gitDir, 'HEAD')).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      await mkdir(this.gitDir, { recursive: true });
-      await git(['init', '--quiet', '--bare', this.gitDir]);
-    }
-  }
-
-  /**
-   * Fetches the branch and returns the commit it points at. Uses an explicit refspec against the
-   * remote itself (no configured remote), so changing `--repo` between runs cannot fetch the wrong one.
-   */
-  async fetch(): Promise<string> {
-    await git(
-      ['--git-dir', this.gitDir, 'fetch', '--quiet', '--no-tags', '--force', '--depth=1', '--', this.remote, `+refs/heads/${this.branch}:${this.trackingRef}`],
-      { timeoutMs: 120_000 },
-    );
-    return this.resolve(this.trackingRef);
+  /** The git directory of the repository containing `dir` (throws GitError when there is none). */
+  static async at(dir: string): Promise<GitObjects> {
+    return new GitObjects((await git(['-C', dir, 'rev-parse', '--absolute-git-dir'])).trim());
   }
 
   async resolve(rev: string): Promise<string> {
@@ -158,6 +133,49 @@ export class PolicyRepoMirror {
       });
       child.stdin.end(unique.join('\n') + '\n');
     });
+  }
+}
+
+/**
+ * Local bare mirror of one branch of a policy repository. The remote may be a URL or a local path
+ * (a local path is fetched through git's own file transport, exactly like a URL).
+ */
+export class PolicyRepoMirror extends GitObjects {
+  /** Ref the fetched branch head is stored under in the mirror. */
+  readonly trackingRef: string;
+
+  constructor(
+    readonly remote: string,
+    readonly branch: string,
+    /** Directory of the bare mirror (created when absent). */
+    gitDir: string,
+  ) {
+    super(gitDir);
+    this.trackingRef = `refs/portcullis/heads/${branch}`;
+  }
+
+  /** Creates the bare mirror when absent; safe to call again on an existing one. */
+  async init(): Promise<void> {
+    const exists = await stat(path.join(this.gitDir, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      await mkdir(this.gitDir, { recursive: true });
+      await git(['init', '--quiet', '--bare', this.gitDir]);
+    }
+  }
+
+  /**
+   * Fetches the branch and returns the commit it points at. Uses an explicit refspec against the
+   * remote itself (no configured remote), so changing `--repo` between runs cannot fetch the wrong one.
+   */
+  async fetch(): Promise<string> {
+    await git(
+      ['--git-dir', this.gitDir, 'fetch', '--quiet', '--no-tags', '--force', '--depth=1', '--', this.remote, `+refs/heads/${this.branch}:${this.trackingRef}`],
+      { timeoutMs: 120_000 },
+    );
+    return this.resolve(this.trackingRef);
   }
 }
 
