@@ -11,6 +11,13 @@ const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
 export const SOTW_METHOD = `${SERVICE}/StreamAggregatedResources`;
 export const DELTA_METHOD = `${SERVICE}/DeltaAggregatedResources`;
 
+type Codecs = Pick<MethodDefinition<unknown, unknown>, 'requestSerialize' | 'requestDeserialize' | 'responseSerialize' | 'responseDeserialize'>;
+
+/** One ADS method (both are bidirectional streams) with the given codecs: the server's and the bench client's. */
+export function adsMethod(path: typeof SOTW_METHOD | typeof DELTA_METHOD, codecs: Codecs): MethodDefinition<unknown, unknown> {
+  return { path, requestStream: true, responseStream: true, ...codecs };
+}
+
 /** The parts of envoy.config.core.v3.Node the server uses. */
 export interface NodeInfo {
   readonly id: string;
@@ -206,24 +213,18 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
   const encodeRequestObject = (type: protobuf.Type) => (obj: Decoded): Buffer => toBuffer(type.encode(obj as unknown as protobuf.Message).finish());
   const decodeWith = (type: protobuf.Type) => (bytes: Buffer): Decoded => type.decode(bytes) as unknown as Decoded;
 
-  const sotw: MethodDefinition<unknown, unknown> = {
-    path: SOTW_METHOD,
-    requestStream: true,
-    responseStream: true,
+  const sotw = adsMethod(SOTW_METHOD, {
     requestSerialize: encodeRequestObject(requestType) as (v: unknown) => Buffer,
     requestDeserialize: decodeRequest,
     responseSerialize: encodeResponse as (v: unknown) => Buffer,
     responseDeserialize: decodeWith(responseType),
-  };
-  const delta: MethodDefinition<unknown, unknown> = {
-    path: DELTA_METHOD,
-    requestStream: true,
-    responseStream: true,
+  });
+  const delta = adsMethod(DELTA_METHOD, {
     requestSerialize: encodeRequestObject(deltaRequestType) as (v: unknown) => Buffer,
     requestDeserialize: decodeDeltaRequest,
     responseSerialize: encodeDeltaResponse as (v: unknown) => Buffer,
     responseDeserialize: decodeWith(deltaResponseType),
-  };
+  });
   return {
     service: { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta },
     decodeRequest,

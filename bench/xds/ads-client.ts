@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 import { TYPE_URL, type XdsKind } from '../../compiler/envoy/resources';
+import { adsMethod, DELTA_METHOD, SOTW_METHOD } from '../../xds-server/wire';
 
 export type AdsVariant = 'sotw' | 'delta';
 
@@ -176,25 +177,20 @@ function encodeDelta({ node, body }: WireRequest): Buffer {
   return Buffer.from(w.finish());
 }
 
+// Requests are encoded here; responses are only scanned, never fully decoded (the harness is the load).
 const SERVICE: grpc.ServiceDefinition = {
-  StreamAggregatedResources: {
-    path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-    requestStream: true,
-    responseStream: true,
+  StreamAggregatedResources: adsMethod(SOTW_METHOD, {
     requestSerialize: encodeSotw as (v: unknown) => Buffer,
     requestDeserialize: (b: Buffer) => b,
     responseSerialize: (v: unknown) => v as Buffer,
     responseDeserialize: scanSotw,
-  },
-  DeltaAggregatedResources: {
-    path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources',
-    requestStream: true,
-    responseStream: true,
+  }),
+  DeltaAggregatedResources: adsMethod(DELTA_METHOD, {
     requestSerialize: encodeDelta as (v: unknown) => Buffer,
     requestDeserialize: (b: Buffer) => b,
     responseSerialize: (v: unknown) => v as Buffer,
     responseDeserialize: scanDelta,
-  },
+  }),
 };
 
 const AdsClientCtor = grpc.makeGenericClientConstructor(SERVICE, 'AggregatedDiscoveryService');
