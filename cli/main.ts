@@ -7,20 +7,10 @@ import { processContext, type CliContext } from './context';
 import { runPlan } from './commands/plan';
 import { runRender } from './commands/render';
 import { runSchema } from './commands/schema';
+import { runServe, SERVE_DEFAULTS as D } from './commands/serve';
+import { DEFAULT_STATUS_SERVER, runStatus } from './commands/status';
 import { runValidate } from './commands/validate';
-
-/** From the sources (cli/) or the build (dist/cli/): package.json is one or two folders up. */
-function packageVersion(): string {
-  for (const candidate of ['../package.json', '../../package.json']) {
-    try {
-      const pkg = require(candidate) as { name?: string; version?: string };
-      if (pkg.name === 'portcullis' && pkg.version) return pkg.version;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return '0.0.0';
-}
+import { packageVersion } from './package-version';
 
 function port(value: string): number {
   const n = Number(value);
@@ -77,34 +67,27 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .command('serve')
     .description('follow a policy repository and serve it to Envoy fleets over ADS, until SIGINT/SIGTERM (docs/operations.md)')
     .requiredOption('--repo <path-or-url>', 'policy repository: local path or git URL')
-    .option('--branch <name>', 'branch followed', 'main')
-    .option('--path <folder>', 'policy folder inside the repository (the root when absent)', 'policies')
-    .option('--poll-interval <duration>', 'fetch interval, e.g. 5s, 500ms; 0 = webhook only', '5s')
-    .option('--xds-host <host>', 'ADS (gRPC) listen address', '127.0.0.1')
-    .option('--xds-port <port>', 'ADS (gRPC) listen port', port, 18000)
-    .option('--http-host <host>', 'HTTP listen address (webhook, /status, /metrics)', '127.0.0.1')
-    .option('--http-port <port>', 'HTTP listen port', port, 18001)
+    .option('--branch <name>', 'branch followed', D.branch)
+    .option('--path <folder>', 'policy folder inside the repository (the root when absent)', D.path)
+    .option('--poll-interval <duration>', 'fetch interval, e.g. 5s, 500ms; 0 = webhook only', D.pollInterval)
+    .option('--xds-host <host>', 'ADS (gRPC) listen address', D.xdsHost)
+    .option('--xds-port <port>', 'ADS (gRPC) listen port', port, D.xdsPort)
+    .option('--http-host <host>', 'HTTP listen address (webhook, /status, /metrics)', D.httpHost)
+    .option('--http-port <port>', 'HTTP listen port', port, D.httpPort)
     .option('--webhook-secret-file <file>', 'GitHub webhook secret (default: env PORTCULLIS_WEBHOOK_SECRET)')
     .option('--work-dir <dir>', 'where the bare mirror of the branch is kept (default: a temporary dir)')
     .option('--tls-cert <file>', 'xDS server certificate (PEM), for mTLS')
     .option('--tls-key <file>', 'xDS server private key (PEM), for mTLS')
     .option('--tls-client-ca <file>', 'CA (PEM) that signs Envoy client certificates, for mTLS')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'))
-    .action(async (o) => {
-      // Loaded on demand: gRPC and the Envoy descriptors are not needed by the other commands.
-      const { runServe } = await import('../xds-server/serve');
-      setExit(await runServe(ctx, o));
-    });
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
+    .action(async (o) => setExit(await runServe(ctx, o)));
 
   program
     .command('status')
     .description('what a running control server serves: commit, refused commit and errors, every Envoy and what it ACKed or NACKed')
-    .option('--server <url>', 'control server HTTP address', 'http://127.0.0.1:18001')
+    .option('--server <url>', 'control server HTTP address', DEFAULT_STATUS_SERVER)
     .option('--json', 'print the /status document as JSON', false)
-    .action(async (o: { server: string; json: boolean }) => {
-      const { runStatus } = await import('../xds-server/status-command');
-      setExit(await runStatus(ctx, o));
-    });
+    .action(async (o: { server: string; json: boolean }) => setExit(await runStatus(ctx, o)));
 
   return program;
 }

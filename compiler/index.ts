@@ -1,11 +1,11 @@
 /**
  * Public API of the compiler front-end: policy files → validated model → IR for an instant `now`.
- * The CLI, the control server and the tests enter here; the Envoy translator and the stacks read the IR.
+ * Pure: the sources (sources/: a folder, a git revision) hand it file texts; the translators read the IR.
  */
 import { createHash } from 'node:crypto';
 import type { PolicyIR } from './ir/ir';
 import { buildIR, createIrMemo } from './ir/build';
-import { loadFile, readPolicyFiles, type LoadedFile, type ReadOptions, type SourceFile } from './model/load';
+import { loadFile, type LoadedFile, type SourceFile } from './model/load';
 import type { PolicyModel } from './model/types';
 import { createLocator, validateModel } from './model/validate';
 import type { Result } from './result';
@@ -14,7 +14,7 @@ export { buildIR, isLockdownActive } from './ir/build';
 export { compareRoutes } from './ir/route-order';
 export { API_VERSION, KINDS, policySchemaJson } from './model/schema';
 export type { AccessSpec, EndpointSpec, EnvironmentSpec, Kind, LockdownAction, LockdownSpec, RateLimitSpec, RateUnit, RouteSpec, ServiceSpec, SpecOf } from './model/schema';
-export { isPolicyFileName, MAX_FILE_BYTES, readPolicyFiles, type ReadOptions, type SourceFile } from './model/load';
+export { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from './model/load';
 export type * from './model/types';
 export { formatPath, subjectOf } from './model/types';
 
@@ -28,12 +28,6 @@ export function loadModel(files: readonly SourceFile[]): Result<PolicyModel> {
 export function compileSources(files: readonly SourceFile[], now: Date): Result<PolicyIR> {
   const model = loadModel(files);
   return model.ok ? { ok: true, value: buildIR(model.value, now) } : model;
-}
-
-/** Reads every *.yaml / *.yml under `root` (see `readPolicyFiles`) and compiles them. */
-export async function compileDirectory(root: string, now: Date, options: ReadOptions = {}): Promise<Result<PolicyIR>> {
-  const files = await readPolicyFiles(root, options);
-  return files.ok ? compileSources(files.value, now) : files;
 }
 
 /** A change to one file of the set: new text, or null when the file was deleted. */

@@ -6,7 +6,7 @@
  *      [--admin-port 9901] [--sotw] --out envoy.json
  */
 import { writeFileSync } from 'node:fs';
-import { compileDirectory } from '../compiler';
+import { compileDirectory } from '../sources';
 import { adsBootstrap } from '../compiler/envoy';
 import { formatDiagnostic } from '../compiler/result';
 

@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { compileDirectory } from '../compiler';
+import { compileDirectory } from '../sources';
 import { formatDiagnostic } from '../compiler/result';
 import { mintToken, signingKeyFromPem } from './jwt';
 

@@ -1,11 +1,11 @@
 /**
  * The thin Pulumi side of the cloud stage: creates exactly what a CloudPlan says (IP sets, one web
  * ACL, its associations, API Gateway method settings) under one ComponentResource. It decides
- * nothing; stacks/plan decides. Existing gateways are only referenced by ARN, never created.
+ * nothing; compiler/cloud decides. Existing gateways are only referenced by ARN, never created.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import type { CloudPlan, WafRulePlan, WafStatement } from './plan/types';
+import type { CloudPlan, WafRulePlan, WafStatement } from '../compiler/cloud/types';
 
 export interface GatewayRulesArgs {
   readonly plan: CloudPlan;

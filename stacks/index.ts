@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { compileDirectory } from '../compiler';
+import { compileDirectory } from '../sources';
 import { runProgram } from './program';
 
 const repoRoot = resolve(__dirname, '..');

@@ -11,8 +11,8 @@ import type { PolicyIR } from '../compiler/ir/ir';
 import { formatDiagnostic, type Diagnostic, type Result } from '../compiler/result';
 import { CONFIG_KEYS, configDiagnostic, readStackConfig, selectEnvironment, type ConfigGetter } from './config';
 import { GatewayRules } from './gateway-rules';
-import { planCloud, renderCloudPlanSummary } from './plan';
-import type { EnvoyOnlyEntry } from './plan/types';
+import { planCloud, renderCloudPlanSummary } from '../compiler/cloud';
+import type { EnvoyOnlyEntry } from '../compiler/cloud/types';
 
 export interface ProgramInputs {
   readonly stack: string;

@@ -8,10 +8,10 @@ import { translateEnvironment } from '../../compiler/envoy';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import type { PolicyIR, RouteIR } from '../../compiler/ir/ir';
 import type { Diagnostic, Result } from '../../compiler/result';
-import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/plan/ir-diff';
+import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/diff/ir-diff';
 import { outStyle, resolveNow, type CliContext } from '../context';
-import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../stacks/plan';
-import { readPolicyFilesAt } from '../git-revision';
+import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../compiler/cloud';
+import { readPolicyFilesAt } from '../../sources/git-revision';
 import { DEFAULT_POLICY_FOLDER } from '../policy-root';
 import { reportDiagnostics, usageError } from './validate';
 

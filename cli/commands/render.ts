@@ -4,7 +4,7 @@
  * `envoy --mode validate -c` accepts.
  */
 import { stringify } from 'yaml';
-import { compileDirectory } from '../../compiler';
+import { compileDirectory } from '../../sources';
 import { staticBootstrap, translateEnvironment } from '../../compiler/envoy';
 import { TYPE_URL } from '../../compiler/envoy/resources';
 import { resolveNow, type CliContext } from '../context';

@@ -1,6 +1,6 @@
 /** `portcullis validate [root]`: compile the policy folder and report every error at once. */
 import { relative } from 'node:path';
-import { compileDirectory } from '../../compiler';
+import { compileDirectory } from '../../sources';
 import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { errStyle, outStyle, resolveNow, type CliContext } from '../context';

@@ -6,11 +6,9 @@
  * without errors; a file with any problem is re-read with `yaml`, which keeps node ranges, and the
  * diagnostics come from that reading. Both are restricted to the YAML 1.2 core schema.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
 import * as jsyaml from 'js-yaml';
 import { z } from 'zod';
-import type { Diagnostic, Result } from '../result';
+import type { Diagnostic } from '../result';
 import { policyErrorMap, suggest, toProblems, type Problem } from './issues';
 import { API_VERSION, DOCUMENT_SCHEMAS, KINDS, metadata, type Kind } from './schema';
 import { formatPath, type AnyPolicyDocument, type DocSource } from './types';
@@ -218,54 +216,3 @@ const coreFloat = new jsyaml.Type('tag:yaml.org,2002:float', {
   represent: (o: object) => String(o),
 });
 const CORE_1_2 = jsyaml.FAILSAFE_SCHEMA.extend({ implicit: [coreNull, coreBool, coreInt, coreFloat] });
-
-// ---------------------------------------------------------------------------------------------
-// Directory reading
-
-export interface ReadOptions {
-  /** Paths in diagnostics are relative to this folder (default: the process's working directory). */
-  readonly relativeTo?: string;
-}
-
-/**
- * Every *.yaml / *.yml file under `root`, in any layout, sorted by path. Hidden folders (`.git`) and
- * `node_modules` are skipped; symbolic links to folders are not followed.
- */
-export async function readPolicyFiles(root: string, options: ReadOptions = {}): Promise<Result<SourceFile[]>> {
-  const base = options.relativeTo ?? process.cwd();
-  const display = (abs: string): string => {
-    const rel = relative(base, abs);
-    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : abs;
-  };
-  try {
-    const info = await stat(root);
-    if (!info.isDirectory()) {
-      return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'not a folder' }] };
-    }
-  } catch {
-    return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'policy folder not found' }] };
-  }
-  const paths: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-      const abs = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(abs);
-      else if (isPolicyFileName(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await stat(abs).catch(() => null))?.isFile()))) {
-        paths.push(abs);
-      }
-    }
-  };
-  await walk(root);
-  paths.sort();
-  const files: SourceFile[] = [];
-  const errors: Diagnostic[] = [];
-  for (const abs of paths) {
-    try {
-      files.push({ path: display(abs), text: await readFile(abs, 'utf8') });
-    } catch (e) {
-      errors.push({ file: display(abs), line: 0, column: 0, subject: '', path: '', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? 'error'}` });
-    }
-  }
-  return errors.length ? { ok: false, errors } : { ok: true, value: files };
-}

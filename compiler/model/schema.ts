@@ -5,6 +5,7 @@
  * durations in milliseconds, CIDRs and IP literals canonical, names of HTTP methods upper case.
  */
 import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from '../duration';
 import { canonicalAddress, parseCidr } from './cidr';
 import { checkRe2 } from './re2';
 import { isIP } from 'node:net';
@@ -16,17 +17,9 @@ export type Kind = (typeof KINDS)[number];
 // ---------------------------------------------------------------------------------------------
 // Scalars
 
-const MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 /** No duration in a policy is meant to exceed a year; a larger one is a typo (`5000h` for `5000ms`). */
 export const MAX_DURATION_MS = 365 * 24 * 3_600_000;
-const DURATION_PATTERN = /^(0|[1-9][0-9]{0,12})(ms|s|m|h)$/;
 const DURATION_HINT = 'must be a duration such as 250ms, 5s, 1m or 2h';
-
-export function parseDuration(text: string): number | null {
-  const m = DURATION_PATTERN.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * MS[m[2] as keyof typeof MS];
-}
 
 /** A duration string → milliseconds, bounded: (min, 1 year]. */
 function duration(opts: { readonly min?: number } = {}) {
@@ -35,7 +28,7 @@ function duration(opts: { readonly min?: number } = {}) {
     .string({ error: (iss) => (iss.input === undefined ? undefined : `${DURATION_HINT} (a string)`) })
     .regex(DURATION_PATTERN, { error: DURATION_HINT })
     .superRefine((text, ctx) => {
-      const ms = parseDuration(text);
+      const ms = DURATION_PATTERN.test(text) ? parseDuration(text) : null;
       if (ms === null) return; // the pattern already reported it
       if (ms < min) ctx.addIssue({ code: 'custom', message: min === 1 ? 'must be longer than 0' : `must be at least ${min}ms` });
       else if (ms > MAX_DURATION_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 1 year (8760h)' });

@@ -3,7 +3,7 @@ import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileDirectory, readPolicyFiles } from '../../compiler';
+import { compileDirectory, readPolicyFiles } from '../../sources';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { formatDiagnostic } from '../../compiler/result';
 

@@ -4,7 +4,7 @@
  * with Envoy's error and is not sent again.
  */
 import type { EnvoyResources } from '../../compiler/envoy/resources';
-import type { ControlServer } from '../../xds-server/serve';
+import type { ControlServer } from '../../cli/control-server';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { call, createPolicyWorld, pushCommit, serverStatus, startServerInProcess, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
 import { lockdownFile } from '../support/policies';

@@ -3,7 +3,7 @@
  * Envoy without one gets nothing (and, with the bootstrap's infinite initial fetch timeout, stays
  * not-ready instead of serving an empty listener set).
  */
-import type { ControlServer } from '../../xds-server/serve';
+import type { ControlServer } from '../../cli/control-server';
 import { makePki } from '../support/certs';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { call, createPolicyWorld, serverStatus, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';

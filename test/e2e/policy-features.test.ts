@@ -4,7 +4,7 @@
  * revoked tokens, a disabled route, a quarantined endpoint and tier failover.
  */
 import { generateSigningKey } from '../../demo/jwt';
-import type { ControlServer } from '../../xds-server/serve';
+import type { ControlServer } from '../../cli/control-server';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { DENIED_CIDR, REVOKED_JTI, lockdownFile } from '../support/policies';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { GatewayRules } from '../../stacks/gateway-rules';
-import { planCloud, type CloudPlan } from '../../stacks/plan';
-import { CLOUD_TESTDATA, readEnvironment } from './golden';
+import { planCloud, type CloudPlan } from '../../compiler/cloud';
+import { CLOUD_TESTDATA, readEnvironment } from '../cloud/golden';
 import { installMocks, TYPES, valueOf } from './pulumi-mocks';
 
 function goldenPlan(name: string): CloudPlan {

@@ -5,10 +5,10 @@
  */
 import { join, resolve } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { compileDirectory } from '../../compiler';
+import { compileDirectory } from '../../sources';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { runProgram, type StackOutputs } from '../../stacks/program';
-import { CLOUD_TESTDATA, readEnvironment } from './golden';
+import { CLOUD_TESTDATA, readEnvironment } from '../cloud/golden';
 import { installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
 
 const REPO = resolve(__dirname, '..', '..');

@@ -6,7 +6,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import type { StatusDocument } from './status-document';
 import { decideWebhook, verifySignature } from './webhook';
 
 export interface HttpEdgeOptions {
@@ -15,7 +14,8 @@ export interface HttpEdgeOptions {
   readonly port: number;
   readonly registry: Registry;
   readonly logger: Logger;
-  readonly status: () => StatusDocument;
+  /** The status document (composed by the caller), served as JSON. */
+  readonly status: () => unknown;
   /** True once a snapshot is served (readiness). */
   readonly ready: () => boolean;
   readonly webhook: {

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { startHttpEdge, type HttpEdge } from '../../../xds-server/http/server';
-import type { StatusDocument } from '../../../xds-server/http/status-document';
+import type { StatusDocument } from '../../../cli/status-document';
 import { signBody, verifySignature } from '../../../xds-server/http/webhook';
 
 const SECRET = "It's a Secret to Everybody";

@@ -1,6 +1,6 @@
 /** The human summary `portcullis plan` prints for the cloud edge. */
 import { join } from 'node:path';
-import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../stacks/plan';
+import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../compiler/cloud';
 import { CLOUD_TESTDATA, readEnvironment } from './golden';
 
 const planOf = (name: string): CloudPlan => {

@@ -4,7 +4,7 @@
  * every lockdown action that has no WAF form. Rate limits WAF cannot express are listed by
  * rate-limits.ts.
  */
-import type { EnvironmentIR } from '../../compiler/ir/ir';
+import type { EnvironmentIR } from '../ir/ir';
 import type { EnvoyOnlyEntry } from './types';
 
 /** Lockdown actions the planner turns into WAF rules (tightenRateLimit: when the limit is expressible). */

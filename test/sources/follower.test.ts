@@ -1,9 +1,10 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { PolicyIR } from '../../../compiler/ir/ir';
-import type { Result } from '../../../compiler/result';
-import { PolicyFollower, type CompileFn, type PolicySource, type PublishFn } from '../../../xds-server/git/follower';
-import { TestRepo, tempDir } from '../../support/git-repo';
+import type { PolicyIR } from '../../compiler/ir/ir';
+import type { Result } from '../../compiler/result';
+import { PolicyFollower, type CompileFn, type PolicySource, type PublishFn } from '../../sources/follower';
+import { redactCredentials } from '../../sources/git';
+import { TestRepo, tempDir } from '../support/git-repo';
 
 // The follower is tested against real git repositories; the compiler is replaced by a small stand-in
 // whose behaviour is driven by file contents, so each test controls what compiles and when it expires.
@@ -177,4 +178,44 @@ test('a lockdown expiry recompiles the served commit with the new now, without a
   expect(h.published[1]!.ir.compiledAt).toBe(h.clock.now.toISOString());
   expect(h.follower.status().served).toMatchObject({ trigger: 'schedule', nextChangeAt: null });
   expect(h.follower.status().nextRecompileAt).toBeNull();
+});
+
+describe('repository URLs carrying a token', () => {
+  const SECRET = 'ghs_0123456789abcdefSECRET';
+
+  test('redactCredentials removes the userinfo of every URL in a text', () => {
+    expect(redactCredentials(`fatal: unable to access 'https://x-access-token:${SECRET}@github.com/acme/p.git/': refused`)).toBe(
+      "fatal: unable to access 'https://***@github.com/acme/p.git/': refused",
+    );
+    expect(redactCredentials(`ssh://${SECRET}@git.example.com/p.git and http://u:p@h/x`)).toBe('ssh://***@git.example.com/p.git and http://***@h/x');
+    expect(redactCredentials('https://github.com/acme/p.git')).toBe('https://github.com/acme/p.git');
+  });
+
+  test('never reach the status, the fetch error or a log line', async () => {
+    const logs: string[] = [];
+    const follower = new PolicyFollower({
+      // Nothing listens on port 1: the fetch fails, and git's error message names the URL.
+      repo: `http://x-access-token:${SECRET}@127.0.0.1:1/acme/policies.git`,
+      branch: 'main',
+      path: 'policies',
+      workDir: `${tempDir()}/mirror.git`,
+      pollIntervalMs: 0,
+      compile: () => ({ ok: false, errors: [] }),
+      publish: () => ({ ok: true, value: { version: 'v' } }),
+      logger: pino({ level: 'debug' }, { write: (line: string) => logs.push(line) }),
+      registry: new Registry(),
+    });
+    try {
+      const outcome = await follower.start();
+      expect(outcome.kind).toBe('fetch-failed');
+      const status = JSON.stringify(follower.status());
+      expect(status).toContain('***@127.0.0.1:1');
+      expect(status).not.toContain(SECRET);
+      expect(JSON.stringify(outcome)).not.toContain(SECRET);
+      expect(logs.join('\n')).toContain('git fetch failed');
+      expect(logs.join('\n')).not.toContain(SECRET);
+    } finally {
+      await follower.stop();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * `portcullis serve`: the runner that wires the control server together. git follower (fetch →
+ * The control server's composition root: wires the edges together. git follower (fetch →
  * compile) → translator (per environment and fleet) → ADS core (snapshots, streams), plus the HTTP
  * edge (webhook, status, metrics), structured logs and graceful shutdown.
  */
@@ -15,11 +15,12 @@ import { translateEnvironment } from '../compiler/envoy';
 import type { EnvoyResources } from '../compiler/envoy/resources';
 import type { PolicyIR } from '../compiler/ir/ir';
 import type { Diagnostic, Result } from '../compiler/result';
-import type { CliContext } from '../cli/context';
-import { PolicyFollower, type CompileFn, type PublishFn } from './git/follower';
-import { startHttpEdge, type HttpEdge } from './http/server';
-import type { NodeStatus, StatusDocument } from './http/status-document';
-import { createXdsServer, type XdsServer } from './ads-server';
+import { PolicyFollower, type CompileFn, type PublishFn } from '../sources/follower';
+import { redactCredentials } from '../sources/git';
+import { startHttpEdge, type HttpEdge } from '../xds-server/http/server';
+import type { NodeStatus, StatusDocument } from './status-document';
+import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
+import { packageVersion } from './package-version';
 
 export interface ServeOptions {
   /** Policy repository: URL or local path. */
@@ -59,18 +60,6 @@ export interface ControlServer {
   stop(): Promise<void>;
 }
 
-/** The package version, from the sources (`xds-server/`) or the build (`dist/xds-server/`). */
-function packageVersion(): string {
-  for (const candidate of [path.join(__dirname, '..', 'package.json'), path.join(__dirname, '..', '..', 'package.json')]) {
-    try {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'portcullis' && pkg.version) return pkg.version;
-    } catch {
-      // try the next candidate
-    }
-  }
-  return '0.0.0';
-}
 const VERSION = packageVersion();
 
 /** Starts every part; resolves once the first sync finished (served, refused or fetch failed). */
@@ -134,7 +123,7 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
     },
   });
 
-  log.info({ repo: opts.repo, branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url }, 'control server starting');
+  log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url }, 'control server starting');
   const first = await follower.start();
   if (first.kind !== 'served') log.warn({ outcome: first }, 'no snapshot served yet: Envoys get nothing until a commit compiles');
 
@@ -185,112 +174,4 @@ function nodeStatuses(xds: XdsServer, ir: PolicyIR | null): NodeStatus[] {
   const envOfFleet = new Map<string, string>();
   for (const env of ir?.environments ?? []) for (const f of env.fleets) envOfFleet.set(f, env.name);
   return xds.nodes().map((n) => ({ ...n, environment: envOfFleet.get(n.fleet) ?? n.environment ?? null }));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The command
-
-export interface ServeCommandOptions {
-  readonly repo: string;
-  readonly branch?: string;
-  readonly path?: string;
-  readonly pollInterval?: string;
-  readonly xdsHost?: string;
-  readonly xdsPort?: number;
-  readonly httpHost?: string;
-  readonly httpPort?: number;
-  readonly webhookSecretFile?: string;
-  readonly workDir?: string;
-  readonly tlsCert?: string;
-  readonly tlsKey?: string;
-  readonly tlsClientCa?: string;
-  readonly logLevel?: string;
-}
-
-export const SERVE_DEFAULTS = {
-  branch: 'main',
-  path: 'policies',
-  pollInterval: '5s',
-  xdsHost: '127.0.0.1',
-  xdsPort: 18000,
-  httpHost: '127.0.0.1',
-  httpPort: 18001,
-  logLevel: 'info',
-} as const;
-
-/** `250ms`, `5s`, `1m`, `2h`, or `0` (disabled); null when malformed. */
-export function parseDuration(text: string): number | null {
-  if (text === '0') return 0;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) return null;
-  const n = Number(m[1]);
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-}
-
-/**
- * Runs the control server until SIGINT/SIGTERM. Exit codes: 0 after a clean shutdown, 2 usage
- * errors (bad flag, unreadable secret file), 1 when start-up fails (port in use, ...).
- */
-export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const usage = (msg: string): number => {
-    ctx.stderr.write(`portcullis serve: ${msg}\n`);
-    return 2;
-  };
-  const pollIntervalMs = parseDuration(o.pollInterval ?? SERVE_DEFAULTS.pollInterval);
-  if (pollIntervalMs === null) return usage(`--poll-interval: "${o.pollInterval}" is not a duration (e.g. 5s, 500ms, 1m; 0 = webhook only)`);
-  let webhookSecret: Buffer | null = null;
-  const secretEnv = process.env.PORTCULLIS_WEBHOOK_SECRET;
-  if (o.webhookSecretFile) {
-    try {
-      webhookSecret = Buffer.from(readFileSync(o.webhookSecretFile, 'utf8').trim());
-    } catch (e) {
-      return usage(`--webhook-secret-file: ${(e as { message?: string }).message ?? String(e)}`);
-    }
-    if (webhookSecret.length === 0) return usage('--webhook-secret-file: the file is empty');
-  } else if (secretEnv) {
-    webhookSecret = Buffer.from(secretEnv.trim());
-  }
-  const tlsFlags = [o.tlsCert, o.tlsKey, o.tlsClientCa].filter((x) => x !== undefined).length;
-  if (tlsFlags !== 0 && tlsFlags !== 3) return usage('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
-
-  const logger = pino({ level: o.logLevel ?? SERVE_DEFAULTS.logLevel, base: { service: 'portcullis' }, timestamp: pino.stdTimeFunctions.isoTime });
-  const repo = isUrl(o.repo) ? o.repo : path.resolve(ctx.cwd, o.repo);
-  let server: ControlServer;
-  try {
-    server = await startControlServer({
-      repo,
-      branch: o.branch ?? SERVE_DEFAULTS.branch,
-      path: o.path ?? SERVE_DEFAULTS.path,
-      pollIntervalMs,
-      xdsHost: o.xdsHost ?? SERVE_DEFAULTS.xdsHost,
-      xdsPort: o.xdsPort ?? SERVE_DEFAULTS.xdsPort,
-      httpHost: o.httpHost ?? SERVE_DEFAULTS.httpHost,
-      httpPort: o.httpPort ?? SERVE_DEFAULTS.httpPort,
-      webhookSecret,
-      ...(o.workDir ? { workDir: path.resolve(ctx.cwd, o.workDir) } : {}),
-      ...(o.tlsCert && o.tlsKey && o.tlsClientCa ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } } : {}),
-      logger,
-    });
-  } catch (e) {
-    logger.fatal({ err: e }, 'control server failed to start');
-    ctx.stderr.write(`portcullis serve: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      signals.off('SIGINT', onSignal);
-      signals.off('SIGTERM', onSignal);
-      resolve();
-    };
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
-  });
-  await server.stop();
-  logger.flush();
-  return 0;
-}
-
-function isUrl(repo: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\s]+@[^:\s]+:/.test(repo);
 }

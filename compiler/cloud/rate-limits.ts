@@ -14,8 +14,8 @@
  * every caller); client network and JWT claim → Envoy only, no backstop (WAF aggregates on single
  * addresses and cannot read JWT claims; counting a /24 per address would give it 256× the budget).
  */
-import type { RateLimitIR, RouteIR } from '../../compiler/ir/ir';
-import { WAF_LIMITS } from './limits';
+import type { RateLimitIR, RouteIR } from '../ir/ir';
+import { WAF_LIMITS } from './quotas';
 import { ANY_REQUEST, routeScope, routesScope } from './route-scope';
 import { logicalDepth } from './statements';
 import type { CloudTarget, EnvoyOnlyEntry, PlanNote, WafStatement } from './types';

@@ -8,7 +8,7 @@
  * accepts at most 3 levels of nested AND/OR/NOT in a rule, 2 in a rate-based scope-down; deeper
  * needs `ruleJson`, which loses drift detection, so we split rules instead).
  */
-import type { Diagnostic } from '../../compiler/result';
+import type { Diagnostic } from '../result';
 import { logicalDepth, walk } from './statements';
 import type { CloudPlan, FieldToMatch, TextTransformation, WafRulePlan, WafStatement } from './types';
 

@@ -1,8 +1,8 @@
 /** Golden plans: every EnvironmentIR in test/testdata/cloud gives exactly its recorded CloudPlan. */
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { planCloud } from '../../stacks/plan';
-import type { CloudPlan } from '../../stacks/plan';
+import { planCloud } from '../../compiler/cloud';
+import type { CloudPlan } from '../../compiler/cloud';
 import { caseNames, CLOUD_TESTDATA, expectedOutput, orphanOutputs, readEnvironment, renderCase } from './golden';
 
 const planOf = (name: string): CloudPlan => {

@@ -3,9 +3,9 @@
  * method throttling for rate limits keyed on `route`. API Gateway throttles a method as a whole,
  * never per client, so only `route`-keyed limits map onto it; the rest are noted.
  */
-import type { CloudIR, EnvironmentIR, RouteIR } from '../../compiler/ir/ir';
-import type { Diagnostic } from '../../compiler/result';
-import { planDiagnostic } from './limits';
+import type { CloudIR, EnvironmentIR, RouteIR } from '../ir/ir';
+import type { Diagnostic } from '../result';
+import { planDiagnostic } from './quotas';
 import { groupRateLimits } from './rate-limits';
 import type { AssociationPlan, MethodSettingsPlan, PlanNote } from './types';
 

@@ -1,7 +1,7 @@
 /** Nothing is dropped silently: what AWS cannot enforce is listed, and API Gateway paths are exact. */
-import { methodPaths, parseStageArn } from '../../stacks/plan/api-gateway';
-import { envoyOnlyEntries } from '../../stacks/plan/envoy-only';
-import { planCloud } from '../../stacks/plan';
+import { methodPaths, parseStageArn } from '../../compiler/cloud/api-gateway';
+import { envoyOnlyEntries } from '../../compiler/cloud/envoy-only';
+import { planCloud } from '../../compiler/cloud';
 import { cloud, env, limit, route, STAGE } from './ir-builders';
 
 describe('enforced in Envoy only', () => {

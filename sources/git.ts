@@ -10,14 +10,28 @@ import * as path from 'node:path';
 
 /** A git command that exited non-zero; `stderr` says why (e.g. unreachable remote, unknown branch). */
 export class GitError extends Error {
+  /** The arguments and stderr with credentials redacted (they are logged). */
+  readonly args: readonly string[];
+  readonly stderr: string;
   constructor(
-    readonly args: readonly string[],
+    args: readonly string[],
     readonly exitCode: number | null,
-    readonly stderr: string,
+    stderr: string,
   ) {
-    super(`git ${args.join(' ')} failed (${exitCode ?? 'signal'}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    super(redactCredentials(`git ${args.join(' ')} failed (${exitCode ?? 'signal'}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     this.name = 'GitError';
+    this.args = args.map(redactCredentials);
+    this.stderr = redactCredentials(stderr);
   }
+}
+
+/**
+ * Replaces the credentials in every URL of `text` (`https://x-access-token:TOKEN@host/...` →
+ * `https://***@host/...`): a repository URL may carry a token, and it must never reach a log line,
+ * `/status` or an error message. The one redaction function for repository URLs.
+ */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@');
 }
 
 /** A file of the policy folder at one commit: its repository path and its blob id. */

@@ -1,12 +1,12 @@
 /**
- * planCloud: one environment's IR → the cloud plan (stacks/plan/types.ts), checked against AWS
+ * planCloud: one environment's IR → the cloud plan (compiler/cloud/types.ts), checked against AWS
  * WAF's limits. Pure: no clock, no I/O; the Pulumi program and `portcullis plan` both call it.
  */
-import type { EnvironmentIR } from '../../compiler/ir/ir';
-import { fail, ok, type Diagnostic, type Result } from '../../compiler/result';
+import type { EnvironmentIR } from '../ir/ir';
+import { fail, ok, type Diagnostic, type Result } from '../result';
 import { gateways, stageThrottling } from './api-gateway';
 import { envoyOnlyEntries } from './envoy-only';
-import { checkWafLimits, WAF_LIMITS, webAclWcu } from './limits';
+import { checkWafLimits, WAF_LIMITS, webAclWcu } from './quotas';
 import type { CloudPlan, CloudTarget, PlanNote } from './types';
 import { wafRules } from './waf-rules';
 

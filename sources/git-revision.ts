@@ -3,7 +3,7 @@
  * object reader the control server's git follower uses, so `portcullis plan` can compile two
  * revisions side by side.
  */
-import { GitObjects } from '../xds-server/git/git';
+import { GitObjects } from './git';
 import { isPolicyFileName, type SourceFile } from '../compiler';
 import type { Result } from '../compiler/result';
 

@@ -2,7 +2,7 @@
  * Route → WAF match statement: which requests a route covers (host, path, methods, headers), so
  * rules and rate-based scope-downs apply to the same requests Envoy routes there.
  */
-import type { HeaderMatchIR, RouteIR } from '../../compiler/ir/ir';
+import type { HeaderMatchIR, RouteIR } from '../ir/ir';
 import type { FieldToMatch, PlanNote, TextTransformation, WafStatement } from './types';
 
 const NONE: readonly TextTransformation[] = [{ priority: 0, type: 'NONE' }];

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { EnvironmentIR } from '../../compiler/ir/ir';
 import { formatDiagnostic } from '../../compiler/result';
-import { planCloud } from '../../stacks/plan';
+import { planCloud } from '../../compiler/cloud';
 
 export const CLOUD_TESTDATA = join(__dirname, '..', 'testdata', 'cloud');
 export const UPDATE = process.env.UPDATE_GOLDEN === '1';

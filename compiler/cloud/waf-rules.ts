@@ -3,9 +3,9 @@
  * sets they reference. Lockdown network blocks and disabled routes come from the IR's active
  * lockdowns, so an expired lockdown (absent from the IR) simply produces no rule.
  */
-import type { EnvironmentIR, NetworkRuleIR, RouteIR } from '../../compiler/ir/ir';
+import type { EnvironmentIR, NetworkRuleIR, RouteIR } from '../ir/ir';
 import { ipMatch, ipSetsFor, splitFamilies } from './ip-sets';
-import { WAF_LIMITS } from './limits';
+import { WAF_LIMITS } from './quotas';
 import { rateRules } from './rate-limits';
 import { ANY_REQUEST, routeScope, routesScope } from './route-scope';
 import { and, logicalDepth, not } from './statements';

@@ -3,7 +3,7 @@
  * in priority order (with what changed against a base plan, when given), IP sets, associations,
  * API Gateway throttling, and the "enforced in Envoy only" list.
  */
-import { statementWcu } from './limits';
+import { statementWcu } from './quotas';
 import type { CloudPlan, WafRulePlan } from './types';
 
 export interface SummaryOptions {

@@ -4,8 +4,8 @@
  */
 import type { EnvironmentIR } from '../../compiler/ir/ir';
 import { formatDiagnostic } from '../../compiler/result';
-import { checkWafLimits, planCloud, statementWcu, toWafRate, WAF_LIMITS } from '../../stacks/plan';
-import type { CloudPlan, WafRulePlan, WafStatement } from '../../stacks/plan';
+import { checkWafLimits, planCloud, statementWcu, toWafRate, WAF_LIMITS } from '../../compiler/cloud';
+import type { CloudPlan, WafRulePlan, WafStatement } from '../../compiler/cloud';
 import { addresses, cloud, env, limit, route } from './ir-builders';
 
 const messages = (e: EnvironmentIR): string[] => {

@@ -3,10 +3,11 @@
  * an on-call engineer: the commit in force, a refused commit with its errors, and every Envoy with the
  * version and commit it acknowledged and any rejection (NACK) in Envoy's own words.
  */
-import { outStyle, type CliContext } from '../cli/context';
-import { table, type Style } from '../cli/terminal';
-import { formatDiagnostic } from '../compiler/result';
-import type { NodeStatus, StatusDocument } from './http/status-document';
+import { outStyle, type CliContext } from '../context';
+import { table, type Style } from '../terminal';
+import { formatDiagnostic } from '../../compiler/result';
+import { SERVE_DEFAULTS } from './serve';
+import type { NodeStatus, StatusDocument } from '../status-document';
 
 export interface StatusOptions {
   /** Base URL of the control server's HTTP edge. */
@@ -15,7 +16,7 @@ export interface StatusOptions {
   readonly timeoutMs?: number;
 }
 
-export const DEFAULT_STATUS_SERVER = 'http://127.0.0.1:18001';
+export const DEFAULT_STATUS_SERVER = `http://${SERVE_DEFAULTS.httpHost}:${SERVE_DEFAULTS.httpPort}`;
 
 /**
  * Exit codes: 0 everything served and acknowledged; 1 a commit was refused or a node's last

@@ -7,10 +7,10 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Diagnostic, Result } from '../../compiler/result';
-import type { PolicyIR } from '../../compiler/ir/ir';
-import { isPolicyFileName } from '../../compiler';
-import { PolicyRepoMirror } from './git';
+import type { Diagnostic, Result } from '../compiler/result';
+import type { PolicyIR } from '../compiler/ir/ir';
+import { isPolicyFileName } from '../compiler';
+import { PolicyRepoMirror, redactCredentials } from './git';
 
 /** One policy file handed to the compiler: repository-relative path and its text. */
 export interface PolicySource {
@@ -185,7 +185,7 @@ export class PolicyFollower {
 
   status(): FollowerStatus {
     return {
-      repo: this.opts.repo,
+      repo: redactCredentials(this.opts.repo),
       branch: this.opts.branch,
       path: this.opts.path,
       served: this.served,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { StatusDocument } from '../../xds-server/http/status-document';
-import { runStatus } from '../../xds-server/status-command';
+import type { StatusDocument } from '../../cli/status-document';
+import { runStatus } from '../../cli/commands/status';
 import { captureCli } from '../support/cli';
 
 const COMMIT = 'a'.repeat(40);
@@ -37,7 +37,9 @@ function doc(overrides: Partial<StatusDocument['policy']> = {}, nodes: StatusDoc
 }
 
 const types = (version: string | null, commit: string | null) =>
-  (['cluster', 'endpoint', 'listener', 'route'] as const).map((type) => ({ type, ackedVersion: version, ackedCommit: commit, ackedAt: null, servedVersion: 'v-0123456789abcdef' }));
+  (['cluster', 'endpoint', 'listener', 'route'] as const).map((type) => ({ type, ackedVersion: version, ackedCommit: commit, ackedAt: null, servedVersion: 'v-0123456789abcdef', lastNack: null }));
+/** The fields of a node the printer does not show. */
+const STREAM = { connectedAt: '2026-01-01T00:00:00.000Z', streamId: 1, peer: 'ipv4:127.0.0.1:50000', userAgent: 'envoy 1.40.0', servedCommit: null } as const;
 
 let server: Server;
 let current: StatusDocument;
@@ -53,7 +55,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 test('prints the served commit and every node with what it acknowledged; exit 0 when all are in sync', async () => {
-  current = doc({}, [{ id: 'envoy-1', fleet: 'edge-dev', environment: 'dev', connectedAt: null, protocol: 'delta', types: types('v-0123456789abcdef', COMMIT), lastNack: null, inSync: true }]);
+  current = doc({}, [{ id: 'envoy-1', fleet: 'edge-dev', environment: 'dev', ...STREAM, protocol: 'delta', types: types('v-0123456789abcdef', COMMIT), lastNack: null, inSync: true }]);
   const c = captureCli({ cwd: '/' });
   expect(await runStatus(c.ctx, { server: base })).toBe(0);
   const out = c.out();
@@ -80,10 +82,10 @@ test('shows a rejected commit with its errors and a node NACK in Envoy’s words
         id: 'envoy-2',
         fleet: 'edge-dev',
         environment: 'dev',
-        connectedAt: null,
+        ...STREAM,
         protocol: 'sotw',
         types: types('v-old', COMMIT),
-        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
+        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', code: 13, resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
         inSync: false,
       },
     ],

@@ -1,0 +1,108 @@
+/**
+ * `portcullis serve`: flags → options, then runs the control server (cli/control-server.ts) until
+ * SIGINT/SIGTERM. The flag defaults live here once; cli/main.ts shows them in --help.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import pino from 'pino';
+import { parseDuration } from '../../compiler/duration';
+import type { CliContext } from '../context';
+import type { ControlServer } from '../control-server';
+
+export interface ServeCommandOptions {
+  readonly repo: string;
+  readonly branch?: string;
+  readonly path?: string;
+  readonly pollInterval?: string;
+  readonly xdsHost?: string;
+  readonly xdsPort?: number;
+  readonly httpHost?: string;
+  readonly httpPort?: number;
+  readonly webhookSecretFile?: string;
+  readonly workDir?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsClientCa?: string;
+  readonly logLevel?: string;
+}
+
+export const SERVE_DEFAULTS = {
+  branch: 'main',
+  path: 'policies',
+  pollInterval: '5s',
+  xdsHost: '127.0.0.1',
+  xdsPort: 18000,
+  httpHost: '127.0.0.1',
+  httpPort: 18001,
+  logLevel: 'info',
+} as const;
+
+/**
+ * Runs the control server until SIGINT/SIGTERM. Exit codes: 0 after a clean shutdown, 2 usage
+ * errors (bad flag, unreadable secret file), 1 when start-up fails (port in use, ...).
+ */
+export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const usage = (msg: string): number => {
+    ctx.stderr.write(`portcullis serve: ${msg}\n`);
+    return 2;
+  };
+  const pollIntervalMs = parseDuration(o.pollInterval ?? SERVE_DEFAULTS.pollInterval);
+  if (pollIntervalMs === null) return usage(`--poll-interval: "${o.pollInterval}" is not a duration (e.g. 5s, 500ms, 1m; 0 = webhook only)`);
+  let webhookSecret: Buffer | null = null;
+  const secretEnv = process.env.PORTCULLIS_WEBHOOK_SECRET;
+  if (o.webhookSecretFile) {
+    try {
+      webhookSecret = Buffer.from(readFileSync(o.webhookSecretFile, 'utf8').trim());
+    } catch (e) {
+      return usage(`--webhook-secret-file: ${(e as { message?: string }).message ?? String(e)}`);
+    }
+    if (webhookSecret.length === 0) return usage('--webhook-secret-file: the file is empty');
+  } else if (secretEnv) {
+    webhookSecret = Buffer.from(secretEnv.trim());
+  }
+  const tlsFlags = [o.tlsCert, o.tlsKey, o.tlsClientCa].filter((x) => x !== undefined).length;
+  if (tlsFlags !== 0 && tlsFlags !== 3) return usage('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
+
+  const logger = pino({ level: o.logLevel ?? SERVE_DEFAULTS.logLevel, base: { service: 'portcullis' }, timestamp: pino.stdTimeFunctions.isoTime });
+  const repo = isUrl(o.repo) ? o.repo : path.resolve(ctx.cwd, o.repo);
+  let server: ControlServer;
+  try {
+    // Loaded here: gRPC and the Envoy descriptors are not needed to parse flags.
+    const { startControlServer } = await import('../control-server');
+    server = await startControlServer({
+      repo,
+      branch: o.branch ?? SERVE_DEFAULTS.branch,
+      path: o.path ?? SERVE_DEFAULTS.path,
+      pollIntervalMs,
+      xdsHost: o.xdsHost ?? SERVE_DEFAULTS.xdsHost,
+      xdsPort: o.xdsPort ?? SERVE_DEFAULTS.xdsPort,
+      httpHost: o.httpHost ?? SERVE_DEFAULTS.httpHost,
+      httpPort: o.httpPort ?? SERVE_DEFAULTS.httpPort,
+      webhookSecret,
+      ...(o.workDir ? { workDir: path.resolve(ctx.cwd, o.workDir) } : {}),
+      ...(o.tlsCert && o.tlsKey && o.tlsClientCa ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } } : {}),
+      logger,
+    });
+  } catch (e) {
+    logger.fatal({ err: e }, 'control server failed to start');
+    ctx.stderr.write(`portcullis serve: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string): void => {
+      logger.info({ signal }, 'shutting down');
+      signals.off('SIGINT', onSignal);
+      signals.off('SIGTERM', onSignal);
+      resolve();
+    };
+    signals.on('SIGINT', onSignal);
+    signals.on('SIGTERM', onSignal);
+  });
+  await server.stop();
+  logger.flush();
+  return 0;
+}
+
+function isUrl(repo: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\s]+@[^:\s]+:/.test(repo);
+}
