@@ -7,6 +7,9 @@ bash scripts/setup.sh
 source scripts/env.sh
 echo "== compile: 10,000 routes, YAML → Envoy resources =="
 node dist/bench/compile/compile-bench.js "${BENCH_ROUTES:-10000}"
+echo
+echo "== encoder: every resource of 1,000 and 10,000 routes, ours vs @bufbuild/protobuf =="
+node dist/bench/xds/encode-bench.js
 if [ -f dist/bench/xds/ads-bench.js ]; then
   echo
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="

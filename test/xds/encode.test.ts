@@ -2,6 +2,7 @@ import { TYPE_URL } from '../../compiler/envoy/resources';
 import type { JsonObject, JsonValue } from '../../compiler/envoy/resources';
 import { loadEnvoyApi } from '../../xds-server/descriptors';
 import { createEncoder } from '../../xds-server/encode';
+import { checkJson, decodeBoth } from '../support/proto-oracle';
 import * as f from './fixtures';
 
 const encoder = createEncoder(loadEnvoyApi());
@@ -172,5 +173,35 @@ describe('encoder: mistakes are reported with their path, never dropped', () => 
     const out = encoder.encodeAny(TYPE_URL.cluster, { name: 'c', bogus: 1, lb_policy: 'X', connect_timeout: 3 });
     expect(out.ok).toBe(false);
     if (!out.ok) expect(out.errors.map((e) => e.path)).toEqual(['bogus', 'connect_timeout', 'lb_policy']); // unknown keys first, then by field number
+  });
+});
+
+describe('encoder checked by an independent implementation (@bufbuild/protobuf)', () => {
+  // Each value exercises one part of the codec: well-known types, wrappers, 64-bit integers, packed
+  // enums, maps, Struct, nested Any. Our bytes must decode (by the oracle) to what the JSON says.
+  const cases: [string, string, JsonObject][] = [
+    ['durations, wrappers, enums by number', 'envoy.config.cluster.v3.Cluster', {
+      name: 'c', connect_timeout: '1.000000500s', dns_refresh_rate: '-0.5s', lb_policy: 3, per_connection_buffer_limit_bytes: 0,
+      common_lb_config: { healthy_panic_threshold: { value: 12.5 } },
+    }],
+    ['uint64 ranges, packed repeated values', 'envoy.config.core.v3.HealthCheck', {
+      timeout: '1s', interval: '5s', unhealthy_threshold: 3, healthy_threshold: 2,
+      http_health_check: { path: '/h', expected_statuses: [{ start: '200', end: '300' }], codec_client_type: 'HTTP2' },
+    }],
+    ['Struct with nulls, lists and nesting; maps', 'envoy.config.endpoint.v3.ClusterLoadAssignment', {
+      cluster_name: 'x',
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '::1', port_value: 1 } } }, metadata: { filter_metadata: { m: { a: null, b: [1, 'two', { c: false }], d: { e: 1.25 } } } } }] }],
+      policy: { drop_overloads: [{ category: 'x', drop_percentage: { numerator: 1, denominator: 'MILLION' } }] },
+    }],
+    ['real listener: nested Any, typed configs', 'envoy.config.listener.v3.Listener', f.listener('ingress', 'ingress-routes', 10000)],
+    ['real route configuration: typed_per_filter_config maps', 'envoy.config.route.v3.RouteConfiguration', f.routeConfig('rc', ['a', 'b'], 3, { 1: '2.5s' })],
+  ];
+
+  test.each(cases)('%s', (_label, typeName, value) => {
+    expect(checkJson(typeName, value, typeName)).toEqual([]);
+    const out = encoder.encodeMessage(typeName, value);
+    if (!out.ok) throw new Error(JSON.stringify(out.errors));
+    const { expected, actual } = decodeBoth(typeName, value, out.value);
+    expect(actual).toEqual(expected);
   });
 });

@@ -1,0 +1,154 @@
+/**
+ * JSON → wire bytes for plain messages, checked field by field against the descriptors. Fields are
+ * written straight into a protobufjs Writer, in field-number order (equal JSON gives equal bytes
+ * whatever its key order). A mistake is recorded and writing goes on, so that every mistake is
+ * reported; the caller discards the bytes of a call with mistakes.
+ */
+import * as protobuf from 'protobufjs';
+import type { JsonValue } from '../../compiler/envoy/resources';
+import type { DescriptorIndex } from './descriptor-index';
+import { describe, isObject, join, type EncodeError } from './json';
+import { enumValue, PACKABLE, scalar, writePackable, writeScalar } from './scalars';
+import { WELL_KNOWN, type WriteCodec } from './well-known';
+
+export class JsonToWire implements WriteCodec {
+  /**
+   * Bytes of message-typed JSON objects already encoded, by object identity: the translator's
+   * output is immutable, so an unchanged route or cluster object handed over again (the compiler
+   * keeps unchanged parts' objects across edits) is not encoded again.
+   */
+  private readonly encodedObjects = new WeakMap<object, { readonly type: protobuf.Type; readonly bytes: Uint8Array }>();
+
+  constructor(readonly index: DescriptorIndex) {}
+
+  /** Writes the fields of message `type` given as JSON `v` (no tag, no length). */
+  writeMessage(w: protobuf.Writer, type: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[], inAny = false): void {
+    const name = this.index.fullName(type);
+    const wellKnown = WELL_KNOWN.get(name);
+    if (wellKnown) {
+      wellKnown.write(this, w, type, v, path, errors);
+      return;
+    }
+    if (!isObject(v)) {
+      errors.push({ path, message: `expected an object (${name}), got ${describe(v)}` });
+      return;
+    }
+    const fields = this.index.fieldsOf(type);
+    const present: { field: protobuf.Field; key: string }[] = [];
+    for (const key of Object.keys(v)) {
+      if (inAny && key === '@type') continue;
+      const field = fields.get(key);
+      if (!field) {
+        errors.push({ path: join(path, key), message: `unknown field "${key}" in ${name}` });
+        continue;
+      }
+      const value = v[key]!;
+      // proto3 JSON: null means "default", except a google.protobuf.Value holds null itself.
+      if (value === null && !(field.resolvedType && this.index.fullName(field.resolvedType) === 'google.protobuf.Value')) continue;
+      // The same field under its proto name and its JSON name: report it on the JSON name.
+      if (key !== field.name && Object.prototype.hasOwnProperty.call(v, field.name)) {
+        errors.push({ path: join(path, key), message: `field "${field.name}" given twice (also as "${field.name}")` });
+        continue;
+      }
+      present.push({ field, key });
+    }
+    if (present.length > 1) {
+      this.checkOneofs(type, name, present, path, errors);
+      present.sort((a, b) => a.field.id - b.field.id);
+    }
+    for (const { field, key } of present) this.writeField(w, field, v[key]!, join(path, key), errors);
+  }
+
+  private checkOneofs(type: protobuf.Type, name: string, present: readonly { field: protobuf.Field }[], path: string, errors: EncodeError[]): void {
+    for (const oneof of this.index.oneofsOf(type)) {
+      let count = 0;
+      for (const p of present) if (oneof.members.has(p.field.name)) count++;
+      if (count > 1) {
+        const set = present.filter((p) => oneof.members.has(p.field.name)).map((p) => p.field.name);
+        errors.push({ path, message: `only one of ${set.join(', ')} may be set (oneof ${oneof.name} in ${name})` });
+      }
+    }
+  }
+
+  /** Writes a message-typed value with its tag, reusing the bytes of an identical object encoded before. */
+  private writeNested(w: protobuf.Writer, id: number, type: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean): void {
+    if (reuse && isObject(v)) {
+      const hit = this.encodedObjects.get(v);
+      if (hit && hit.type === type) {
+        w.uint32((id << 3) | 2).bytes(hit.bytes);
+        return;
+      }
+      const before = errors.length;
+      const inner = protobuf.Writer.create();
+      this.writeMessage(inner, type, v, path, errors);
+      const bytes = inner.finish();
+      if (errors.length === before) this.encodedObjects.set(v, { type, bytes });
+      w.uint32((id << 3) | 2).bytes(bytes);
+      return;
+    }
+    w.uint32((id << 3) | 2).fork();
+    this.writeMessage(w, type, v, path, errors);
+    w.ldelim();
+  }
+
+  /** Writes one element (of a singular or repeated field) with its tag. */
+  private writeElement(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean): void {
+    const rt = field.resolvedType;
+    if (rt instanceof protobuf.Type) {
+      this.writeNested(w, field.id, rt, v, path, errors, reuse);
+    } else if (rt instanceof protobuf.Enum) {
+      const n = enumValue(rt, this.index.fullName(rt), v, path, errors);
+      if (n !== undefined) w.uint32(field.id << 3).int32(n);
+    } else {
+      const value = scalar(field.type, v, path, errors);
+      if (value !== undefined) writeScalar(w, field.id, field.type, value);
+    }
+  }
+
+  private writeField(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[]): void {
+    const entry = this.index.mapEntryOf(field);
+    if (entry) this.writeMap(w, field, entry, v, path, errors);
+    else if (field.repeated) this.writeRepeated(w, field, v, path, errors);
+    else this.writeElement(w, field, v, path, errors, false);
+  }
+
+  private writeMap(w: protobuf.Writer, field: protobuf.Field, entry: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[]): void {
+    if (!isObject(v)) {
+      errors.push({ path, message: `expected an object (map), got ${describe(v)}` });
+      return;
+    }
+    const keyField = entry.fields['key']!;
+    const valueField = entry.fields['value']!;
+    // Sorted keys: equal JSON gives equal bytes whatever order the keys came in.
+    for (const k of Object.keys(v).sort()) {
+      const value = v[k]!;
+      if (value === null) continue;
+      const key = keyField.type === 'string' ? k : scalar(keyField.type, keyField.type === 'bool' ? k === 'true' : k, join(path, k), errors);
+      if (key === undefined) continue;
+      w.uint32((field.id << 3) | 2).fork();
+      writeScalar(w, 1, keyField.type, key);
+      this.writeElement(w, valueField, value, join(path, k), errors, true);
+      w.ldelim();
+    }
+  }
+
+  private writeRepeated(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[]): void {
+    if (!Array.isArray(v)) {
+      errors.push({ path, message: `expected an array, got ${describe(v)}` });
+      return;
+    }
+    const rt = field.resolvedType;
+    const kind = rt instanceof protobuf.Enum ? 'enum' : rt instanceof protobuf.Type ? 'message' : field.type;
+    if (!PACKABLE.has(kind)) {
+      v.forEach((item, i) => this.writeElement(w, field, item, join(path, i), errors, true));
+      return;
+    }
+    // proto3 packs repeated scalars: one length-delimited run of values.
+    w.uint32((field.id << 3) | 2).fork();
+    v.forEach((item, i) => {
+      const value = kind === 'enum' ? enumValue(rt as protobuf.Enum, this.index.fullName(rt!), item, join(path, i), errors) : scalar(kind, item, join(path, i), errors);
+      if (value !== undefined) writePackable(w, kind, value);
+    });
+    w.ldelim();
+  }
+}
