@@ -4,19 +4,16 @@
  * must accept each static bootstrap (`envoy --mode validate`). The Envoy-stage goldens
  * (test/envoy/golden.test.ts) do the same from hand-written IR; this closes the loop from YAML.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileSources } from '../../compiler';
-import { nowOf } from '../compiler/golden-support';
+import { goldenCases, nowOf } from '../support/golden';
 import { validateAll } from '../envoy/envoy-validate';
 import { runCli, type CliRun } from '../support/cli';
 
 const DIR = join(__dirname, '..', 'testdata', 'ir');
-const cases = readdirSync(DIR)
-  .filter((f) => f.endsWith('.in.yaml'))
-  .map((f) => f.slice(0, -'.in.yaml'.length))
-  .sort();
+const cases = goldenCases(DIR);
 
 let tmp: string;
 beforeAll(() => (tmp = mkdtempSync(join(tmpdir(), 'portcullis-render-golden-'))));

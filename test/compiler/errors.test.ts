@@ -3,15 +3,16 @@
  * with exactly the diagnostics listed in <case>-error.expected, one formatted diagnostic per line
  * (file:line:col Kind/name path: message), sorted. `UPDATE_GOLDEN=1` rewrites the .expected files.
  */
-import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileSources, type SourceFile } from '../../compiler';
 import { formatDiagnostic } from '../../compiler/result';
-import { UPDATE_GOLDEN } from './golden-support';
+import { expectGolden, orphanGoldens } from '../support/golden';
 
 const DIR = join(__dirname, '..', 'testdata', 'errors');
 const NOW = new Date('2026-11-20T11:00:00Z');
 
+// A case is a file <case>-error.yaml or a folder <case>-error/ of files.
 const cases = readdirSync(DIR)
   .filter((f) => f.endsWith('-error.yaml') || (f.endsWith('-error') && statSync(join(DIR, f)).isDirectory()))
   .map((f) => f.replace(/\.yaml$/, ''))
@@ -37,9 +38,7 @@ describe.each(cases)('%s', (name) => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     const actual = result.errors.map(formatDiagnostic).join('\n') + '\n';
-    const expectedPath = join(DIR, `${name}.expected`);
-    if (UPDATE_GOLDEN) writeFileSync(expectedPath, actual);
-    expect(actual).toBe(readFileSync(expectedPath, 'utf8'));
+    expectGolden(join(DIR, `${name}.expected`), actual);
     for (const d of result.errors) {
       expect(d.line).toBeGreaterThan(0);
       expect(d.column).toBeGreaterThan(0);
@@ -49,7 +48,5 @@ describe.each(cases)('%s', (name) => {
 });
 
 test('no orphan .expected files', () => {
-  const orphans = readdirSync(DIR).filter((f) => f.endsWith('.expected') && !cases.includes(f.slice(0, -'.expected'.length)));
-  if (UPDATE_GOLDEN) for (const f of orphans) unlinkSync(join(DIR, f));
-  else expect(orphans).toEqual([]);
+  expect(orphanGoldens(DIR, cases, '.expected')).toEqual([]);
 });

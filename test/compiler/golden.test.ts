@@ -3,18 +3,14 @@
  * first line is `# now: <ISO-8601>`) → <case>.out.yaml (the IR as YAML). `UPDATE_GOLDEN=1` rewrites
  * the outputs and deletes orphans; review golden diffs like code.
  */
-import { readdirSync, readFileSync, unlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileSources } from '../../compiler';
 import { formatDiagnostic } from '../../compiler/result';
-import { irToYaml, nowOf, UPDATE_GOLDEN } from './golden-support';
+import { expectGolden, goldenCases, goldenYaml, nowOf, orphanGoldens } from '../support/golden';
 
 const DIR = join(__dirname, '..', 'testdata', 'ir');
-const UPDATE = UPDATE_GOLDEN;
-const cases = readdirSync(DIR)
-  .filter((f) => f.endsWith('.in.yaml'))
-  .map((f) => f.slice(0, -'.in.yaml'.length))
-  .sort();
+const cases = goldenCases(DIR);
 
 test('there are golden cases', () => {
   expect(cases.length).toBeGreaterThanOrEqual(10);
@@ -27,15 +23,10 @@ describe.each(cases)('%s', (name) => {
     const text = readFileSync(inPath, 'utf8');
     const result = compileSources([{ path: `${name}.in.yaml`, text }], nowOf(text, inPath));
     if (!result.ok) throw new Error(`does not compile:\n${result.errors.map(formatDiagnostic).join('\n')}`);
-    const actual = irToYaml(result.value);
-    if (UPDATE) writeFileSync(outPath, actual);
-    expect(existsSync(outPath)).toBe(true);
-    expect(actual).toBe(readFileSync(outPath, 'utf8'));
+    expectGolden(outPath, goldenYaml(result.value));
   });
 });
 
 test('no orphan golden outputs', () => {
-  const orphans = readdirSync(DIR).filter((f) => f.endsWith('.out.yaml') && !cases.includes(f.slice(0, -'.out.yaml'.length)));
-  if (UPDATE) for (const f of orphans) unlinkSync(join(DIR, f));
-  else expect(orphans).toEqual([]);
+  expect(orphanGoldens(DIR, cases)).toEqual([]);
 });

@@ -6,14 +6,14 @@ import { buildIR, compileSources, createIncrementalCompiler, type IncrementalCom
 import type { EnvironmentIR, PolicyIR, RouteIR } from '../../compiler/ir/ir';
 import { formatDiagnostic } from '../../compiler/result';
 import { generateRepository } from '../../bench/compile/generate';
-import { irToYaml } from './golden-support';
+import { goldenYaml } from '../support/golden';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 
 function fullIR(files: readonly SourceFile[], now = NOW): string {
   const r = compileSources(files, now);
   if (!r.ok) throw new Error(r.errors.slice(0, 5).map(formatDiagnostic).join('\n'));
-  return irToYaml(r.value);
+  return goldenYaml(r.value);
 }
 
 function replaceFile(files: SourceFile[], path: string, edit: (text: string) => string): SourceFile[] {
@@ -44,7 +44,7 @@ test('a first compile parses everything; the same set again parses nothing', () 
   const c = createIncrementalCompiler();
   expect(c.replaceAll(repo)).toEqual({ parsed: repo.length, reused: 0, removed: 0 });
   const first = c.compile(NOW);
-  expect(first.ok && irToYaml(first.value)).toBe(fullIR(repo));
+  expect(first.ok && goldenYaml(first.value)).toBe(fullIR(repo));
   expect(c.replaceAll(repo)).toEqual({ parsed: 0, reused: repo.length, removed: 0 });
   expect(c.paths()).toEqual(repo.map((f) => f.path).sort());
 });
@@ -57,8 +57,8 @@ test('a one-file change re-parses that file only, and the IR equals a full compi
   expect(stats).toEqual({ parsed: 1, reused: repo.length - 1, removed: 0 });
   const r = c.compile(NOW);
   if (!r.ok) throw new Error('does not compile');
-  expect(irToYaml(r.value)).toBe(fullIR(changed));
-  expect(irToYaml(r.value)).not.toBe(fullIR(repo));
+  expect(goldenYaml(r.value)).toBe(fullIR(changed));
+  expect(goldenYaml(r.value)).not.toBe(fullIR(repo));
   expect(r.value.environments[0]?.routes.find((x) => x.name === 'route-100')?.timeoutMs).toBe(7000);
 });
 
@@ -75,7 +75,7 @@ test('an error in one file is reported, and fixing it recovers', () => {
   }
   c.update([{ path: routeFile, text: repo.find((f) => f.path === routeFile)?.text ?? '' }]);
   const fixed = c.compile(NOW);
-  expect(fixed.ok && irToYaml(fixed.value)).toBe(fullIR(repo));
+  expect(fixed.ok && goldenYaml(fixed.value)).toBe(fullIR(repo));
 });
 
 test('deleting a file drops its documents; references to them become errors', () => {
@@ -118,9 +118,9 @@ test('many successive edits with the IR memo give exactly what a fresh build giv
     const m = c.model();
     if (!m.ok) throw new Error(m.errors.map(formatDiagnostic).join('\n'));
     const incremental = c.compile(NOW);
-    expect(incremental.ok && irToYaml(incremental.value)).toBe(irToYaml(buildIR(m.value, NOW)));
+    expect(incremental.ok && goldenYaml(incremental.value)).toBe(goldenYaml(buildIR(m.value, NOW)));
   }
-  expect(fullIR(files)).toBe(irToYaml((c.compile(NOW) as { value: unknown }).value));
+  expect(fullIR(files)).toBe(goldenYaml((c.compile(NOW) as { value: unknown }).value));
 });
 
 test('compiling the same set at another instant follows lockdown start and expiry', () => {
@@ -128,7 +128,7 @@ test('compiling the same set at another instant follows lockdown start and expir
   c.compileFiles(repo, NOW);
   for (const at of ['2025-12-31T23:59:59Z', '2026-01-01T00:00:00Z', '2099-01-01T00:00:00Z']) {
     const r = c.compile(new Date(at));
-    expect(r.ok && irToYaml(r.value)).toBe(fullIR(repo, new Date(at)));
+    expect(r.ok && goldenYaml(r.value)).toBe(fullIR(repo, new Date(at)));
   }
   const before = c.compile(new Date('2025-12-31T23:59:59Z'));
   const during = c.compile(NOW);
@@ -216,7 +216,7 @@ test('under a lockdown on every route, a one-file change gives the cold IR and k
     expect(route(now, 'route-100').rateLimits.find((l) => l.name === 'limit-100')).toBe(route(was, 'route-100').rateLimits.find((l) => l.name === 'limit-100'));
     expect(route(now, 'route-100').rateLimits.find((l) => l.name === 'limit-100')?.requests).toBe(5);
   }
-  expect(irToYaml(after)).toBe(fullIR(changed));
+  expect(goldenYaml(after)).toBe(fullIR(changed));
   // Recompiling the same files keeps the environment's route list itself.
   const again = compileChecked(c, changed);
   expect(environment(again, 'prod').routes).toBe(environment(after, 'prod').routes);

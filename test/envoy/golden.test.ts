@@ -5,7 +5,7 @@
  * (`envoy --mode validate`), and every resource is encoded by the xDS server's encoder and checked by
  * an independent protobuf implementation (test/support/proto-oracle.ts) with the Envoy 1.40 descriptors.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -15,21 +15,15 @@ import { TYPE_URL, type EnvoyResources, type XdsKind } from '../../compiler/envo
 import type { EnvironmentIR, PolicyIR } from '../../compiler/ir/ir';
 import { loadEnvoyApi } from '../../xds-server/descriptors';
 import { createEncoder } from '../../xds-server/encode';
+import { expectGolden, goldenCases, goldenYaml, orphanGoldens } from '../support/golden';
 import { checkJson, decodeBoth, DESCRIPTORS } from '../support/proto-oracle';
 import { validateAll, type ValidateResult } from './envoy-validate';
 
 const DIR = join(__dirname, '../testdata/envoy');
-const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
-const IN = '.in.yaml';
-const OUT = '.out.yaml';
-
-const cases = readdirSync(DIR)
-  .filter((f) => f.endsWith(IN))
-  .map((f) => f.slice(0, -IN.length))
-  .sort();
+const cases = goldenCases(DIR);
 
 function load(name: string): EnvironmentIR | PolicyIR {
-  return YAML.parse(readFileSync(join(DIR, name + IN), 'utf8')) as EnvironmentIR | PolicyIR;
+  return YAML.parse(readFileSync(join(DIR, `${name}.in.yaml`), 'utf8')) as EnvironmentIR | PolicyIR;
 }
 
 /** A PolicyIR gives every (environment, fleet); an EnvironmentIR its first fleet. */
@@ -39,7 +33,7 @@ function translateCase(doc: EnvironmentIR | PolicyIR): EnvoyResources[] {
 }
 
 function render(out: EnvoyResources[]): string {
-  return YAML.stringify(out.length === 1 ? out[0] : out, { aliasDuplicateObjects: false, lineWidth: 0 });
+  return goldenYaml(out.length === 1 ? out[0] : out);
 }
 
 const outputs = new Map(cases.map((c) => [c, translateCase(load(c))]));
@@ -50,17 +44,11 @@ describe('golden files', () => {
   });
 
   test.each(cases)('%s', (name) => {
-    const actual = render(outputs.get(name) as EnvoyResources[]);
-    const file = join(DIR, name + OUT);
-    if (UPDATE) writeFileSync(file, actual);
-    expect(existsSync(file)).toBe(true);
-    expect(actual).toBe(readFileSync(file, 'utf8'));
+    expectGolden(join(DIR, `${name}.out.yaml`), render(outputs.get(name) as EnvoyResources[]));
   });
 
   test('no orphan outputs', () => {
-    const orphans = readdirSync(DIR).filter((f) => f.endsWith(OUT) && !cases.includes(f.slice(0, -OUT.length)));
-    if (UPDATE) for (const f of orphans) unlinkSync(join(DIR, f));
-    else expect(orphans).toEqual([]);
+    expect(orphanGoldens(DIR, cases)).toEqual([]);
   });
 });
 
