@@ -51,8 +51,14 @@ describe('warm translation equals cold translation', () => {
   let previous = expectSameAsCold(previousIr);
 
   /** Applies a change, checks warm = cold, and returns the IR and output from before the change. */
+  const current = new Map<string, string | null>(documents.map((d) => [d.path, d.text]));
   function step(change: { path: string; text: string | null } | null, now = ACTIVE): { ir: PolicyIR; out: EnvoyResources[] } {
-    if (change !== null) compiler.update([change]);
+    if (change !== null) {
+      // An edit whose text replacement matched nothing would make every assertion below vacuous.
+      expect(change.text).not.toBe(current.get(change.path) ?? null);
+      current.set(change.path, change.text);
+      compiler.update([change]);
+    }
     const ir = compiled(compiler.compile(now));
     const out = expectSameAsCold(ir);
     const before = { ir: previousIr, out: previous };
