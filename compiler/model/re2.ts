@@ -4,8 +4,6 @@
  * configuration, so we ask the real RE2 (native/re2-program-size.cc, the library Envoy links) and refuse
  * the same patterns here, with a position.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 
 /** Envoy's default `re2.max_program_size.error_level`: larger programs are refused. */
 export const MAX_PROGRAM_SIZE = 100;
@@ -26,20 +24,25 @@ interface Re2Addon {
   compile(pattern: string): Compiled;
 }
 
-const ADDON = join('native', 'build', 're2-program-size.node');
+/** Where scripts/build-native.sh puts the addon, from this module in the sources and in dist/. */
+const ADDON_PATHS = ['../../native/build/re2-program-size.node', '../../../native/build/re2-program-size.node'];
 let addon: Re2Addon | null = null;
 
-/** Loads the addon from the repository (source or dist/ layout); a missing build is a set-up bug, not a policy error. */
+/**
+ * Loads the addon (code loading, like any import: no policy data is read). A missing build is a
+ * set-up bug, not a policy error: it throws.
+ */
 function re2(): Re2Addon {
   if (addon) return addon;
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const candidate = join(dir, ADDON);
-    if (existsSync(candidate)) {
-      addon = require(candidate) as Re2Addon; // eslint-disable-line @typescript-eslint/no-require-imports
+  for (const rel of ADDON_PATHS) {
+    try {
+      addon = require(`${__dirname}/${rel}`) as Re2Addon; // eslint-disable-line @typescript-eslint/no-require-imports
       return addon;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
     }
-    if (dirname(dir) === dir) throw new Error(`${ADDON} is not built: run scripts/setup.sh (or bash scripts/build-native.sh)`);
   }
+  throw new Error('native/build/re2-program-size.node is not built: run scripts/setup.sh (or bash scripts/build-native.sh)');
 }
 
 /** RE2's verdict on a pattern, as Envoy compiles it. */
