@@ -10,6 +10,7 @@ import type { PolicyModel } from './model/types';
 import { createLocator, validateModel } from './model/validate';
 import type { Result } from './result';
 
+export { cloudLimitDiagnostics } from './cloud-limits';
 export { buildIR, isLockdownActive } from './ir/build';
 export { compareRoutes } from './ir/route-order';
 export { API_VERSION, KINDS, policySchemaJson } from './model/schema';

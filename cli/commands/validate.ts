@@ -1,6 +1,7 @@
 /** `portcullis validate [root]`: compile the policy folder and report every error at once. */
 import { relative } from 'node:path';
-import { compileDirectory } from '../../sources';
+import { cloudLimitDiagnostics, compileSources } from '../../compiler';
+import { readPolicyFiles } from '../../sources';
 import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { errStyle, outStyle, resolveNow, type CliContext } from '../context';
@@ -24,8 +25,13 @@ export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promi
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
   const root = resolvePolicyRoot(ctx.cwd, opts.root);
-  const result = await compileDirectory(root, now, { relativeTo: ctx.cwd });
+  const files = await readPolicyFiles(root, { relativeTo: ctx.cwd });
+  if (!files.ok) return reportDiagnostics(ctx, files.errors);
+  const result = compileSources(files.value, now);
   if (!result.ok) return reportDiagnostics(ctx, result.errors);
+  // What `plan` would refuse (AWS WAF limits) is refused here too, with positions.
+  const cloud = cloudLimitDiagnostics(files.value, result.value);
+  if (cloud.length > 0) return reportDiagnostics(ctx, cloud);
   const s = outStyle(ctx);
   ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile (at ${now.toISOString()})\n\n`);
   ctx.stdout.write(summaryTable(result.value) + '\n');

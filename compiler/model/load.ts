@@ -4,27 +4,28 @@
  *
  * Two readings of YAML: js-yaml (fast, ~15× the `yaml` package here) gives the values of files
  * without errors; a file with any problem is re-read with `yaml`, which keeps node ranges, and the
- * diagnostics come from that reading. Both are restricted to the YAML 1.2 core schema.
+ * diagnostics come from that reading. Both are restricted to the YAML 1.2 core schema. Files that
+ * may hold aliases or directives go straight to the `yaml` reading, which bounds alias expansions
+ * (js-yaml has no such limit): one reading decides, so the two never disagree on what is accepted.
  */
 import * as jsyaml from 'js-yaml';
 import { z } from 'zod';
 import type { Diagnostic } from '../result';
 import { policyErrorMap, suggest, toProblems, type Problem } from './issues';
 import { API_VERSION, DOCUMENT_SCHEMAS, KINDS, metadata, type Kind } from './schema';
+import { hostileValueProblems, loneSurrogateAt, mayHideHostileValues, type SourceFile } from './text';
 import { formatPath, type AnyPolicyDocument, type DocSource } from './types';
 import { locate, parseYamlFile, type YamlFile } from './yaml-source';
 
-/** One policy file: its path as diagnostics should name it, and its text. */
-export interface SourceFile {
-  readonly path: string;
-  readonly text: string;
-}
+export type { SourceFile } from './text';
 
 /** A document that failed its schema but said what it is: references to it are not "unknown". */
 export interface Declaration {
   readonly kind: Kind;
   readonly name: string;
   readonly source: DocSource;
+  /** The raw document: its references are still checked (see references.ts). */
+  readonly value: unknown;
 }
 
 export interface LoadedFile {
@@ -55,16 +56,33 @@ export function loadFile(file: SourceFile): LoadedFile {
     return failed(path, 1, 1, `file is too large (${(bytes / 1048576).toFixed(1)} MiB; at most ${MAX_FILE_BYTES / 1048576} MiB per file): split it`);
   }
   const nul = text.indexOf('\u0000');
-  if (nul >= 0) {
-    const before = text.slice(0, nul);
-    const line = before.split('\n').length;
-    return failed(path, line, nul - before.lastIndexOf('\n'), 'contains NUL bytes: not a YAML text file');
-  }
-  return fastLoad(path, text) ?? slowLoad(path, text);
+  if (nul >= 0) return failedAt(path, text, nul, 'contains NUL bytes: not a YAML text file');
+  const surrogate = loneSurrogateAt(text);
+  if (surrogate >= 0) return failedAt(path, text, surrogate, 'contains a lone UTF-16 surrogate: not Unicode text');
+  const scan = mayHideHostileValues(text);
+  return fastLoad(path, text, scan) ?? slowLoad(path, text, scan);
 }
 
-/** js-yaml reading; null when anything at all is wrong with the file (then the `yaml` reading reports it). */
-function fastLoad(path: string, text: string): LoadedFile | null {
+/**
+ * Aliases (`*name` where a node may start) and directives (`%` at a line start) are left to the `yaml`
+ * reading. Conservative: a `*` inside a quoted string also matches, which only costs speed.
+ */
+function needsYamlReading(text: string): boolean {
+  return /(^|[\s[{,:?-])\*[^\s[\]{},]/.test(text) || /^%/m.test(text);
+}
+
+/** The two readings alone, for the test that they agree (test/compiler/yaml-readings.test.ts). */
+export const readings = {
+  jsYaml: (file: SourceFile): LoadedFile | null => fastLoad(file.path, file.text, mayHideHostileValues(file.text)),
+  yaml: (file: SourceFile): LoadedFile => slowLoad(file.path, file.text, mayHideHostileValues(file.text)),
+};
+
+/**
+ * js-yaml reading; null when anything at all is wrong with the file, or when it may hold aliases or
+ * directives, which js-yaml cannot bound (then the `yaml` reading decides).
+ */
+function fastLoad(path: string, text: string, scan: boolean): LoadedFile | null {
+  if (needsYamlReading(text)) return null;
   let values: unknown[];
   try {
     values = jsyaml.loadAll(text, undefined, { schema: CORE_1_2, filename: path });
@@ -75,14 +93,14 @@ function fastLoad(path: string, text: string): LoadedFile | null {
   let index = 0;
   for (const value of values) {
     if (value === null || value === undefined) continue;
-    const checked = checkDocument(value, { file: path, index: index++ });
+    const checked = checkDocument(value, { file: path, index: index++ }, scan);
     if (!checked.ok) return null;
     documents.push(checked.document);
   }
   return { path, documents, invalid: [], errors: [], unreadable: false };
 }
 
-function slowLoad(path: string, text: string): LoadedFile {
+function slowLoad(path: string, text: string, scan: boolean): LoadedFile {
   const yaml = parseYamlFile(path, text);
   const errors: Diagnostic[] = [...yaml.errors];
   const documents: AnyPolicyDocument[] = [];
@@ -92,12 +110,12 @@ function slowLoad(path: string, text: string): LoadedFile {
     if (doc.value === undefined) continue; // YAML errors already reported
     if (doc.value === null) continue;
     const source = { file: path, index: doc.index };
-    const checked = checkDocument(doc.value, source);
+    const checked = checkDocument(doc.value, source, scan);
     if (checked.ok) {
       documents.push(checked.document);
       continue;
     }
-    if (checked.kind && checked.name) invalid.push({ kind: checked.kind, name: checked.name, source });
+    if (checked.kind && checked.name) invalid.push({ kind: checked.kind, name: checked.name, source, value: doc.value });
     else unreadable = true;
     const subject = checked.kind ? `${checked.kind}${checked.name ? `/${checked.name}` : ''}` : '';
     for (const p of checked.problems) errors.push(placeProblem(yaml, doc.index, subject, p));
@@ -129,8 +147,11 @@ const envelope = z.strictObject({
   spec: z.looseObject({}),
 });
 
-/** Checks one document against the schema of its kind. */
-export function checkDocument(value: unknown, source: DocSource): Checked {
+/**
+ * Checks one document against the schema of its kind; with `scan`, first for what no schema sees
+ * (lone surrogates, `__proto__` keys: see text.ts).
+ */
+export function checkDocument(value: unknown, source: DocSource, scan = true): Checked {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, kind: null, name: null, problems: [{ path: [], message: 'a policy document must be a mapping with apiVersion, kind, metadata and spec', at: 'value' }] };
   }
@@ -140,7 +161,7 @@ export function checkDocument(value: unknown, source: DocSource): Checked {
   const meta = record.metadata;
   const nameValue = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>).name : undefined;
   const name = typeof nameValue === 'string' && nameValue !== '' ? nameValue : null;
-  const problems: Problem[] = [];
+  const problems: Problem[] = scan ? hostileValueProblems(value) : [];
   const schema = kind ? DOCUMENT_SCHEMAS[kind] : envelope;
   if (!kind) {
     const message =
@@ -170,6 +191,11 @@ function jsyamlError(path: string, text: string): Diagnostic | null {
     const reason = (e as { reason?: string }).reason ?? (e instanceof RangeError ? 'nesting is too deep' : (e as Error).message);
     return { file: path, line: (mark?.line ?? 0) + 1, column: (mark?.column ?? 0) + 1, subject: '', path: '', message: `invalid YAML: ${reason}` };
   }
+}
+
+function failedAt(path: string, text: string, offset: number, message: string): LoadedFile {
+  const before = text.slice(0, offset);
+  return failed(path, before.split('\n').length, offset - before.lastIndexOf('\n'), message);
 }
 
 function failed(path: string, line: number, column: number, message: string): LoadedFile {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, parseDuration } from '../duration';
 import { canonicalAddress, parseCidr } from './cidr';
+import { checkInlineJwks } from './jwks';
 import { checkRe2 } from './re2';
 import { isIP } from 'node:net';
 
@@ -54,6 +55,15 @@ const names = (what: string) => z.array(name).min(1).describe(what);
 /** Free text for humans (reasons, owners, role names) with bounds, so a policy stays reviewable. */
 function text(max: number) {
   return z.string().min(1).max(max);
+}
+
+/** Text Envoy bounds in bytes (direct-response bodies): the bound is on its UTF-8 encoding. */
+function utf8Text(maxBytes: number) {
+  return z.string().superRefine((value, ctx) => {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: only long strings need counting.
+    const bytes = value.length * 3 > maxBytes ? Buffer.byteLength(value, 'utf8') : value.length;
+    if (bytes > maxBytes) ctx.addIssue({ code: 'custom', message: `must be at most ${maxBytes} bytes in UTF-8, got ${bytes}` });
+  });
 }
 
 /** A value with no white space (role names, claims, token ids). */
@@ -113,7 +123,7 @@ const requestPath = z
   .max(1024)
   .superRefine((value, ctx) => {
     if (!value.startsWith('/')) ctx.addIssue({ code: 'custom', message: 'must start with "/"' });
-    else if (/[\s#]/.test(value) || /[\u0000-\u001f\u007f]/.test(value)) {
+    else if (/[\s#]/.test(value) || /[\u0000-\u001f\u007f-\u009f]/.test(value)) {
       ctx.addIssue({ code: 'custom', message: 'must not contain white space, control characters or "#"' });
     }
   });
@@ -163,6 +173,27 @@ export function parseTimestamp(value: string): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+/**
+ * A file on the Envoy host (CA bundle). Its contents are only known there: Envoy checks them; here the
+ * reference itself must name a file: absolute, no `.`/`..` or empty segments, no trailing "/".
+ */
+const hostFilePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .superRefine((value, ctx) => {
+    const problem = !value.startsWith('/')
+      ? 'must be an absolute path on the Envoy host'
+      : /[\u0000-\u001f\u007f-\u009f]/.test(value)
+        ? 'must not contain control characters'
+        : value.endsWith('/')
+          ? 'must name a file, not a folder (it ends with "/")'
+          : value.slice(1).split('/').some((seg) => seg === '' || seg === '.' || seg === '..')
+            ? 'must be a plain absolute path: no empty, "." or ".." segments'
+            : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 // ---------------------------------------------------------------------------------------------
 // Service
 
@@ -208,12 +239,7 @@ export const serviceSpec = z.strictObject({
   tls: z
     .strictObject({
       sni: address.optional(),
-      caFile: z
-        .string()
-        .min(1)
-        .max(4096)
-        .regex(/^\//, { error: 'must be an absolute path on the Envoy host' })
-        .default('/etc/ssl/certs/ca-certificates.crt'),
+      caFile: hostFilePath.default('/etc/ssl/certs/ca-certificates.crt'),
       subjectAltNames: z.array(text(253)).default([]),
     })
     .optional(),
@@ -454,8 +480,8 @@ export const environmentSpec = z.strictObject({
   cloud: cloud.optional(),
   overrides: z
     .strictObject({
-      services: z.record(name, z.strictObject({ endpoints: z.array(endpoint).min(1).max(1000) })).default({}),
-      rateLimits: z.record(name, rateLimitOverride).default({}),
+      services: z.record(name, z.strictObject({ endpoints: z.array(endpoint).min(1).max(1000) })).transform(nameKeyed).prefault({}),
+      rateLimits: z.record(name, rateLimitOverride).transform(nameKeyed).prefault({}),
     })
     .prefault({}),
 });
@@ -480,7 +506,7 @@ const lockdownAction = z.discriminatedUnion('type', [
     type: z.literal('disableRoute'),
     route: name,
     status: int(400, 599).default(503),
-    body: z.string().max(4096).default('Temporarily disabled during an incident'),
+    body: utf8Text(4096).default('Temporarily disabled during an incident'),
   }),
   z.strictObject({ type: z.literal('requireRole'), routes: names('Route names'), roles: z.array(token(128)).min(1) }),
   z.strictObject({ type: z.literal('quarantineEndpoint'), service: name, address, port }),
@@ -504,6 +530,7 @@ export const metadata = z.strictObject({
   name,
   labels: z
     .record(z.string().max(253).regex(LABEL_KEY, { error: 'must be a label key such as team or example.com/team' }), z.string().max(253))
+    .transform(nameKeyed)
     .optional(),
 });
 
@@ -576,24 +603,12 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-/** An inline JWKS must be a JSON object with a non-empty `keys` list of objects with `kty`. */
-function checkInlineJwks(value: string): string | null {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (e) {
-    return `is not valid JSON (${(e as Error).message})`;
-  }
-  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { keys?: unknown }).keys)) {
-    return 'must be a JWKS: a JSON object with a "keys" list';
-  }
-  const keys = (parsed as { keys: unknown[] }).keys;
-  if (keys.length === 0) return 'the JWKS has no keys';
-  const bad = keys.findIndex((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string');
-  if (bad >= 0) return `keys[${bad}] is not a JWK (no "kty")`;
-  const priv = keys.findIndex((k) => ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'].some((f) => f in (k as object)));
-  if (priv >= 0) return `keys[${priv}] contains private key material; publish only public keys`;
-  return null;
+/**
+ * A user-keyed map as a null-prototype object: a Service or RateLimit named `constructor` then finds
+ * no override that is not there (a plain object would answer Object.prototype's).
+ */
+function nameKeyed<V>(record: Record<string, V>): Record<string, V> {
+  return Object.assign(Object.create(null) as Record<string, V>, record);
 }
 
 export function clip(value: string, max = 60): string {

@@ -6,6 +6,7 @@
 import { compareDiagnostics, type Diagnostic, type Result } from '../result';
 import { networkContains, parseCidr, type Network } from './cidr';
 import { suggest } from './issues';
+import { rawReferences } from './references';
 import type { Declaration, LoadedFile } from './load';
 import { UNIT_SECONDS, type EndpointSpec, type Kind, type RateUnit } from './schema';
 import {
@@ -86,6 +87,7 @@ class Validator {
     this.checkAccess(accesses, routes.length);
     this.checkEnvironments(environments);
     this.checkLockdowns(lockdowns, accesses);
+    for (const d of invalid) this.checkRawReferences(d);
 
     const all = [...loadErrors, ...this.errors].sort(compareDiagnostics);
     if (all.length > 0) return { ok: false, errors: all };
@@ -120,7 +122,8 @@ class Validator {
     // An invalid document defined after another of the same name is a duplicate too.
     for (const d of invalid) {
       const valid = this.byKind.get(d.kind)?.get(d.name);
-      const first = [valid, invalidFirst.get(subjectOf(d))].filter((x): x is Subject => x !== undefined).sort((a, b) => compareSource(a.source, b.source))[0];
+      const candidates: (Subject | undefined)[] = [valid, invalidFirst.get(subjectOf(d))];
+      const first = candidates.filter((x): x is Subject => x !== undefined).sort((a, b) => compareSource(a.source, b.source))[0];
       if (first && first !== d && compareSource(first.source, d.source) < 0) duplicate(d, first);
     }
   }
@@ -143,6 +146,11 @@ class Validator {
       this.report(from, path, `unknown ${kind} "${name}"${suggest(name, [...(this.byKind.get(kind)?.keys() ?? [])])}`, at);
     }
     return false;
+  }
+
+  /** References of a document that failed its schema but is readable: reported with its structural errors. */
+  private checkRawReferences(d: Declaration): void {
+    for (const r of rawReferences(d.kind, d.value)) this.checkRef(d, r.kind, r.name, r.path, r.at);
   }
 
   private checkRefList(from: Subject, kind: Kind, names: readonly string[], path: FieldPath): void {
