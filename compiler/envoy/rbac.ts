@@ -11,7 +11,8 @@
  * Part of the Envoy translator (IR → Envoy resources).
  */
 import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteAccessIR, RouteIR } from '../ir/ir';
-import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, typed } from './common';
+import { ipv4MappedCidr } from '../model/cidr';
+import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, jwtHeaderKey, typed } from './common';
 import type { JsonObject } from './resources';
 
 /** What a route's RBAC reads from its environment besides the route itself. */
@@ -45,17 +46,22 @@ export function revokedTokensConfig(): JsonObject {
   return typed(TYPE.rbac, { rules_stat_prefix: 'revoked_tokens.' });
 }
 
+/** A matcher on jwt_authn's dynamic metadata at `path`. */
+function jwtMetadataMatcher(path: readonly string[], value: JsonObject): JsonObject {
+  return { sourced_metadata: { metadata_matcher: { filter: JWT_METADATA_NAMESPACE, path: path.map((key) => ({ key })), value } } };
+}
+
 /** A matcher on one claim of the verified JWT payload (dynamic metadata written by jwt_authn). */
 function claimMatcher(claim: string, value: JsonObject): JsonObject {
-  return {
-    sourced_metadata: {
-      metadata_matcher: {
-        filter: JWT_METADATA_NAMESPACE,
-        path: [{ key: JWT_PAYLOAD_KEY }, { key: claim }],
-        value,
-      },
-    },
-  };
+  return jwtMetadataMatcher([JWT_PAYLOAD_KEY, claim], value);
+}
+
+/**
+ * `provider` verified the token: its header is in metadata (see jwt.ts). Checked on `alg`, which
+ * every JWS header carries: a present_match only matches a primitive value, not the header struct.
+ */
+function verifiedBy(provider: string): JsonObject {
+  return jwtMetadataMatcher([jwtHeaderKey(provider), 'alg'], { present_match: true });
 }
 
 function exact(value: string): JsonObject {
@@ -78,11 +84,25 @@ function claimIn(claim: string, values: readonly string[]): JsonObject {
   return claimMatcher(claim, oneOf(values));
 }
 
-function cidr(rule: NetworkRuleIR): JsonObject {
-  const [address, length] = rule.cidr.split('/');
+function remoteIp(cidr: string): JsonObject {
+  const [address, length] = cidr.split('/');
   // remote_ip is the client address after X-Forwarded-For processing (xff_num_trusted_hops), not
   // the peer of the TCP connection: the real client when Envoy sits behind trusted proxies.
   return { remote_ip: { address_prefix: address as string, prefix_len: Number(length) } };
+}
+
+/**
+ * The principals matching a network. An IPv4 network also matches its IPv4-mapped IPv6 form: a
+ * dual-stack proxy writes an IPv4 client as `::ffff:a.b.c.d` in X-Forwarded-For, Envoy then sees an
+ * IPv6 address, and an IPv4 range never matches an IPv6 address.
+ */
+function cidrPrincipals(rule: NetworkRuleIR): JsonObject[] {
+  const mapped = ipv4MappedCidr(rule.cidr);
+  return mapped === null ? [remoteIp(rule.cidr)] : [remoteIp(rule.cidr), remoteIp(mapped)];
+}
+
+function networksPrincipal(rules: readonly NetworkRuleIR[]): JsonObject {
+  return anyOf(rules.flatMap(cidrPrincipals));
 }
 
 function anyOf(ids: readonly JsonObject[]): JsonObject {
@@ -103,24 +123,29 @@ function methodsPermission(methods: readonly string[]): JsonObject {
 /** The client-network conditions every request to the route must meet, whoever the caller is. */
 function networkConditions(access: RouteAccessIR): JsonObject[] {
   const ids: JsonObject[] = [];
-  if (access.deniedNetworks.length > 0) ids.push({ not_id: anyOf(access.deniedNetworks.map(cidr)) });
-  if (access.allowedNetworks.length > 0) ids.push(anyOf(access.allowedNetworks.map(cidr)));
+  if (access.deniedNetworks.length > 0) ids.push({ not_id: networksPrincipal(access.deniedNetworks) });
+  if (access.allowedNetworks.length > 0) ids.push(networksPrincipal(access.allowedNetworks));
   return ids;
 }
 
-/** Claims holding roles on this route: one per accepted provider (providers may name different claims). */
-function rolesClaimsOf(access: RouteAccessIR, ctx: RbacContext): string[] {
-  const claims = new Set<string>();
+/** The accepted providers of this route with their roles claims (providers may name different claims). */
+function rolesClaimsOf(access: RouteAccessIR, ctx: RbacContext): Array<{ provider: string; claim: string }> {
+  const out: Array<{ provider: string; claim: string }> = [];
   for (const provider of access.providers) {
     const claim = ctx.rolesClaims.get(provider);
-    if (claim !== undefined) claims.add(claim);
+    if (claim !== undefined) out.push({ provider, claim });
   }
-  return [...claims].sort();
+  return out;
 }
 
-function rulePolicy(rule: AccessRuleIR, rolesClaims: readonly string[]): JsonObject {
-  // Any of the roles, found in any of the roles claims of the accepted providers.
-  const principal = rule.roles.length > 0 ? anyOf(rolesClaims.map((claim) => hasAnyRole(claim, rule.roles))) : { any: true };
+function rulePolicy(rule: AccessRuleIR, rolesClaims: ReadonlyArray<{ provider: string; claim: string }>): JsonObject {
+  // Any of the roles, read from the roles claim of the provider that verified the token: all
+  // providers write one payload key, so a claim alone could come from any of them (a `corp` token
+  // carrying `groups: [admin]` must not pass as a `partner` admin).
+  const principal =
+    rule.roles.length > 0
+      ? anyOf(rolesClaims.map(({ provider, claim }) => ({ and_ids: { ids: [verifiedBy(provider), hasAnyRole(claim, rule.roles)] } })))
+      : { any: true };
   return { permissions: [methodsPermission(rule.methods)], principals: [principal] };
 }
 

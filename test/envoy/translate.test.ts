@@ -154,7 +154,11 @@ describe('HTTP filters', () => {
     for (const r of routesOf(out)) {
       const per = r['typed_per_filter_config'] as JsonObject;
       const ir = env.routes.find((x) => x.name === r['name']) as RouteIR;
-      const cidrs = [...ir.access.allowedNetworks, ...ir.access.deniedNetworks].map((n) => n.cidr.split('/')[0]);
+      // IPv4 networks come with their IPv4-mapped IPv6 form.
+      const cidrs = [...ir.access.allowedNetworks, ...ir.access.deniedNetworks].flatMap((n) => {
+        const address = n.cidr.split('/')[0] as string;
+        return address.includes(':') ? [address] : [address, `::ffff:${address}`];
+      });
       // The roles RBAC never checks an address: the earlier instance already did.
       expect(collect(per[FILTER.rbac] as JsonObject, 'remote_ip')).toEqual([]);
       if (ir.disabled !== null || cidrs.length === 0) {
