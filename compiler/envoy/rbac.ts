@@ -1,8 +1,6 @@
 /**
  * Access rules with Envoy's RBAC filter (envoy.filters.http.rbac), three instances:
- * - client networks, per route and before jwt_authn: one ALLOW policy that refuses denied networks
- *   and requires allowed ones. Deny beats allow because the policy carries every denied network as
- *   a negated condition. Only routes with network rules carry it.
+ * - client networks, before jwt_authn: see client-networks.ts.
  * - roles, per route and after jwt_authn: ALLOW policies whose principals check the roles in the
  *   verified JWT payload, and the methods each rule allows.
  * - revoked tokens: one DENY policy set for the whole route configuration (revocations hold on
@@ -10,8 +8,7 @@
  *   instead of every route, and the routes stay untouched.
  * Part of the Envoy translator (IR → Envoy resources).
  */
-import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteAccessIR, RouteIR } from '../ir/ir';
-import { ipv4MappedCidr } from '../model/cidr';
+import type { AccessRuleIR, EnvironmentIR, RevokedTokensIR, RouteAccessIR, RouteIR } from '../ir/ir';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, jwtHeaderKey, typed } from './common';
 import type { JsonObject } from './resources';
 
@@ -28,14 +25,6 @@ export function rbacContext(env: EnvironmentIR): RbacContext {
 /** Filter-level config: no rules, i.e. no enforcement. Every route sets its own (see rbacPerRoute). */
 export function rbacConfig(): JsonObject {
   return typed(TYPE.rbac, {});
-}
-
-/**
- * Filter-level config of the client-networks instance: no rules (routes with network rules set
- * their own, see clientNetworksPerRoute), and its own stat prefix so its denials are counted apart.
- */
-export function clientNetworksConfig(): JsonObject {
-  return typed(TYPE.rbac, { rules_stat_prefix: 'client_networks.' });
 }
 
 /**
@@ -84,48 +73,14 @@ function claimIn(claim: string, values: readonly string[]): JsonObject {
   return claimMatcher(claim, oneOf(values));
 }
 
-function remoteIp(cidr: string): JsonObject {
-  const [address, length] = cidr.split('/');
-  // remote_ip is the client address after X-Forwarded-For processing (xff_num_trusted_hops), not
-  // the peer of the TCP connection: the real client when Envoy sits behind trusted proxies.
-  return { remote_ip: { address_prefix: address as string, prefix_len: Number(length) } };
-}
-
-/**
- * The principals matching a network. An IPv4 network also matches its IPv4-mapped IPv6 form: a
- * dual-stack proxy writes an IPv4 client as `::ffff:a.b.c.d` in X-Forwarded-For, Envoy then sees an
- * IPv6 address, and an IPv4 range never matches an IPv6 address.
- */
-function cidrPrincipals(rule: NetworkRuleIR): JsonObject[] {
-  const mapped = ipv4MappedCidr(rule.cidr);
-  return mapped === null ? [remoteIp(rule.cidr)] : [remoteIp(rule.cidr), remoteIp(mapped)];
-}
-
-function networksPrincipal(rules: readonly NetworkRuleIR[]): JsonObject {
-  return anyOf(rules.flatMap(cidrPrincipals));
-}
-
 function anyOf(ids: readonly JsonObject[]): JsonObject {
   return ids.length === 1 ? (ids[0] as JsonObject) : { or_ids: { ids: [...ids] } };
-}
-
-function allOf(ids: readonly JsonObject[]): JsonObject {
-  if (ids.length === 0) return { any: true };
-  return ids.length === 1 ? (ids[0] as JsonObject) : { and_ids: { ids: [...ids] } };
 }
 
 function methodsPermission(methods: readonly string[]): JsonObject {
   if (methods.length === 0) return { any: true };
   const one = (m: string): JsonObject => ({ header: { name: ':method', string_match: { exact: m } } });
   return methods.length === 1 ? one(methods[0] as string) : { or_rules: { rules: methods.map(one) } };
-}
-
-/** The client-network conditions every request to the route must meet, whoever the caller is. */
-function networkConditions(access: RouteAccessIR): JsonObject[] {
-  const ids: JsonObject[] = [];
-  if (access.deniedNetworks.length > 0) ids.push({ not_id: networksPrincipal(access.deniedNetworks) });
-  if (access.allowedNetworks.length > 0) ids.push(networksPrincipal(access.allowedNetworks));
-  return ids;
 }
 
 /** The accepted providers of this route with their roles claims (providers may name different claims). */
@@ -178,20 +133,6 @@ export function rbacPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>, ctx: R
   if (route.disabled !== null) return typed(TYPE.rbacPerRoute, {});
   const rules = rbacRules(route.access, ctx);
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
-}
-
-/**
- * Per-route config of the client-networks instance, or null when the route needs none (no network
- * rules, or disabled: a disabled route answers every caller itself). Null rather than an empty
- * override keeps the many routes without network rules small: the filter-level config has no rules.
- * Reads only the route's access and whether it is disabled, like rbacPerRoute.
- */
-export function clientNetworksPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>): JsonObject | null {
-  if (route.disabled !== null) return null;
-  const conditions = networkConditions(route.access);
-  if (conditions.length === 0) return null;
-  const policies = { 'client-networks': { permissions: [{ any: true }], principals: [allOf(conditions)] } };
-  return typed(TYPE.rbacPerRoute, { rbac: { rules: { action: 'ALLOW', policies } } });
 }
 
 /**
