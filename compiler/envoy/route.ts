@@ -13,6 +13,7 @@ import { rateLimitPerRoute } from './rate-limit';
 import { clientNetworksPerRouteConfiguration, routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
 import { rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
+import { malformedXffRoutes } from './xff';
 
 /**
  * Everything a route's JSON reads from its environment besides the route itself, and `key`, which
@@ -23,13 +24,16 @@ export interface RouteContext {
   readonly rbac: RbacContext;
   /** The listener's `rateLimitMaxDynamicDescriptors`. */
   readonly maxDynamicDescriptors: number;
+  /** Routes put first in every virtual host: the malformed X-Forwarded-For guard (xff.ts). */
+  readonly guards: readonly JsonObject[];
 }
 
 export function routeContext(env: EnvironmentIR): RouteContext {
   const rbac = rbacContext(env);
   const maxDynamicDescriptors = env.listener.rateLimitMaxDynamicDescriptors;
-  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims]]);
-  return { key, rbac, maxDynamicDescriptors };
+  const hops = env.listener.xffNumTrustedHops;
+  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims], hops]);
+  return { key, rbac, maxDynamicDescriptors, guards: malformedXffRoutes(hops) };
 }
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();
@@ -146,14 +150,15 @@ export function hostsInOrder(routes: readonly RouteIR[]): string[] {
 }
 
 /**
- * Virtual hosts by the JSON object of their first route, reused while they hold the very same
- * route objects in the same order: then an unchanged virtual host keeps its object, and its hash
- * (hash.ts) is not computed again.
+ * Virtual hosts by the JSON object of their first policy route, reused while they hold the very
+ * same route objects in the same order (guards included): then an unchanged virtual host keeps its
+ * object, and its hash (hash.ts) is not computed again.
  */
 const virtualHostMemo = new WeakMap<JsonObject, JsonObject>();
 
-function virtualHost(host: string, routes: readonly JsonObject[]): JsonObject {
-  const first = routes[0] as JsonObject;
+function virtualHost(host: string, policyRoutes: readonly JsonObject[], guards: readonly JsonObject[]): JsonObject {
+  const first = policyRoutes[0] as JsonObject;
+  const routes = guards.length === 0 ? policyRoutes : [...guards, ...policyRoutes];
   const known = virtualHostMemo.get(first);
   if (known !== undefined && known['name'] === host) {
     const knownRoutes = known['routes'] as readonly JsonObject[];
@@ -175,7 +180,7 @@ function virtualHosts(routes: readonly RouteIR[], ctx: RouteContext): readonly J
     if (list) list.push(route);
     else byHost.set(r.host, [route]);
   }
-  return hostsInOrder(routes).map((host) => virtualHost(host, byHost.get(host) as JsonObject[]));
+  return hostsInOrder(routes).map((host) => virtualHost(host, byHost.get(host) as JsonObject[], ctx.guards));
 }
 
 export function routeConfiguration(env: EnvironmentIR): JsonObject {

@@ -2,7 +2,8 @@
  * Access control as a policy author writes it (YAML → compile → Envoy resources), served by a real
  * Envoy 1.40 on loopback: roles read only from the claim of the provider that verified the token,
  * every failed token answers 401, IPv4 networks matching their IPv4-mapped IPv6 form, mapped CIDRs
- * in policies blocking IPv4 clients, and malformed trusted X-Forwarded-For entries refused.
+ * in policies blocking IPv4 clients, and malformed trusted X-Forwarded-For entries refused (400)
+ * rather than silently replaced by the TCP peer.
  * Client addresses are simulated with X-Forwarded-For (the listener trusts one hop).
  */
 import type { Server } from 'node:http';
@@ -179,5 +180,29 @@ describe('a mapped CIDR in a policy blocks the IPv4 client', () => {
     expect((await call('/local', { xff: '::ffff:127.0.0.1' })).status).toBe(403);
     expect((await call('/local', { xff: null })).status).toBe(403);
     expect((await call('/local', { xff: '127.0.0.2' })).status).toBe(200);
+  });
+});
+
+describe('a trusted X-Forwarded-For entry that is not an IP address gets 400, never the TCP peer', () => {
+  // Before the guard, each of these reached the upstream from the denied network 198.51.100.0/24:
+  // Envoy fell back to the peer (127.0.0.1), which no rule denies.
+  test.each(['198.51.100.7:5555', '198.51.100.007', '198.51.100.7, ', '198.51.100.7,', 'garbage', '[::ffff:198.51.100.7]:80', '::ffff:198.51.100.07', '2001:db8:::1'])(
+    '%j: 400',
+    async (xff) => {
+      const r = await call('/public', { xff });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatch(/X-Forwarded-For/);
+    },
+  );
+
+  test('well-formed entries, earlier untrusted garbage, and no header at all are served as before', async () => {
+    expect((await call('/public', { xff: 'garbage, 192.0.2.1' })).status).toBe(200);
+    expect((await call('/public', { xff: ' 192.0.2.1 ' })).status).toBe(200);
+    expect((await call('/public', { xff: '2001:DB8:0:0:0:0:0:1' })).status).toBe(200);
+    expect((await call('/public', { xff: '::ffff:192.0.2.1' })).status).toBe(200);
+    expect((await call('/public', { xff: null })).status).toBe(200);
+    // The client-written entry before the trusted one does not decide: a denied address there is no denial.
+    expect((await call('/public', { xff: '198.51.100.7, 192.0.2.1' })).status).toBe(200);
+    expect((await call('/public', { xff: '192.0.2.1, 198.51.100.7' })).status).toBe(403);
   });
 });

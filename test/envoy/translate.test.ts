@@ -45,9 +45,12 @@ function setOf(id: string, block: JsonObject): JsonValue {
   return (found['ids'] as JsonValue[])[1] as JsonValue;
 }
 
+const isXffGuard = (route: JsonObject): boolean => String(route['name']).startsWith('portcullis/x-forwarded-for/');
+
+/** The routes translated from the IR's routes (the malformed X-Forwarded-For guards left out). */
 function routesOf(r: EnvoyResources): JsonObject[] {
   const config = r.routes[0]?.value as JsonObject;
-  return (config['virtual_hosts'] as JsonObject[]).flatMap((vh) => vh['routes'] as JsonObject[]);
+  return (config['virtual_hosts'] as JsonObject[]).flatMap((vh) => (vh['routes'] as JsonObject[]).filter((route) => !isXffGuard(route)));
 }
 
 describe('purity and stability', () => {
@@ -209,6 +212,24 @@ describe('HTTP filters', () => {
     // Each further route adds its own JSON and a one-line metadata list, not the 500 networks.
     expect(hundred - ten).toBeLessThan(((ten - one) / 9) * 90 * 1.01);
     expect((hundred - ten) / 90).toBeLessThan(1500);
+  });
+
+  test('malformed X-Forwarded-For guards: first in every virtual host when the listener trusts hops, shared, absent otherwise', () => {
+    const env = load<EnvironmentIR>('access');
+    const vhosts = (hops: number) =>
+      (translateEnvironment({ ...env, listener: { ...env.listener, xffNumTrustedHops: hops } }, 'edge-prod').routes[0]?.value['virtual_hosts'] as JsonObject[]);
+    const guarded = vhosts(2);
+    expect(guarded.length).toBeGreaterThan(1);
+    for (const vh of guarded) {
+      const routes = vh['routes'] as JsonObject[];
+      const guards = routes.filter(isXffGuard);
+      expect(guards.length).toBeGreaterThan(0);
+      expect(routes.slice(0, guards.length)).toEqual(guards);
+      expect(guards.every((g) => collect(g, 'status').includes(400))).toBe(true);
+      expect(guards[0]).toBe((guarded[0]?.['routes'] as JsonObject[])[0]);
+      expect(collect(guards, 'regex').every((re) => String(re).endsWith('(?:,[^,]*){2}$'))).toBe(true);
+    }
+    for (const vh of vhosts(0)) expect((vh['routes'] as JsonObject[]).filter(isXffGuard)).toEqual([]);
   });
 
   test('revoked tokens: one DENY block for the whole route configuration, none in the routes', () => {
