@@ -9,8 +9,8 @@
  * policy set with every set once, each policy guarded by a check of the route's own metadata
  * (`metadata_source: ROUTE`) listing the sets that apply to it; a route carries only that list.
  */
+import { isIPv4 } from 'node:net';
 import type { NetworkRuleIR, RouteAccessIR, RouteIR } from '../ir/ir';
-import { ipv4MappedCidr } from '../model/cidr';
 import { FILTER, TYPE, typed } from './common';
 import { contentHash } from './hash';
 import type { JsonObject } from './resources';
@@ -32,6 +32,13 @@ export interface RouteNetworks {
 }
 
 const NONE: RouteNetworks = { sets: [], metadata: null };
+
+/** The IPv4-mapped IPv6 form of a canonical IPv4 network (`192.0.2.0/24` → `::ffff:192.0.2.0/120`); null for IPv6. */
+export function ipv4MappedCidr(cidr: string): string | null {
+  const [address, length] = cidr.split('/');
+  if (!isIPv4(address as string)) return null;
+  return `::ffff:${address as string}/${96 + Number(length ?? 32)}`;
+}
 
 function remoteIp(cidr: string): JsonObject {
   const [address, length] = cidr.split('/');

@@ -22,7 +22,7 @@ export type CidrParse =
  * Parses `a.b.c.d/n`, `x:y::z/n`, or a bare address (a /32 or /128). Host bits set is an error that
  * names the network the author most likely meant. An IPv4-mapped network (`::ffff:a.b.c.d/96+n`)
  * becomes its IPv4 form `a.b.c.d/n`: Envoy sees an IPv4 client as IPv4, so only that form matches
- * it (the translator adds the mapped form back for clients that arrive mapped, see rbac.ts).
+ * it (the Envoy translator adds the mapped form back for clients that arrive mapped).
  */
 export function parseCidr(text: string): CidrParse {
   const slash = text.indexOf('/');
@@ -58,15 +58,6 @@ function ipv4Unmapped(n: Network): Network {
   const bytes = n.bytes.slice(12);
   const prefixLength = n.prefixLength - 96;
   return { family: 4, bytes, prefixLength, cidr: `${formatAddress(4, bytes)}/${prefixLength}` };
-}
-
-/** The IPv4-mapped IPv6 form of an IPv4 network (`192.0.2.0/24` → `::ffff:192.0.2.0/120`); null for IPv6. */
-export function ipv4MappedCidr(cidr: string): string | null {
-  const slash = cidr.indexOf('/');
-  const address = slash < 0 ? cidr : cidr.slice(0, slash);
-  if (!isIPv4(address)) return null;
-  const prefixLength = slash < 0 ? 32 : Number(cidr.slice(slash + 1));
-  return `::ffff:${address}/${96 + prefixLength}`;
 }
 
 /** True when `inner` lies entirely within `outer` (equal networks included). */

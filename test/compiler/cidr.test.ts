@@ -1,5 +1,6 @@
 /** CIDR canonicalisation and containment (table tests). */
-import { canonicalAddress, ipv4MappedCidr, networkContains, parseCidr } from '../../compiler/model/cidr';
+import { ipv4MappedCidr } from '../../compiler/envoy/client-networks';
+import { canonicalAddress, networkContains, parseCidr } from '../../compiler/model/cidr';
 
 describe('parseCidr', () => {
   test.each([
