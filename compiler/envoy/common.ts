@@ -43,6 +43,14 @@ export const FILTER = {
 export const JWT_METADATA_NAMESPACE = FILTER.jwtAuthn;
 /** Key under that namespace (the providers' `payload_in_metadata`). */
 export const JWT_PAYLOAD_KEY = 'payload';
+/**
+ * Key under that namespace where provider `p` writes the JWT header (`header_in_metadata`): present
+ * only when `p` verified the token, so RBAC can tell which provider's roles claim counts. Provider
+ * names are DNS labels: the key cannot collide with JWT_PAYLOAD_KEY or JWT_FAILURE_KEY.
+ */
+export const jwtHeaderKey = (provider: string): string => `header:${provider}`;
+/** Key under that namespace where every provider writes why a token failed (`failed_status_in_metadata`). */
+export const JWT_FAILURE_KEY = 'failure';
 
 /** Stable resource names: the same policy gives the same names on every compile. */
 export const names = {

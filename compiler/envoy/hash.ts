@@ -87,14 +87,17 @@ const virtualHostHash = (vh: JsonObject): string => partHash(vh, (v) => hashedIt
  *   contentHash of the level with its parts replaced by their hashes. The configuration's parts
  *   are its virtual hosts, a virtual host's its routes, a route's the values of its
  *   `typed_per_filter_config` (the translator shares RBAC and JWT configs between routes with the
- *   same access, so they are hashed once). Each part's hash is computed once per object: a
+ *   same access, so they are hashed once), and the configuration's own `typed_per_filter_config`
+ *   values are parts too. Each part's hash is computed once per object: a
  *   one-route change hashes that route, its virtual host's outline (~20 bytes per route) and the
  *   configuration's outline, not the whole configuration. (Parts are objects in Envoy's API, so a
  *   hash string in their place cannot be mistaken for one.)
  */
 export function resourceVersion(kind: XdsKind, value: JsonObject): string {
   if (kind !== 'route') return contentHash(value);
-  return contentHash(hashedItems(value, 'virtual_hosts', virtualHostHash));
+  // The configuration-wide per-filter configs too (client networks may hold thousands of
+  // networks): the translator keeps their objects while they are unchanged.
+  return contentHash(hashedItems(hashedItems(value, 'virtual_hosts', virtualHostHash), 'typed_per_filter_config', filterConfigHash));
 }
 
 /** A named resource of `kind` with its version. */

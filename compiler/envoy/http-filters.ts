@@ -10,7 +10,8 @@ import type { EnvironmentIR } from '../ir/ir';
 import { FILTER, TYPE, typed } from './common';
 import { jwtAuthnConfig } from './jwt';
 import { rateLimitConfig } from './rate-limit';
-import { clientNetworksConfig, rbacConfig, revokedTokensConfig } from './rbac';
+import { clientNetworksConfig } from './client-networks';
+import { rbacConfig, revokedTokensConfig } from './rbac';
 import type { JsonObject } from './resources';
 
 interface FilterSlot {
@@ -22,8 +23,9 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   // 1. rbac, client-networks instance: allowed and denied client networks, lockdown blocks included
   //    (403). First, because the client address is all it needs: a refused network gets 403 on
   //    every route, token or not (after jwt_authn a caller without a token would see 401 instead),
-  //    and Envoy verifies no signature for traffic it refuses anyway. Only routes with network
-  //    rules carry a config for it (see rbac.ts).
+  //    and Envoy verifies no signature for traffic it refuses anyway. Its rules sit once in the
+  //    route configuration, routes carry only metadata naming the network sets that apply to
+  //    them (see client-networks.ts).
   { name: FILTER.clientNetworks, config: () => clientNetworksConfig() },
   // 2. jwt_authn: verifies the bearer token (401 when missing or invalid on a route that needs one)
   //    and writes its payload to dynamic metadata ("payload"), which both filters after it read.

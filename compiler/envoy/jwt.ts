@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import type { EnvironmentIR, JwtProviderIR, RouteIR } from '../ir/ir';
-import { JWT_PAYLOAD_KEY, TYPE, duration, names, typed } from './common';
+import { JWT_FAILURE_KEY, JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, duration, jwtHeaderKey, names, typed } from './common';
 import { upstreamTlsSocket } from './cluster';
 import type { JsonObject } from './resources';
 
@@ -60,6 +60,11 @@ function provider(p: JwtProviderIR): JsonObject {
     forward: true,
     // RBAC (roles, revoked jti/sub) and jwt-claim rate limits read the verified payload here.
     payload_in_metadata: JWT_PAYLOAD_KEY,
+    // Every provider writes the payload to the same key, so it does not say who verified the token;
+    // this key does: RBAC reads a provider's roles claim only when its key is there (rbac.ts).
+    header_in_metadata: jwtHeaderKey(p.name),
+    // Why a token failed, for the listener's local reply mapping (every failure answers 401).
+    failed_status_in_metadata: JWT_FAILURE_KEY,
   };
 }
 
@@ -83,6 +88,45 @@ export function jwtAuthnConfig(env: EnvironmentIR): JsonObject {
   // No `rules`: every route carries its own per-route config (see jwtPerRoute), so a request that
   // matches no route meets no requirement and gets the router's 404.
   return typed(TYPE.jwtAuthn, { providers, requirement_map: requirementMap });
+}
+
+/** A local-reply filter on jwt_authn's dynamic metadata at `path`. */
+function jwtMetadataFilter(path: readonly string[], value: JsonObject, matchIfKeyNotFound: boolean): JsonObject {
+  return {
+    metadata_filter: {
+      matcher: { filter: JWT_METADATA_NAMESPACE, path: path.map((key) => ({ key })), value },
+      match_if_key_not_found: matchIfKeyNotFound,
+    },
+  };
+}
+
+/**
+ * Local reply mapping (HttpConnectionManager `local_reply_config`): every token that fails
+ * verification answers 401. jwt_authn answers 403 for one failure, a token for another audience
+ * ("Audiences in Jwt are not allowed"), and 401 for all the others; clients and the docs expect 401
+ * (the token is wrong, not the caller's permissions). Matched on a 403 that jwt_authn recorded a
+ * failure for while no provider verified the token (no payload): a 403 from RBAC after a provider
+ * did verify it stays 403, even when another provider of the route failed first.
+ */
+export function jwtLocalReplyMappers(): JsonObject[] {
+  return [
+    {
+      filter: {
+        and_filter: {
+          filters: [
+            { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'portcullis.local_reply.jwt_forbidden' } } } },
+            jwtMetadataFilter([JWT_FAILURE_KEY, 'message'], { present_match: true }, false),
+            // A verified payload always holds `iss` (every provider requires one): absent = not verified.
+            jwtMetadataFilter([JWT_PAYLOAD_KEY, 'iss'], { null_match: {} }, true),
+          ],
+        },
+      },
+      status_code: 401,
+      headers_to_add: [
+        { header: { key: 'www-authenticate', value: 'Bearer error="invalid_token"' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
+      ],
+    },
+  ];
 }
 
 /** Per-route config: the requirement for routes that need a token, `disabled` for the others. */

@@ -5,6 +5,7 @@
 import type { EnvironmentIR } from '../ir/ir';
 import { EXTENSION, TYPE, adsConfigSource, duration, names, typed } from './common';
 import { httpFilters } from './http-filters';
+import { jwtLocalReplyMappers } from './jwt';
 import type { JsonObject } from './resources';
 
 /** HTTP/2 limits from Envoy's edge guidance: bound per-connection concurrency and buffering. */
@@ -42,6 +43,8 @@ export function httpConnectionManager(env: EnvironmentIR): JsonObject {
     max_request_headers_kb: l.maxRequestHeadersKb,
     rds: { route_config_name: names.routeConfig(env.name), config_source: adsConfigSource() },
     http_filters: httpFilters(env),
+    // With JWT providers only, like jwt_authn's providers: the listener already changes with them.
+    ...(env.jwtProviders.length > 0 ? { local_reply_config: { mappers: jwtLocalReplyMappers() } } : {}),
   });
 }
 

@@ -1,8 +1,6 @@
 /**
  * Access rules with Envoy's RBAC filter (envoy.filters.http.rbac), three instances:
- * - client networks, per route and before jwt_authn: one ALLOW policy that refuses denied networks
- *   and requires allowed ones. Deny beats allow because the policy carries every denied network as
- *   a negated condition. Only routes with network rules carry it.
+ * - client networks, before jwt_authn: see client-networks.ts.
  * - roles, per route and after jwt_authn: ALLOW policies whose principals check the roles in the
  *   verified JWT payload, and the methods each rule allows.
  * - revoked tokens: one DENY policy set for the whole route configuration (revocations hold on
@@ -10,8 +8,8 @@
  *   instead of every route, and the routes stay untouched.
  * Part of the Envoy translator (IR → Envoy resources).
  */
-import type { AccessRuleIR, EnvironmentIR, NetworkRuleIR, RevokedTokensIR, RouteAccessIR, RouteIR } from '../ir/ir';
-import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, typed } from './common';
+import type { AccessRuleIR, EnvironmentIR, RevokedTokensIR, RouteAccessIR, RouteIR } from '../ir/ir';
+import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, jwtHeaderKey, typed } from './common';
 import type { JsonObject } from './resources';
 
 /** What a route's RBAC reads from its environment besides the route itself. */
@@ -30,14 +28,6 @@ export function rbacConfig(): JsonObject {
 }
 
 /**
- * Filter-level config of the client-networks instance: no rules (routes with network rules set
- * their own, see clientNetworksPerRoute), and its own stat prefix so its denials are counted apart.
- */
-export function clientNetworksConfig(): JsonObject {
-  return typed(TYPE.rbac, { rules_stat_prefix: 'client_networks.' });
-}
-
-/**
  * Filter-level config of the revoked-tokens instance: no rules (the route configuration carries
  * them, see revokedTokensPerRoute), and its own stat prefix so its denials are counted apart.
  */
@@ -45,17 +35,22 @@ export function revokedTokensConfig(): JsonObject {
   return typed(TYPE.rbac, { rules_stat_prefix: 'revoked_tokens.' });
 }
 
+/** A matcher on jwt_authn's dynamic metadata at `path`. */
+function jwtMetadataMatcher(path: readonly string[], value: JsonObject): JsonObject {
+  return { sourced_metadata: { metadata_matcher: { filter: JWT_METADATA_NAMESPACE, path: path.map((key) => ({ key })), value } } };
+}
+
 /** A matcher on one claim of the verified JWT payload (dynamic metadata written by jwt_authn). */
 function claimMatcher(claim: string, value: JsonObject): JsonObject {
-  return {
-    sourced_metadata: {
-      metadata_matcher: {
-        filter: JWT_METADATA_NAMESPACE,
-        path: [{ key: JWT_PAYLOAD_KEY }, { key: claim }],
-        value,
-      },
-    },
-  };
+  return jwtMetadataMatcher([JWT_PAYLOAD_KEY, claim], value);
+}
+
+/**
+ * `provider` verified the token: its header is in metadata (see jwt.ts). Checked on `alg`, which
+ * every JWS header carries: a present_match only matches a primitive value, not the header struct.
+ */
+function verifiedBy(provider: string): JsonObject {
+  return jwtMetadataMatcher([jwtHeaderKey(provider), 'alg'], { present_match: true });
 }
 
 function exact(value: string): JsonObject {
@@ -78,20 +73,8 @@ function claimIn(claim: string, values: readonly string[]): JsonObject {
   return claimMatcher(claim, oneOf(values));
 }
 
-function cidr(rule: NetworkRuleIR): JsonObject {
-  const [address, length] = rule.cidr.split('/');
-  // remote_ip is the client address after X-Forwarded-For processing (xff_num_trusted_hops), not
-  // the peer of the TCP connection: the real client when Envoy sits behind trusted proxies.
-  return { remote_ip: { address_prefix: address as string, prefix_len: Number(length) } };
-}
-
 function anyOf(ids: readonly JsonObject[]): JsonObject {
   return ids.length === 1 ? (ids[0] as JsonObject) : { or_ids: { ids: [...ids] } };
-}
-
-function allOf(ids: readonly JsonObject[]): JsonObject {
-  if (ids.length === 0) return { any: true };
-  return ids.length === 1 ? (ids[0] as JsonObject) : { and_ids: { ids: [...ids] } };
 }
 
 function methodsPermission(methods: readonly string[]): JsonObject {
@@ -100,27 +83,24 @@ function methodsPermission(methods: readonly string[]): JsonObject {
   return methods.length === 1 ? one(methods[0] as string) : { or_rules: { rules: methods.map(one) } };
 }
 
-/** The client-network conditions every request to the route must meet, whoever the caller is. */
-function networkConditions(access: RouteAccessIR): JsonObject[] {
-  const ids: JsonObject[] = [];
-  if (access.deniedNetworks.length > 0) ids.push({ not_id: anyOf(access.deniedNetworks.map(cidr)) });
-  if (access.allowedNetworks.length > 0) ids.push(anyOf(access.allowedNetworks.map(cidr)));
-  return ids;
-}
-
-/** Claims holding roles on this route: one per accepted provider (providers may name different claims). */
-function rolesClaimsOf(access: RouteAccessIR, ctx: RbacContext): string[] {
-  const claims = new Set<string>();
+/** The accepted providers of this route with their roles claims (providers may name different claims). */
+function rolesClaimsOf(access: RouteAccessIR, ctx: RbacContext): Array<{ provider: string; claim: string }> {
+  const out: Array<{ provider: string; claim: string }> = [];
   for (const provider of access.providers) {
     const claim = ctx.rolesClaims.get(provider);
-    if (claim !== undefined) claims.add(claim);
+    if (claim !== undefined) out.push({ provider, claim });
   }
-  return [...claims].sort();
+  return out;
 }
 
-function rulePolicy(rule: AccessRuleIR, rolesClaims: readonly string[]): JsonObject {
-  // Any of the roles, found in any of the roles claims of the accepted providers.
-  const principal = rule.roles.length > 0 ? anyOf(rolesClaims.map((claim) => hasAnyRole(claim, rule.roles))) : { any: true };
+function rulePolicy(rule: AccessRuleIR, rolesClaims: ReadonlyArray<{ provider: string; claim: string }>): JsonObject {
+  // Any of the roles, read from the roles claim of the provider that verified the token: all
+  // providers write one payload key, so a claim alone could come from any of them (a `corp` token
+  // carrying `groups: [admin]` must not pass as a `partner` admin).
+  const principal =
+    rule.roles.length > 0
+      ? anyOf(rolesClaims.map(({ provider, claim }) => ({ and_ids: { ids: [verifiedBy(provider), hasAnyRole(claim, rule.roles)] } })))
+      : { any: true };
   return { permissions: [methodsPermission(rule.methods)], principals: [principal] };
 }
 
@@ -153,20 +133,6 @@ export function rbacPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>, ctx: R
   if (route.disabled !== null) return typed(TYPE.rbacPerRoute, {});
   const rules = rbacRules(route.access, ctx);
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
-}
-
-/**
- * Per-route config of the client-networks instance, or null when the route needs none (no network
- * rules, or disabled: a disabled route answers every caller itself). Null rather than an empty
- * override keeps the many routes without network rules small: the filter-level config has no rules.
- * Reads only the route's access and whether it is disabled, like rbacPerRoute.
- */
-export function clientNetworksPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>): JsonObject | null {
-  if (route.disabled !== null) return null;
-  const conditions = networkConditions(route.access);
-  if (conditions.length === 0) return null;
-  const policies = { 'client-networks': { permissions: [{ any: true }], principals: [allOf(conditions)] } };
-  return typed(TYPE.rbacPerRoute, { rbac: { rules: { action: 'ALLOW', policies } } });
 }
 
 /**

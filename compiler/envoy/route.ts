@@ -1,16 +1,19 @@
 /**
  * The route configuration (RDS): virtual hosts grouped by host, routes in IR match order, each
- * carrying its per-filter configs (client networks, JWT requirement, RBAC, rate limits); revoked tokens once for the
- * whole configuration. Part of the Envoy
- * translator (IR → Envoy resources). Each route is translated once per RouteIR object (see memo.ts).
+ * carrying its per-filter configs (JWT requirement, RBAC, rate limits) and the metadata naming its
+ * client-network sets; client networks and revoked tokens once for the whole configuration. Part of
+ * the Envoy translator (IR → Envoy resources). Each route is translated once per RouteIR object
+ * (see memo.ts).
  */
 import type { EnvironmentIR, HeaderMatchIR, RouteAccessIR, RouteIR, RouteMatchIR } from '../ir/ir';
 import { FILTER, anyOfRegex, duration, names } from './common';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
 import { rateLimitPerRoute } from './rate-limit';
-import { clientNetworksPerRoute, rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
+import { clientNetworksPerRouteConfiguration, routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
+import { rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
+import { malformedXffRoutes } from './xff';
 
 /**
  * Everything a route's JSON reads from its environment besides the route itself, and `key`, which
@@ -21,21 +24,23 @@ export interface RouteContext {
   readonly rbac: RbacContext;
   /** The listener's `rateLimitMaxDynamicDescriptors`. */
   readonly maxDynamicDescriptors: number;
+  /** Routes put first in every virtual host: the malformed X-Forwarded-For guard (xff.ts). */
+  readonly guards: readonly JsonObject[];
 }
 
 export function routeContext(env: EnvironmentIR): RouteContext {
   const rbac = rbacContext(env);
   const maxDynamicDescriptors = env.listener.rateLimitMaxDynamicDescriptors;
-  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims]]);
-  return { key, rbac, maxDynamicDescriptors };
+  const hops = env.listener.xffNumTrustedHops;
+  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims], hops]);
+  return { key, rbac, maxDynamicDescriptors, guards: malformedXffRoutes(hops) };
 }
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();
 
-/** The per-filter configs decided by a route's access alone (client networks, JWT requirement, RBAC). */
+/** What a route's access alone decides: its client-network sets, JWT requirement and RBAC. */
 interface AccessConfigs {
-  /** Null when the route has no network rules: it then carries no config for that filter. */
-  readonly networks: JsonObject | null;
+  readonly networks: RouteNetworks;
   readonly jwt: JsonObject;
   readonly rbac: JsonObject;
 }
@@ -50,11 +55,11 @@ const accessMemo = identityMemo<RouteAccessIR, AccessConfigs>();
 function accessConfigs(route: RouteIR, ctx: RouteContext): AccessConfigs {
   // Disabled routes are few and switch every access filter off: not worth a memo.
   if (route.disabled !== null) {
-    return { networks: clientNetworksPerRoute(route), jwt: jwtPerRoute(route), rbac: rbacPerRoute(route, ctx.rbac) };
+    return { networks: routeNetworks(route), jwt: jwtPerRoute(route), rbac: rbacPerRoute(route, ctx.rbac) };
   }
   const enabled = { access: route.access, disabled: null };
   return accessMemo(route.access, ctx.key, () => ({
-    networks: clientNetworksPerRoute(enabled),
+    networks: routeNetworks(enabled),
     jwt: jwtPerRoute(enabled),
     rbac: rbacPerRoute(enabled, ctx.rbac),
   }));
@@ -89,10 +94,8 @@ export function routeMatch(match: RouteMatchIR): JsonObject {
 }
 
 /** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain. */
-function perFilterConfig(route: RouteIR, ctx: RouteContext): JsonObject {
-  const access = accessConfigs(route, ctx);
+function perFilterConfig(route: RouteIR, access: AccessConfigs, ctx: RouteContext): JsonObject {
   const config: Record<string, JsonObject> = {};
-  if (access.networks !== null) config[FILTER.clientNetworks] = access.networks;
   config[FILTER.jwtAuthn] = access.jwt;
   config[FILTER.rbac] = access.rbac;
   const enforce = rateLimitPerRoute(route, 'enforce', ctx.maxDynamicDescriptors);
@@ -121,6 +124,7 @@ function routeAction(route: RouteIR): JsonObject {
 
 /** One route's JSON. Does not check that its service exists (routeConfiguration does, memo or not). */
 export function envoyRoute(route: RouteIR, ctx: RouteContext): JsonObject {
+  const access = accessConfigs(route, ctx);
   const action: JsonObject =
     route.disabled === null
       ? { route: routeAction(route) }
@@ -134,7 +138,8 @@ export function envoyRoute(route: RouteIR, ctx: RouteContext): JsonObject {
     name: route.name,
     match: routeMatch(route.match),
     ...action,
-    typed_per_filter_config: perFilterConfig(route, ctx),
+    ...(access.networks.metadata === null ? {} : { metadata: access.networks.metadata }),
+    typed_per_filter_config: perFilterConfig(route, access, ctx),
   };
 }
 
@@ -145,14 +150,15 @@ export function hostsInOrder(routes: readonly RouteIR[]): string[] {
 }
 
 /**
- * Virtual hosts by the JSON object of their first route, reused while they hold the very same
- * route objects in the same order: then an unchanged virtual host keeps its object, and its hash
- * (hash.ts) is not computed again.
+ * Virtual hosts by the JSON object of their first policy route, reused while they hold the very
+ * same route objects in the same order (guards included): then an unchanged virtual host keeps its
+ * object, and its hash (hash.ts) is not computed again.
  */
 const virtualHostMemo = new WeakMap<JsonObject, JsonObject>();
 
-function virtualHost(host: string, routes: readonly JsonObject[]): JsonObject {
-  const first = routes[0] as JsonObject;
+function virtualHost(host: string, policyRoutes: readonly JsonObject[], guards: readonly JsonObject[]): JsonObject {
+  const first = policyRoutes[0] as JsonObject;
+  const routes = guards.length === 0 ? policyRoutes : [...guards, ...policyRoutes];
   const known = virtualHostMemo.get(first);
   if (known !== undefined && known['name'] === host) {
     const knownRoutes = known['routes'] as readonly JsonObject[];
@@ -174,7 +180,7 @@ function virtualHosts(routes: readonly RouteIR[], ctx: RouteContext): readonly J
     if (list) list.push(route);
     else byHost.set(r.host, [route]);
   }
-  return hostsInOrder(routes).map((host) => virtualHost(host, byHost.get(host) as JsonObject[]));
+  return hostsInOrder(routes).map((host) => virtualHost(host, byHost.get(host) as JsonObject[], ctx.guards));
 }
 
 export function routeConfiguration(env: EnvironmentIR): JsonObject {
@@ -185,13 +191,31 @@ export function routeConfiguration(env: EnvironmentIR): JsonObject {
     }
   }
   const ctx = routeContext(env);
+  const perFilter: Record<string, JsonObject> = {};
+  const networks = clientNetworksPerRouteConfiguration(networkSetsOf(env.routes, ctx));
+  if (networks !== null) perFilter[FILTER.clientNetworks] = networks;
   const revoked = revokedTokensPerRoute(env.revokedTokens);
+  if (revoked !== null) perFilter[FILTER.revokedTokens] = revoked;
   return {
     name: names.routeConfig(env.name),
     // Host headers carry a port (`api.example.com:10000`); match on the name alone.
     ignore_port_in_host_matching: true,
     virtual_hosts: virtualHostsMemo(env.routes, ctx.key, () => virtualHosts(env.routes, ctx)),
-    // Configuration-wide per-filter configs: those the same on every route.
-    ...(revoked === null ? {} : { typed_per_filter_config: { [FILTER.revokedTokens]: revoked } }),
+    // Configuration-wide per-filter configs: they apply to every route, which sets none of its own
+    // for these filters.
+    ...(Object.keys(perFilter).length === 0 ? {} : { typed_per_filter_config: perFilter }),
   };
+}
+
+/** The client-network sets of every route (repeats included), from the memoised access configs. */
+function networkSetsOf(routes: readonly RouteIR[], ctx: RouteContext): NetworkSet[] {
+  const sets: NetworkSet[] = [];
+  const seen = new Set<RouteNetworks>();
+  for (const r of routes) {
+    const networks = accessConfigs(r, ctx).networks;
+    if (seen.has(networks)) continue;
+    seen.add(networks);
+    sets.push(...networks.sets);
+  }
+  return sets;
 }

@@ -1,6 +1,7 @@
 /**
  * CIDR parsing for the policy model: IPv4/IPv6 networks in canonical form (host bits clear, IPv6 per
- * RFC 5952), and containment, so allow/deny overlap checks and the IR compare networks exactly.
+ * RFC 5952, IPv4-mapped IPv6 as IPv4), and containment, so allow/deny overlap checks and the IR
+ * compare networks exactly.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -19,7 +20,9 @@ export type CidrParse =
 
 /**
  * Parses `a.b.c.d/n`, `x:y::z/n`, or a bare address (a /32 or /128). Host bits set is an error that
- * names the network the author most likely meant.
+ * names the network the author most likely meant. An IPv4-mapped network (`::ffff:a.b.c.d/96+n`)
+ * becomes its IPv4 form `a.b.c.d/n`: Envoy sees an IPv4 client as IPv4, so only that form matches
+ * it (the Envoy translator adds the mapped form back for clients that arrive mapped).
  */
 export function parseCidr(text: string): CidrParse {
   const slash = text.indexOf('/');
@@ -39,10 +42,22 @@ export function parseCidr(text: string): CidrParse {
   const bytes = family === 4 ? ipv4Bytes(addressText) : ipv6Bytes(addressText);
   const masked = mask(bytes, prefixLength);
   const cidr = `${formatAddress(family, masked)}/${prefixLength}`;
+  const network = ipv4Unmapped({ family, bytes: masked, prefixLength, cidr });
   if (!sameBytes(bytes, masked)) {
-    return { ok: false, message: `"${clip(text)}" has host bits set; did you mean ${cidr}?` };
+    return { ok: false, message: `"${clip(text)}" has host bits set; did you mean ${network.cidr}?` };
   }
-  return { ok: true, network: { family, bytes: masked, prefixLength, cidr } };
+  return { ok: true, network };
+}
+
+/** First 12 bytes of every IPv4-mapped IPv6 address (`::ffff:0:0/96`, RFC 4291 2.5.5.2). */
+const MAPPED_PREFIX = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+
+/** The IPv4 network an IPv4-mapped IPv6 network of prefix >= 96 stands for; any other network as is. */
+function ipv4Unmapped(n: Network): Network {
+  if (n.family !== 6 || n.prefixLength < 96 || !sameBytes(n.bytes.subarray(0, 12), MAPPED_PREFIX)) return n;
+  const bytes = n.bytes.slice(12);
+  const prefixLength = n.prefixLength - 96;
+  return { family: 4, bytes, prefixLength, cidr: `${formatAddress(4, bytes)}/${prefixLength}` };
 }
 
 /** True when `inner` lies entirely within `outer` (equal networks included). */

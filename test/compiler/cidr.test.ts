@@ -1,4 +1,5 @@
 /** CIDR canonicalisation and containment (table tests). */
+import { ipv4MappedCidr } from '../../compiler/envoy/client-networks';
 import { canonicalAddress, networkContains, parseCidr } from '../../compiler/model/cidr';
 
 describe('parseCidr', () => {
@@ -13,7 +14,18 @@ describe('parseCidr', () => {
     ['::1', '::1/128'],
     ['2001:db8:0:0:1:0:0:1/128', '2001:db8::1:0:0:1/128'],
     ['2001:db8:0:1:0:0:0:0/64', '2001:db8:0:1::/64'],
-    ['::ffff:192.0.2.0/120', '::ffff:c000:200/120'],
+    // IPv4-mapped IPv6 networks are the IPv4 networks they stand for (Envoy sees IPv4 clients as IPv4).
+    ['::ffff:192.0.2.0/120', '192.0.2.0/24'],
+    ['::ffff:127.0.0.1/128', '127.0.0.1/32'],
+    ['::ffff:127.0.0.1', '127.0.0.1/32'],
+    ['::FFFF:7F00:1/128', '127.0.0.1/32'],
+    ['0:0:0:0:0:ffff:c633:6400/120', '198.51.100.0/24'],
+    ['::ffff:0.0.0.0/96', '0.0.0.0/0'],
+    // Not mapped, or wider than the mapped range: stays IPv6.
+    ['::fffe:0:0/95', '::fffe:0:0/95'],
+    ['::fffe:c000:200/120', '::fffe:c000:200/120'],
+    ['::c000:200/120', '::c000:200/120'],
+    ['64:ff9b::c000:200/120', '64:ff9b::c000:200/120'],
     ['fe80::/10', 'fe80::/10'],
   ])('%s → %s', (input, canonical) => {
     const r = parseCidr(input);
@@ -23,6 +35,7 @@ describe('parseCidr', () => {
   test.each([
     ['203.0.113.7/24', '"203.0.113.7/24" has host bits set; did you mean 203.0.113.0/24?'],
     ['2001:db8::1/32', '"2001:db8::1/32" has host bits set; did you mean 2001:db8::/32?'],
+    ['::ffff:192.0.2.7/120', '"::ffff:192.0.2.7/120" has host bits set; did you mean 192.0.2.0/24?'],
     ['10.0.0.0/33', '"10.0.0.0/33": prefix length must be 0-32'],
     ['::/129', '"::/129": prefix length must be 0-128'],
     ['10.0.0.0/08', '"10.0.0.0/08": prefix length must be 0-32'],
@@ -52,9 +65,20 @@ describe('networkContains', () => {
     ['2001:db8::/32', '2001:db8:1::/48', true],
     ['2001:db8::/32', '2001:db9::/48', false],
     ['::/0', '10.0.0.0/8', false],
+    ['10.0.0.0/8', '::ffff:10.1.0.0/112', true],
+    ['::ffff:10.0.0.0/104', '10.1.0.0/16', true],
   ])('%s contains %s: %s', (outer, inner, expected) => {
     expect(networkContains(net(outer), net(inner))).toBe(expected);
   });
+});
+
+test.each([
+  ['192.0.2.0/24', '::ffff:192.0.2.0/120'],
+  ['0.0.0.0/0', '::ffff:0.0.0.0/96'],
+  ['203.0.113.9/32', '::ffff:203.0.113.9/128'],
+  ['2001:db8::/32', null],
+])('ipv4MappedCidr(%s) = %s', (cidr, mapped) => {
+  expect(ipv4MappedCidr(cidr)).toBe(mapped);
 });
 
 test('canonicalAddress', () => {

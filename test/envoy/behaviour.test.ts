@@ -188,8 +188,8 @@ describe('access', () => {
     expect((await call('/me', { bearer: token({}, otherKey) })).status).toBe(401);
     // Lifetime above maxLifetime (1 h).
     expect((await call('/me', { bearer: token({ iat: now - 10, exp: now + 7200 }) })).status).toBe(401);
-    // A token for another audience is refused too (Envoy answers 403 for that one).
-    expect((await call('/me', { bearer: token({ aud: 'someone-else' }) })).status).toBe(403);
+    // A token for another audience is refused with 401 too (jwt_authn alone answers 403 for it).
+    expect((await call('/me', { bearer: token({ aud: 'someone-else' }) })).status).toBe(401);
     const ok = await call('/me', { bearer: token({}) });
     expect(ok.status).toBe(200);
     // forward: true keeps the token for the upstream.
@@ -215,6 +215,9 @@ describe('access', () => {
     expect((await call('/admin', { ...inside, bearer: token({ roles: ['admin'] }) })).status).toBe(200);
     expect((await call('/admin', { ...inside, bearer: token({ groups: ['admin'] }, otherKey) })).status).toBe(200);
     expect((await call('/admin', { ...inside, bearer: token({ roles: ['reader'] }) })).status).toBe(403);
+    // The same issuer for both: the claim counts only for the provider whose key verified the token.
+    expect((await call('/admin', { ...inside, bearer: token({ groups: ['admin'] }) })).status).toBe(403);
+    expect((await call('/admin', { ...inside, bearer: token({ roles: ['admin'] }, otherKey) })).status).toBe(403);
   });
 
   test('allowed networks: only they pass; denied networks beat allowed ones', async () => {

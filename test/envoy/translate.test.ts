@@ -35,9 +35,22 @@ function collect(v: JsonValue, key: string, out: JsonValue[] = []): JsonValue[] 
   return out;
 }
 
+const publicAccess: RouteIR['access'] = { authentication: 'none', providers: [], rules: [], allowedNetworks: [], deniedNetworks: [] };
+
+/** The principal of network set `id` in a client-networks block (deny policies, or inside the allow policy). */
+function setOf(id: string, block: JsonObject): JsonValue {
+  const ands = collect(block, 'and_ids') as JsonObject[];
+  const found = ands.find((a) => collect(a, 'exact').includes(id));
+  if (!found) throw new Error(`network set ${id} not in the block`);
+  return (found['ids'] as JsonValue[])[1] as JsonValue;
+}
+
+const isXffGuard = (route: JsonObject): boolean => String(route['name']).startsWith('portcullis/x-forwarded-for/');
+
+/** The routes translated from the IR's routes (the malformed X-Forwarded-For guards left out). */
 function routesOf(r: EnvoyResources): JsonObject[] {
   const config = r.routes[0]?.value as JsonObject;
-  return (config['virtual_hosts'] as JsonObject[]).flatMap((vh) => vh['routes'] as JsonObject[]);
+  return (config['virtual_hosts'] as JsonObject[]).flatMap((vh) => (vh['routes'] as JsonObject[]).filter((route) => !isXffGuard(route)));
 }
 
 describe('purity and stability', () => {
@@ -147,28 +160,76 @@ describe('HTTP filters', () => {
     }
   });
 
-  test('client networks: only routes with network rules carry them, and only in the instance before jwt_authn', () => {
+  test('client networks: one block for the route configuration, routes name their network sets in metadata', () => {
     const env = load<EnvironmentIR>('access');
     const out = translateEnvironment(env, 'edge-prod');
+    const config = out.routes[0]?.value as JsonObject;
+    const block = (config['typed_per_filter_config'] as JsonObject)[FILTER.clientNetworks] as JsonObject;
+    expect(collect(block, 'action')).toEqual(['DENY']);
+    const policies = collect(block, 'policies')[0] as JsonObject;
     let withNetworks = 0;
     for (const r of routesOf(out)) {
       const per = r['typed_per_filter_config'] as JsonObject;
       const ir = env.routes.find((x) => x.name === r['name']) as RouteIR;
-      const cidrs = [...ir.access.allowedNetworks, ...ir.access.deniedNetworks].map((n) => n.cidr.split('/')[0]);
-      // The roles RBAC never checks an address: the earlier instance already did.
+      // No route carries networks itself, and the roles RBAC never checks an address.
+      expect(Object.keys(per)).not.toContain(FILTER.clientNetworks);
       expect(collect(per[FILTER.rbac] as JsonObject, 'remote_ip')).toEqual([]);
-      if (ir.disabled !== null || cidrs.length === 0) {
-        expect(Object.keys(per)).not.toContain(FILTER.clientNetworks);
+      const listed = collect(r, FILTER.clientNetworks)[0] as JsonObject | undefined;
+      if (ir.disabled !== null || ir.access.allowedNetworks.length + ir.access.deniedNetworks.length === 0) {
+        expect(r['metadata']).toBeUndefined();
         continue;
       }
       withNetworks++;
-      const networks = per[FILTER.clientNetworks] as JsonObject;
-      expect(collect(networks, 'action')).toEqual(['ALLOW']);
-      expect(collect(networks, 'address_prefix').sort()).toEqual(cidrs.sort());
-      // Denied networks are negated: deny beats allow within the one policy.
-      expect(collect(networks, 'not_id')).toHaveLength(ir.access.deniedNetworks.length > 0 ? 1 : 0);
+      const deny = (listed?.['deny'] as string[] | undefined) ?? [];
+      const allow = (listed?.['allow'] as string[] | undefined) ?? [];
+      // The networks of the sets the route lists are the route's networks, IPv4 ones with their mapped form.
+      const prefixes = (ids: string[], block: JsonObject) => ids.flatMap((id) => collect(setOf(id, block), 'address_prefix'));
+      const expected = (rules: RouteIR['access']['deniedNetworks']) =>
+        rules.flatMap((n) => {
+          const address = n.cidr.split('/')[0] as string;
+          return address.includes(':') ? [address] : [address, `::ffff:${address}`];
+        });
+      expect(prefixes(deny, block).sort()).toEqual(expected(ir.access.deniedNetworks).sort());
+      expect(prefixes(allow, block).sort()).toEqual(expected(ir.access.allowedNetworks).sort());
+      for (const id of deny) expect(Object.keys(policies)).toContain(id);
+      expect(listed?.['allow_only'] === true).toBe(allow.length > 0);
     }
     expect(withNetworks).toBeGreaterThanOrEqual(3);
+  });
+
+  test('client networks: a list shared by many routes is emitted once, so the size grows with networks + routes', () => {
+    const env = load<EnvironmentIR>('access');
+    const denied = Array.from({ length: 500 }, (_, i) => ({ cidr: `100.${64 + (i >> 8)}.${i & 255}.0/24`, provenance: 'Access/big-deny' }));
+    const routes = (n: number): RouteIR[] =>
+      Array.from({ length: n }, (_, i) => ({ ...(env.routes.find((r) => r.disabled === null) as RouteIR), name: `r${i}`, match: { path: { kind: 'prefix', value: `/r${i}` }, methods: [], headers: [] }, access: { ...publicAccess, deniedNetworks: denied } }));
+    const size = (n: number) => {
+      const out = translateEnvironment({ ...env, routes: routes(n) }, 'edge-prod');
+      const config = out.routes[0]?.value as JsonObject;
+      expect(collect(config, 'remote_ip')).toHaveLength(1000); // 500 networks and their mapped forms, once
+      return JSON.stringify(config).length;
+    };
+    const [one, ten, hundred] = [size(1), size(10), size(100)];
+    // Each further route adds its own JSON and a one-line metadata list, not the 500 networks.
+    expect(hundred - ten).toBeLessThan(((ten - one) / 9) * 90 * 1.01);
+    expect((hundred - ten) / 90).toBeLessThan(1500);
+  });
+
+  test('malformed X-Forwarded-For guards: first in every virtual host when the listener trusts hops, shared, absent otherwise', () => {
+    const env = load<EnvironmentIR>('access');
+    const vhosts = (hops: number) =>
+      (translateEnvironment({ ...env, listener: { ...env.listener, xffNumTrustedHops: hops } }, 'edge-prod').routes[0]?.value['virtual_hosts'] as JsonObject[]);
+    const guarded = vhosts(2);
+    expect(guarded.length).toBeGreaterThan(1);
+    for (const vh of guarded) {
+      const routes = vh['routes'] as JsonObject[];
+      const guards = routes.filter(isXffGuard);
+      expect(guards.length).toBeGreaterThan(0);
+      expect(routes.slice(0, guards.length)).toEqual(guards);
+      expect(guards.every((g) => collect(g, 'status').includes(400))).toBe(true);
+      expect(guards[0]).toBe((guarded[0]?.['routes'] as JsonObject[])[0]);
+      expect(collect(guards, 'regex').every((re) => String(re).endsWith('(?:,[^,]*){2}$'))).toBe(true);
+    }
+    for (const vh of vhosts(0)) expect((vh['routes'] as JsonObject[]).filter(isXffGuard)).toEqual([]);
   });
 
   test('revoked tokens: one DENY block for the whole route configuration, none in the routes', () => {
@@ -185,7 +246,7 @@ describe('HTTP filters', () => {
     }
     // Routes do not depend on revocations at all; without any, no block.
     expect(routesOf(translateEnvironment(revoked, 'edge-prod'))).toEqual(routesOf(translateEnvironment(none, 'edge-prod')));
-    expect(translateEnvironment(none, 'edge-prod').routes[0]?.value['typed_per_filter_config']).toBeUndefined();
+    expect(Object.keys(translateEnvironment(none, 'edge-prod').routes[0]?.value['typed_per_filter_config'] as JsonObject)).toEqual([FILTER.clientNetworks]);
   });
 
   test('a route without enforced limits has no enforce config; shadow-only routes only a shadow one', () => {
