@@ -83,6 +83,30 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (o) => setExit(await runServe(ctx, o)));
 
   program
+    .command('bot')
+    .description('the lockdown bot: Alertmanager webhook (POST /hooks/alertmanager) → one lockdown pull request per incident (docs/incident-response.md)')
+    .requiredOption('--repo <owner/name>', 'GitHub policy repository')
+    .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
+    .option('--base <branch>', 'branch lockdowns are proposed against (the one the control server follows)', 'main')
+    .option('--path <folder>', 'policy folder inside the repository', 'policies')
+    .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
+    .option('--app-id <id>', 'GitHub App id (with --app-key-file: installation tokens instead of a token)')
+    .option('--app-key-file <file>', 'GitHub App private key, PEM (default: env PORTCULLIS_GITHUB_APP_KEY)')
+    .option('--installation-id <id>', 'GitHub App installation (default: the one on --repo)')
+    .option('--hook-user <name>', 'basic auth user Alertmanager sends')
+    .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
+    .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'listen port', port, 18002)
+    .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
+    .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', '6h')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'))
+    .action(async (o) => {
+      const { runBot } = await import('./commands/bot');
+      setExit(await runBot(ctx, o));
+    });
+
+  program
     .command('status')
     .description('what a running control server serves: commit, refused commit and errors, every Envoy and what it ACKed or NACKed')
     .option('--server <url>', 'control server HTTP address', DEFAULT_STATUS_SERVER)

@@ -50,6 +50,7 @@ export class GitStore {
       input: opts.input,
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
+      stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', ...opts.env },
     }).trim();
   }
@@ -128,6 +129,12 @@ export class GitStore {
       const [mode = '', type = '', objectSha = '', size = '-'] = meta.split(/\s+/);
       return { path: p, mode, type: type as TreeEntry['type'], sha: objectSha, ...(size === '-' ? {} : { size: Number(size) }) };
     });
+  }
+
+  /** The tree at `dir` ('' = root) in a commit, or null. */
+  resolveTree(commit: string, dir: string): string | null {
+    const sha = this.tryGit(['rev-parse', '--verify', '--quiet', `${commit}:${dir}`]);
+    return sha && this.tryGit(['cat-file', '-t', sha]) === 'tree' ? sha : null;
   }
 
   /** The blob at `file` in a commit, or null. */

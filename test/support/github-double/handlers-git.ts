@@ -125,8 +125,9 @@ const getContent: Handler = (c) => {
   if (!commit) return { status: 404, body: errorBody(404, `No commit found for the ref ${ref}`) };
   const blob = c.gh.git.fileAt(commit, file);
   if (blob) return { status: 200, body: contentFile(c.gh.site, file, blob.sha, blob.content, ref) };
-  const entries = c.gh.git.tree(`${commit}:${file}`.replace(/:$/, ':'), false);
-  if (!entries.length) return notFound();
+  const dir = c.gh.git.resolveTree(commit, file);
+  if (!dir) return notFound();
+  const entries = c.gh.git.tree(dir, false);
   const listing = entries.map((e) => ({ ...contentFile(c.gh.site, file ? `${file}/${e.path}` : e.path, e.sha, null, ref), type: e.type === 'tree' ? 'dir' : 'file' }));
   return { status: 200, body: listing };
 };

@@ -80,7 +80,7 @@ export function userId(login: string): number {
 }
 
 export function user(s: Site, login: string): Json {
-  const url = `${s.api}/users/${login}`;
+  const url = `${s.api}/users/${encodeURIComponent(login)}`;
   return {
     login,
     id: userId(login),
@@ -88,7 +88,7 @@ export function user(s: Site, login: string): Json {
     avatar_url: `https://avatars.githubusercontent.com/u/${userId(login)}`,
     gravatar_id: '',
     url,
-    html_url: `https://github.com/${login}`,
+    html_url: `https://github.com/${encodeURIComponent(login)}`,
     followers_url: `${url}/followers`,
     following_url: `${url}/following{/other_user}`,
     gists_url: `${url}/gists{/gist_id}`,
@@ -163,7 +163,7 @@ export function repository(s: Site, defaultBranch: string, pushedAt: string): Js
 }
 
 export function label(s: Site, name: string): Json {
-  return { id: userId(`label:${name}`), node_id: `LA_${userId(name)}`, url: `${repoApi(s)}/labels/${encodeURIComponent(name)}`, name, description: null, color: 'b60205', default: false };
+  return { id: userId(`label:${name}`), node_id: `LA_${userId(name)}`, url: `${repoApi(s)}/labels/${encodeURIComponent(name)}`, name, description: '', color: 'b60205', default: false };
 }
 
 function branchEnd(s: Site, ref: string, sha: string, repo: Json): Json {

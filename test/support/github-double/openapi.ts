@@ -47,6 +47,8 @@ class OpenApi {
     const make = (coerceTypes: boolean) => {
       const ajv = new Ajv({ strict: false, allErrors: true, coerceTypes });
       addFormats(ajv);
+      // GitHub's own format: owner/name.
+      ajv.addFormat('repo.nwo', /^[^/\s]+\/[^/\s]+$/);
       ajv.addSchema({ $id: 'gh', components: local(this.spec.components) });
       return ajv;
     };

@@ -235,7 +235,14 @@ export class GitHubDouble {
     const url = new URL(req.url ?? '/', 'http://double');
     const raw = await readBody(req);
     const log: { operation: string | null; login: string | null } = { operation: null, login: null };
-    const reply = this.route(req, url, raw, log);
+    let reply: Reply;
+    try {
+      reply = this.route(req, url, raw, log);
+    } catch (e) {
+      // A double bug: the test must fail, and the client must not hang.
+      this.violations.push(`${log.operation ?? url.pathname}: the double threw: ${e instanceof Error ? e.message : String(e)}`);
+      reply = { status: 500, body: errorBody(500, 'GitHub double error') };
+    }
     this.calls.push({ method: req.method ?? 'GET', path: url.pathname, operation: log.operation, status: reply.status, login: log.login });
     const headers: Record<string, string> = { 'x-github-request-id': randomUUID(), 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600), ...reply.headers };
     if (reply.body === undefined) {
