@@ -83,7 +83,8 @@ function instrument(octokit: Octokit, o: GitHubOptions): void {
     const labels = { method: options.method, route: options.url, status: String(status) };
     o.metrics?.requests.inc(labels);
     o.metrics?.seconds.observe({ method: options.method, route: options.url }, seconds);
-    (status >= 400 || status === 0 ? o.log.warn : o.log.info).call(o.log, { ...labels, ms: Math.round(seconds * 1000), ...(message ? { error: message } : {}) }, 'github call');
+    // 404/422 are answers the bot looks for (no branch yet, PR already exists); outages and limits are warnings.
+    (status >= 500 || status === 0 || status === 403 || status === 429 || status === 401 ? o.log.warn : o.log.info).call(o.log, { ...labels, ms: Math.round(seconds * 1000), ...(message ? { error: message } : {}) }, 'github call');
   };
   octokit.hook.after('request', (response: any, options: any) => done(options, response.status));
   octokit.hook.error('request', (error: any, options: any) => {
