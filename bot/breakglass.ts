@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { parseCidr } from '../compiler/model/cidr';
-import { parseDuration, RATE_UNITS } from '../compiler/model/schema';
+import { parseDuration } from '../compiler/duration';
+import { RATE_UNITS } from '../compiler/model/schema';
 import { LOCKDOWN_FOLDER, slugify } from './incident';
 import type { LockdownSpecData } from './lockdown-file';
 

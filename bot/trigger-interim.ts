@@ -6,7 +6,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import type { SourceFile } from '../compiler';
-import { parseDuration } from '../compiler/model/schema';
+import { parseDuration } from '../compiler/duration';
 import type { KeyType } from './alerts';
 import type { TriggerTemplate } from './decide';
 

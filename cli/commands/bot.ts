@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
-import { parseDuration } from '../../compiler/model/schema';
+import { parseDuration } from '../../compiler/duration';
 import type { GitHubAuth } from '../../bot/github';
 import type { ReceiverAuth } from '../../bot/receiver';
 import { startBotService } from '../../bot/service';

@@ -5,7 +5,8 @@
  * overlay that does not compile → clear errors and nothing written.
  */
 import { parseAllDocuments } from 'yaml';
-import { readPolicyFiles, type SourceFile } from '../../compiler';
+import type { SourceFile } from '../../compiler';
+import { readPolicyFiles, readPolicyFilesAt } from '../../sources';
 import { formatDiagnostic } from '../../compiler/result';
 import { breakGlassLockdown, liftedSpec, type BreakGlassFlags } from '../../bot/breakglass';
 import { connectGitHub } from '../../bot/github';
@@ -17,7 +18,6 @@ import { proposeOnGitHub } from '../../bot/propose';
 import { PolicyRepo } from '../../bot/repo';
 import { compilableFiles } from '../../bot/trigger-interim';
 import { resolveNow, type CliContext } from '../context';
-import { readPolicyFilesAt } from '../git-revision';
 import { resolvePolicyRoot } from '../policy-root';
 import { githubAuthFrom } from './bot';
 import { planMarkdownForFiles } from './plan';
