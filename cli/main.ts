@@ -83,6 +83,79 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (o) => setExit(await runServe(ctx, o)));
 
   program
+    .command('bot')
+    .description('the lockdown bot: Alertmanager webhook (POST /hooks/alertmanager) → one lockdown pull request per incident (docs/incident-response.md)')
+    .requiredOption('--repo <owner/name>', 'GitHub policy repository')
+    .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
+    .option('--base <branch>', 'branch lockdowns are proposed against (the one the control server follows)', 'main')
+    .option('--path <folder>', 'policy folder inside the repository', 'policies')
+    .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
+    .option('--app-id <id>', 'GitHub App id (with --app-key-file: installation tokens instead of a token)')
+    .option('--app-key-file <file>', 'GitHub App private key, PEM (default: env PORTCULLIS_GITHUB_APP_KEY)')
+    .option('--installation-id <id>', 'GitHub App installation (default: the one on --repo)')
+    .option('--hook-user <name>', 'basic auth user Alertmanager sends')
+    .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
+    .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
+    .option('--host <host>', 'listen address', '127.0.0.1')
+    .option('--port <port>', 'listen port', port, 18002)
+    .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
+    .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', '6h')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'))
+    .action(async (o) => {
+      const { runBot } = await import('./commands/bot');
+      setExit(await runBot(ctx, o));
+    });
+
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  const target = (c: Command) =>
+    c
+      .option('--repo <owner/name>', 'GitHub policy repository: open a pull request there')
+      .option('--local', 'commit on a new branch of a local checkout instead (no GitHub)', false)
+      .option('--checkout <dir>', 'the local checkout for --local (default: .)')
+      .option('--base <branch>', 'branch the lockdown is proposed against', 'main')
+      .option('--path <folder>', 'policy folder inside the repository', 'policies')
+      .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
+      .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
+      .option('--app-id <id>', 'GitHub App id')
+      .option('--app-key-file <file>', 'GitHub App private key (PEM)')
+      .option('--installation-id <id>', 'GitHub App installation')
+      .addOption(nowOption());
+  const lockdown = program.command('lockdown').description('break-glass lockdowns: open one in one command, list them, lift one (docs/incident-response.md)');
+  target(
+    lockdown
+      .command('open')
+      .description('open a time-boxed Lockdown PR (or a local branch) now: compiles base + overlay first, prints the PR URL')
+      .option('--env <name>', 'environment (repeatable)', collect, [])
+      .option('--block <cidr>', 'refuse this network with 403 (repeatable)', collect, [])
+      .option('--route <name>', 'limit --block to this route (repeatable)', collect, [])
+      .option('--tighten <limit=N/unit>', 'lower a RateLimit and enforce it, e.g. login-per-ip=2/minute (repeatable)', collect, [])
+      .option('--revoke-jti <jti>', 'refuse tokens with this jti (repeatable)', collect, [])
+      .option('--revoke-sub <sub>', 'refuse tokens of this subject (repeatable)', collect, [])
+      .option('--disable-route <name>', 'answer 503 on this route (repeatable)', collect, [])
+      .option('--for <duration>', 'how long, e.g. 1h (at most 7 days)')
+      .option('--reason <text>', 'why (the approver reads it first)')
+      .option('--owner <who>', 'owner recorded in the lockdown', '@oncall')
+      .option('--name <name>', 'Lockdown name (default: derived)'),
+  ).action(async (o) => {
+    const { runLockdownOpen } = await import('./commands/lockdown');
+    setExit(await runLockdownOpen(ctx, o));
+  });
+  lockdown
+    .command('list')
+    .description('lockdowns in the policy folder: active, scheduled, expired, with time left')
+    .option('--root <dir>', 'policy folder (default: ./policies if present, else .)')
+    .option('--json', 'print JSON', false)
+    .addOption(nowOption())
+    .action(async (o) => {
+      const { runLockdownList } = await import('./commands/lockdown');
+      setExit(await runLockdownList(ctx, o));
+    });
+  target(lockdown.command('lift').description('open the PR (or local branch) that ends lockdown NAME now').argument('<name>', 'Lockdown name')).action(async (name: string, o) => {
+    const { runLockdownLift } = await import('./commands/lockdown');
+    setExit(await runLockdownLift(ctx, { ...o, name }));
+  });
+
+  program
     .command('status')
     .description('what a running control server serves: commit, refused commit and errors, every Envoy and what it ACKed or NACKed')
     .option('--server <url>', 'control server HTTP address', DEFAULT_STATUS_SERVER)

@@ -3,7 +3,7 @@
  * short enough for a PR comment. Compiles both revisions from git (the work tree is not touched),
  * diffs the IRs, and compares the Envoy resource versions each fleet would receive.
  */
-import { compileSources } from '../../compiler';
+import { compileSources, type SourceFile } from '../../compiler';
 import { translateEnvironment } from '../../compiler/envoy';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import type { PolicyIR, RouteIR } from '../../compiler/ir/ir';
@@ -44,19 +44,34 @@ export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<numbe
   }
   // A base that does not compile is still a valid starting point for a fix: plan against nothing.
   const baseIr = compileSources(base.value.files, now);
-  const before = baseIr.ok ? baseIr.value : null;
-  const diffs = diffPolicies(before, headIr.value);
-  const fleets = fleetChanges(before, headIr.value);
-  const cloud = cloudChanges(before, headIr.value, opts.format);
-  if (!cloud.ok) {
-    ctx.stderr.write(`head ${head.value.commit.slice(0, 12)} cannot be put on the cloud gateways:\n`);
-    return reportDiagnostics(ctx, cloud.errors);
-  }
   const title = `Portcullis plan ${base.value.commit.slice(0, 7)} → ${head.value.commit.slice(0, 7)}`;
   const note = baseIr.ok ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
-  const report: PlanReport = { title, note, diffs, fleets, cloud: cloud.value };
-  ctx.stdout.write(opts.format === 'markdown' ? renderMarkdown(report) : renderText(ctx, report));
+  const report = planReport(baseIr.ok ? baseIr.value : null, headIr.value, title, note, opts.format);
+  if (!report.ok) {
+    ctx.stderr.write(`head ${head.value.commit.slice(0, 12)} cannot be put on the cloud gateways:\n`);
+    return reportDiagnostics(ctx, report.errors);
+  }
+  ctx.stdout.write(opts.format === 'markdown' ? renderMarkdown(report.value) : renderText(ctx, report.value));
   return 0;
+}
+
+/** Everything a plan shows for base → head, whatever prints it (this command, the lockdown bot). */
+function planReport(before: PolicyIR | null, after: PolicyIR, title: string, note: string, format: 'text' | 'markdown'): Result<PlanReport> {
+  const cloud = cloudChanges(before, after, format);
+  if (!cloud.ok) return cloud;
+  return { ok: true, value: { title, note, diffs: diffPolicies(before, after), fleets: fleetChanges(before, after), cloud: cloud.value } };
+}
+
+/**
+ * The plan of a change given as two file sets (the lockdown bot's PR body: base branch → base plus
+ * the overlay), as markdown; '' when the head does not compile (the bot never proposes that).
+ */
+export function planMarkdownForFiles(base: readonly SourceFile[], head: readonly SourceFile[], now: Date, title = 'Portcullis plan'): string {
+  const headIr = compileSources(head, now);
+  if (!headIr.ok) return '';
+  const baseIr = compileSources(base, now);
+  const report = planReport(baseIr.ok ? baseIr.value : null, headIr.value, title, baseIr.ok ? '' : 'the base does not compile; showing the head in full', 'markdown');
+  return report.ok ? renderMarkdown(report.value) : report.errors.map((e) => `- ${e.message}`).join('\n');
 }
 
 /** Per environment: which fleets get which resources changed (by name and type). */

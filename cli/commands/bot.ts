@@ -1,0 +1,117 @@
+/**
+ * `portcullis bot`: the lockdown bot as a service (composition root): Alertmanager webhook in,
+ * lockdown pull requests out (docs/incident-response.md). Wires the bot edge to the plan renderer
+ * of cli/commands/plan.ts; runs until SIGINT/SIGTERM.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import pino from 'pino';
+import { parseDuration } from '../../compiler/duration';
+import type { GitHubAuth } from '../../bot/github';
+import type { ReceiverAuth } from '../../bot/receiver';
+import { startBotService } from '../../bot/service';
+import type { CliContext } from '../context';
+import { planMarkdownForFiles } from './plan';
+
+export interface BotOptions {
+  readonly repo: string;
+  readonly githubUrl: string;
+  readonly base: string;
+  readonly path: string;
+  readonly host: string;
+  readonly port: number;
+  readonly workDir: string;
+  readonly githubTokenFile?: string;
+  readonly appId?: string;
+  readonly appKeyFile?: string;
+  readonly installationId?: string;
+  readonly hookUser?: string;
+  readonly hookPasswordFile?: string;
+  readonly hookTokenFile?: string;
+  readonly cooldown: string;
+  readonly logLevel?: string;
+}
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function secret(file: string | undefined, env: string, flag: string): Parsed<string | null> {
+  if (file) {
+    try {
+      const text = readFileSync(file, 'utf8').trim();
+      return text ? { ok: true, value: text } : { ok: false, error: `${flag}: the file is empty` };
+    } catch (e) {
+      return { ok: false, error: `${flag}: ${(e as Error).message}` };
+    }
+  }
+  const v = process.env[env]?.trim();
+  return { ok: true, value: v || null };
+}
+
+/** GitHub credentials: a token (file or PORTCULLIS_GITHUB_TOKEN), or a GitHub App (id + private key). */
+export function githubAuthFrom(o: Pick<BotOptions, 'githubTokenFile' | 'appId' | 'appKeyFile' | 'installationId'>): Parsed<GitHubAuth> {
+  if (o.appId || o.appKeyFile) {
+    if (!o.appId || !/^\d+$/.test(o.appId)) return { ok: false, error: '--app-id: a GitHub App id (a number) is required with --app-key-file' };
+    const key = secret(o.appKeyFile, 'PORTCULLIS_GITHUB_APP_KEY', '--app-key-file');
+    if (!key.ok) return key;
+    if (!key.value) return { ok: false, error: '--app-key-file: the App private key (PEM) is required with --app-id' };
+    if (o.installationId && !/^\d+$/.test(o.installationId)) return { ok: false, error: '--installation-id: must be a number' };
+    return { ok: true, value: { kind: 'app', appId: Number(o.appId), privateKey: key.value, ...(o.installationId ? { installationId: Number(o.installationId) } : {}) } };
+  }
+  const token = secret(o.githubTokenFile, 'PORTCULLIS_GITHUB_TOKEN', '--github-token-file');
+  if (!token.ok) return token;
+  if (!token.value) return { ok: false, error: 'GitHub credentials: --github-token-file (or PORTCULLIS_GITHUB_TOKEN), or --app-id with --app-key-file' };
+  return { ok: true, value: { kind: 'token', token: token.value } };
+}
+
+function hookAuthFrom(o: BotOptions): Parsed<ReceiverAuth> {
+  const token = secret(o.hookTokenFile, 'PORTCULLIS_HOOK_TOKEN', '--hook-token-file');
+  if (!token.ok) return token;
+  if (token.value) return { ok: true, value: { kind: 'bearer', token: token.value } };
+  const password = secret(o.hookPasswordFile, 'PORTCULLIS_HOOK_PASSWORD', '--hook-password-file');
+  if (!password.ok) return password;
+  if (!password.value || !o.hookUser) return { ok: false, error: 'webhook credentials: --hook-token-file (bearer) or --hook-user with --hook-password-file (basic); Alertmanager has no signatures, so one is required' };
+  return { ok: true, value: { kind: 'basic', username: o.hookUser, password: password.value } };
+}
+
+export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const usage = (m: string) => (ctx.stderr.write(`portcullis bot: ${m}\n`), 2);
+  const [owner, repo, ...rest] = o.repo.split('/');
+  if (!owner || !repo || rest.length) return usage(`--repo: "${o.repo}" is not OWNER/NAME`);
+  const cooldownMs = parseDuration(o.cooldown);
+  if (cooldownMs === null) return usage(`--cooldown: "${o.cooldown}" is not a duration (e.g. 6h)`);
+  const gh = githubAuthFrom(o);
+  if (!gh.ok) return usage(gh.error);
+  const hook = hookAuthFrom(o);
+  if (!hook.ok) return usage(hook.error);
+  const logger = pino({ level: o.logLevel ?? 'info', base: { service: 'portcullis-bot' }, timestamp: pino.stdTimeFunctions.isoTime });
+  const log = { info: (f: Record<string, unknown>, m: string) => logger.info(f, m), warn: (f: Record<string, unknown>, m: string) => logger.warn(f, m) };
+  const service = await startBotService({
+    host: o.host,
+    port: o.port,
+    workDir: path.resolve(ctx.cwd, o.workDir),
+    auth: hook.value,
+    github: { baseUrl: o.githubUrl, owner, repo, auth: gh.value },
+    base: o.base,
+    folder: o.path,
+    log,
+    cooldownMs,
+    describePlan: (base, head, now) => planMarkdownForFiles(base, head, now),
+  }).catch((e: unknown) => e as Error);
+  if (service instanceof Error) {
+    ctx.stderr.write(`portcullis bot: ${service.message}\n`);
+    return 1;
+  }
+  logger.info({ url: service.url, repo: o.repo, base: o.base }, 'bot listening: POST /hooks/alertmanager');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      signals.off('SIGINT', stop);
+      signals.off('SIGTERM', stop);
+      resolve();
+    };
+    signals.on('SIGINT', stop);
+    signals.on('SIGTERM', stop);
+  });
+  await service.stop();
+  logger.flush();
+  return 0;
+}
