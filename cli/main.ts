@@ -103,3 +103,19 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
   }
   return code;
 }
+
+/**
+ * The process entry (bin/portcullis.js): the exit code is set, not forced with process.exit, so
+ * output still queued for a pipe is flushed first. A throw here is a bug: exit 70 (EX_SOFTWARE).
+ */
+export function runProcess(argv: readonly string[] = process.argv): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error && err.stack ? err.stack : String(err)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

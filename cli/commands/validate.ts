@@ -4,7 +4,7 @@ import { compileDirectory } from '../../sources';
 import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { errStyle, outStyle, resolveNow, type CliContext } from '../context';
-import { resolvePolicyRoot } from '../policy-root';
+import { policyRootOrUsage } from '../policy-root';
 import { table } from '../terminal';
 
 export interface ValidateOptions {
@@ -23,7 +23,9 @@ export function reportDiagnostics(ctx: CliContext, errors: readonly Diagnostic[]
 export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
-  const root = resolvePolicyRoot(ctx.cwd, opts.root);
+  const where = policyRootOrUsage(ctx.cwd, opts.root, '');
+  if ('usage' in where) return usageError(ctx, where.usage);
+  const { root } = where;
   const result = await compileDirectory(root, now, { relativeTo: ctx.cwd });
   if (!result.ok) return reportDiagnostics(ctx, result.errors);
   const s = outStyle(ctx);
