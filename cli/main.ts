@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { processContext, type CliContext } from './context';
+import { runBootstrap } from './commands/bootstrap';
 import { runPlan } from './commands/plan';
 import { runRender } from './commands/render';
 import { runSchema } from './commands/schema';
@@ -45,6 +46,22 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--admin-port <port>', 'admin port in the bootstrap (127.0.0.1)', port, 9901)
     .addOption(nowOption())
     .action(async (o) => setExit(await runRender(ctx, o)));
+
+  program
+    .command('bootstrap')
+    .description('print the Envoy bootstrap of a fleet member: ADS to the control server(s), reconnect backoff, optional mTLS (docs/operations.md)')
+    .requiredOption('--fleet <name>', 'fleet (xDS node.cluster) the Envoy belongs to')
+    .option('--node-id <id>', 'xDS node.id, unique per Envoy (default: <fleet>-<hostname>-<random>)')
+    .requiredOption('--xds <host:port,...>', 'control server address(es); several replicas separated by commas')
+    .option('--delta', 'incremental ADS (the default)')
+    .option('--sotw', 'state-of-the-world ADS')
+    .option('--tls-ca <file>', 'CA (PEM) that signed the control server certificate: turns on TLS')
+    .option('--tls-cert <file>', 'Envoy client certificate (PEM), for mTLS')
+    .option('--tls-key <file>', 'Envoy client private key (PEM), for mTLS')
+    .option('--tls-server-name <name>', 'name in the control server certificate (default: the --xds host names)')
+    .option('--admin <[host:]port>', 'Envoy admin address', `127.0.0.1:9901`)
+    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(async (o) => setExit(await runBootstrap(ctx, o)));
 
   program
     .command('plan')
