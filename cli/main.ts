@@ -69,7 +69,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .requiredOption('--base <ref>', 'git revision before the change')
     .requiredOption('--head <ref>', 'git revision after the change')
     .option('--repo <dir>', 'git repository (default: .)')
-    .option('--path <folder>', 'policy folder inside the repository (the root when absent)', 'policies')
+    .option('--path <folder>', 'policy folder inside the repository; must exist at --base or --head (default: policies, else the root)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
     .addOption(nowOption())
     .action(async (o) => setExit(await runPlan(ctx, o)));

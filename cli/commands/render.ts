@@ -9,7 +9,7 @@ import { staticBootstrap, translateEnvironment } from '../../compiler/envoy';
 import { TYPE_URL } from '../../compiler/envoy/resources';
 import { resolveNow, type CliContext } from '../context';
 import { policyRootOrUsage } from '../policy-root';
-import { reportDiagnostics, usageError } from './validate';
+import { reportDiagnostics, reportNotes, usageError } from './validate';
 
 export interface RenderOptions {
   readonly root?: string;
@@ -27,6 +27,7 @@ export async function runRender(ctx: CliContext, opts: RenderOptions): Promise<n
   const where = policyRootOrUsage(ctx.cwd, opts.root, '--root ');
   if ('usage' in where) return usageError(ctx, where.usage);
   const compiled = await compileDirectory(where.root, now, { relativeTo: ctx.cwd });
+  reportNotes(ctx, compiled.notes);
   if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
   const envs = compiled.value.environments;
   const env = envs.find((e) => e.name === opts.env);

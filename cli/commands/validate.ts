@@ -20,6 +20,12 @@ export function reportDiagnostics(ctx: CliContext, errors: readonly Diagnostic[]
   return 1;
 }
 
+/** What the reader did not read (hidden names, links, submodules): on stderr, never silently. */
+export function reportNotes(ctx: CliContext, notes: readonly string[] | undefined): void {
+  const s = errStyle(ctx);
+  for (const n of notes ?? []) ctx.stderr.write(`${s.yellow('note')} ${n}\n`);
+}
+
 export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
@@ -27,6 +33,7 @@ export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promi
   if ('usage' in where) return usageError(ctx, where.usage);
   const { root } = where;
   const result = await compileDirectory(root, now, { relativeTo: ctx.cwd });
+  reportNotes(ctx, result.notes);
   if (!result.ok) return reportDiagnostics(ctx, result.errors);
   const s = outStyle(ctx);
   ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile (at ${now.toISOString()})\n\n`);
