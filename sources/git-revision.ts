@@ -21,6 +21,11 @@ export interface RevisionTree extends PolicyTree {
   readonly folderFound: boolean;
 }
 
+/** A folder git can name at a commit: relative, no `..` (git refuses those with an error, not a miss). */
+export function isFolderInsideRepository(folder: string): boolean {
+  return !folder.startsWith('/') && !folder.split('/').includes('..');
+}
+
 /**
  * The policy folder of a revision. When the revision has no such folder: the repository root with
  * `fallbackToRoot` (the default), else no files at all (`folderFound: false`).
@@ -30,6 +35,7 @@ export async function readPolicyFilesAt(repo: string, revision: string, folder: 
   if (!objects) return failure(repo, 'not a git repository');
   const commit = await objects.resolve(revision).catch(() => null);
   if (!commit) return failure(repo, `unknown git revision "${revision}"`);
+  if (!isFolderInsideRepository(folder)) return failure(repo, `policy folder ${JSON.stringify(folder)} is not inside the repository`);
   const clean = folder.replace(/^\.\/+|\/+$/g, '');
   const folderFound = clean === '' || (await objects.hasFolder(commit, clean));
   if (!folderFound && options.fallbackToRoot === false) return { ok: true, value: { commit, root: clean, folderFound, files: [], problems: [], notes: [] } };

@@ -11,7 +11,7 @@ import type { Diagnostic, Result } from '../../compiler/result';
 import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/diff/ir-diff';
 import { outStyle, resolveNow, type CliContext } from '../context';
 import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../compiler/cloud';
-import { readPolicyFilesAt } from '../../sources/git-revision';
+import { isFolderInsideRepository, readPolicyFilesAt } from '../../sources/git-revision';
 import { withTreeProblems } from '../../sources/policy-tree';
 import { DEFAULT_POLICY_FOLDER } from '../policy-root';
 import { reportDiagnostics, reportNotes, usageError } from './validate';
@@ -70,6 +70,7 @@ type Revision = Extract<Awaited<ReturnType<typeof readPolicyFilesAt>>, { ok: tru
 async function readRevisions(ctx: CliContext, opts: PlanOptions): Promise<{ base: Revision; head: Revision } | number> {
   const repo = opts.repo ?? ctx.cwd;
   const folder = opts.path ?? DEFAULT_POLICY_FOLDER;
+  if (!isFolderInsideRepository(folder)) return usageError(ctx, `--path ${JSON.stringify(folder)}: must be a folder inside the repository (relative, without "..")`);
   const read = (folderToRead: string) =>
     Promise.all([readPolicyFilesAt(repo, opts.base, folderToRead, { fallbackToRoot: false }), readPolicyFilesAt(repo, opts.head, folderToRead, { fallbackToRoot: false })]);
   let [base, head] = await read(folder);

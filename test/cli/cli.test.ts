@@ -171,6 +171,12 @@ describe('plan', () => {
     expect(r.out).toBe('');
   });
 
+  it.each(['../elsewhere', '/etc', 'policies/../..'])('--path %s outside the repository is a usage error, not a git stack trace', async (path) => {
+    const r = await run(['plan', '--base', 'HEAD', '--head', 'HEAD', '--repo', REPO_ROOT, '--path', path]);
+    expect(r.err).toBe(`error --path ${JSON.stringify(path)}: must be a folder inside the repository (relative, without "..")\n`);
+    expect(r.code).toBe(2);
+  });
+
   it('a policy folder the base does not have yet is planned as added in full', async () => {
     const repo = join(tmp, 'plan-new-folder');
     cpSync(join(REPO_ROOT, 'policies'), join(repo, 'edge'), { recursive: true });
