@@ -4,9 +4,9 @@
  * What is read, refused or noted is decided by the rule both readers share (sources/policy-tree.ts).
  */
 import { constants } from 'node:fs';
-import { open, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
-import type { SourceFile } from '../compiler';
+import { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
 import type { Diagnostic, Result } from '../compiler/result';
 import { decodeName, decodeText, isSkippedName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
 
@@ -45,8 +45,17 @@ async function walk(root: Buffer): Promise<{ abs: Buffer; relative: string; kind
 async function readRegular(abs: Buffer): Promise<Buffer> {
   const handle = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    if (!(await handle.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
-    return await handle.readFile();
+    const info = await handle.stat();
+    if (!info.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    // Grown since the walk measured it: read no more than the limit allows (the compiler then refuses it).
+    const buf = Buffer.alloc(Math.min(info.size, MAX_FILE_BYTES + 1));
+    let filled = 0;
+    while (filled < buf.length) {
+      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buf.subarray(0, filled);
   } finally {
     await handle.close();
   }
@@ -78,7 +87,8 @@ export async function readPolicyTree(root: string, options: ReadOptions = {}): P
     const path = `${prefix}${f.relative}`;
     byPath.set(path, f.abs);
     const target = f.kind === 'symlink' ? decodeName(await readlink(f.abs, { encoding: 'buffer' }).catch(() => Buffer.from('?'))) : undefined;
-    entries.push({ path, relative: f.relative, kind: f.kind, target });
+    const size = f.kind === 'file' && isPolicyFileName(path) ? (await lstat(f.abs).catch(() => null))?.size : undefined;
+    entries.push({ path, relative: f.relative, kind: f.kind, target, size });
   }
   const verdict = judgeEntries(entries);
   const files: SourceFile[] = [];

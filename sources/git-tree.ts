@@ -37,6 +37,7 @@ export async function readTreeAt(
     relative: e.path.slice(prefix.length),
     kind: KIND_BY_MODE[e.mode] ?? 'other',
     target: e.mode === '120000' ? decodeName(targets.get(e.object) ?? Buffer.from('?')) : undefined,
+    size: e.size,
   }));
   const verdict = judgeEntries(entries);
   const blobs = verdict.read.map((e) => byPath.get(e.path)!.object);

@@ -94,6 +94,8 @@ export interface RawTreeEntry {
   readonly path: string;
   readonly mode: string;
   readonly object: string;
+  /** Blob size in bytes (undefined for folders and submodules). */
+  readonly size: number | undefined;
 }
 
 /**
@@ -152,10 +154,10 @@ export class GitObjects {
 
   /**
    * Every entry under `folder` at `commit` (blobs, links, submodules and the folders themselves:
-   * `ls-tree -r -t`), with names read as bytes so none is mangled, sorted by path.
+   * `ls-tree -r -t -l`, with blob sizes), names read as bytes so none is mangled, sorted by path.
    */
   async listTree(commit: string, folder: string): Promise<RawTreeEntry[]> {
-    const args = ['--git-dir', this.gitDir, 'ls-tree', '-r', '-t', '-z', '--full-tree', commit];
+    const args = ['--git-dir', this.gitDir, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', commit];
     const clean = folder.replace(/^\.?\/+/, '').replace(/\/+$/, '');
     if (clean !== '' && clean !== '.') args.push('--', `${clean}/`);
     const out = await gitBytes(args);
@@ -167,9 +169,9 @@ export class GitObjects {
       pos = end + 1;
       const tab = record.indexOf(0x09);
       if (tab < 0) continue;
-      // "<mode> SP <type> SP <object> TAB <path>"
-      const [mode = '', , object = ''] = record.subarray(0, tab).toString('latin1').split(' ');
-      entries.push({ path: decodeName(record.subarray(tab + 1)), mode, object });
+      // "<mode> SP <type> SP <object> SP+ <size or -> TAB <path>"
+      const [mode = '', , object = '', sizeText = '-'] = record.subarray(0, tab).toString('latin1').split(/ +/);
+      entries.push({ path: decodeName(record.subarray(tab + 1)), mode, object, size: sizeText === '-' ? undefined : Number(sizeText) });
     }
     entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return entries;

@@ -11,8 +11,9 @@
  * - A file name that is not printable (control characters, bytes that are not UTF-8) is an error;
  *   the file is still read, so its other errors are reported too.
  * - Submodules (git) are noted, not read.
+ * - A file larger than MAX_FILE_BYTES is refused before it is read.
  */
-import { isPolicyFileName, type SourceFile } from '../compiler';
+import { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
 import { compareDiagnostics, escapeUnprintable, type Diagnostic, type Result } from '../compiler/result';
 
 /** One entry a reader found under the policy root. `path` is the display path ('/'-separated). */
@@ -23,6 +24,8 @@ export interface TreeEntry {
   readonly kind: 'file' | 'folder' | 'symlink' | 'submodule' | 'other';
   /** For symlinks: the link's target as stored (never followed). */
   readonly target?: string | undefined;
+  /** For files: the size in bytes, known before reading (a hostile tree may hold a huge file). */
+  readonly size?: number | undefined;
 }
 
 /** What the readers hand on: the files to compile, problems that refuse the tree, and notes. */
@@ -33,6 +36,9 @@ export interface PolicyTree {
 }
 
 const problem = (file: string, message: string): Diagnostic => ({ file, line: 0, column: 0, subject: '', path: '', message });
+
+const tooLarge = (bytes: number): string =>
+  `is ${(bytes / 1048576).toFixed(1)} MiB, more than the ${MAX_FILE_BYTES / 1048576} MiB a policy file may hold: not read; split it`;
 
 /** True for a name the readers skip (with a note): hidden names and node_modules. */
 export const isSkippedName = (segment: string): boolean => segment.startsWith('.') || segment === 'node_modules';
@@ -67,7 +73,9 @@ export function judgeEntries(entries: readonly TreeEntry[]): { read: TreeEntry[]
       if (policyName) problems.push(problem(e.path, 'is not a regular file (a FIFO, socket or device): not read'));
     } else if (e.kind === 'file' && policyName) {
       if (hasUnprintable(e.relative)) problems.push(problem(e.path, 'file name has control characters or bytes that are not UTF-8: rename the file'));
-      read.push(e);
+      // Refused unread: a blob of zeros compresses to almost nothing in git and would fill memory.
+      if (e.size !== undefined && e.size > MAX_FILE_BYTES) problems.push(problem(e.path, tooLarge(e.size)));
+      else read.push(e);
     }
   }
   const notes: string[] = [];

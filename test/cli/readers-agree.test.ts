@@ -148,6 +148,13 @@ describe('a link to a valid policy file', () => {
     expect(both.dir.lines).toEqual([expect.stringMatching(/^policies\/extra\.yaml: is a symbolic link/)]);
   });
 
+  it('a file over the size limit is refused by both readers before it is read', async () => {
+    const repo = repoWith('huge', (policies) => writeFileSync(join(policies, 'huge.yaml'), '#'.repeat(5 * 1024 * 1024)));
+    const both = await readBoth(repo);
+    expect(both.dir).toEqual(both.git);
+    expect(both.dir.lines).toEqual(['policies/huge.yaml: is 5.0 MiB, more than the 4 MiB a policy file may hold: not read; split it']);
+  });
+
   it('a clean tree reads the same both ways and compiles', async () => {
     const repo = repoWith('clean', () => undefined);
     const both = await readBoth(repo);
