@@ -78,8 +78,8 @@ export async function readPolicyTree(root: string, options: ReadOptions = {}): P
   } catch {
     return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'policy folder not found' }] };
   }
-  const shown = display(root);
-  const prefix = shown === '' || shown === '.' ? '' : `${shown}/`;
+  // Entries are named relative to `relativeTo` when inside it (the root itself may be it: no prefix).
+  const prefix = relative(base, root) === '' ? '' : `${display(root)}/`;
   const found = await walk(Buffer.from(root));
   const byPath = new Map<string, Buffer>();
   const entries: TreeEntry[] = [];

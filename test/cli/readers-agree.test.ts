@@ -155,6 +155,31 @@ describe('a link to a valid policy file', () => {
     expect(both.dir.lines).toEqual(['policies/huge.yaml: is 5.0 MiB, more than the 4 MiB a policy file may hold: not read; split it']);
   });
 
+  it('a policies/ that is a link is not followed by `validate` (no argument) either: both read the root', async () => {
+    const repo = join(work, 'linked-root');
+    const outside = join(work, 'linked-root-outside');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'secret.yaml'), `${SECRET}\n`);
+    mkdirSync(repo);
+    symlinkSync(outside, join(repo, 'policies'));
+    writeFileSync(join(repo, 'route.yaml'), ROUTE('at-root'));
+    git(repo, 'init', '-q', '-b', 'main');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'tree');
+    const cli = await runCli(['validate'], { cwd: repo, now: NOW });
+    const rev = await readPolicyFilesAt(repo, 'HEAD', 'policies');
+    if (!rev.ok) throw new Error(rev.errors[0]!.message);
+    const fromGit = withTreeProblems(rev.value, compileSources(rev.value.files, NOW));
+    expect(rev.value.root).toBe('');
+    expect(cli.err).toContain('note symbolic links are not followed: policies\n');
+    expect(rev.value.notes).toEqual(['symbolic links are not followed: policies']);
+    // Same verdict from both: route.yaml at the root read, the link's target never.
+    const gitLines = fromGit.ok ? [] : fromGit.errors.map(formatDiagnostic);
+    for (const line of gitLines) expect(cli.err).toContain(line);
+    expect(cli.err).not.toContain('SECRET-HASH');
+    expect(cli.code).toBe(fromGit.ok ? 0 : 1);
+  });
+
   it('a clean tree reads the same both ways and compiles', async () => {
     const repo = repoWith('clean', () => undefined);
     const both = await readBoth(repo);
