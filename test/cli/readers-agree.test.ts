@@ -1,6 +1,6 @@
 /**
- * The two policy readers, a folder on disk (`validate`, `render`) and a git revision (`plan`,
- * `serve`), read one hostile tree the same way: symbolic links are never followed (out of the root
+ * The two policy readers, a folder on disk (`validate`, `render`) and a git revision (`plan`, and
+ * `serve`'s follower), read one hostile tree the same way: symbolic links are never followed (out of the root
  * or inside it) and their targets never read or quoted; hidden names and node_modules are noted,
  * not read; file names with control characters or bytes that are not UTF-8 are errors printed
  * escaped, one line each, and the other errors are still reported.
@@ -14,6 +14,9 @@ import { formatDiagnostic, type Result } from '../../compiler/result';
 import { compileDirectory } from '../../sources';
 import { readPolicyFilesAt } from '../../sources/git-revision';
 import { withTreeProblems } from '../../sources/policy-tree';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { PolicyFollower } from '../../sources/follower';
 import { runCli } from '../support/cli';
 
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -90,6 +93,31 @@ describe('one hostile tree, two readers, one result', () => {
   it('the directory and the git revision give the same errors, notes and result', () => {
     expect(both.dir).toEqual(both.git);
     expect(both.dir.ok).toBe(false);
+  });
+
+  it('the control server (its git follower, with the real compiler) refuses the commit with the very same errors', async () => {
+    const logs: string[] = [];
+    const follower = new PolicyFollower({
+      repo,
+      branch: 'main',
+      path: 'policies',
+      workDir: join(work, 'follower-mirror.git'),
+      pollIntervalMs: 0,
+      compile: (files, now) => compileSources(files, now),
+      publish: () => ({ ok: true, value: { version: 'v1' } }),
+      logger: pino({ level: 'info' }, { write: (line: string) => void logs.push(line) }),
+      registry: new Registry(),
+      clock: () => NOW,
+    });
+    try {
+      const outcome = await follower.start();
+      expect(outcome.kind).toBe('rejected');
+      expect(outcome.kind === 'rejected' ? outcome.errors.map(formatDiagnostic) : []).toEqual(both.dir.lines);
+      expect(logs.join('')).toContain('policy files not read');
+      expect(logs.join('')).not.toContain('SECRET-HASH');
+    } finally {
+      await follower.stop();
+    }
   });
 
   it('links named like policy files are errors naming the link and its target; nothing behind them is read or quoted', () => {
