@@ -8,8 +8,27 @@ export interface CliContext {
   readonly now: () => Date;
 }
 
+/**
+ * A process stream that goes quiet once its reader has gone (`portcullis validate | head -2`):
+ * the EPIPE is not an error of the command, so it must not surface as an uncaught exception with a
+ * stack trace. Writes after that are dropped; the command finishes and keeps its own exit code.
+ */
+export function pipeSafe(stream: NodeJS.WriteStream): { write(s: string): void; isTTY?: boolean } {
+  let closed = false;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') closed = true;
+    else throw err;
+  });
+  return {
+    isTTY: stream.isTTY,
+    write(s: string): void {
+      if (!closed) stream.write(s);
+    },
+  };
+}
+
 export function processContext(): CliContext {
-  return { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), now: () => new Date() };
+  return { stdout: pipeSafe(process.stdout), stderr: pipeSafe(process.stderr), cwd: process.cwd(), now: () => new Date() };
 }
 
 export const outStyle = (ctx: CliContext): Style => styleFor(ctx.stdout);

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { processContext, type CliContext } from './context';
+import { runBootstrap } from './commands/bootstrap';
 import { runPlan } from './commands/plan';
 import { runRender } from './commands/render';
 import { runSchema } from './commands/schema';
@@ -47,12 +48,28 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (o) => setExit(await runRender(ctx, o)));
 
   program
+    .command('bootstrap')
+    .description('print the Envoy bootstrap of a fleet member: ADS to the control server(s), reconnect backoff, optional mTLS (docs/operations.md)')
+    .requiredOption('--fleet <name>', 'fleet (xDS node.cluster) the Envoy belongs to')
+    .option('--node-id <id>', 'xDS node.id, unique per Envoy (default: <fleet>-<hostname>-<random>)')
+    .requiredOption('--xds <host:port,...>', 'control server address(es); several replicas separated by commas')
+    .option('--delta', 'incremental ADS (the default)')
+    .option('--sotw', 'state-of-the-world ADS')
+    .option('--tls-ca <file>', 'CA (PEM) that signed the control server certificate: turns on TLS')
+    .option('--tls-cert <file>', 'Envoy client certificate (PEM), for mTLS')
+    .option('--tls-key <file>', 'Envoy client private key (PEM), for mTLS')
+    .option('--tls-server-name <name>', 'name in the control server certificate (default: the --xds host names)')
+    .option('--admin <[host:]port>', 'Envoy admin address', `127.0.0.1:9901`)
+    .addOption(new Option('--format <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
+    .action(async (o) => setExit(await runBootstrap(ctx, o)));
+
+  program
     .command('plan')
     .description('what merging HEAD into BASE changes, per environment and fleet (for PR comments)')
     .requiredOption('--base <ref>', 'git revision before the change')
     .requiredOption('--head <ref>', 'git revision after the change')
     .option('--repo <dir>', 'git repository (default: .)')
-    .option('--path <folder>', 'policy folder inside the repository (the root when absent)', 'policies')
+    .option('--path <folder>', 'policy folder inside the repository; must exist at --base or --head (default: policies, else the root)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
     .addOption(nowOption())
     .action(async (o) => setExit(await runPlan(ctx, o)));
@@ -175,4 +192,20 @@ export async function main(argv: readonly string[], ctx: CliContext = processCon
     throw err;
   }
   return code;
+}
+
+/**
+ * The process entry (bin/portcullis.js): the exit code is set, not forced with process.exit, so
+ * output still queued for a pipe is flushed first. A throw here is a bug: exit 70 (EX_SOFTWARE).
+ */
+export function runProcess(argv: readonly string[] = process.argv): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error && err.stack ? err.stack : String(err)}\n`);
+      process.exitCode = 70;
+    },
+  );
 }

@@ -25,11 +25,46 @@ export type Result<T> =
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export const fail = <T = never>(errors: readonly Diagnostic[]): Result<T> => ({ ok: false, errors });
 
-/** `file:line:col Kind/name path: message`, the one format every command prints. */
+/**
+ * Characters that must not reach a terminal or a log line raw: C0/C1 controls and DEL (a newline
+ * in a file name would forge another error line), line/paragraph separators, bidirectional
+ * overrides and isolates (text that reads differently from what it is), and lone surrogates, which
+ * is how the readers carry file-name bytes that are not UTF-8 (U+DC80-U+DCFF = byte 0x80-0xFF).
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/gu;
+
+function escapeChar(c: string): string {
+  const code = c.charCodeAt(0);
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  if (c === '\t') return '\\t';
+  if (code <= 0x7f) return `\\x${code.toString(16).padStart(2, '0')}`;
+  if (code >= 0xdc80 && code <= 0xdcff) return `\\x${(code - 0xdc00).toString(16)}`; // a byte that is not UTF-8
+  return `\\u{${code.toString(16)}}`;
+}
+
+/** `text` with every unprintable character written as an escape (`\n`, `\x1b`, `\u{202e}`): always one line. */
+export function escapeUnprintable(text: string): string {
+  return text.replace(UNPRINTABLE, escapeChar);
+}
+
+/**
+ * A file name as diagnostics print it: as is when it is plain, else in double quotes with C-style
+ * escapes (like git's quoted paths), so that two different names never print the same.
+ */
+export function printableFileName(name: string): string {
+  UNPRINTABLE.lastIndex = 0;
+  if (!UNPRINTABLE.test(name) && !/["\\]/.test(name)) return name;
+  return `"${escapeUnprintable(name.replace(/["\\]/g, (c) => `\\${c}`))}"`;
+}
+
+/** `file:line:col Kind/name path: message`, the one format every command prints (always one line). */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file;
-  const head = [where, d.subject, d.path].filter(Boolean).join(' ');
-  return head ? `${head}: ${d.message}` : d.message;
+  const file = d.file === '' ? '' : printableFileName(d.file);
+  const where = d.line > 0 ? `${file}:${d.line}:${d.column}` : file;
+  const head = [where, escapeUnprintable(d.subject), escapeUnprintable(d.path)].filter(Boolean).join(' ');
+  const message = escapeUnprintable(d.message);
+  return head ? `${head}: ${message}` : message;
 }
 
 /** Sort order for reporting: by file, then position, then message (stable across runs). */

@@ -1,22 +1,72 @@
 /**
- * The directory reader, one of the two policy sources (the other is a git revision, sources/git.ts):
+ * The directory reader, one of the two policy sources (the other is a git revision, sources/git-tree.ts):
  * every policy file under a folder, as `SourceFile`s for the compiler. The only reader of the disk.
+ * What is read, refused or noted is decided by the rule both readers share (sources/policy-tree.ts).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
-import { isPolicyFileName, type SourceFile } from '../compiler';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { isAbsolute, relative, sep } from 'node:path';
+import { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
 import type { Diagnostic, Result } from '../compiler/result';
+import { decodeName, decodeText, isSkippedName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
 
 export interface ReadOptions {
   /** Paths in diagnostics are relative to this folder (default: the process's working directory). */
   readonly relativeTo?: string;
 }
 
+const SLASH = Buffer.from('/');
+
+/** Every entry below `root` (names as bytes, so no name is mangled), not descending into links or skipped folders. */
+async function walk(root: Buffer): Promise<{ abs: Buffer; relative: string; kind: TreeEntry['kind'] }[]> {
+  const out: { abs: Buffer; relative: string; kind: TreeEntry['kind'] }[] = [];
+  const visit = async (dir: Buffer, rel: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true, encoding: 'buffer' })) {
+      const name = decodeName(entry.name);
+      // The repository's own store is never part of a tree (git mode cannot see it either).
+      if (name === '.git') continue;
+      const abs = Buffer.concat([dir, SLASH, entry.name]);
+      const relPath = rel === '' ? name : `${rel}/${name}`;
+      if (entry.isDirectory()) {
+        // A checked-out submodule is a folder with its own .git: git mode sees a gitlink, not files.
+        const nested = await stat(Buffer.concat([abs, SLASH, Buffer.from('.git')])).then(() => true, () => false);
+        out.push({ abs, relative: relPath, kind: nested ? 'submodule' : 'folder' });
+        if (!nested && !isSkippedName(name)) await visit(abs, relPath);
+      } else {
+        out.push({ abs, relative: relPath, kind: entry.isFile() ? 'file' : entry.isSymbolicLink() ? 'symlink' : 'other' });
+      }
+    }
+  };
+  await visit(root, '');
+  return out;
+}
+
+/** Reads a regular file, refusing to go through a link even if one was swapped in since the walk. */
+async function readRegular(abs: Buffer): Promise<Buffer> {
+  const handle = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTREG' });
+    // Grown since the walk measured it: read no more than the limit allows (the compiler then refuses it).
+    const buf = Buffer.alloc(Math.min(info.size, MAX_FILE_BYTES + 1));
+    let filled = 0;
+    while (filled < buf.length) {
+      const { bytesRead } = await handle.read(buf, filled, buf.length - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buf.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * Every *.yaml / *.yml file under `root`, in any layout, sorted by path. Hidden folders (`.git`) and
- * `node_modules` are skipped; symbolic links to folders are not followed.
+ * The policy tree under `root`: every regular *.yaml / *.yml file in any layout, sorted by path,
+ * with the problems and notes of the shared rule (sources/policy-tree.ts). `root` itself may be a
+ * link (the caller chose it); nothing below it is followed.
  */
-export async function readPolicyFiles(root: string, options: ReadOptions = {}): Promise<Result<SourceFile[]>> {
+export async function readPolicyTree(root: string, options: ReadOptions = {}): Promise<Result<PolicyTree>> {
   const base = options.relativeTo ?? process.cwd();
   const display = (abs: string): string => {
     const rel = relative(base, abs);
@@ -24,33 +74,40 @@ export async function readPolicyFiles(root: string, options: ReadOptions = {}): 
   };
   try {
     const info = await stat(root);
-    if (!info.isDirectory()) {
-      return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'not a folder' }] };
-    }
+    if (!info.isDirectory()) return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'not a folder' }] };
   } catch {
     return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'policy folder not found' }] };
   }
-  const paths: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-      const abs = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(abs);
-      else if (isPolicyFileName(entry.name) && (entry.isFile() || (entry.isSymbolicLink() && (await stat(abs).catch(() => null))?.isFile()))) {
-        paths.push(abs);
-      }
-    }
-  };
-  await walk(root);
-  paths.sort();
+  // Entries are named relative to `relativeTo` when inside it (the root itself may be it: no prefix).
+  const prefix = relative(base, root) === '' ? '' : `${display(root)}/`;
+  const found = await walk(Buffer.from(root));
+  const byPath = new Map<string, Buffer>();
+  const entries: TreeEntry[] = [];
+  for (const f of found) {
+    const path = `${prefix}${f.relative}`;
+    byPath.set(path, f.abs);
+    const target = f.kind === 'symlink' ? decodeName(await readlink(f.abs, { encoding: 'buffer' }).catch(() => Buffer.from('?'))) : undefined;
+    const size = f.kind === 'file' && isPolicyFileName(path) ? (await lstat(f.abs).catch(() => null))?.size : undefined;
+    entries.push({ path, relative: f.relative, kind: f.kind, target, size });
+  }
+  const verdict = judgeEntries(entries);
   const files: SourceFile[] = [];
-  const errors: Diagnostic[] = [];
-  for (const abs of paths) {
+  const problems: Diagnostic[] = [...verdict.problems];
+  for (const e of verdict.read) {
     try {
-      files.push({ path: display(abs), text: await readFile(abs, 'utf8') });
-    } catch (e) {
-      errors.push({ file: display(abs), line: 0, column: 0, subject: '', path: '', message: `cannot be read: ${(e as NodeJS.ErrnoException).code ?? 'error'}` });
+      files.push({ path: e.path, text: decodeText(await readRegular(byPath.get(e.path)!)) });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ELOOP' ? 'became a symbolic link while being read: not read' : `cannot be read: ${code ?? 'error'}`;
+      problems.push({ file: e.path, line: 0, column: 0, subject: '', path: '', message: why });
     }
   }
-  return errors.length ? { ok: false, errors } : { ok: true, value: files };
+  return { ok: true, value: { files, problems, notes: verdict.notes } };
+}
+
+/** The files of `readPolicyTree`, or its problems (for callers that want no notes and no partial reads). */
+export async function readPolicyFiles(root: string, options: ReadOptions = {}): Promise<Result<SourceFile[]>> {
+  const tree = await readPolicyTree(root, options);
+  if (!tree.ok) return tree;
+  return tree.value.problems.length > 0 ? { ok: false, errors: tree.value.problems } : { ok: true, value: [...tree.value.files] };
 }

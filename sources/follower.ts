@@ -9,8 +9,9 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Diagnostic, Result } from '../compiler/result';
 import type { PolicyIR } from '../compiler/ir/ir';
-import { isPolicyFileName } from '../compiler';
 import { PolicyRepoMirror, redactCredentials } from './git';
+import { readTreeAt } from './git-tree';
+import { withTreeProblems, type PolicyTree } from './policy-tree';
 
 /** One policy file handed to the compiler: repository-relative path and its text. */
 export interface PolicySource {
@@ -252,43 +253,44 @@ export class PolicyFollower {
     // The commit's subject/author are read alongside the files, so the served state is recorded the
     // moment the snapshot is handed over (Envoys may enforce it within milliseconds).
     const meta = this.mirror.describe(head).catch(() => NO_META);
-    let sources: PolicySource[];
+    let tree: PolicyTree;
     try {
-      sources = await this.readSources(head);
+      tree = await this.readSources(head);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       return this.reject(head, 'read', [{ file: this.opts.path, line: 0, column: 0, subject: '', path: '', message }], await meta);
     }
-    return this.compileAndPublish(head, sources, trigger, seenAt, await meta);
+    return this.compileAndPublish(head, tree.files, trigger, seenAt, await meta, tree.problems);
   }
 
-  private async readSources(commit: string): Promise<PolicySource[]> {
-    // One `ls-tree` of the whole commit: the policy folder when it exists, the root otherwise.
-    const all = (await this.mirror.listFiles(commit, '')).filter((e) => isPolicyFileName(e.path));
+  private async readSources(commit: string): Promise<PolicyTree> {
+    // The policy folder when the commit has it, the root otherwise; the same rule as `validate` on a checkout.
     const folder = this.opts.path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
-    let entries = all;
-    if (folder !== '' && folder !== '.') {
-      const inFolder = all.filter((e) => e.path.startsWith(`${folder}/`));
-      if (inFolder.length > 0 || (await this.mirror.hasFolder(commit, folder))) entries = inFolder;
-      else this.log.info({ commit, path: folder }, 'policy folder absent at this commit; reading the repository root');
+    let root = folder === '.' ? '' : folder;
+    if (root !== '' && !(await this.mirror.hasFolder(commit, root))) {
+      this.log.info({ commit, path: folder }, 'policy folder absent at this commit; reading the repository root');
+      root = '';
     }
-    const missing = entries.map((e) => e.blob).filter((b) => !this.blobCache.has(b));
-    const fresh = await this.mirror.readBlobs(missing);
-    const cache = new Map<string, string>();
-    const sources = entries.map((e) => {
-      const text = this.blobCache.get(e.blob) ?? fresh.get(e.blob) ?? '';
-      cache.set(e.blob, text);
-      return { path: e.path, text };
-    });
-    this.blobCache = cache;
-    return sources;
+    // Only the blobs of this commit stay cached: unchanged files are not read again next time.
+    const tree = await readTreeAt(this.mirror, commit, root, this.blobCache);
+    this.blobCache = tree.blobs;
+    if (tree.notes.length > 0) this.log.info({ commit, notes: tree.notes }, 'policy files not read');
+    return tree;
   }
 
   private servedMeta(): CommitMeta {
     return { subject: this.served?.subject ?? '', author: this.served?.author ?? '' };
   }
 
-  private async compileAndPublish(commit: string, sources: readonly PolicySource[], trigger: SyncTrigger, seenAt: Date, meta: CommitMeta): Promise<SyncOutcome> {
+  /** `treeProblems`: what the reader refused (links, bad names); refused together with the compile errors. */
+  private async compileAndPublish(
+    commit: string,
+    sources: readonly PolicySource[],
+    trigger: SyncTrigger,
+    seenAt: Date,
+    meta: CommitMeta,
+    treeProblems: readonly Diagnostic[] = [],
+  ): Promise<SyncOutcome> {
     const now = this.clock();
     const start = process.hrtime.bigint();
     let compiled: Result<PolicyIR>;
@@ -300,6 +302,7 @@ export class PolicyFollower {
       compiled = { ok: false, errors: [{ file: '', line: 0, column: 0, subject: '', path: '', message: `compiler error: ${e instanceof Error ? e.message : String(e)}` }] };
     }
     this.metrics.compileSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
+    compiled = withTreeProblems({ problems: treeProblems }, compiled);
     if (!compiled.ok) {
       this.metrics.compiles.inc({ result: 'rejected' });
       if (trigger === 'schedule' && this.served?.commit === commit) {

@@ -7,6 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { decodeName, decodeText } from './policy-tree';
 
 /** A git command that exited non-zero; `stderr` says why (e.g. unreachable remote, unknown branch). */
 export class GitError extends Error {
@@ -69,6 +70,34 @@ export function git(args: readonly string[], opts: { cwd?: string; timeoutMs?: n
   });
 }
 
+/** Like `git`, for output that must stay bytes (file names that are not UTF-8). */
+export function gitBytes(args: readonly string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      [...args],
+      { cwd: opts.cwd, env: GIT_ENV, maxBuffer: MAX_OUTPUT, timeout: opts.timeoutMs ?? 120_000, encoding: 'buffer' },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : null;
+          reject(new GitError(args, code, stderr.toString('utf8') || err.message));
+        } else {
+          resolve(stdout);
+        }
+      },
+    );
+  });
+}
+
+/** One entry of a tree listing: its path (names decoded losslessly, see decodeName), git mode and object. */
+export interface RawTreeEntry {
+  readonly path: string;
+  readonly mode: string;
+  readonly object: string;
+  /** Blob size in bytes (undefined for folders and submodules). */
+  readonly size: number | undefined;
+}
+
 /**
  * Read access to the objects of one repository (bare or not), by its git dir: commits, trees and
  * blobs are read straight from the object store, never from a work tree. The follower's mirror and
@@ -124,10 +153,41 @@ export class GitObjects {
   }
 
   /**
+   * Every entry under `folder` at `commit` (blobs, links, submodules and the folders themselves:
+   * `ls-tree -r -t -l`, with blob sizes), names read as bytes so none is mangled, sorted by path.
+   */
+  async listTree(commit: string, folder: string): Promise<RawTreeEntry[]> {
+    const args = ['--git-dir', this.gitDir, 'ls-tree', '-r', '-t', '-l', '-z', '--full-tree', commit];
+    const clean = folder.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+    if (clean !== '' && clean !== '.') args.push('--', `${clean}/`);
+    const out = await gitBytes(args);
+    const entries: RawTreeEntry[] = [];
+    let pos = 0;
+    while (pos < out.length) {
+      const end = out.indexOf(0, pos) < 0 ? out.length : out.indexOf(0, pos);
+      const record = out.subarray(pos, end);
+      pos = end + 1;
+      const tab = record.indexOf(0x09);
+      if (tab < 0) continue;
+      // "<mode> SP <type> SP <object> SP+ <size or -> TAB <path>"
+      const [mode = '', , object = '', sizeText = '-'] = record.subarray(0, tab).toString('latin1').split(/ +/);
+      entries.push({ path: decodeName(record.subarray(tab + 1)), mode, object, size: sizeText === '-' ? undefined : Number(sizeText) });
+    }
+    entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return entries;
+  }
+
+  /**
    * Reads many blobs in one `git cat-file --batch` process (one process per sync, not per file).
    * Returns the text of each blob keyed by blob id.
    */
-  readBlobs(blobs: readonly string[]): Promise<Map<string, string>> {
+  async readBlobs(blobs: readonly string[]): Promise<Map<string, string>> {
+    const bytes = await this.readBlobBytes(blobs);
+    return new Map([...bytes].map(([oid, b]) => [oid, decodeText(b)]));
+  }
+
+  /** `readBlobs`, as bytes. */
+  readBlobBytes(blobs: readonly string[]): Promise<Map<string, Buffer>> {
     const unique = [...new Set(blobs)];
     if (unique.length === 0) return Promise.resolve(new Map());
     return new Promise((resolve, reject) => {
@@ -194,8 +254,8 @@ export class PolicyRepoMirror extends GitObjects {
 }
 
 /** Parses `git cat-file --batch` output: "<oid> <type> <size>\n<content>\n" per object. */
-function parseBatch(buf: Buffer, expected: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
+function parseBatch(buf: Buffer, expected: readonly string[]): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
   let pos = 0;
   for (const oid of expected) {
     const nl = buf.indexOf(0x0a, pos);
@@ -204,7 +264,7 @@ function parseBatch(buf: Buffer, expected: readonly string[]): Map<string, strin
     const [gotOid, type, sizeText] = header.split(' ');
     if (type === 'missing' || gotOid !== oid || sizeText === undefined) throw new Error(`git cat-file: unexpected header "${header}" for ${oid}`);
     const size = Number(sizeText);
-    out.set(oid, buf.subarray(nl + 1, nl + 1 + size).toString('utf8'));
+    out.set(oid, buf.subarray(nl + 1, nl + 1 + size));
     pos = nl + 1 + size + 1;
   }
   return out;

@@ -38,7 +38,7 @@ export interface TargetOptions {
 
 /** Where the change goes: a GitHub PR, or a branch of a local checkout. */
 interface Target {
-  readonly files: SourceFile[];
+  readonly files: readonly SourceFile[];
   propose(branch: string, file: string, text: string | null, title: string, body: string): Promise<string>;
 }
 

@@ -11,9 +11,10 @@ import type { Diagnostic, Result } from '../../compiler/result';
 import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/diff/ir-diff';
 import { outStyle, resolveNow, type CliContext } from '../context';
 import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../compiler/cloud';
-import { readPolicyFilesAt } from '../../sources/git-revision';
+import { isFolderInsideRepository, readPolicyFilesAt } from '../../sources/git-revision';
+import { withTreeProblems } from '../../sources/policy-tree';
 import { DEFAULT_POLICY_FOLDER } from '../policy-root';
-import { reportDiagnostics, usageError } from './validate';
+import { reportDiagnostics, reportNotes, usageError } from './validate';
 
 export interface PlanOptions {
   readonly base: string;
@@ -32,18 +33,17 @@ interface FleetChange {
 export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
-  const repo = opts.repo ?? ctx.cwd;
-  const folder = opts.path ?? DEFAULT_POLICY_FOLDER;
-  const [base, head] = await Promise.all([readPolicyFilesAt(repo, opts.base, folder), readPolicyFilesAt(repo, opts.head, folder)]);
-  if (!base.ok) return usageError(ctx, `--base: ${base.errors[0]?.message}`);
-  if (!head.ok) return usageError(ctx, `--head: ${head.errors[0]?.message}`);
-  const headIr = compileSources(head.value.files, now);
+  const revisions = await readRevisions(ctx, opts);
+  if (typeof revisions === 'number') return revisions;
+  const { base, head } = revisions;
+  reportNotes(ctx, head.value.notes);
+  const headIr = withTreeProblems(head.value, compileSources(head.value.files, now));
   if (!headIr.ok) {
     ctx.stderr.write(`head ${head.value.commit.slice(0, 12)} does not compile:\n`);
     return reportDiagnostics(ctx, headIr.errors);
   }
   // A base that does not compile is still a valid starting point for a fix: plan against nothing.
-  const baseIr = compileSources(base.value.files, now);
+  const baseIr = withTreeProblems(base.value, compileSources(base.value.files, now));
   const title = `Portcullis plan ${base.value.commit.slice(0, 7)} → ${head.value.commit.slice(0, 7)}`;
   const note = baseIr.ok ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
   const report = planReport(baseIr.ok ? baseIr.value : null, headIr.value, title, note, opts.format);
@@ -72,6 +72,34 @@ export function planMarkdownForFiles(base: readonly SourceFile[], head: readonly
   const baseIr = compileSources(base, now);
   const report = planReport(baseIr.ok ? baseIr.value : null, headIr.value, title, baseIr.ok ? '' : 'the base does not compile; showing the head in full', 'markdown');
   return report.ok ? renderMarkdown(report.value) : report.errors.map((e) => `- ${e.message}`).join('\n');
+}
+
+type Revision = Extract<Awaited<ReturnType<typeof readPolicyFilesAt>>, { ok: true }>;
+
+/**
+ * Both revisions' policy folder. An explicit --path that neither revision has is a usage error
+ * (it used to fall back to the repository root and report errors about unrelated files); the
+ * default folder falls back to the root when neither has it. A folder only one revision has is
+ * read as empty in the other (policies added or removed by the change).
+ */
+async function readRevisions(ctx: CliContext, opts: PlanOptions): Promise<{ base: Revision; head: Revision } | number> {
+  const repo = opts.repo ?? ctx.cwd;
+  const folder = opts.path ?? DEFAULT_POLICY_FOLDER;
+  if (!isFolderInsideRepository(folder)) return usageError(ctx, `--path ${JSON.stringify(folder)}: must be a folder inside the repository (relative, without "..")`);
+  const read = (folderToRead: string) =>
+    Promise.all([readPolicyFilesAt(repo, opts.base, folderToRead, { fallbackToRoot: false }), readPolicyFilesAt(repo, opts.head, folderToRead, { fallbackToRoot: false })]);
+  let [base, head] = await read(folder);
+  if (!base.ok) return usageError(ctx, `--base: ${base.errors[0]?.message}`);
+  if (!head.ok) return usageError(ctx, `--head: ${head.errors[0]?.message}`);
+  if (!base.value.folderFound && !head.value.folderFound) {
+    if (opts.path !== undefined) {
+      return usageError(ctx, `--path ${JSON.stringify(opts.path)}: no such folder at --base ${opts.base} (${base.value.commit.slice(0, 7)}) or --head ${opts.head} (${head.value.commit.slice(0, 7)})`);
+    }
+    [base, head] = await read('');
+    if (!base.ok) return usageError(ctx, `--base: ${base.errors[0]?.message}`);
+    if (!head.ok) return usageError(ctx, `--head: ${head.errors[0]?.message}`);
+  }
+  return { base, head };
 }
 
 /** Per environment: which fleets get which resources changed (by name and type). */

@@ -8,8 +8,8 @@ import { compileDirectory } from '../../sources';
 import { staticBootstrap, translateEnvironment } from '../../compiler/envoy';
 import { TYPE_URL } from '../../compiler/envoy/resources';
 import { resolveNow, type CliContext } from '../context';
-import { resolvePolicyRoot } from '../policy-root';
-import { reportDiagnostics, usageError } from './validate';
+import { policyRootOrUsage } from '../policy-root';
+import { reportDiagnostics, reportNotes, usageError } from './validate';
 
 export interface RenderOptions {
   readonly root?: string;
@@ -24,7 +24,10 @@ export interface RenderOptions {
 export async function runRender(ctx: CliContext, opts: RenderOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
-  const compiled = await compileDirectory(resolvePolicyRoot(ctx.cwd, opts.root), now, { relativeTo: ctx.cwd });
+  const where = policyRootOrUsage(ctx.cwd, opts.root, '--root ');
+  if ('usage' in where) return usageError(ctx, where.usage);
+  const compiled = await compileDirectory(where.root, now, { relativeTo: ctx.cwd });
+  reportNotes(ctx, compiled.notes);
   if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
   const envs = compiled.value.environments;
   const env = envs.find((e) => e.name === opts.env);

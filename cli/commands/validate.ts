@@ -1,11 +1,12 @@
 /** `portcullis validate [root]`: compile the policy folder and report every error at once. */
 import { relative } from 'node:path';
 import { cloudLimitDiagnostics, compileSources } from '../../compiler';
-import { readPolicyFiles } from '../../sources';
+import { readPolicyTree } from '../../sources';
+import { withTreeProblems } from '../../sources/policy-tree';
 import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { errStyle, outStyle, resolveNow, type CliContext } from '../context';
-import { resolvePolicyRoot } from '../policy-root';
+import { policyRootOrUsage } from '../policy-root';
 import { table } from '../terminal';
 
 export interface ValidateOptions {
@@ -21,16 +22,25 @@ export function reportDiagnostics(ctx: CliContext, errors: readonly Diagnostic[]
   return 1;
 }
 
+/** What the reader did not read (hidden names, links, submodules): on stderr, never silently. */
+export function reportNotes(ctx: CliContext, notes: readonly string[] | undefined): void {
+  const s = errStyle(ctx);
+  for (const n of notes ?? []) ctx.stderr.write(`${s.yellow('note')} ${n}\n`);
+}
+
 export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
-  const root = resolvePolicyRoot(ctx.cwd, opts.root);
-  const files = await readPolicyFiles(root, { relativeTo: ctx.cwd });
-  if (!files.ok) return reportDiagnostics(ctx, files.errors);
-  const result = compileSources(files.value, now);
+  const where = policyRootOrUsage(ctx.cwd, opts.root, '');
+  if ('usage' in where) return usageError(ctx, where.usage);
+  const { root } = where;
+  const tree = await readPolicyTree(root, { relativeTo: ctx.cwd });
+  if (!tree.ok) return reportDiagnostics(ctx, tree.errors);
+  reportNotes(ctx, tree.value.notes);
+  const result = withTreeProblems(tree.value, compileSources(tree.value.files, now));
   if (!result.ok) return reportDiagnostics(ctx, result.errors);
   // What `plan` would refuse (AWS WAF limits) is refused here too, with positions.
-  const cloud = cloudLimitDiagnostics(files.value, result.value);
+  const cloud = cloudLimitDiagnostics(tree.value.files, result.value);
   if (cloud.length > 0) return reportDiagnostics(ctx, cloud);
   const s = outStyle(ctx);
   ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile (at ${now.toISOString()})\n\n`);

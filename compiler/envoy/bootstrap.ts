@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { EXTENSION, TYPE, adsConfigSource, duration, typed } from './common';
 import type { EnvoyResources, JsonObject, JsonValue } from './resources';
 
-/** Admin listens on loopback only: it can change runtime, drain listeners and dump config. */
+/** Admin listens on loopback by default: it can change runtime, drain listeners and dump config. */
 const ADMIN_ADDRESS = '127.0.0.1';
 export const DEFAULT_ADMIN_PORT = 9901;
 /** Edge guidance: cap downstream connections so a connection flood exhausts a limit, not memory. */
@@ -15,8 +15,15 @@ export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
 /** Name of the static cluster the ADS bootstrap reaches the control server through. */
 export const XDS_CLUSTER = 'xds_cluster';
 
-function admin(port: number | undefined): JsonObject {
-  return { address: { socket_address: { address: ADMIN_ADDRESS, port_value: port ?? DEFAULT_ADMIN_PORT } } };
+/**
+ * Backoff between attempts to re-open the ADS stream. Envoy's default (0.5 s base, 30 s cap, full
+ * jitter) let Envoys come back 5–20 s after a control-server restart (measured, docs/operations.md);
+ * a 3 s cap bounds that, and the jitter still spreads a fleet's reconnects over the interval.
+ */
+export const ADS_RETRY_BACKOFF = { baseIntervalMs: 250, maxIntervalMs: 3000 } as const;
+
+function admin(port: number | undefined, host: string | undefined): JsonObject {
+  return { address: { socket_address: { address: host ?? ADMIN_ADDRESS, port_value: port ?? DEFAULT_ADMIN_PORT } } };
 }
 
 function overloadManager(maxConnections: number | undefined): JsonObject {
@@ -81,7 +88,7 @@ export function staticBootstrap(resources: EnvoyResources, options: StaticBootst
   const assignments = new Map(resources.endpoints.map((r) => [r.name, r.value]));
   return {
     node: { id: options.nodeId ?? 'portcullis-static', cluster: resources.fleet },
-    admin: admin(options.adminPort),
+    admin: admin(options.adminPort, undefined),
     overload_manager: overloadManager(options.maxDownstreamConnections),
     static_resources: {
       listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes)),
@@ -100,16 +107,31 @@ export interface AdsTls {
   readonly privateKeyFile?: string | undefined;
 }
 
+/** One control-server address (a host name or an IP literal, and a port). */
+export interface XdsAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface AdsBootstrapOptions {
-  /** node.id: unique per Envoy. */
+  /** node.id: unique per Envoy (the control server tracks ACKs and NACKs per node id). */
   readonly nodeId: string;
   /** node.cluster: the fleet, which selects the environment on the control server. */
   readonly cluster: string;
   readonly xdsHost: string;
   readonly xdsPort: number;
+  /**
+   * Further control-server replicas besides xdsHost:xdsPort, endpoints of the same cluster: each
+   * new ADS stream goes to the next healthy one (round robin), so a dead replica costs one backoff.
+   */
+  readonly extraXds?: readonly XdsAddress[] | undefined;
   /** Incremental (DELTA_GRPC) or state-of-the-world (GRPC) ADS. */
   readonly delta: boolean;
   readonly adminPort?: number | undefined;
+  /** Admin listen address (default 127.0.0.1: admin can change runtime and drain listeners). */
+  readonly adminHost?: string | undefined;
+  /** ADS re-connect backoff (default ADS_RETRY_BACKOFF). */
+  readonly retryBackoff?: { readonly baseIntervalMs: number; readonly maxIntervalMs: number } | undefined;
   readonly tls?: AdsTls | null | undefined;
   /**
    * How long a fresh Envoy waits for its first clusters and listeners before it starts anyway.
@@ -122,16 +144,21 @@ export interface AdsBootstrapOptions {
   readonly maxDownstreamConnections?: number | undefined;
 }
 
-function xdsTransportSocket(tls: AdsTls, host: string): JsonObject {
-  const serverName = tls.serverName ?? host;
-  const literal = isIP(serverName) !== 0;
+/**
+ * TLS to the control server. With several replicas and no explicit server name, a replica may
+ * present a certificate for any of the configured hosts (one cluster, one TLS context); SNI is the
+ * first host name.
+ */
+function xdsTransportSocket(tls: AdsTls, hosts: readonly string[]): JsonObject {
+  const names = tls.serverName !== undefined ? [tls.serverName] : [...new Set(hosts)];
+  const sni = names.find((n) => isIP(n) === 0);
   if ((tls.certChainFile === undefined) !== (tls.privateKeyFile === undefined)) {
     throw new Error('adsBootstrap: tls.certChainFile and tls.privateKeyFile go together');
   }
   return {
     name: EXTENSION.tls,
     typed_config: typed(TYPE.upstreamTls, {
-      ...(literal ? {} : { sni: serverName }),
+      ...(sni === undefined ? {} : { sni }),
       common_tls_context: {
         alpn_protocols: ['h2'],
         ...(tls.certChainFile !== undefined && tls.privateKeyFile !== undefined
@@ -139,7 +166,7 @@ function xdsTransportSocket(tls: AdsTls, host: string): JsonObject {
           : {}),
         validation_context: {
           trusted_ca: { filename: tls.caFile },
-          match_typed_subject_alt_names: [{ san_type: literal ? 'IP_ADDRESS' : 'DNS', matcher: { exact: serverName } }],
+          match_typed_subject_alt_names: names.map((n) => ({ san_type: isIP(n) !== 0 ? 'IP_ADDRESS' : 'DNS', matcher: { exact: n } })),
         },
       },
     }),
@@ -148,48 +175,57 @@ function xdsTransportSocket(tls: AdsTls, host: string): JsonObject {
 
 /** A dynamic bootstrap: listeners, routes, clusters and endpoints all come over one ADS stream. */
 export function adsBootstrap(options: AdsBootstrapOptions): JsonObject {
-  const literal = isIP(options.xdsHost) !== 0;
+  const addresses: XdsAddress[] = [{ host: options.xdsHost, port: options.xdsPort }, ...(options.extraXds ?? [])];
   const fetchTimeout = duration(options.initialFetchTimeoutMs ?? 0);
+  const backoff = options.retryBackoff ?? ADS_RETRY_BACKOFF;
   return {
     node: { id: options.nodeId, cluster: options.cluster },
-    admin: admin(options.adminPort),
+    admin: admin(options.adminPort, options.adminHost),
     overload_manager: overloadManager(options.maxDownstreamConnections),
     dynamic_resources: {
       ads_config: {
         api_type: options.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+        grpc_services: [
+          {
+            envoy_grpc: {
+              cluster_name: XDS_CLUSTER,
+              // On envoy_grpc, not on the GrpcService: Envoy reads the xDS stream backoff from here only.
+              retry_policy: { retry_back_off: { base_interval: duration(backoff.baseIntervalMs), max_interval: duration(backoff.maxIntervalMs) } },
+            },
+          },
+        ],
         // The node is the same on every request of a stream: send it once.
         set_node_on_first_message_only: true,
       },
       cds_config: { ...adsConfigSource(), initial_fetch_timeout: fetchTimeout },
       lds_config: { ...adsConfigSource(), initial_fetch_timeout: fetchTimeout },
     },
-    static_resources: {
-      clusters: [
-        {
-          name: XDS_CLUSTER,
-          type: literal ? 'STATIC' : 'STRICT_DNS',
-          connect_timeout: '1s',
-          load_assignment: {
-            cluster_name: XDS_CLUSTER,
-            endpoints: [
-              { lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsHost, port_value: options.xdsPort } } } }] },
-            ],
-          },
-          typed_extension_protocol_options: {
-            [EXTENSION.httpProtocolOptions]: typed(TYPE.httpProtocolOptions, {
-              explicit_http_config: {
-                http2_protocol_options: {
-                  // Notice a dead control server (half-open TCP) within seconds, then reconnect.
-                  connection_keepalive: { interval: '30s', timeout: '5s' },
-                },
-              },
-            }),
-          },
-          ...(options.tls ? { transport_socket: xdsTransportSocket(options.tls, options.xdsHost) } : {}),
-        },
-      ],
+    static_resources: { clusters: [xdsCluster(addresses, options.tls)] },
+  };
+}
+
+/** The static cluster of control-server replicas the ADS stream runs over (HTTP/2, optionally TLS). */
+function xdsCluster(addresses: readonly XdsAddress[], tls: AdsTls | null | undefined): JsonObject {
+  const allLiteral = addresses.every((a) => isIP(a.host) !== 0);
+  return {
+    name: XDS_CLUSTER,
+    type: allLiteral ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: XDS_CLUSTER,
+      endpoints: [{ lb_endpoints: addresses.map((a) => ({ endpoint: { address: { socket_address: { address: a.host, port_value: a.port } } } })) }],
     },
+    typed_extension_protocol_options: {
+      [EXTENSION.httpProtocolOptions]: typed(TYPE.httpProtocolOptions, {
+        explicit_http_config: {
+          http2_protocol_options: {
+            // Notice a dead control server (half-open TCP) within seconds, then reconnect.
+            connection_keepalive: { interval: '30s', timeout: '5s' },
+          },
+        },
+      }),
+    },
+    ...(tls ? { transport_socket: xdsTransportSocket(tls, addresses.map((a) => a.host)) } : {}),
   };
 }

@@ -3,8 +3,8 @@
  * xDS server and `portcullis render/plan` consume it.
  */
 export { translateEnvironment, translatePolicy } from './translate';
-export { staticBootstrap, adsBootstrap, XDS_CLUSTER, DEFAULT_ADMIN_PORT } from './bootstrap';
-export type { StaticBootstrapOptions, AdsBootstrapOptions, AdsTls } from './bootstrap';
+export { staticBootstrap, adsBootstrap, ADS_RETRY_BACKOFF, XDS_CLUSTER, DEFAULT_ADMIN_PORT } from './bootstrap';
+export type { StaticBootstrapOptions, AdsBootstrapOptions, AdsTls, XdsAddress } from './bootstrap';
 export { canonicalJson, contentHash, resourceVersion, versioned } from './hash';
 export { HTTP_FILTER_ORDER } from './http-filters';
 export { FILTER, names } from './common';

@@ -163,6 +163,33 @@ describe('plan', () => {
     expect(r.err).toMatch(/policies\/oops\.yaml:2:7 .*kind/);
   });
 
+  it('--path that neither revision has is a usage error naming both, not a silent fall-back to the root', async () => {
+    const repo = policyRepo('plan-path');
+    const r = await run(['plan', '--base', 'HEAD', '--head', 'HEAD', '--repo', repo, '--path', 'nope']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--path "nope": no such folder at --base HEAD \([0-9a-f]{7}\) or --head HEAD \([0-9a-f]{7}\)/);
+    expect(r.out).toBe('');
+  });
+
+  it.each(['../elsewhere', '/etc', 'policies/../..'])('--path %s outside the repository is a usage error, not a git stack trace', async (path) => {
+    const r = await run(['plan', '--base', 'HEAD', '--head', 'HEAD', '--repo', REPO_ROOT, '--path', path]);
+    expect(r.err).toBe(`error --path ${JSON.stringify(path)}: must be a folder inside the repository (relative, without "..")\n`);
+    expect(r.code).toBe(2);
+  });
+
+  it('a policy folder the base does not have yet is planned as added in full', async () => {
+    const repo = join(tmp, 'plan-new-folder');
+    cpSync(join(REPO_ROOT, 'policies'), join(repo, 'edge'), { recursive: true });
+    git(repo, 'init', '-q', '-b', 'main');
+    git(repo, 'commit', '-q', '--allow-empty', '-m', 'empty');
+    git(repo, 'add', '.');
+    git(repo, 'commit', '-qm', 'policies');
+    const r = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', repo, '--path', 'edge']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^prod \(fleets: edge-prod\): added$/m);
+  });
+
   it('names an unknown revision', async () => {
     const r = await run(['plan', '--base', 'no-such-ref', '--head', 'HEAD', '--repo', REPO_ROOT]);
     expect(r.code).toBe(2);

@@ -64,7 +64,7 @@ test('the node, the ADS flavour and the wait for the first configuration', () =>
   expect(sotw.dynamic_resources['ads_config']).toEqual({
     api_type: 'GRPC',
     transport_api_version: 'V3',
-    grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
+    grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER, retry_policy: { retry_back_off: { base_interval: '0.25s', max_interval: '3s' } } } }],
     set_node_on_first_message_only: true,
   });
   expect(sotw.dynamic_resources['cds_config']).toEqual({ ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '0s' });

@@ -1,0 +1,48 @@
+/**
+ * The git reader, the other policy source beside the directory reader: the policy tree of one
+ * commit, read from the object store (never a work tree), through the rule both readers share
+ * (sources/policy-tree.ts). Used by `portcullis plan` (git-revision.ts) and the follower.
+ */
+import type { SourceFile } from '../compiler';
+import type { GitObjects, RawTreeEntry } from './git';
+import { decodeName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
+
+const KIND_BY_MODE: Record<string, TreeEntry['kind']> = {
+  '100644': 'file',
+  '100755': 'file',
+  '120000': 'symlink', // a blob holding the link's target: read as a name, never followed
+  '160000': 'submodule',
+  '040000': 'folder',
+};
+
+/**
+ * The policy tree under `folder` ('' = the repository root) at `commit`. `previous` (blob id →
+ * text, the `blobs` of an earlier call) lets the follower skip blobs it has read before; `blobs`
+ * holds the texts of this tree's files only.
+ */
+export async function readTreeAt(
+  objects: GitObjects,
+  commit: string,
+  folder: string,
+  previous: ReadonlyMap<string, string> = new Map(),
+): Promise<PolicyTree & { readonly blobs: Map<string, string> }> {
+  const clean = folder.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+  const prefix = clean === '' || clean === '.' ? '' : `${clean}/`;
+  const raw = await objects.listTree(commit, clean);
+  const links = raw.filter((e) => e.mode === '120000');
+  const targets = await objects.readBlobBytes(links.map((e) => e.object));
+  const byPath = new Map<string, RawTreeEntry>(raw.map((e) => [e.path, e]));
+  const entries: TreeEntry[] = raw.map((e) => ({
+    path: e.path,
+    relative: e.path.slice(prefix.length),
+    kind: KIND_BY_MODE[e.mode] ?? 'other',
+    target: e.mode === '120000' ? decodeName(targets.get(e.object) ?? Buffer.from('?')) : undefined,
+    size: e.size,
+  }));
+  const verdict = judgeEntries(entries);
+  const blobs = verdict.read.map((e) => byPath.get(e.path)!.object);
+  const fresh = await objects.readBlobs(blobs.filter((b) => !previous.has(b)));
+  const texts = new Map(blobs.map((b) => [b, previous.get(b) ?? fresh.get(b) ?? '']));
+  const files: SourceFile[] = verdict.read.map((e, i) => ({ path: e.path, text: texts.get(blobs[i]!)! }));
+  return { files, problems: verdict.problems, notes: verdict.notes, blobs: texts };
+}
