@@ -7,4 +7,5 @@ export { verifyAuditDir, type VerifyReport, type StreamReport, type VerifyProble
 export { queryTrail, type TrailQuery } from './query';
 export { buildTimeline, renderMarkdown, renderText, type Step, type Rollout } from './timeline';
 export { parsePulumiOutput, type PulumiDeploy } from './pulumi';
+export { LokiShipper, type LokiShipperOptions } from './loki';
 export type { StoredRecord } from './segments';

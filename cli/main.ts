@@ -121,6 +121,15 @@ function addAuditCommands(program: Command, setExit: (code: number) => void, ctx
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
     .addOption(dirOption())
     .action(async (o) => setExit(await (await import('./commands/audit')).runAuditShow(ctx, o)));
+  audit
+    .command('ship')
+    .description('push the trail to a Loki push API (Loki, VictoriaLogs) from its cursor: once, or following new records')
+    .requiredOption('--loki-url <url>', 'push endpoint, e.g. http://loki:3100/loki/api/v1/push')
+    .option('--label <name=value>', 'extra static label (repeatable; keep it bounded)', collect, [])
+    .option('--tenant <id>', 'X-Scope-OrgID for a multi-tenant Loki')
+    .option('--once', 'ship what is there and exit (non-zero when the store refused)', false)
+    .addOption(dirOption())
+    .action(async (o) => setExit(await (await import('./commands/audit')).runAuditShip(ctx, o)));
 }
 
 export async function main(argv: readonly string[], ctx: CliContext = processContext()): Promise<number> {

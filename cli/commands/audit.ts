@@ -156,3 +156,53 @@ export function parseSince(text: string, now: Date): Date | string {
   const t = new Date(text);
   return Number.isNaN(t.getTime()) ? `--since: "${text}" is neither a duration (90s, 30m, 1h, 7d) nor an ISO-8601 time` : t;
 }
+
+export interface ShipOptions {
+  readonly auditDir?: string;
+  readonly lokiUrl: string;
+  readonly label?: readonly string[];
+  readonly tenant?: string;
+  readonly once?: boolean;
+}
+
+/**
+ * `audit ship`: pushes the trail to a Loki push API from the cursor on, once (`--once`: CI after
+ * `audit record`) or following new records until SIGINT/SIGTERM (a sidecar). Authorization comes
+ * from $PORTCULLIS_LOKI_AUTHORIZATION (e.g. `Bearer …`), never from a flag (shell history, ps).
+ */
+export async function runAuditShip(ctx: CliContext, o: ShipOptions, signals: NodeJS.EventEmitter = process): Promise<number> {
+  const labels: Record<string, string> = {};
+  for (const l of o.label ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(l);
+    if (!m) return usageError(ctx, `--label "${l}": expected name=value`);
+    labels[m[1]!] = m[2]!;
+  }
+  const headers: Record<string, string> = {};
+  if (process.env.PORTCULLIS_LOKI_AUTHORIZATION) headers.authorization = process.env.PORTCULLIS_LOKI_AUTHORIZATION;
+  if (o.tenant) headers['x-scope-orgid'] = o.tenant;
+  const { LokiShipper } = await import('../../audit');
+  const shipper = new LokiShipper({ dir: auditDir(ctx, o.auditDir), url: o.lokiUrl, labels, headers });
+  if (o.once) {
+    try {
+      const n = await shipper.shipAvailable();
+      ctx.stdout.write(`${outStyle(ctx).green('shipped')} ${n} record(s) to ${o.lokiUrl}\n`);
+      return 0;
+    } catch (e) {
+      ctx.stderr.write(`${errStyle(ctx).red('error')} ${e instanceof Error ? e.message : String(e)} (the cursor did not move; run again)\n`);
+      return 1;
+    }
+  }
+  shipper.start();
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      signals.off('SIGINT', done);
+      signals.off('SIGTERM', done);
+      resolve();
+    };
+    signals.on('SIGINT', done);
+    signals.on('SIGTERM', done);
+  });
+  await shipper.stop();
+  ctx.stdout.write(`shipped ${shipper.shipped} record(s); ${shipper.failures} failed attempt(s)\n`);
+  return 0;
+}
