@@ -8,3 +8,8 @@ export interface AuditSink {
 
 /** A sink that drops everything: the default when no audit directory is configured. */
 export const NO_AUDIT: AuditSink = { record: async () => undefined };
+
+/** One sink that writes to several (the trail and the rollout reporter); fails if any of them fails. */
+export function teeSink(...sinks: readonly AuditSink[]): AuditSink {
+  return { record: async (kind, fields) => void (await Promise.all(sinks.map((s) => s.record(kind, fields)))) };
+}

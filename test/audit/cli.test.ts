@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../support/git-repo';
 import { runCli } from '../support/cli';
-import { INCIDENT, MERGE, writeIncident } from './incident-trail';
+import { INCIDENT, MERGE, writeIncident } from '../../bench/audit/incident-trail';
 
 const START = new Date('2026-12-01T10:02:03.000Z');
 const cwd = process.cwd();

@@ -8,7 +8,7 @@ import { queryTrail } from '../../audit/query';
 import { tempDir } from '../support/git-repo';
 import { waitFor } from '../support/processes';
 import { VictoriaLogs } from '../support/victoria-logs';
-import { INCIDENT, writeIncident } from './incident-trail';
+import { INCIDENT, writeIncident } from '../../bench/audit/incident-trail';
 
 jest.setTimeout(90_000);
 

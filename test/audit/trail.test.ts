@@ -180,3 +180,12 @@ describe('torn last line', () => {
     await expect(fx.reopen()).rejects.toThrow(/cannot find the last record .* run `portcullis audit verify`/);
   });
 });
+
+describe('canonical JSON', () => {
+  it('sorts keys by code units at every depth, integer-like keys included', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null }, byStatus: { '9': 1, '10': 2, '401': 3, x: 4 } })).toBe(
+      '{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1,"byStatus":{"10":2,"401":3,"9":1,"x":4}}',
+    );
+    expect(canonicalJson({ s: 'é"\n', n: 1e21, u: undefined, arr: [undefined] })).toBe('{"arr":[null],"n":1e+21,"s":"é\\"\\n"}');
+  });
+});

@@ -1,10 +1,13 @@
 /**
- * The control server's audit records, with a real git repository and a real Envoy: every commit's
- * policy.seen → policy.compiled → xds.pushed → xds.ack (right commit, version and node), Envoy's
- * NACK with its error, a refused commit, and a lockdown that starts with a merge and expires by the clock.
+ * The control server's audit records, with a real git repository and two real Envoys (delta and
+ * SotW, one fleet): every commit's policy.seen → policy.compiled → xds.pushed → xds.ack (right
+ * commit, version and node), Envoy's NACK with its error, a refused commit, and a lockdown that
+ * starts with a merge and expires by the clock. The rollout reporter, teed onto the same sink, posts
+ * commit statuses to a recording client (GitHub's API shape; the bot's GitHub double was not on main).
  */
 import type { EnvoyResources } from '../../compiler/envoy/resources';
-import { AuditWriter, queryTrail, verifyAuditDir, type StoredRecord } from '../../audit';
+import { AuditWriter, queryTrail, RolloutStatusReporter, teeSink, verifyAuditDir, type StoredRecord } from '../../audit';
+import { recordingClient } from '../support/commit-status-client';
 import type { ControlServer } from '../../xds-server/serve';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { createPolicyWorld, pushCommit, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
@@ -19,6 +22,11 @@ const NODE = 'e2e-audit-1';
 let world: PolicyWorld;
 let server: ControlServer;
 let envoy: EnvoyProcess;
+let envoy2: EnvoyProcess;
+const github = recordingClient();
+let reporter: RolloutStatusReporter;
+/** Commit statuses posted for `commit`, as `state: description`. */
+const statuses = (commit: string): string[] => github.calls.filter((c) => c.sha === commit && c.context === 'portcullis/e2e').map((c) => `${c.state}: ${c.description}`);
 let writer: AuditWriter;
 let auditDir: string;
 let injectBadCluster = false;
@@ -39,14 +47,28 @@ beforeAll(async () => {
   world = await createPolicyWorld();
   auditDir = tempDir('portcullis-e2e-audit-');
   writer = await AuditWriter.open({ dir: auditDir, stream: 'serve' });
-  server = await startServerInProcess(world, { transformResources: badClusterHook, audit: writer });
+  reporter = new RolloutStatusReporter({
+    client: github,
+    repository: 'e2e/policies',
+    minIntervalMs: 200,
+    served: () => {
+      const s = server?.follower.status().served;
+      return s ? { commit: s.commit, environments: s.environments.map((e) => e.name) } : null;
+    },
+    nodes: () => server?.status().nodes ?? [],
+  });
+  server = await startServerInProcess(world, { transformResources: badClusterHook, audit: teeSink(writer, reporter) });
   envoy = startAdsEnvoy({ nodeId: NODE, fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
+  envoy2 = startAdsEnvoy({ nodeId: 'e2e-audit-2', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: false });
   await envoy.waitReady();
+  await envoy2.waitReady();
   await waitInSync(server.http.url, 'e2e-delta');
 });
 
 afterAll(async () => {
+  reporter?.stop();
   await envoy?.stop();
+  await envoy2?.stop();
   await server?.stop();
   await writer?.close();
   await world?.close();
@@ -79,6 +101,12 @@ test('a merged lockdown: seen → compiled → pushed → ACKed by the node, wit
     expect(typeof ack.latencyMs).toBe('number');
   }
   expect(trail.some((r) => r.kind === 'xds.pushed' && r.type === 'route')).toBe(true);
+  // Both Envoys got it: GitHub shows the rollout going from pending to 2/2.
+  const short = commit.slice(0, 7);
+  await waitFor('the success status', () => statuses(commit).includes(`success: 2/2 Envoys enforce ${short}`));
+  const posted = statuses(commit);
+  expect(posted[0]).toMatch(new RegExp(`^pending: [01]/2 Envoys enforce ${short}$`));
+  expect(posted.at(-1)).toBe(`success: 2/2 Envoys enforce ${short}`);
 
   // The clock ends it: a recompile of the same commit, no new commit.
   const expired = await waitFor('lockdown.expired', async () => (await records()).find((r) => r.kind === 'lockdown.expired' && r.lockdown === 'audit-block'), 15_000, 200);
@@ -91,9 +119,18 @@ test('a merged lockdown: seen → compiled → pushed → ACKed by the node, wit
 test("a NACK is recorded with Envoy's error; a refused commit with its errors", async () => {
   injectBadCluster = true;
   const { commit } = await pushCommit(world, server.http.url, { 'policies/extra.yaml': 'apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: extra }\nspec:\n  path: { prefix: /extra-1 }\n  service: catalog\n' }, 'touch: a cluster Envoy rejects');
-  const nack = await waitFor('xds.nack', async () => (await records()).find((r) => r.kind === 'xds.nack' && r.commit === commit), 15_000, 100);
+  const nack = await waitFor('xds.nack', async () => (await records()).find((r) => r.kind === 'xds.nack' && r.commit === commit && r.node === NODE), 15_000, 100);
   expect(nack).toMatchObject({ node: NODE, type: 'cluster', environment: 'e2e', resources: expect.arrayContaining(['e2e-rejected']) });
   expect(String(nack.error)).toMatch(/e2e-rejected|connect_timeout|duration/i);
+  // Both Envoys reject it: the commit's status is failure with Envoy's own message.
+  const lastNack = (await waitFor('both NACKs', () => {
+    const nodes = server.status().nodes.filter((n) => n.lastNack?.commit === commit);
+    return nodes.length === 2 ? nodes : undefined;
+  }))[0]!.lastNack!;
+  const failure = await waitFor('the failure status', () => statuses(commit).find((s) => s.startsWith('failure: 2 Envoys rejected')));
+  const description = `2 Envoys rejected ${commit.slice(0, 7)} (cluster): ${lastNack.error}`;
+  // GitHub keeps 140 characters of a description.
+  expect(failure).toBe(`failure: ${description.length <= 140 ? description : `${description.slice(0, 139)}…`}`);
   injectBadCluster = false;
 
   const refused = await pushCommit(world, server.http.url, { 'policies/broken.yaml': 'apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: broken }\nspec: { service: nowhere }\n' }, 'broken route');
