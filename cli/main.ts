@@ -80,6 +80,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--tls-key <file>', 'xDS server private key (PEM), for mTLS')
     .option('--tls-client-ca <file>', 'CA (PEM) that signs Envoy client certificates, for mTLS')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
+    .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
+    .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))
+    .option('--loki-url <url>', 'also ship the audit trail to this Loki push URL (auth: env PORTCULLIS_LOKI_AUTHORIZATION)')
+    .option('--github-status-repo <owner/name>', 'post rollout commit statuses portcullis/<env> to this repository (token: env GITHUB_TOKEN)')
+    .option('--replica-id <name>', 'this replica\'s name, with several control servers: its own status context and Loki label')
     .action(async (o) => setExit(await runServe(ctx, o)));
 
   program

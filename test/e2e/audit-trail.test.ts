@@ -8,7 +8,7 @@
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { AuditWriter, queryTrail, RolloutStatusReporter, teeSink, verifyAuditDir, type StoredRecord } from '../../audit';
 import { recordingClient } from '../support/commit-status-client';
-import type { ControlServer } from '../../xds-server/serve';
+import type { ControlServer } from '../../cli/control-server';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { createPolicyWorld, pushCommit, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { tempDir } from '../support/git-repo';
