@@ -1,6 +1,7 @@
 /**
  * `cloud.deploy` fields from what `pulumi up` printed: the `--json` engine-event stream (JSON
- * Lines; its summaryEvent), the `--output json` summary object, or a `preview --json` document.
+ * Lines; its summaryEvent), the `--output json` summary object, a `preview --json` document, or
+ * `pulumi stack history --json` (its newest update: what the deploy workflow reads after `up`).
  */
 export interface PulumiDeploy {
   readonly result: 'succeeded' | 'failed' | 'canceled';
@@ -18,7 +19,11 @@ export function parsePulumiOutput(text: string): { ok: true; value: PulumiDeploy
   if (trimmed === '') return { ok: false, error: 'the file is empty' };
   try {
     const doc = JSON.parse(trimmed) as Record<string, unknown>;
-    if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    if (Array.isArray(doc)) {
+      const update = fromHistory(doc as Record<string, unknown>[]);
+      return update ? { ok: true, value: update } : { ok: false, error: 'the stack history holds no update' };
+    }
+    if (doc && typeof doc === 'object') {
       const fromDoc = fromSummaryDocument(doc);
       if (fromDoc) return { ok: true, value: fromDoc };
     }
@@ -36,6 +41,17 @@ function fromSummaryDocument(doc: Record<string, unknown>): PulumiDeploy | null 
   const result = doc.result === 'failed' || doc.result === 'canceled' ? doc.result : 'succeeded';
   const duration = typeof doc.duration === 'number' ? doc.duration / (doc.duration > 1e6 ? 1e9 : 1) : null;
   return { result, changes: numbers(counts), resources: changed(steps), durationSeconds: duration };
+}
+
+/** `pulumi stack history --json`: newest first; the first entry of kind update. */
+function fromHistory(entries: readonly Record<string, unknown>[]): PulumiDeploy | null {
+  const u = entries.find((e) => e && (e.kind === 'update' || e.kind === undefined));
+  if (!u) return null;
+  const result = u.result === 'failed' || u.result === 'canceled' ? u.result : u.result === 'in-progress' ? 'failed' : 'succeeded';
+  const start = Date.parse(String(u.startTime ?? ''));
+  const end = Date.parse(String(u.endTime ?? ''));
+  const durationSeconds = Number.isFinite(start) && Number.isFinite(end) ? Math.round((end - start) / 1000) : null;
+  return { result, changes: numbers((u.resourceChanges ?? {}) as Record<string, unknown>), resources: [], durationSeconds };
 }
 
 function fromEventStream(text: string): { ok: true; value: PulumiDeploy } | { ok: false; error: string } {

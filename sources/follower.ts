@@ -371,7 +371,9 @@ export class PolicyFollower {
       { commit, stage, errorCount: errors.length, errors, servedCommit: this.served?.commit ?? null },
       'policy commit rejected; the last good snapshot stays in force',
     );
-    this.audit('policy.refused', { commit, stage, errorCount: errors.length, errors: errors.slice(0, 50), servedCommit: this.served?.commit ?? null });
+    // A git error may quote the repository URL: no credentials in the trail.
+    const recorded = errors.slice(0, 50).map((d) => ({ ...d, message: redactCredentials(d.message) }));
+    this.audit('policy.refused', { commit, stage, errorCount: errors.length, errors: recorded, servedCommit: this.served?.commit ?? null });
     return { kind: 'rejected', commit, errors };
   }
 

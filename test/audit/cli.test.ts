@@ -46,6 +46,12 @@ describe('audit record', () => {
       durationSeconds: 12,
       time: START.toISOString(),
     });
+    // What the deploy workflow reads after `up`: `pulumi stack history --json --page-size 1`.
+    writeFileSync(file, JSON.stringify([{ kind: 'update', result: 'failed', startTime: '2026-12-01T10:00:00Z', endTime: '2026-12-01T10:00:42Z', resourceChanges: { create: 2, update: 1 }, version: 17 }]));
+    const history = await runCli(['audit', 'record', 'cloud.deploy', '--audit-dir', dir, '--from-pulumi', file, '--field', 'stack=prod'], { cwd, now: START });
+    expect(history.code).toBe(0);
+    const rec2 = JSON.parse(readFileSync(path.join(dir, 'cli', '2026-12-01.jsonl'), 'utf8').split('\n')[1]!);
+    expect(rec2).toMatchObject({ seq: 2, result: 'failed', changes: { create: 2, update: 1 }, durationSeconds: 42, resources: [] });
     writeFileSync(file, '{"sequence":1,"preludeEvent":{}}\n');
     const noSummary = await runCli(['audit', 'record', 'cloud.deploy', '--audit-dir', dir, '--from-pulumi', file, '--field', 'stack=prod'], { cwd, now: START });
     expect(noSummary).toMatchObject({ code: 2, err: expect.stringContaining('no summaryEvent') });
