@@ -125,3 +125,39 @@ test('`portcullis audit ship --once` pushes from the cursor and fails clearly wh
   const refused = await runCli(['audit', 'ship', '--once', '--audit-dir', dir, '--loki-url', 'http://127.0.0.1:9/insert/loki/api/v1/push'], { cwd: dir, now: new Date() });
   expect(refused).toMatchObject({ code: 1, err: expect.stringContaining('the cursor did not move') });
 });
+
+test('the cursor follows daily segments and a torn tail the writer set aside: every record once', async () => {
+  const { truncateSync, readFileSync } = await import('node:fs');
+  const path = await import('node:path');
+  const dir = tempDir('portcullis-ship-');
+  let now = new Date(Date.now() - 2 * 86_400_000);
+  const open = () => AuditWriter.open({ dir, stream: 'serve', clock: () => now });
+  let w = await open();
+  for (let i = 0; i < 3; i++) await w.record('policy.seen', { commit: `day1-${i}` });
+  const shipper = new LokiShipper({ dir, url: vl.lokiPushUrl, labels: { cluster: 'rotation' } });
+  expect(await shipper.shipAvailable()).toBe(3);
+  now = new Date(now.getTime() + 86_400_000);
+  for (let i = 0; i < 3; i++) await w.record('policy.seen', { commit: `day2-${i}` });
+  await w.close();
+  // A crash mid-line on day 2: the shipper never sends the torn bytes; the next writer sets them aside.
+  const day2 = path.join(dir, 'serve', `${now.toISOString().slice(0, 10)}.jsonl`);
+  truncateSync(day2, readFileSync(day2).length - 20);
+  expect(await shipper.shipAvailable()).toBe(2);
+  w = await open();
+  await w.record('policy.seen', { commit: 'after-crash' });
+  await w.close();
+  expect(await shipper.shipAvailable()).toBe(2); // audit.recovered and the new record
+  const rows = await waitFor('the rotation records', async () => {
+    const r = await vl.query('cluster:="rotation" | sort by (seq)');
+    return r.length === 7 ? r : undefined;
+  });
+  expect(rows.map((r) => [r.seq, r.kind, r.commit ?? ''])).toEqual([
+    ['1', 'policy.seen', 'day1-0'],
+    ['2', 'policy.seen', 'day1-1'],
+    ['3', 'policy.seen', 'day1-2'],
+    ['4', 'policy.seen', 'day2-0'],
+    ['5', 'policy.seen', 'day2-1'],
+    ['6', 'audit.recovered', ''],
+    ['7', 'policy.seen', 'after-crash'],
+  ]);
+});
