@@ -5,7 +5,7 @@
  * Per-node xDS records (the bulk of a trail) are parsed only when they name a linked commit.
  */
 import * as path from 'node:path';
-import { listSegments, listStreams, parseRecord, readLines, type StoredRecord } from './segments';
+import { listSegments, listStreams, parseRecord, readLineBatches, type StoredRecord } from './segments';
 
 export type TrailQuery = { readonly incident: string } | { readonly pr: number } | { readonly since: Date };
 
@@ -68,10 +68,12 @@ async function scan(dir: string, pre: (text: string) => unknown, keep: (r: Store
   for (const stream of await listStreams(dir)) {
     for (const segment of await listSegments(path.join(dir, stream))) {
       if (segment.slice(0, 10) < fromDay) continue;
-      for await (const l of readLines(path.join(dir, stream, segment))) {
-        if (!l.terminated || !pre(l.text)) continue;
-        const r = parseRecord(l.text);
-        if (r && keep(r)) out.push(r);
+      for await (const batch of readLineBatches(path.join(dir, stream, segment))) {
+        for (const l of batch) {
+          if (!l.terminated || !pre(l.text)) continue;
+          const r = parseRecord(l.text);
+          if (r && keep(r)) out.push(r);
+        }
       }
     }
   }

@@ -6,7 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { canonicalJson, chainHash, GENESIS } from './canonical';
-import { listSegments, listStreams, readLines, type StoredRecord } from './segments';
+import { listSegments, listStreams, readLineBatches, type StoredRecord } from './segments';
 
 export interface RecordRef {
   readonly stream: string;
@@ -58,21 +58,23 @@ async function verifyStream(dir: string, stream: string): Promise<StreamReport> 
   const done = (problem: VerifyProblem | null): StreamReport => ({ stream, segments: segments.length, records: expected - 1, head, problem, torn, recovered });
   for (const [i, segment] of segments.entries()) {
     const file = path.join(stream, segment);
-    for await (const l of readLines(path.join(dir, file))) {
-      const at: RecordRef = { stream, file, line: l.line };
-      if (!l.terminated) {
-        if (i === segments.length - 1) {
-          torn = { ...at, bytes: Buffer.byteLength(l.text) };
-          break;
+    for await (const batch of readLineBatches(path.join(dir, file))) {
+      for (const l of batch) {
+        const at: RecordRef = { stream, file, line: l.line };
+        if (!l.terminated) {
+          if (i === segments.length - 1) {
+            torn = { ...at, bytes: Buffer.byteLength(l.text) };
+            break;
+          }
+          return done({ ...at, message: 'unterminated line inside the chain (a later segment follows it)' });
         }
-        return done({ ...at, message: 'unterminated line inside the chain (a later segment follows it)' });
+        const checked = checkLine(l.text, stream, prev, expected, segment);
+        if (!checked.ok) return done({ ...at, ...checked.ref, message: checked.message });
+        const r = checked.record;
+        prev = r.hash;
+        expected++;
+        head = { seq: r.seq, hash: r.hash, time: r.time };
       }
-      const checked = checkLine(l.text, stream, prev, expected, segment);
-      if (!checked.ok) return done({ ...at, ...checked.ref, message: checked.message });
-      const r = checked.record;
-      prev = r.hash;
-      expected++;
-      head = { seq: r.seq, hash: r.hash, time: r.time };
     }
   }
   return done(null);
