@@ -1,6 +1,7 @@
 /**
  * The audit record kinds, their required fields, and which of them are incident events (fsynced
  * before `record()` resolves). One table, used by the writer, `audit record` and the docs.
+ * Required is kept to what links a record into its timeline: a record refused is a record lost.
  */
 
 /** Fields that link records of one incident together; present when known. */
@@ -21,11 +22,11 @@ export const KINDS: Readonly<Record<string, KindSpec>> = {
   'incident.opened': { required: ['incident'], incident: true, summary: 'the bot opened an incident for a new key' },
   'pr.opened': { required: ['pr'], incident: true, summary: 'a lockdown (or policy) pull request was opened' },
   'pr.updated': { required: ['pr'], incident: true, summary: 'the pull request got a new commit or description' },
-  'review.requested': { required: ['pr', 'reviewers'], incident: true, summary: 'reviews were requested' },
-  'review.submitted': { required: ['pr', 'actor', 'state', 'commit'], incident: true, summary: 'a review was submitted (approver, state, reviewed commit)' },
-  'pr.merged': { required: ['pr', 'commit', 'actor'], incident: true, summary: 'the pull request was merged (merge commit, merged by)' },
+  'review.requested': { required: ['pr'], incident: true, summary: 'reviews were requested' },
+  'review.submitted': { required: ['pr', 'actor', 'state'], incident: true, summary: 'a review was submitted (approver, state, reviewed commit)' },
+  'pr.merged': { required: ['pr', 'commit'], incident: true, summary: 'the pull request was merged (merge commit, merged by)' },
   'policy.seen': { required: ['commit'], incident: false, summary: 'the control server saw a new policy commit' },
-  'policy.refused': { required: ['commit', 'errors'], incident: true, summary: 'a policy commit did not compile; the last good one stays in force' },
+  'policy.refused': { required: ['errors'], incident: true, summary: 'a policy commit (or a lockdown the bot generated) did not compile; the last good one stays in force' },
   'policy.compiled': { required: ['commit', 'version'], incident: false, summary: 'a policy commit compiled and was handed to the xDS server (commit → versions)' },
   'xds.pushed': { required: ['node', 'type', 'version'], incident: false, summary: 'a response was sent to one Envoy for one type' },
   'xds.ack': { required: ['node', 'type', 'version'], incident: false, summary: 'an Envoy accepted a version of one type' },

@@ -65,13 +65,15 @@ function stepOf(r: StoredRecord): Step {
     case 'review.requested':
       return s('review requested', `review of PR #${f.pr} requested from ${[f.reviewers].flat().join(', ')}`);
     case 'review.submitted':
-      return s(`${f.state === 'approved' ? 'approved' : String(f.state)} by @${f.actor}`, `PR #${f.pr} ${f.state === 'approved' ? 'approved' : String(f.state)} by @${f.actor} (reviewed ${short(f.commit)})`);
+      return s(`${f.state === 'approved' ? 'approved' : String(f.state)} by @${f.actor}`, `PR #${f.pr} ${f.state === 'approved' ? 'approved' : String(f.state)} by @${f.actor}${f.commit ? ` (reviewed ${short(f.commit)})` : ''}`);
     case 'pr.merged':
-      return s('merged', `PR #${f.pr} merged by @${f.actor} as ${short(f.commit)}`);
+      return s('merged', `PR #${f.pr} merged${f.actor ? ` by @${f.actor}` : ''} as ${short(f.commit)}`);
     case 'policy.seen':
       return s('seen', `control server saw ${short(f.commit)}`);
     case 'policy.refused':
-      return s('refused', `${short(f.commit)} refused: ${Array.isArray(f.errors) ? f.errors.length : 1} error(s); the last good commit stays in force`);
+      return f.commit
+        ? s('refused', `${short(f.commit)} refused: ${Array.isArray(f.errors) ? f.errors.length : 1} error(s); the last good commit stays in force`)
+        : s('refused', `the lockdown generated for ${f.incident ?? 'the incident'} does not validate: ${Array.isArray(f.errors) ? f.errors.length : 1} error(s)`);
     case 'policy.compiled':
       return s('compiled', `${short(f.commit)} compiled, version ${f.version}`);
     case 'lockdown.started':
