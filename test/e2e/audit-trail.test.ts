@@ -66,6 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  envoy2?.proc.killGroup('SIGCONT');
   reporter?.stop();
   await envoy?.stop();
   await envoy2?.stop();
@@ -75,9 +76,14 @@ afterAll(async () => {
 });
 
 test('a merged lockdown: seen → compiled → pushed → ACKed by the node, with commit, version and node; it expires by the clock', async () => {
-  const expiresAt = new Date(Date.now() + 6000).toISOString();
+  const expiresAt = new Date(Date.now() + 8000).toISOString();
+  // The second Envoy is frozen (SIGSTOP) while the commit rolls out: GitHub must show 1/2, pending.
+  envoy2.proc.killGroup('SIGSTOP');
   const { commit } = await pushCommit(world, server.http.url, { 'policies/lockdown-audit.yaml': lockdownFile('audit-block', [{ type: 'blockNetworks', cidrs: ['192.0.2.77/32'] }], expiresAt) }, 'lockdown: audit-block');
   await waitFor('the commit served', () => server.follower.status().served?.commit === commit);
+  const short = commit.slice(0, 7);
+  await waitFor('the pending status', () => statuses(commit).includes(`pending: 1/2 Envoys enforce ${short}`));
+  envoy2.proc.killGroup('SIGCONT');
   const status = await waitInSync(server.http.url, 'e2e-delta');
   expect(status.policy.served?.commit).toBe(commit);
   const version = status.policy.served!.version;
@@ -101,12 +107,11 @@ test('a merged lockdown: seen → compiled → pushed → ACKed by the node, wit
     expect(typeof ack.latencyMs).toBe('number');
   }
   expect(trail.some((r) => r.kind === 'xds.pushed' && r.type === 'route')).toBe(true);
-  // Both Envoys got it: GitHub shows the rollout going from pending to 2/2.
-  const short = commit.slice(0, 7);
+  // Both Envoys got it: GitHub shows the rollout going from pending 1/2 to success 2/2.
   await waitFor('the success status', () => statuses(commit).includes(`success: 2/2 Envoys enforce ${short}`));
   const posted = statuses(commit);
-  expect(posted[0]).toMatch(new RegExp(`^pending: [01]/2 Envoys enforce ${short}$`));
-  expect(posted.at(-1)).toBe(`success: 2/2 Envoys enforce ${short}`);
+  expect(posted.filter((p) => p.startsWith('pending')).every((p) => /^pending: [01]\/2 Envoys enforce /.test(p))).toBe(true);
+  expect(posted.slice(-2)).toEqual([`pending: 1/2 Envoys enforce ${short}`, `success: 2/2 Envoys enforce ${short}`]);
 
   // The clock ends it: a recompile of the same commit, no new commit.
   const expired = await waitFor('lockdown.expired', async () => (await records()).find((r) => r.kind === 'lockdown.expired' && r.lockdown === 'audit-block'), 15_000, 200);
