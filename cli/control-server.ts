@@ -21,6 +21,7 @@ import { startHttpEdge, type HttpEdge } from '../xds-server/http/server';
 import type { NodeStatus, StatusDocument } from './status-document';
 import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
 import { packageVersion } from './package-version';
+import type { AuditSink } from '../audit';
 
 export interface ServeOptions {
   /** Policy repository: URL or local path. */
@@ -47,6 +48,8 @@ export interface ServeOptions {
    * resource Envoy rejects and check that the NACK is reported and the resource is not re-sent.
    */
   readonly transformResources?: (resources: EnvoyResources) => EnvoyResources;
+  /** Audit sink (audit/'s AuditSink) for the follower's policy.* and lockdown.* and the streams' xds.* records. */
+  readonly audit?: AuditSink;
 }
 
 export interface ControlServer {
@@ -72,6 +75,7 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
   const xds = createXdsServer({
     logger: log.child({ component: 'ads' }),
     registry,
+    ...(opts.audit ? { audit: opts.audit } : {}),
     ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
   });
   const xdsPort = await xds.listen(opts.xdsHost, opts.xdsPort);
@@ -101,6 +105,7 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
     logger: log,
     registry,
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
   });
 
   const status = (): StatusDocument => ({

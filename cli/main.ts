@@ -97,6 +97,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--tls-key <file>', 'xDS server private key (PEM), for mTLS')
     .option('--tls-client-ca <file>', 'CA (PEM) that signs Envoy client certificates, for mTLS')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
+    .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
+    .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))
+    .option('--loki-url <url>', 'also ship the audit trail to this Loki push URL (auth: env PORTCULLIS_LOKI_AUTHORIZATION)')
+    .option('--github-status-repo <owner/name>', 'post rollout commit statuses portcullis/<env> to this repository (token: env GITHUB_TOKEN)')
+    .option('--replica-id <name>', 'this replica\'s name, with several control servers: its own status context and Loki label')
     .action(async (o) => setExit(await runServe(ctx, o)));
 
   program
@@ -179,7 +184,47 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--json', 'print the /status document as JSON', false)
     .action(async (o: { server: string; json: boolean }) => setExit(await runStatus(ctx, o)));
 
+  addAuditCommands(program, setExit, ctx);
   return program;
+}
+
+function addAuditCommands(program: Command, setExit: (code: number) => void, ctx: CliContext): void {
+  const audit = program.command('audit').description('the hash-chained audit trail: verify it, append to it, show a timeline (docs/audit.md)');
+  const dirOption = () => new Option('--audit-dir <dir>', 'audit directory (default: $PORTCULLIS_AUDIT_DIR or ./.portcullis/audit)');
+  const collect = (v: string, all: string[]) => [...all, v];
+  audit
+    .command('verify')
+    .description('check every stream\'s hash chain; names the first edited, deleted, inserted or reordered record')
+    .addOption(dirOption())
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (o) => setExit(await (await import('./commands/audit')).runAuditVerify(ctx, o)));
+  audit
+    .command('record')
+    .description('append one record, e.g. cloud.deploy from `pulumi up --json` (refuses unknown kinds and missing fields)')
+    .argument('<kind>', 'record kind, e.g. cloud.deploy')
+    .option('--field <key=value>', 'a field (repeatable); key:=<JSON> for a JSON value', collect, [])
+    .option('--from-pulumi <file>', 'fill result, changes and resources from `pulumi up --json` (or --output json) output')
+    .option('--stream <name>', 'the writer\'s stream (one chain per writer)', 'cli')
+    .addOption(dirOption())
+    .action(async (kind: string, o) => setExit(await (await import('./commands/audit')).runAuditRecord(ctx, kind, o)));
+  audit
+    .command('show')
+    .description('the timeline of an incident, a pull request or a time range: alert → PR → approval → merge → Envoys → cloud → expiry')
+    .option('--incident <key>', 'incident key, e.g. login-stuffing/prod/203.0.113.0/24')
+    .option('--pr <number>', 'pull request number')
+    .option('--since <time>', 'a duration before now (1h, 30m, 7d) or an ISO-8601 time')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
+    .addOption(dirOption())
+    .action(async (o) => setExit(await (await import('./commands/audit')).runAuditShow(ctx, o)));
+  audit
+    .command('ship')
+    .description('push the trail to a Loki push API (Loki, VictoriaLogs) from its cursor: once, or following new records')
+    .requiredOption('--loki-url <url>', 'push endpoint, e.g. http://loki:3100/loki/api/v1/push')
+    .option('--label <name=value>', 'extra static label (repeatable; keep it bounded)', collect, [])
+    .option('--tenant <id>', 'X-Scope-OrgID for a multi-tenant Loki')
+    .option('--once', 'ship what is there and exit (non-zero when the store refused)', false)
+    .addOption(dirOption())
+    .action(async (o) => setExit(await (await import('./commands/audit')).runAuditShip(ctx, o)));
 }
 
 export async function main(argv: readonly string[], ctx: CliContext = processContext()): Promise<number> {

@@ -15,3 +15,6 @@ if [ -f dist/bench/xds/ads-bench.js ]; then
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
   node dist/bench/xds/ads-bench.js --clients "${BENCH_CLIENTS:-1000}" --server both
 fi
+echo
+echo "== audit: appends/s (fsync off/incident/always), bytes per incident, show and verify over ${BENCH_AUDIT_RECORDS:-1000000} records =="
+node dist/bench/audit/audit-bench.js "${BENCH_AUDIT_RECORDS:-1000000}"

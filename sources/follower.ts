@@ -11,6 +11,7 @@ import type { Diagnostic, Result } from '../compiler/result';
 import type { PolicyIR } from '../compiler/ir/ir';
 import { PolicyRepoMirror, redactCredentials } from './git';
 import { readTreeAt } from './git-tree';
+import { lockdownChanges } from './lockdown-changes';
 import { withTreeProblems, type PolicyTree } from './policy-tree';
 
 /** One policy file handed to the compiler: repository-relative path and its text. */
@@ -52,6 +53,8 @@ export interface FollowerOptions {
   readonly registry?: Registry;
   /** The compiler's `now`; tests move it. */
   readonly clock?: () => Date;
+  /** Audit sink (audit/'s AuditSink, declared structurally): policy.seen/refused/compiled, lockdown.started/expired. */
+  readonly audit?: { record(kind: string, fields: Record<string, unknown>): Promise<void> };
 }
 
 /** The commit in force, as shown by `/status`. */
@@ -250,6 +253,7 @@ export class PolicyFollower {
     }
 
     this.log.info({ trigger, commit: head }, 'new policy commit');
+    this.audit('policy.seen', { commit: head, trigger });
     // The commit's subject/author are read alongside the files, so the served state is recorded the
     // moment the snapshot is handed over (Envoys may enforce it within milliseconds).
     const meta = this.mirror.describe(head).catch(() => NO_META);
@@ -357,6 +361,8 @@ export class PolicyFollower {
       trigger === 'schedule' ? 'recompiled for a lockdown start/expiry; snapshot served' : 'policy commit served',
     );
     this.armSchedule(ir.nextChangeAt);
+    this.audit('policy.compiled', { commit, version: published.value.version, fleetVersions: this.served.fleetVersions, trigger, compiledAt: ir.compiledAt, files: sources.length });
+    for (const change of lockdownChanges(previous, this.served, now)) this.audit(change.kind, change.fields);
     return { kind: 'served', commit, version: published.value.version };
   }
 
@@ -368,7 +374,15 @@ export class PolicyFollower {
       { commit, stage, errorCount: errors.length, errors, servedCommit: this.served?.commit ?? null },
       'policy commit rejected; the last good snapshot stays in force',
     );
+    // A git error may quote the repository URL: no credentials in the trail.
+    const recorded = errors.slice(0, 50).map((d) => ({ ...d, message: redactCredentials(d.message) }));
+    this.audit('policy.refused', { commit, stage, errorCount: errors.length, errors: recorded, servedCommit: this.served?.commit ?? null });
     return { kind: 'rejected', commit, errors };
+  }
+
+  /** Fire and forget: a failing audit sink is logged and never delays or fails a sync. */
+  private audit(kind: string, fields: Record<string, unknown>): void {
+    this.opts.audit?.record(kind, fields).catch((e: unknown) => this.log.error({ err: e, kind }, 'audit record failed'));
   }
 
   private armPoll(): void {

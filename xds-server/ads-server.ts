@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EnvoyResources, XdsKind } from '../compiler/envoy/resources';
 import type { Diagnostic, Result } from '../compiler/result';
+import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
@@ -40,6 +41,8 @@ export interface XdsServerOptions {
   readonly fleetOf?: (node: NodeInfo) => string;
   /** ControlPlane.identifier sent in every response; default `portcullis@<hostname>`. */
   readonly controlPlaneId?: string;
+  /** Audit sink for xds.pushed / xds.ack / xds.nack (audit/'s AuditSink); none when absent. */
+  readonly audit?: AuditRecorder;
 }
 
 /** What one publication changed for one fleet. */
@@ -94,6 +97,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     controlPlane: options.controlPlaneId ?? `portcullis@${hostname()}`,
     nextNonce: () => (++nonce).toString(36),
     clusterHistory: new VersionHistory(),
+    ...(options.audit ? { audit: options.audit } : {}),
   };
 
   let current = new Map<string, Snapshot>();

@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { XdsKind } from '../compiler/envoy/resources';
+import { auditEvent, type AuditRecorder } from './audit-hook';
 import type { XdsMetrics } from './metrics';
 import { KINDS_IN_ORDER, type Snapshot, type TypeSnapshot, versionOf } from './snapshot';
 import type { ErrorDetail, NodeInfo } from './wire';
@@ -87,6 +88,8 @@ export interface StreamContext {
   nextNonce(): string;
   /** Cluster sets a SotW node may report by version on reconnect (to keep its stale clusters). */
   readonly clusterHistory: VersionHistory;
+  /** Where xds.pushed / xds.ack / xds.nack records go; none when absent. */
+  readonly audit?: AuditRecorder;
 }
 
 /** Bounded version → resources map: what the server sent under a version, most recent last. */
@@ -320,6 +323,14 @@ export abstract class AdsStream {
     st.latestNonce = nonce;
     this.ctx.metrics.pushes.inc({ type: kind, variant: this.variant });
     this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
+    this.audit('xds.pushed', kind, version, this.snap!.commit, { nonce, resources: names.length });
+  }
+
+  /** One audit record for this node; the correlation fields come from the stream. */
+  private audit(kind: string, type: XdsKind, version: string, commit: string, extra: Record<string, unknown>): void {
+    if (!this.ctx.audit) return;
+    const node = this.node;
+    auditEvent(this.ctx.audit, this.log, kind, { node: node?.id ?? '', fleet: node?.cluster ?? '', environment: this.snap?.environment ?? '', type, version, commit, ...extra });
   }
 
   /** The node ACKed the pending response of `kind`. */
@@ -331,6 +342,7 @@ export abstract class AdsStream {
     st.ackedAt = new Date().toISOString();
     const seconds = Number(process.hrtime.bigint() - pending.sentAt) / 1e9;
     this.ctx.metrics.pushAckSeconds.observe({ type: kind }, seconds);
+    this.audit('xds.ack', kind, pending.version, pending.commit, { nonce: pending.nonce, latencyMs: Math.round(seconds * 1e4) / 10 });
   }
 
   /** The node rejected the pending response of `kind`; it keeps its last ACKed version. */
@@ -352,6 +364,7 @@ export abstract class AdsStream {
       { type: kind, version: pending.version, commit: pending.commit, resources: pending.names, errorCode: error.code, error: error.message },
       'xds NACK: Envoy rejected the configuration; it keeps its last accepted version',
     );
+    this.audit('xds.nack', kind, pending.version, pending.commit, { nonce: pending.nonce, error: error.message || `rejected (code ${error.code})`, code: error.code, resources: pending.names.slice(0, 20) });
   }
 
   /** A node reconnected holding `version` of `kind` (SotW version_info): taken as ACKed. */

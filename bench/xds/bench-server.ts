@@ -3,12 +3,14 @@
  * driven over stdin/stdout with the same line protocol as the go-control-plane peer:
  *   argv: --snapshot FILE [--port N]      stdout: READY <port>
  *   stdin "publish FILE"  → PUBLISHED     stdin "stats" → STATS {"heapBytes":..,"encodes":..}
+ * With $BENCH_AUDIT_DIR set, every push and ACK is also written to an audit trail there (its cost).
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
+import { AuditWriter } from '../../audit';
 import { createXdsServer } from '../../xds-server/ads-server';
 
 async function main(): Promise<void> {
@@ -18,7 +20,9 @@ async function main(): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const registry = new Registry();
-  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry });
+  const auditDir = process.env.BENCH_AUDIT_DIR;
+  const audit = auditDir ? await AuditWriter.open({ dir: auditDir, stream: 'serve' }) : undefined;
+  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry, ...(audit ? { audit } : {}) });
   let commit = 0;
   const publish = (file: string): void => {
     const resources = JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;

@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { parseDuration } from '../../compiler/duration';
 import type { CliContext } from '../context';
+import type { FsyncPolicy } from '../../audit';
+import type { ServeAudit } from '../audit-wiring';
 import type { ControlServer } from '../control-server';
 
 export interface ServeCommandOptions {
@@ -24,6 +26,11 @@ export interface ServeCommandOptions {
   readonly tlsKey?: string;
   readonly tlsClientCa?: string;
   readonly logLevel?: string;
+  readonly auditDir?: string;
+  readonly auditFsync?: string;
+  readonly lokiUrl?: string;
+  readonly githubStatusRepo?: string;
+  readonly replicaId?: string;
 }
 
 export const SERVE_DEFAULTS = {
@@ -35,6 +42,7 @@ export const SERVE_DEFAULTS = {
   httpHost: '127.0.0.1',
   httpPort: 18001,
   logLevel: 'info',
+  auditFsync: 'incident',
 } as const;
 
 /**
@@ -60,13 +68,29 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
   } else if (secretEnv) {
     webhookSecret = Buffer.from(secretEnv.trim());
   }
+  if ((o.lokiUrl || o.githubStatusRepo) && !o.auditDir && !o.workDir) return usage('--loki-url and --github-status-repo need the audit trail: give --audit-dir or --work-dir');
+  if (o.githubStatusRepo && !/^[^/\s]+\/[^/\s]+$/.test(o.githubStatusRepo)) return usage(`--github-status-repo: "${o.githubStatusRepo}" is not owner/name`);
   const tlsFlags = [o.tlsCert, o.tlsKey, o.tlsClientCa].filter((x) => x !== undefined).length;
   if (tlsFlags !== 0 && tlsFlags !== 3) return usage('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
 
   const logger = pino({ level: o.logLevel ?? SERVE_DEFAULTS.logLevel, base: { service: 'portcullis' }, timestamp: pino.stdTimeFunctions.isoTime });
   const repo = isUrl(o.repo) ? o.repo : path.resolve(ctx.cwd, o.repo);
   let server: ControlServer;
+  // The trail lives in --audit-dir, else beside the mirror in --work-dir; a temporary work dir gets none.
+  const auditDir = o.auditDir ?? (o.workDir ? path.join(o.workDir, 'audit') : undefined);
+  let audit: ServeAudit | null = null;
   try {
+    if (auditDir) {
+      const { openServeAudit } = await import('../audit-wiring');
+      audit = await openServeAudit({
+        dir: path.resolve(ctx.cwd, auditDir),
+        fsync: (o.auditFsync ?? SERVE_DEFAULTS.auditFsync) as FsyncPolicy,
+        ...(o.lokiUrl ? { lokiUrl: o.lokiUrl } : {}),
+        ...(o.githubStatusRepo ? { githubStatusRepo: o.githubStatusRepo } : {}),
+        ...(o.replicaId ? { replica: o.replicaId } : {}),
+        logger,
+      });
+    } else logger.warn('no --audit-dir and no --work-dir: the audit trail is off');
     // Loaded here: gRPC and the Envoy descriptors are not needed to parse flags.
     const { startControlServer } = await import('../control-server');
     server = await startControlServer({
@@ -81,9 +105,12 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
       webhookSecret,
       ...(o.workDir ? { workDir: path.resolve(ctx.cwd, o.workDir) } : {}),
       ...(o.tlsCert && o.tlsKey && o.tlsClientCa ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } } : {}),
+      ...(audit ? { audit: audit.sink } : {}),
       logger,
     });
+    audit?.attach(server);
   } catch (e) {
+    await audit?.close();
     logger.fatal({ err: e }, 'control server failed to start');
     ctx.stderr.write(`portcullis serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
@@ -99,6 +126,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     signals.on('SIGTERM', onSignal);
   });
   await server.stop();
+  await audit?.close();
   logger.flush();
   return 0;
 }
