@@ -10,7 +10,7 @@
  */
 import * as jsyaml from 'js-yaml';
 import { z } from 'zod';
-import type { Diagnostic } from '../result';
+import { compareDiagnostics, type Diagnostic } from '../result';
 import { policyErrorMap, suggest, toProblems, type Problem } from './issues';
 import { API_VERSION, DOCUMENT_SCHEMAS, KINDS, metadata, type Kind } from './schema';
 import { hostileValueProblems, loneSurrogateAt, mayHideHostileValues, type SourceFile } from './text';
@@ -41,6 +41,9 @@ export interface LoadedFile {
    */
   readonly unreadable: boolean;
 }
+
+/** Diagnostics reported per file; more are counted in one last line. */
+export const MAX_ERRORS_PER_FILE = 1000;
 
 /** Larger files are refused: split policies into files (a 10,000-route file is about 2 MB). */
 export const MAX_FILE_BYTES = 4 * 1024 * 1024;
@@ -119,6 +122,14 @@ function slowLoad(path: string, text: string, scan: boolean): LoadedFile {
     else unreadable = true;
     const subject = checked.kind ? `${checked.kind}${checked.name ? `/${checked.name}` : ''}` : '';
     for (const p of checked.problems) errors.push(placeProblem(yaml, doc.index, subject, p));
+  }
+  if (errors.length > MAX_ERRORS_PER_FILE) {
+    // A generated or garbled file would print hundreds of thousands of lines: the first ones say enough.
+    errors.sort(compareDiagnostics);
+    const next = errors[MAX_ERRORS_PER_FILE] as Diagnostic;
+    const more = errors.length - MAX_ERRORS_PER_FILE;
+    errors.length = MAX_ERRORS_PER_FILE;
+    errors.push({ ...next, subject: '', path: '', message: `... and ${more} more errors in this file (only the first ${MAX_ERRORS_PER_FILE} are shown)` });
   }
   if (errors.length === 0 && documents.length === 0 && invalid.length === 0) {
     // js-yaml refused what `yaml` accepts (the two differ at the margins): report js-yaml's reason.

@@ -196,6 +196,18 @@ const CASES: readonly Case[] = [
   { name: 'one %YAML directive per document', text: `%YAML 1.2\n---\n${service('protocol: http1')}...\n%YAML 1.2\n---\n${service('protocol: http2').replace('extra', 'extra-2')}`, expected: [] },
   // item 24: documents per file are capped before parsing (20,000 invalid documents take ~4 s; 100,000 took a minute)
   { name: '20,001 empty documents', text: '--- {}\n'.repeat(20_001), expected: ['case.yaml:20001:1: more than 20000 documents in one file: split it'] },
+  {
+    name: '300 empty documents (1,200 errors): the first 1000 diagnostics, then a count',
+    text: '--- {}\n'.repeat(300),
+    expected: [
+      ...Array.from({ length: 250 }, (_, i) =>
+        ['metadata: required', 'spec: required', 'apiVersion: required: "portcullis.dev/v1"', 'kind: required: one of Service, Route, RateLimit, Access, Environment, Lockdown'].map(
+          (m) => `case.yaml:${i + 1}:5 ${m}`,
+        ),
+      ).flat(),
+      'case.yaml:251:5: ... and 200 more errors in this file (only the first 1000 are shown)',
+    ],
+  },
   // issue 7 item 14: a readable document with a structural error still has its references checked
   {
     name: 'structural error and unknown reference in one Route',
