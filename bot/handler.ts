@@ -3,6 +3,7 @@
  * action out through the GitHub API. Serialized per trigger and environment (one PR each), and
  * idempotent: every step first looks for what a previous, interrupted run may have left.
  */
+import { createHash } from 'node:crypto';
 import { parse } from 'yaml';
 import type { SourceFile } from '../compiler';
 import { formatDiagnostic } from '../compiler/result';
@@ -64,6 +65,7 @@ export class LockdownBot {
   private readonly queue = new KeyedQueue();
   /** The last alert seen per incident key: the PR body shows every key's latest figures. */
   private readonly latest = new Map<string, IncidentAlert>();
+  private readonly plans = new Map<string, string>();
 
   constructor(private readonly deps: BotDeps) {}
 
@@ -183,7 +185,14 @@ export class LockdownBot {
   private body(ctx: Ctx, name: string, file: string, marker: PrMarker, spec: LockdownSpecData, text: string): string {
     const base = (this.deps.compilable ?? ((f) => [...f]))(ctx.files);
     const head = [...base.filter((f) => f.path !== file), { path: file, text }];
-    const plan = this.deps.describePlan ? this.deps.describePlan(base, head, ctx.now) : '';
+    // The plan of one overlay on one base does not change between repeats: computed once (two compiles).
+    const key = `${ctx.baseSha}:${createHash('sha256').update(text).digest('hex')}`;
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      plan = this.deps.describePlan ? this.deps.describePlan(base, head, ctx.now) : '';
+      if (this.plans.size >= 64) this.plans.clear();
+      this.plans.set(key, plan);
+    }
     const alerts = marker.keys.map((k) => this.latest.get(`${marker.trigger}/${marker.environment}/${k || '-'}`)).filter((a): a is IncidentAlert => a !== undefined);
     return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
   }

@@ -10,6 +10,7 @@ import type { SourceFile } from '../compiler';
 import { parseAlertmanagerPayload, type AlertBatch } from './alerts';
 import { connectGitHub, type GitHubAuth } from './github';
 import { LockdownBot, type AuditSink, type BotLog, type Outcome } from './handler';
+import { housekeep } from './housekeeping';
 import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
 import { createReceiver, type ReceiverAuth } from './receiver';
@@ -40,6 +41,8 @@ export interface BotServiceOptions {
   readonly maxBodyBytes?: number;
   /** How often journal entries not yet handled are retried (default 30 s; 0: only at start). */
   readonly replayIntervalMs?: number;
+  /** How often expired lockdown files are looked for (default 10 min; 0: never by itself). */
+  readonly housekeepingIntervalMs?: number;
 }
 
 export interface BotService {
@@ -49,6 +52,8 @@ export interface BotService {
   readonly registry: Registry;
   /** Handles every pending journal entry once; resolves when done (failures stay pending). */
   replay(): Promise<void>;
+  /** Opens or completes the PR removing expired lockdown files (see housekeeping.ts). */
+  housekeep(): Promise<{ pull: number | null; url?: string; removed: string[] }>;
   stop(): Promise<void>;
 }
 
@@ -94,6 +99,10 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const interval = o.replayIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void replay(), interval) : null;
   timer?.unref();
+  const tidy = () => housekeep(repo, now());
+  const houseInterval = o.housekeepingIntervalMs ?? 600_000;
+  const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
+  houseTimer?.unref();
 
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
@@ -101,8 +110,10 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     journal,
     registry,
     replay,
+    housekeep: tidy,
     async stop() {
       if (timer) clearInterval(timer);
+      if (houseTimer) clearInterval(houseTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await started.catch(() => undefined);

@@ -116,6 +116,7 @@ export function startTestBot(gh: GitHubDouble, o: Partial<BotServiceOptions> = {
     log: quietLog,
     describePlan: (base, head, now) => planMarkdownForFiles(base, head, now),
     replayIntervalMs: 0,
+    housekeepingIntervalMs: 0,
     ...o,
   });
 }

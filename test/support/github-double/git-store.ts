@@ -151,7 +151,8 @@ export class GitStore {
     try {
       if (base) this.git(['read-tree', base], { env });
       for (const e of entries) {
-        if (e.sha === null) this.git(['update-index', '--force-remove', '--', e.path], { env });
+        // Mode 0 removes the entry; --force-remove would want a work tree, and this repository is bare.
+        if (e.sha === null) this.git(['update-index', '--index-info'], { env, input: `0 ${'0'.repeat(40)}\t${e.path}\n` });
         else this.git(['update-index', '--add', '--cacheinfo', `${e.mode},${e.sha},${e.path}`], { env });
       }
       return this.git(['write-tree'], { env });

@@ -147,7 +147,20 @@ class OpenApi {
  * repository-rule-violation-error both accept any error body), so `oneOf` is read as `anyOf`.
  */
 function local(schema: Json): Json {
-  return JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"gh#/components/').replaceAll('"oneOf":', '"anyOf":'));
+  return nullables(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"gh#/components/').replaceAll('"oneOf":', '"anyOf":')));
+}
+
+/** OpenAPI 3.0 `nullable: true` next to `allOf`/`anyOf`/`$ref` (no `type`), which Ajv refuses: "X or null". */
+function nullables(node: Json): Json {
+  if (Array.isArray(node)) return node.map(nullables);
+  if (!node || typeof node !== 'object') return node;
+  const out: Json = {};
+  for (const [k, v] of Object.entries<Json>(node)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries<Json>(v).map(([p, x]) => [p, nullables(x)])) : nullables(v);
+  if (out.nullable === true && out.type === undefined) {
+    const { nullable: _n, ...rest } = out;
+    return { anyOf: [rest, { type: 'null' }] };
+  }
+  return out;
 }
 
 function describe(errors: ErrorObject[] | null | undefined, where: string): string[] {

@@ -1,0 +1,58 @@
+/**
+ * Bot: the ending — a lockdown ends at `expiresAt` without a commit (the control server recompiles
+ * then); afterwards the bot opens one housekeeping PR that removes the expired lockdown files.
+ * `expiredLockdownFiles` is pure; `housekeep` carries it out, reusing its open PR when there is one.
+ */
+import { parseAllDocuments } from 'yaml';
+import type { SourceFile } from '../compiler';
+import { LOCKDOWN_FOLDER } from './incident';
+import type { PolicyRepo } from './repo';
+
+export const HOUSEKEEPING_BRANCH = 'portcullis/housekeeping';
+
+/** Files under policies/lockdowns/ whose every Lockdown has expired at `now` (and which hold nothing else). */
+export function expiredLockdownFiles(files: readonly SourceFile[], now: Date): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    if (!f.path.startsWith(`${LOCKDOWN_FOLDER}/`)) continue;
+    let docs: { kind?: unknown; spec?: { expiresAt?: unknown } }[];
+    try {
+      docs = parseAllDocuments(f.text).map((d) => d.toJS() as never).filter(Boolean);
+    } catch {
+      continue;
+    }
+    const expired = (d: (typeof docs)[number]) => d.kind === 'Lockdown' && Date.parse(String(d.spec?.expiresAt)) <= now.getTime();
+    if (docs.length && docs.every(expired)) out.push(f.path);
+  }
+  return out.sort();
+}
+
+/** Opens (or completes) the housekeeping PR; nothing when no lockdown file has expired. */
+export async function housekeep(repo: PolicyRepo, now: Date): Promise<{ pull: number | null; url?: string; removed: string[] }> {
+  const baseSha = await repo.branchHead(repo.ref.base);
+  if (!baseSha) throw new Error(`base branch ${repo.ref.base} not found`);
+  const expired = expiredLockdownFiles(await repo.policyFiles(baseSha), now);
+  if (!expired.length) return { pull: null, removed: [] };
+  const open = (await repo.gh.request('GET /repos/{owner}/{repo}/pulls', { owner: repo.ref.owner, repo: repo.ref.repo, head: `${repo.ref.owner}:${HOUSEKEEPING_BRANCH}`, state: 'open' })).data as { number: number }[];
+  // A merged or closed earlier housekeeping PR leaves its branch: start again from the base.
+  await repo.ensureBranch(HOUSEKEEPING_BRANCH, baseSha, open.length === 0);
+  const removed: string[] = [];
+  for (const file of expired) {
+    const current = await repo.fileOn(HOUSEKEEPING_BRANCH, file);
+    if (!current) continue;
+    await repo.writeFile(HOUSEKEEPING_BRANCH, file, null, `Remove expired lockdown ${file.replace(/^.*\//, '')}`, current.sha);
+    removed.push(file);
+  }
+  const body = [
+    '### Remove expired lockdowns',
+    '',
+    'These lockdowns have expired: they already compile to nothing (the control server stopped enforcing them at `expiresAt`, without a commit). Removing the files keeps the policy folder readable; git history keeps the record.',
+    '',
+    ...expired.map((f) => `- \`${f}\``),
+    '',
+  ].join('\n');
+  const pr = await repo.openPull(HOUSEKEEPING_BRANCH, `Remove ${expired.length} expired lockdown${expired.length === 1 ? '' : 's'}`, body);
+  if (!pr.created) await repo.updatePull(pr.number, { body });
+  await repo.addLabels(pr.number, ['portcullis', 'housekeeping']);
+  return { pull: pr.number, url: pr.url, removed };
+}
