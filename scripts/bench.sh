@@ -8,6 +8,9 @@ source scripts/env.sh
 echo "== compile: 10,000 routes, YAML → Envoy resources =="
 node dist/bench/compile/compile-bench.js "${BENCH_ROUTES:-10000}"
 echo
+echo "== render --bootstrap: 20,000 denied networks on 14 and 56 routes =="
+node dist/bench/render/denied-networks-bench.js 20000 14
+echo
 echo "== encoder: every resource of 1,000 and 10,000 routes, ours vs @bufbuild/protobuf =="
 node dist/bench/xds/encode-bench.js
 if [ -f dist/bench/xds/ads-bench.js ]; then

@@ -210,12 +210,13 @@ export function routeConfiguration(env: EnvironmentIR): JsonObject {
 /** The client-network sets of every route (repeats included), from the memoised access configs. */
 function networkSetsOf(routes: readonly RouteIR[], ctx: RouteContext): NetworkSet[] {
   const sets: NetworkSet[] = [];
-  const seen = new Set<RouteNetworks>();
+  // Per access object, not per route: routes share them (IR builder), and this runs on every compile.
+  const seen = new Set<RouteAccessIR>();
   for (const r of routes) {
-    const networks = accessConfigs(r, ctx).networks;
-    if (seen.has(networks)) continue;
-    seen.add(networks);
-    sets.push(...networks.sets);
+    // A disabled route answers every caller itself: no networks.
+    if (r.disabled !== null || seen.has(r.access)) continue;
+    seen.add(r.access);
+    sets.push(...accessConfigs(r, ctx).networks.sets);
   }
   return sets;
 }
