@@ -65,5 +65,8 @@ test('killing the control server under load fails no request; after restart Envo
   expect(await envoy.versions()).toEqual(versionsBefore);
   const node = status.nodes.find((n) => n.id === 'e2e-restart-1')!;
   expect(node.types.every((t) => t.ackedCommit === world.repo.head())).toBe(true);
+  // The restarted server learnt what the node holds from initial_resource_versions (issue 7 item 11).
+  expect(node.types.map((t) => [t.type, t.ackedVersion])).toEqual(node.types.map((t) => [t.type, t.servedVersion]));
+  expect(node.types.every((t) => t.ackedVersion !== null)).toBe(true);
   expect((await serverStatus(`http://127.0.0.1:${ports.http}`)).policy.served!.commit).toBe(world.repo.head());
 });
