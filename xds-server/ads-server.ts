@@ -61,12 +61,22 @@ export interface Publication {
   readonly encoded: number;
 }
 
+/** How a publication may treat the fleets in force. */
+export interface PublishOptions {
+  /**
+   * Fleets with connected Envoys that this publication may drop (`true`: any). By default dropping
+   * one is refused: every Envoy of it would lose its control server at once.
+   */
+  readonly allowFleetRemoval?: boolean | readonly string[];
+}
+
 export interface XdsServer {
   /**
    * Publishes one compiled commit: fleet (node.cluster) → its resources. All or nothing: if any
-   * resource does not encode, nothing changes and the errors come back.
+   * resource does not encode, or the commit drops a fleet with connected Envoys (unless allowed),
+   * nothing changes and the errors come back.
    */
-  setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta): Result<Publication>;
+  setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, options?: PublishOptions): Result<Publication>;
   /** Binds host:port (port 0 picks one) and resolves to the bound port. */
   listen(host: string, port: number): Promise<number>;
   /** Status of every connected node (one entry per ADS stream). */
@@ -261,7 +271,34 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     },
   });
 
-  function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta): Result<Publication> {
+  /** A dropped fleet that still has connected Envoys, unless the publication allows dropping it. */
+  function droppedConnectedFleets(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, allow: PublishOptions['allowFleetRemoval']): Diagnostic[] {
+    if (allow === true) return [];
+    const errors: Diagnostic[] = [];
+    for (const [fleet, streams] of [...byFleet].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (fleets.has(fleet) || streams.size === 0 || (Array.isArray(allow) && allow.includes(fleet))) continue;
+      const nodes = [...new Set([...streams].map((s) => s.nodeInfo?.id ?? '?'))].sort();
+      const shown = nodes.length > 5 ? `${nodes.slice(0, 5).join(', ')}, …` : nodes.join(', ');
+      errors.push({
+        file: '',
+        line: 0,
+        column: 0,
+        subject: `fleet/${fleet}`,
+        path: '',
+        message:
+          `commit ${next.commit.slice(0, 12)} drops fleet "${fleet}" (no Environment lists it any more) while ${nodes.length} Envoy(s) of it are connected (${shown}); ` +
+          `they would get no configuration at all. Refused; to remove the fleet on purpose, add the trailer "Portcullis-Allow-Fleet-Removal: ${fleet}" to the commit message, or run serve with --allow-fleet-removal`,
+      });
+    }
+    return errors;
+  }
+
+  function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, options: PublishOptions = {}): Result<Publication> {
+    const dropped = droppedConnectedFleets(fleets, next, options.allowFleetRemoval);
+    if (dropped.length > 0) {
+      logger.error({ commit: next.commit, errors: dropped }, 'xds publication refused: it drops fleets with connected Envoys; the previous snapshots stay in force');
+      return { ok: false, errors: dropped };
+    }
     const errors: Diagnostic[] = [];
     const built = new Map<string, Snapshot>();
     const encodesBefore = cache.encodeCount;

@@ -94,3 +94,27 @@ test('log lines carry the key "component" once, also when the caller already set
     expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'ads' });
   }
 });
+
+test('a publication dropping a fleet with connected Envoys is refused unless allowed; an idle fleet may go', async () => {
+  h = await startHarness();
+  publish(h, [fleetResources(), fleetResources({ fleet: 'idle' })]);
+  const c = h.client('sotw', { id: 'edge-1', cluster: 'edge' });
+  c.sotw({ typeUrl: CDS });
+  c.ack(await c.next('cluster'));
+  await c.quiet(100);
+
+  const none = h.server.setSnapshots(new Map(), { commit: 'c-empty', compiledAt: '2026-01-01T00:00:00Z' });
+  expect(none.ok).toBe(false);
+  expect(!none.ok && none.errors.map((e) => [e.subject, e.message])).toEqual([
+    ['fleet/edge', expect.stringMatching(/drops fleet "edge" .* while 1 Envoy\(s\) of it are connected \(edge-1\)/)],
+  ]);
+  expect(h.server.published()?.commit).toBe('c1'); // nothing changed
+  expect(h.server.nodes()).toHaveLength(1);
+
+  const idleGone = h.server.setSnapshots(new Map([['edge', fleetResources()]]), { commit: 'c2', compiledAt: '2026-01-01T00:00:00Z' });
+  expect(idleGone.ok && idleGone.value.removedFleets).toEqual(['idle']);
+
+  const allowed = h.server.setSnapshots(new Map(), { commit: 'c3', compiledAt: '2026-01-01T00:00:00Z' }, { allowFleetRemoval: ['edge'] });
+  expect(allowed.ok && allowed.value.removedFleets).toEqual(['edge']);
+  expect((await c.status).code).toBe(5);
+});
