@@ -10,8 +10,21 @@ const served: ServedLockdowns = {
 };
 
 function node(id: string, fleet: string, state: 'sync' | 'nack' | 'old-nack' | 'pending'): NodeStatus {
-  const nack = { type: 'route' as const, version: 'v2', commit: state === 'old-nack' ? 'c1' : 'c2', error: 'regex too large', resources: ['r'], at: '2026-11-20T10:00:00Z' };
-  return { id, fleet, environment: 'prod', connectedAt: null, protocol: 'delta', types: [], inSync: state === 'sync', lastNack: state === 'nack' || state === 'old-nack' ? nack : null };
+  const nack = { type: 'route' as const, version: 'v2', commit: state === 'old-nack' ? 'c1' : 'c2', error: 'regex too large', errorBytes: 15, errorTruncated: false, code: 13, resources: ['r'], at: '2026-11-20T10:00:00Z' };
+  return {
+    id,
+    fleet,
+    environment: 'prod',
+    connectedAt: '2026-11-20T09:00:00Z',
+    protocol: 'delta',
+    streamId: 1,
+    peer: 'ipv4:127.0.0.1:5000',
+    userAgent: 'envoy 1.40.0',
+    servedCommit: 'c2',
+    types: [],
+    inSync: state === 'sync',
+    lastNack: state === 'nack' || state === 'old-nack' ? nack : null,
+  };
 }
 
 test.each([

@@ -85,7 +85,7 @@ test('shows a rejected commit with its errors and a node NACK in Envoy’s words
         ...STREAM,
         protocol: 'sotw',
         types: types('v-old', COMMIT),
-        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', code: 13, resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
+        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', errorBytes: 13, errorTruncated: false, code: 13, resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
         inSync: false,
       },
     ],
