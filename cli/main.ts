@@ -79,6 +79,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--tls-cert <file>', 'xDS server certificate (PEM), for mTLS')
     .option('--tls-key <file>', 'xDS server private key (PEM), for mTLS')
     .option('--tls-client-ca <file>', 'CA (PEM) that signs Envoy client certificates, for mTLS')
+    .option('--envoy-bin <file>', 'Envoy binary that checks each new configuration (--mode validate) before it is served (default: $ENVOY_BIN, else envoy on PATH)')
+    .option('--no-envoy-validate', 'serve configurations without checking them with Envoy first')
+    .option('--allow-fleet-removal', 'let any commit drop fleets that have connected Envoys (default: only a commit with the Portcullis-Allow-Fleet-Removal trailer)', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
     .action(async (o) => setExit(await runServe(ctx, o)));
 

@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { staticBootstrap } from '../compiler/envoy';
 import type { EnvoyResources } from '../compiler/envoy/resources';
 import type { Diagnostic } from '../compiler/result';
@@ -32,6 +33,32 @@ export type FleetVerdict =
   | { readonly fleet: string; readonly environment: string; readonly result: 'ok'; readonly cached: boolean; readonly ms: number }
   | { readonly fleet: string; readonly environment: string; readonly result: 'rejected'; readonly cached: boolean; readonly ms: number; readonly message: string }
   | { readonly fleet: string; readonly environment: string; readonly result: 'error'; readonly cached: false; readonly ms: number; readonly message: string };
+
+/** `ok`/`rejected`: Envoy ran; `cached`: a verdict for the same content; `error`: no verdict; `skipped`: no Envoy binary. */
+export const VALIDATION_RESULTS = ['ok', 'rejected', 'cached', 'error', 'skipped'] as const;
+
+export interface ValidationMetrics {
+  readonly validations: Counter<'result'>;
+  readonly seconds: Histogram;
+}
+
+/** `portcullis_envoy_validations_total{result}` (every result from 0) and the duration of one publication's check. */
+export function createValidationMetrics(registry: Registry): ValidationMetrics {
+  const validations = new Counter({
+    name: 'portcullis_envoy_validations_total',
+    help: 'Fleet configurations checked with envoy --mode validate before publishing, by result (ok|rejected|cached|error|skipped).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  for (const result of VALIDATION_RESULTS) validations.inc({ result }, 0);
+  const seconds = new Histogram({
+    name: 'portcullis_envoy_validation_seconds',
+    help: 'Time one publication waited for Envoy validation of all its fleets.',
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  return { validations, seconds };
+}
 
 /** One policy file, for tracing an Envoy message back to the line that produced it. */
 export interface TraceSource {

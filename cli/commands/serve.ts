@@ -2,12 +2,13 @@
  * `portcullis serve`: flags → options, then runs the control server (cli/control-server.ts) until
  * SIGINT/SIGTERM. The flag defaults live here once; cli/main.ts shows them in --help.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
 import { parseDuration } from '../../compiler/duration';
 import type { CliContext } from '../context';
 import type { ControlServer } from '../control-server';
+import { findEnvoyBinary } from '../../xds-server/envoy-validate';
 
 export interface ServeCommandOptions {
   readonly repo: string;
@@ -23,6 +24,11 @@ export interface ServeCommandOptions {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsClientCa?: string;
+  /** Envoy binary for validation; default $ENVOY_BIN, else `envoy` on PATH. */
+  readonly envoyBin?: string;
+  /** false (`--no-envoy-validate`): no Envoy validation. */
+  readonly envoyValidate?: boolean;
+  readonly allowFleetRemoval?: boolean;
   readonly logLevel?: string;
 }
 
@@ -62,6 +68,9 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
   }
   const tlsFlags = [o.tlsCert, o.tlsKey, o.tlsClientCa].filter((x) => x !== undefined).length;
   if (tlsFlags !== 0 && tlsFlags !== 3) return usage('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
+  if (o.envoyBin !== undefined && !existsSync(o.envoyBin)) return usage(`--envoy-bin: ${o.envoyBin} does not exist`);
+  if (o.envoyBin !== undefined && o.envoyValidate === false) return usage('--envoy-bin and --no-envoy-validate contradict each other');
+  const envoyBinary = o.envoyValidate === false ? null : findEnvoyBinary(o.envoyBin);
 
   const logger = pino({ level: o.logLevel ?? SERVE_DEFAULTS.logLevel, base: { service: 'portcullis' }, timestamp: pino.stdTimeFunctions.isoTime });
   const repo = isUrl(o.repo) ? o.repo : path.resolve(ctx.cwd, o.repo);
@@ -81,6 +90,8 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
       webhookSecret,
       ...(o.workDir ? { workDir: path.resolve(ctx.cwd, o.workDir) } : {}),
       ...(o.tlsCert && o.tlsKey && o.tlsClientCa ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } } : {}),
+      envoyBinary,
+      allowFleetRemoval: o.allowFleetRemoval === true,
       logger,
     });
   } catch (e) {
