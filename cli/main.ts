@@ -32,7 +32,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description('check every policy file under ROOT and report all errors with file:line:col')
     .argument('[root]', 'policy folder (default: ./policies if present, else .)')
     .addOption(nowOption())
-    .action(async (root: string | undefined, o: { now?: string }) => setExit(await runValidate(ctx, { root, now: o.now })));
+    .option('--envoy [binary]', "also check every fleet's rendered configuration with a real Envoy (--mode validate); default binary: $ENVOY_BIN, else envoy on PATH")
+    .action(async (root: string | undefined, o: { now?: string; envoy?: boolean | string }) => setExit(await runValidate(ctx, { root, now: o.now, ...(o.envoy === undefined ? {} : { envoy: o.envoy }) })));
 
   program
     .command('render')
