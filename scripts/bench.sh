@@ -15,3 +15,8 @@ if [ -f dist/bench/xds/ads-bench.js ]; then
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
   node dist/bench/xds/ads-bench.js --clients "${BENCH_CLIENTS:-1000}" --server both
 fi
+if [ -f dist/bench/xds/envoy-validate-bench.js ]; then
+  echo
+  echo "== Envoy validation before publishing (envoy --mode validate per fleet) =="
+  node dist/bench/xds/envoy-validate-bench.js
+fi
