@@ -385,7 +385,6 @@ export class PolicyFollower {
     };
     this.servedSources = sources;
     this.servedTrailers = meta.trailers;
-    if (previous?.commit !== commit) await this.recordLastGood(commit, servedAt);
     if (this.rejected && trigger !== 'schedule' && trigger !== 'restore') {
       // A newer good commit supersedes the refusal: the branch head is what is served.
       this.rejected = null;
@@ -399,6 +398,8 @@ export class PolicyFollower {
       trigger === 'schedule' ? 'recompiled for a lockdown start/expiry; snapshot served' : 'policy commit served',
     );
     this.armSchedule(ir.nextChangeAt);
+    // After the served state is complete (Envoys may already enforce it): persisting is slower.
+    if (previous?.commit !== commit) await this.recordLastGood(commit, servedAt);
     return { kind: 'served', commit, version: published.value.version };
   }
 
