@@ -50,3 +50,15 @@ test('100 replays of one delivery: one fetch, the commit served, 99 answered as 
   expect(text).toContain('portcullis_webhook_requests_total{result="duplicate"} 99');
   expect(text).toContain('portcullis_webhook_requests_total{result="sync"} 1');
 });
+
+test('distinct deliveries of a commit the last fetch already got cause no fetch', async () => {
+  const head = (await serverStatus(server.http.url)).policy.lastFetch!.commit!;
+  const before = await fetches();
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: head });
+  for (let i = 0; i < 5; i++) {
+    const headers = { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `distinct-${i}`, 'x-hub-signature-256': signBody(WEBHOOK_SECRET, body) };
+    expect((await fetch(`${server.http.url}/hooks/git`, { method: 'POST', headers, body })).status).toBe(202);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  expect((await fetches()) - before).toBe(0);
+});
