@@ -3,7 +3,6 @@
  * compile) → translator (per environment and fleet) → ADS core (snapshots, streams), plus the HTTP
  * edge (webhook, status, metrics), structured logs and graceful shutdown.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,15 +10,16 @@ import * as path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createIncrementalCompiler } from '../compiler';
-import { translateEnvironment } from '../compiler/envoy';
 import type { EnvoyResources } from '../compiler/envoy/resources';
 import type { PolicyIR } from '../compiler/ir/ir';
-import type { Diagnostic, Result } from '../compiler/result';
-import { PolicyFollower, type CompileFn, type PublishFn } from '../sources/follower';
+import { PolicyFollower, type CompileFn } from '../sources/follower';
 import { redactCredentials } from '../sources/git';
 import { startHttpEdge, type HttpEdge } from '../xds-server/http/server';
 import type { NodeStatus, StatusDocument } from './status-document';
 import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
+import { createValidationMetrics, EnvoyValidator } from '../xds-server/envoy-validate';
+import { lockdownEnforcement } from './lockdown-enforcement';
+import { createPublisher } from './publish';
 import { packageVersion } from './package-version';
 import type { AuditSink } from '../audit';
 
@@ -48,6 +48,13 @@ export interface ServeOptions {
    * resource Envoy rejects and check that the NACK is reported and the resource is not re-sent.
    */
   readonly transformResources?: (resources: EnvoyResources) => EnvoyResources;
+  /**
+   * Envoy binary that checks every new fleet configuration (`--mode validate`) before it is
+   * published; null or absent: no check (docs/operations.md says what that means).
+   */
+  readonly envoyBinary?: string | null;
+  /** Any commit may drop fleets with connected Envoys (otherwise only with the commit trailer). */
+  readonly allowFleetRemoval?: boolean;
   /** Audit sink (audit/'s AuditSink) for the follower's policy.* and lockdown.* and the streams' xds.* records. */
   readonly audit?: AuditSink;
 }
@@ -69,110 +76,109 @@ const VERSION = packageVersion();
 export async function startControlServer(opts: ServeOptions): Promise<ControlServer> {
   const log = opts.logger;
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'portcullis_process_' });
+  // Standard names (process_cpu_seconds_total, nodejs_eventloop_lag_seconds, …): stock dashboards work.
+  collectDefaultMetrics({ register: registry });
   const startedAt = new Date().toISOString();
+  // Whatever was opened, closed again when a later part fails to start (a port in use, …).
+  const opened: (() => Promise<void>)[] = [];
+  try {
+    const xds = createXdsServer({
+      logger: log.child({ component: 'ads' }),
+      registry,
+      ...(opts.audit ? { audit: opts.audit } : {}),
+      ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
+    });
+    opened.push(() => xds.shutdown(500));
+    const xdsPort = await xds.listen(opts.xdsHost, opts.xdsPort);
 
-  const xds = createXdsServer({
-    logger: log.child({ component: 'ads' }),
-    registry,
-    ...(opts.audit ? { audit: opts.audit } : {}),
-    ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
-  });
-  const xdsPort = await xds.listen(opts.xdsHost, opts.xdsPort);
+    const compiler = createIncrementalCompiler();
+    const compile: CompileFn = (files, now) => compiler.compileFiles(files, now);
+    let servedIr: PolicyIR | null = null;
+    const binary = opts.envoyBinary ?? null;
+    if (!binary) log.warn('no Envoy binary for validation (--envoy-bin, $ENVOY_BIN, envoy on PATH): snapshots are served without `envoy --mode validate`; a resource Envoy refuses is NACKed by the fleet instead');
+    const publish = createPublisher({
+      xds,
+      logger: log,
+      validator: binary ? new EnvoyValidator({ binary }) : null,
+      validationMetrics: createValidationMetrics(registry),
+      allowFleetRemoval: opts.allowFleetRemoval ?? false,
+      transformResources: opts.transformResources,
+      onServed: (ir) => (servedIr = ir),
+    });
 
-  const compiler = createIncrementalCompiler();
-  const compile: CompileFn = (files, now) => compiler.compileFiles(files, now);
-  let servedIr: PolicyIR | null = null;
-  const publish: PublishFn = (ir, commit) => {
-    const translated = translateAll(ir, opts.transformResources);
-    if (!translated.ok) return translated;
-    const published = xds.setSnapshots(translated.value, { commit, compiledAt: ir.compiledAt });
-    if (!published.ok) return published;
-    servedIr = ir;
-    const fleetVersions = Object.fromEntries(published.value.fleets.map((f) => [f.fleet, f.version]));
-    return { ok: true, value: { version: combinedVersion(fleetVersions), fleetVersions } };
-  };
-
-  const workDir = opts.workDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'portcullis-serve-')), 'mirror.git');
-  const follower = new PolicyFollower({
-    repo: opts.repo,
-    branch: opts.branch,
-    path: opts.path,
-    workDir,
-    pollIntervalMs: opts.pollIntervalMs,
-    compile,
-    publish,
-    logger: log,
-    registry,
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.audit ? { audit: opts.audit } : {}),
-  });
-
-  const status = (): StatusDocument => ({
-    server: { version: VERSION, startedAt, xds: { host: opts.xdsHost, port: xdsPort } },
-    policy: follower.status(),
-    nodes: nodeStatuses(xds, servedIr),
-  });
-
-  const http = await startHttpEdge({
-    host: opts.httpHost,
-    port: opts.httpPort,
-    registry,
-    logger: log,
-    status,
-    ready: () => follower.status().served !== null,
-    webhook: {
-      secret: opts.webhookSecret,
+    const workDir = opts.workDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'portcullis-serve-')), 'mirror.git');
+    const follower = new PolicyFollower({
+      repo: opts.repo,
       branch: opts.branch,
-      onPush: () => void follower.requestSync('webhook'),
-    },
-  });
+      path: opts.path,
+      workDir,
+      pollIntervalMs: opts.pollIntervalMs,
+      compile,
+      publish,
+      logger: log,
+      registry,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.audit ? { audit: opts.audit } : {}),
+    });
+    opened.push(() => follower.stop());
 
-  log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url }, 'control server starting');
-  const first = await follower.start();
-  if (first.kind !== 'served') log.warn({ outcome: first }, 'no snapshot served yet: Envoys get nothing until a commit compiles');
+    const status = (): StatusDocument => {
+      const policy = follower.status();
+      const nodes = nodeStatuses(xds, servedIr);
+      return {
+        server: { version: VERSION, startedAt, xds: { host: opts.xdsHost, port: xdsPort } },
+        policy,
+        nodes,
+        lockdowns: lockdownEnforcement(policy.served, nodes),
+        refusedStreams: xds.refusedStreams(),
+      };
+    };
 
-  let stopping: Promise<void> | null = null;
-  return {
-    follower,
-    xds,
-    http,
-    xdsPort,
-    registry,
-    status,
-    stop: () =>
-      (stopping ??= (async () => {
-        log.info('control server stopping');
-        await follower.stop();
-        await http.close();
-        await xds.shutdown(2000);
-        log.info('control server stopped');
-      })()),
-  };
-}
+    const http = await startHttpEdge({
+      host: opts.httpHost,
+      port: opts.httpPort,
+      registry,
+      logger: log,
+      status,
+      ready: () => follower.status().served !== null,
+      webhook: {
+        secret: opts.webhookSecret,
+        branch: opts.branch,
+        onPush: (push) => {
+          // A push of the commit the last fetch already got needs no fetch (distinct deliveries of one push).
+          const last = follower.status().lastFetch;
+          if (push.after !== null && last?.ok && last.commit === push.after) return;
+          void follower.requestSync('webhook');
+        },
+      },
+    });
+    opened.push(() => http.close());
 
-/** Translates the IR for every (environment, fleet); a translator exception refuses the whole commit. */
-function translateAll(ir: PolicyIR, transform?: (r: EnvoyResources) => EnvoyResources): Result<Map<string, EnvoyResources>> {
-  const out = new Map<string, EnvoyResources>();
-  const errors: Diagnostic[] = [];
-  for (const env of ir.environments) {
-    for (const fleet of env.fleets) {
-      try {
-        const r = translateEnvironment(env, fleet);
-        out.set(fleet, transform ? transform(r) : r);
-      } catch (e) {
-        errors.push({ file: '', line: 0, column: 0, subject: `Environment/${env.name}`, path: `fleets[${fleet}]`, message: `translation failed: ${e instanceof Error ? e.message : String(e)}` });
-      }
-    }
+    log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url, envoyValidation: binary }, 'control server starting');
+    const first = await follower.start();
+    if (first.kind !== 'served' && follower.status().served === null) log.warn({ outcome: first }, 'no snapshot served yet: Envoys get nothing until a commit compiles');
+
+    let stopping: Promise<void> | null = null;
+    return {
+      follower,
+      xds,
+      http,
+      xdsPort,
+      registry,
+      status,
+      stop: () =>
+        (stopping ??= (async () => {
+          log.info('control server stopping');
+          await follower.stop();
+          await http.close();
+          await xds.shutdown(2000);
+          log.info('control server stopped');
+        })()),
+    };
+  } catch (e) {
+    for (const close of opened.reverse()) await close().catch(() => undefined);
+    throw e;
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: out };
-}
-
-/** One version for the whole publication: a hash of every fleet's snapshot version (same on every replica). */
-function combinedVersion(fleetVersions: Readonly<Record<string, string>>): string {
-  const h = createHash('sha256');
-  for (const fleet of Object.keys(fleetVersions).sort()) h.update(fleet).update('\0').update(fleetVersions[fleet]!).update('\n');
-  return h.digest('hex').slice(0, 16);
 }
 
 function nodeStatuses(xds: XdsServer, ir: PolicyIR | null): NodeStatus[] {

@@ -33,7 +33,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .description('check every policy file under ROOT and report all errors with file:line:col')
     .argument('[root]', 'policy folder (default: ./policies if present, else .)')
     .addOption(nowOption())
-    .action(async (root: string | undefined, o: { now?: string }) => setExit(await runValidate(ctx, { root, now: o.now })));
+    .option('--envoy [binary]', "also check every fleet's rendered configuration with a real Envoy (--mode validate); default binary: $ENVOY_BIN, else envoy on PATH")
+    .action(async (root: string | undefined, o: { now?: string; envoy?: boolean | string }) => setExit(await runValidate(ctx, { root, now: o.now, ...(o.envoy === undefined ? {} : { envoy: o.envoy }) })));
 
   program
     .command('render')
@@ -96,6 +97,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--tls-cert <file>', 'xDS server certificate (PEM), for mTLS')
     .option('--tls-key <file>', 'xDS server private key (PEM), for mTLS')
     .option('--tls-client-ca <file>', 'CA (PEM) that signs Envoy client certificates, for mTLS')
+    .option('--envoy-bin <file>', 'Envoy binary that checks each new configuration (--mode validate) before it is served (default: $ENVOY_BIN, else envoy on PATH)')
+    .option('--no-envoy-validate', 'serve configurations without checking them with Envoy first')
+    .option('--allow-fleet-removal', 'let any commit drop fleets that have connected Envoys (default: only a commit with the Portcullis-Allow-Fleet-Removal trailer)', false)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
     .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))

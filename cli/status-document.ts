@@ -3,9 +3,11 @@
  * which one was refused and why, and what every connected Envoy acknowledged or rejected.
  */
 import type { FollowerStatus } from '../sources/follower';
-import type { NodeStatus } from '../xds-server/ads-server';
+import type { NodeStatus, RefusedStream } from '../xds-server/ads-server';
+import type { LockdownEnforcement } from './lockdown-enforcement';
 
-export type { NodeNack, NodeStatus, NodeTypeStatus } from '../xds-server/ads-server';
+export type { NodeNack, NodeStatus, NodeTypeStatus, RefusedStream } from '../xds-server/ads-server';
+export type { FleetEnforcement, LockdownEnforcement } from './lockdown-enforcement';
 
 
 export interface StatusDocument {
@@ -16,4 +18,8 @@ export interface StatusDocument {
   };
   readonly policy: FollowerStatus;
   readonly nodes: readonly NodeStatus[];
+  /** Every active lockdown with, per fleet, the nodes that enforce or refuse it (absent from older servers). */
+  readonly lockdowns?: readonly LockdownEnforcement[];
+  /** Envoys whose streams the server refuses (unknown fleet, …), newest first (absent from older servers). */
+  readonly refusedStreams?: readonly RefusedStream[];
 }

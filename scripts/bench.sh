@@ -21,3 +21,8 @@ fi
 echo
 echo "== audit: appends/s (fsync off/incident/always), bytes per incident, show and verify over ${BENCH_AUDIT_RECORDS:-1000000} records =="
 node dist/bench/audit/audit-bench.js "${BENCH_AUDIT_RECORDS:-1000000}"
+if [ -f dist/bench/xds/envoy-validate-bench.js ]; then
+  echo
+  echo "== Envoy validation before publishing (envoy --mode validate per fleet) =="
+  node dist/bench/xds/envoy-validate-bench.js
+fi

@@ -9,8 +9,9 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Diagnostic, Result } from '../compiler/result';
 import type { PolicyIR } from '../compiler/ir/ir';
-import { PolicyRepoMirror, redactCredentials } from './git';
+import { PolicyRepoMirror, redactCredentials, type CommitTrailer } from './git';
 import { readTreeAt } from './git-tree';
+import { loadLastGood, saveLastGood } from './last-good';
 import { lockdownChanges } from './lockdown-changes';
 import { withTreeProblems, type PolicyTree } from './policy-tree';
 
@@ -31,11 +32,20 @@ export interface Published {
   readonly fleetVersions?: Readonly<Record<string, string>>;
 }
 
+/** What the publisher may want to know about the commit besides its IR. */
+export interface PublishContext {
+  /** The policy files the IR was compiled from (to trace a refusal to a file:line). */
+  readonly sources: readonly PolicySource[];
+  /** Trailers of the commit message (`Portcullis-Allow-Fleet-Removal: edge-old`). */
+  readonly trailers: readonly CommitTrailer[];
+  readonly trigger: SyncTrigger;
+}
+
 /**
  * Translates the IR for every (environment, fleet) and hands the snapshots to the ADS core. A
  * translation that refuses the IR returns errors; nothing is published then.
  */
-export type PublishFn = (ir: PolicyIR, commit: string) => Result<Published> | Promise<Result<Published>>;
+export type PublishFn = (ir: PolicyIR, commit: string, context: PublishContext) => Result<Published> | Promise<Result<Published>>;
 
 export interface FollowerOptions {
   /** Repository URL or local path. */
@@ -87,7 +97,7 @@ export interface RejectedCommit {
   readonly subject: string;
   readonly author: string;
   readonly at: string;
-  /** `compile`: the policies have errors; `publish`: the translator refused the IR; `read`: git could not read the tree. */
+  /** `compile`: the policies have errors; `publish`: the translator, Envoy's validation or the ADS core refused it; `read`: git could not read the tree. */
   readonly stage: 'read' | 'compile' | 'publish';
   readonly errors: readonly Diagnostic[];
 }
@@ -110,7 +120,8 @@ export interface FollowerStatus {
   readonly nextRecompileAt: string | null;
 }
 
-export type SyncTrigger = 'startup' | 'poll' | 'webhook' | 'schedule' | 'manual';
+/** `restore`: the last good commit recorded in the work dir, served again at start-up before any fetch. */
+export type SyncTrigger = 'startup' | 'restore' | 'poll' | 'webhook' | 'schedule' | 'manual';
 
 export type SyncOutcome =
   | { readonly kind: 'served'; readonly commit: string; readonly version: string }
@@ -127,8 +138,9 @@ const SCHEDULE_SLACK_MS = 5;
 interface CommitMeta {
   readonly subject: string;
   readonly author: string;
+  readonly trailers: readonly CommitTrailer[];
 }
-const NO_META: CommitMeta = { subject: '', author: '' };
+const NO_META: CommitMeta = { subject: '', author: '', trailers: [] };
 
 export class PolicyFollower {
   private readonly mirror: PolicyRepoMirror;
@@ -139,6 +151,7 @@ export class PolicyFollower {
   private lastFetch: FetchStatus | null = null;
   /** Files of the served commit, kept for scheduled recompiles (no git access needed then). */
   private servedSources: readonly PolicySource[] = [];
+  private servedTrailers: readonly CommitTrailer[] = [];
   /** Blob id → text, for the files of the last read commit: unchanged files are not read again. */
   private blobCache = new Map<string, string>();
   private pollTimer: NodeJS.Timeout | null = null;
@@ -159,6 +172,7 @@ export class PolicyFollower {
   /** Creates the mirror, runs the first sync (its outcome is returned, never thrown) and starts polling. */
   async start(): Promise<SyncOutcome> {
     await this.mirror.init();
+    await this.restoreLastGood();
     const outcome = await this.requestSync('startup');
     this.armPoll();
     return outcome;
@@ -283,7 +297,27 @@ export class PolicyFollower {
   }
 
   private servedMeta(): CommitMeta {
-    return { subject: this.served?.subject ?? '', author: this.served?.author ?? '' };
+    return { subject: this.served?.subject ?? '', author: this.served?.author ?? '', trailers: this.servedTrailers };
+  }
+
+  /**
+   * Serves the last good commit recorded in the work dir again (re-read from the mirror and
+   * re-compiled for now), before the first fetch: a restart while the branch head is refused, or
+   * while the remote is unreachable, keeps the fleet's config.
+   */
+  private async restoreLastGood(): Promise<void> {
+    const record = await loadLastGood(this.opts.workDir, { repo: this.opts.repo, branch: this.opts.branch, path: this.opts.path });
+    if (!record) return;
+    let tree: PolicyTree;
+    let meta: CommitMeta;
+    try {
+      [tree, meta] = await Promise.all([this.readSources(record.commit), this.mirror.describe(record.commit).catch(() => NO_META)]);
+    } catch (e) {
+      this.log.warn({ commit: record.commit, error: e instanceof Error ? e.message : String(e) }, 'last good commit recorded in the work dir cannot be read; waiting for the first fetch');
+      return;
+    }
+    const outcome = await this.compileAndPublish(record.commit, tree.files, 'restore', new Date(), meta, tree.problems);
+    if (outcome.kind === 'served') this.log.info({ commit: record.commit, lastServedAt: record.servedAt }, 'last good commit restored from the work dir');
   }
 
   /** `treeProblems`: what the reader refused (links, bad names); refused together with the compile errors. */
@@ -314,18 +348,27 @@ export class PolicyFollower {
         this.log.error({ commit, errors: compiled.errors }, 'scheduled recompile of the served commit failed; keeping the current snapshot');
         return { kind: 'rejected', commit, errors: compiled.errors };
       }
+      if (trigger === 'restore') {
+        // Not a refusal of the branch head: the first fetch decides what is shown as refused.
+        this.log.error({ commit, errors: compiled.errors }, 'last good commit from the work dir no longer compiles; waiting for the first fetch');
+        return { kind: 'rejected', commit, errors: compiled.errors };
+      }
       return this.reject(commit, 'compile', compiled.errors, meta);
     }
     this.metrics.compiles.inc({ result: 'ok' });
     const ir = compiled.value;
     let published: Result<Published>;
     try {
-      published = await this.opts.publish(ir, commit);
+      published = await this.opts.publish(ir, commit, { sources, trailers: meta.trailers, trigger });
     } catch (e) {
       published = { ok: false, errors: [{ file: '', line: 0, column: 0, subject: '', path: '', message: `publish failed: ${e instanceof Error ? e.message : String(e)}` }] };
     }
     if (!published.ok) {
       this.metrics.compiles.inc({ result: 'publish-error' });
+      if (trigger === 'restore') {
+        this.log.error({ commit, errors: published.errors }, 'last good commit from the work dir could not be published; waiting for the first fetch');
+        return { kind: 'rejected', commit, errors: published.errors };
+      }
       return this.reject(commit, 'publish', published.errors, meta);
     }
     const servedAt = new Date();
@@ -348,7 +391,8 @@ export class PolicyFollower {
       })),
     };
     this.servedSources = sources;
-    if (this.rejected && trigger !== 'schedule') {
+    this.servedTrailers = meta.trailers;
+    if (this.rejected && trigger !== 'schedule' && trigger !== 'restore') {
       // A newer good commit supersedes the refusal: the branch head is what is served.
       this.rejected = null;
       this.metrics.rejectedInfo.reset();
@@ -363,7 +407,18 @@ export class PolicyFollower {
     this.armSchedule(ir.nextChangeAt);
     this.audit('policy.compiled', { commit, version: published.value.version, fleetVersions: this.served.fleetVersions, trigger, compiledAt: ir.compiledAt, files: sources.length });
     for (const change of lockdownChanges(previous, this.served, now)) this.audit(change.kind, change.fields);
+    // After the served state is complete (Envoys may already enforce it): persisting is slower.
+    if (previous?.commit !== commit) await this.recordLastGood(commit, servedAt);
     return { kind: 'served', commit, version: published.value.version };
+  }
+
+  private async recordLastGood(commit: string, servedAt: Date): Promise<void> {
+    try {
+      await saveLastGood(this.opts.workDir, { repo: this.opts.repo, branch: this.opts.branch, path: this.opts.path, commit, servedAt: servedAt.toISOString() });
+    } catch (e) {
+      // Serving goes on; only a restart would fall back to the branch head.
+      this.log.warn({ commit, error: e instanceof Error ? e.message : String(e) }, 'could not record the last good commit in the work dir');
+    }
   }
 
   private reject(commit: string, stage: RejectedCommit['stage'], errors: readonly Diagnostic[], meta: CommitMeta): SyncOutcome {
@@ -430,7 +485,7 @@ interface FollowerMetrics {
 
 function createMetrics(registry: Registry | undefined): FollowerMetrics {
   const registers = registry ? [registry] : [];
-  return {
+  const metrics: FollowerMetrics = {
     fetches: new Counter({ name: 'portcullis_git_fetches_total', help: 'Fetches of the policy branch, by result (ok|error).', labelNames: ['result'], registers }),
     fetchSeconds: new Histogram({ name: 'portcullis_git_fetch_seconds', help: 'Duration of a fetch of the policy branch.', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers }),
     compiles: new Counter({ name: 'portcullis_policy_compiles_total', help: 'Compilations of a policy commit, by result (ok|rejected|publish-error).', labelNames: ['result'], registers }),
@@ -440,4 +495,8 @@ function createMetrics(registry: Registry | undefined): FollowerMetrics {
     lastServed: new Gauge({ name: 'portcullis_last_served_timestamp_seconds', help: 'Unix time the last snapshot was handed to the ADS server.', registers }),
     nextRecompile: new Gauge({ name: 'portcullis_next_recompile_timestamp_seconds', help: 'Unix time of the next scheduled recompile (lockdown start/expiry); 0 when none.', registers }),
   };
+  // Every result exists from the start at 0, so `increase(...) > 0` sees the first failure.
+  for (const result of ['ok', 'error']) metrics.fetches.inc({ result }, 0);
+  for (const result of ['ok', 'rejected', 'publish-error']) metrics.compiles.inc({ result }, 0);
+  return metrics;
 }

@@ -35,6 +35,12 @@ export function redactCredentials(text: string): string {
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]+@/gi, '$1***@');
 }
 
+/** One `Key: value` trailer of a commit message. */
+export interface CommitTrailer {
+  readonly key: string;
+  readonly value: string;
+}
+
 /** A file of the policy folder at one commit: its repository path and its blob id. */
 export interface TreeEntry {
   readonly path: string;
@@ -119,11 +125,19 @@ export class GitObjects {
     return out.trim();
   }
 
-  /** One-line summary of a commit for logs and status: subject, author, commit time. */
-  async describe(commit: string): Promise<{ subject: string; author: string; committedAt: string }> {
-    const out = await git(['--git-dir', this.gitDir, 'show', '-s', '--format=%s%x00%an <%ae>%x00%cI', commit]);
-    const [subject = '', author = '', committedAt = ''] = out.trim().split('\0');
-    return { subject, author, committedAt };
+  /**
+   * One-line summary of a commit for logs and status: subject, author, commit time, and the trailers
+   * of its message (`Key: value` lines of the last paragraph, e.g. Portcullis-Allow-Fleet-Removal).
+   */
+  async describe(commit: string): Promise<{ subject: string; author: string; committedAt: string; trailers: readonly CommitTrailer[] }> {
+    const out = await git(['--git-dir', this.gitDir, 'show', '-s', '--format=%s%x00%an <%ae>%x00%cI%x00%(trailers:only,unfold)', commit]);
+    const [subject = '', author = '', committedAt = '', trailerText = ''] = out.trim().split('\0');
+    const trailers: CommitTrailer[] = [];
+    for (const line of trailerText.split('\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) trailers.push({ key: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+    }
+    return { subject, author, committedAt, trailers };
   }
 
   /** True when `folder` exists as a directory at `commit`. */

@@ -13,7 +13,8 @@ import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
-import { createXdsMetrics, type XdsMetrics } from './metrics';
+import { createXdsMetrics, type NodeSyncSample, type XdsMetrics } from './metrics';
+import { REFUSAL_REASONS, RefusedStreams, type RefusalReason, type RefusedStream } from './refused-streams';
 import { buildSnapshot, EncodeCache, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
 import { SotwStream } from './sotw';
 import { type AdsStream, type NodeStatus, type StreamContext, VersionHistory } from './stream';
@@ -21,6 +22,7 @@ import { createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, type
 
 export type { NodeStatus, NodeTypeStatus, NodeNack } from './stream';
 export type { Snapshot, SnapshotMeta } from './snapshot';
+export type { RefusedStream } from './refused-streams';
 
 /** PEM contents for mTLS on the xDS port: clients must present a certificate signed by `ca`. */
 export interface XdsTls {
@@ -62,16 +64,28 @@ export interface Publication {
   readonly encoded: number;
 }
 
+/** How a publication may treat the fleets in force. */
+export interface PublishOptions {
+  /**
+   * Fleets with connected Envoys that this publication may drop (`true`: any). By default dropping
+   * one is refused: every Envoy of it would lose its control server at once.
+   */
+  readonly allowFleetRemoval?: boolean | readonly string[];
+}
+
 export interface XdsServer {
   /**
    * Publishes one compiled commit: fleet (node.cluster) → its resources. All or nothing: if any
-   * resource does not encode, nothing changes and the errors come back.
+   * resource does not encode, or the commit drops a fleet with connected Envoys (unless allowed),
+   * nothing changes and the errors come back.
    */
-  setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta): Result<Publication>;
+  setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, options?: PublishOptions): Result<Publication>;
   /** Binds host:port (port 0 picks one) and resolves to the bound port. */
   listen(host: string, port: number): Promise<number>;
   /** Status of every connected node (one entry per ADS stream). */
   nodes(): NodeStatus[];
+  /** Nodes whose streams were refused recently (unknown fleet, …), most recent first. */
+  refusedStreams(): RefusedStream[];
   /** The snapshots in force, by fleet. */
   snapshots(): ReadonlyMap<string, Snapshot>;
   /** Meta of the publication in force; null before the first one. */
@@ -86,9 +100,12 @@ type AnyCall = grpc.ServerDuplexStream<unknown, unknown>;
 export function createXdsServer(options: XdsServerOptions): XdsServer {
   const root = loadEnvoyApi(options.descriptorsPath);
   const codec = createAdsCodec(root);
-  const metrics = createXdsMetrics(options.registry);
+  const metrics = createXdsMetrics(options.registry, () => nodeSyncSamples());
   const cache = new EncodeCache(createEncoder(root), metrics.encodes);
-  const logger = options.logger.child({ component: 'xds' });
+  // A caller that already named the component (serve passes `component: ads`) is not named twice.
+  const logger = 'component' in options.logger.bindings() ? options.logger : options.logger.child({ component: 'ads' });
+  const refused = new RefusedStreams();
+  for (const reason of REFUSAL_REASONS) metrics.rejectedStreams.inc({ reason }, 0);
   const fleetOf = options.fleetOf ?? ((node: NodeInfo) => node.cluster);
   let nonce = 0;
   const ctx: StreamContext = {
@@ -101,6 +118,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   };
 
   let current = new Map<string, Snapshot>();
+  /** Per fleet: since when its snapshot version is the one in force (a node not in sync is stale since then). */
+  const fleetSince = new Map<string, { version: string; since: number }>();
   let meta: SnapshotMeta | null = null;
   let streamSeq = 0;
   let shuttingDown = false;
@@ -118,16 +137,32 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     'grpc.max_send_message_length': 256 * 1024 * 1024,
   });
 
-  function reject(call: AnyCall, code: grpc.status, reason: string, details: string, fields: object): void {
+  function reject(call: AnyCall, code: grpc.status, reason: RefusalReason, details: string, who: { node: string; fleet: string; peer: string }): void {
     metrics.rejectedStreams.inc({ reason });
-    logger.warn({ ...fields, code: grpc.status[code], reason }, details);
+    refused.record({ ...who, reason, message: details });
+    logger.warn({ ...who, code: grpc.status[code], reason }, details);
     call.emit('error', { code, details });
+  }
+
+  /** Per-node sync state for the in-sync and staleness gauges (computed at scrape time). */
+  function nodeSyncSamples(): NodeSyncSample[] {
+    const now = Date.now();
+    const out: NodeSyncSample[] = [];
+    for (const [fleet, streams] of byFleet) {
+      const since = fleetSince.get(fleet)?.since ?? now;
+      for (const s of streams) {
+        const st = s.status();
+        const behindSince = Math.max(since, Date.parse(st.connectedAt));
+        out.push({ node: st.id, fleet, inSync: st.inSync, staleSeconds: st.inSync ? 0 : Math.max(0, (now - behindSince) / 1000) });
+      }
+    }
+    return out;
   }
 
   /** Binds a stream to its fleet's snapshot on its first request. */
   function bind(stream: AdsStream, call: AnyCall, node: NodeInfo | null): 'bound' | 'wait' | 'rejected' {
     if (!node) {
-      reject(call, grpc.status.INVALID_ARGUMENT, 'no_node', 'the first DiscoveryRequest of a stream must carry node', { peer: stream.peer });
+      reject(call, grpc.status.INVALID_ARGUMENT, 'no_node', 'the first DiscoveryRequest of a stream must carry node', { node: '', fleet: '', peer: stream.peer });
       return 'rejected';
     }
     if (meta === null) return 'wait';
@@ -144,6 +179,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       );
       return 'rejected';
     }
+    refused.forget(node.id);
     stream.bind(node, snapshot);
     let set = byFleet.get(fleet);
     if (!set) byFleet.set(fleet, (set = new Set()));
@@ -239,7 +275,34 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     },
   });
 
-  function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta): Result<Publication> {
+  /** A dropped fleet that still has connected Envoys, unless the publication allows dropping it. */
+  function droppedConnectedFleets(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, allow: PublishOptions['allowFleetRemoval']): Diagnostic[] {
+    if (allow === true) return [];
+    const errors: Diagnostic[] = [];
+    for (const [fleet, streams] of [...byFleet].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (fleets.has(fleet) || streams.size === 0 || (Array.isArray(allow) && allow.includes(fleet))) continue;
+      const nodes = [...new Set([...streams].map((s) => s.nodeInfo?.id ?? '?'))].sort();
+      const shown = nodes.length > 5 ? `${nodes.slice(0, 5).join(', ')}, …` : nodes.join(', ');
+      errors.push({
+        file: '',
+        line: 0,
+        column: 0,
+        subject: `fleet/${fleet}`,
+        path: '',
+        message:
+          `commit ${next.commit.slice(0, 12)} drops fleet "${fleet}" (no Environment lists it any more) while ${nodes.length} Envoy(s) of it are connected (${shown}); ` +
+          `they would get no configuration at all. Refused; to remove the fleet on purpose, add the trailer "Portcullis-Allow-Fleet-Removal: ${fleet}" to the commit message, or run serve with --allow-fleet-removal`,
+      });
+    }
+    return errors;
+  }
+
+  function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, options: PublishOptions = {}): Result<Publication> {
+    const dropped = droppedConnectedFleets(fleets, next, options.allowFleetRemoval);
+    if (dropped.length > 0) {
+      logger.error({ commit: next.commit, errors: dropped }, 'xds publication refused: it drops fleets with connected Envoys; the previous snapshots stay in force');
+      return { ok: false, errors: dropped };
+    }
     const errors: Diagnostic[] = [];
     const built = new Map<string, Snapshot>();
     const encodesBefore = cache.encodeCount;
@@ -263,8 +326,13 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
 
     metrics.servedVersion.reset();
     const fleetsOut: FleetPublication[] = [];
+    const publishedAt = Date.now();
+    for (const fleet of [...fleetSince.keys()]) if (!built.has(fleet)) fleetSince.delete(fleet);
     for (const [fleet, snapshot] of built) {
       metrics.servedVersion.set({ environment: snapshot.environment, fleet, version: snapshot.version, commit: snapshot.commit }, 1);
+      // Every (type, fleet) NACK series exists from the fleet's first publication, at 0.
+      for (const type of KINDS_IN_ORDER) metrics.nacks.inc({ type, fleet }, 0);
+      if (fleetSince.get(fleet)?.version !== snapshot.version) fleetSince.set(fleet, { version: snapshot.version, since: publishedAt });
       const old = previous.get(fleet);
       fleetsOut.push({
         fleet,
@@ -285,7 +353,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
         }
         const call = calls.get(stream);
         if (call) {
-          reject(call, grpc.status.NOT_FOUND, 'fleet_removed', `fleet "${fleet}" is no longer configured (commit ${next.commit})`, { node: stream.nodeInfo?.id, fleet });
+          reject(call, grpc.status.NOT_FOUND, 'fleet_removed', `fleet "${fleet}" is no longer configured (commit ${next.commit})`, { node: stream.nodeInfo?.id ?? '', fleet, peer: stream.peer });
         }
         close(stream, 'fleet removed');
       }
@@ -319,6 +387,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       for (const streams of byFleet.values()) for (const s of streams) out.push(s.status());
       return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.streamId - b.streamId));
     },
+    refusedStreams: () => refused.list(),
     snapshots: () => current,
     published: () => meta,
     shutdown(graceMs: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import { KIND_OF_TYPE_URL, type TypeSnapshot } from './snapshot';
+import { KIND_OF_TYPE_URL, type TypeSnapshot, versionOf } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
 import { type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, encodeDeltaResponseBody } from './wire';
 
@@ -73,6 +73,7 @@ export class DeltaStream extends AdsStream {
 
   private subscribe(kind: XdsKind, req: DeltaDiscoveryRequest): void {
     const st = this.kinds[kind];
+    const resumed = !st.subscribed && req.initialResourceVersions.size > 0;
     if (!st.subscribed) {
       st.subscribed = true;
       // No names on the first request of a type: a wildcard subscription.
@@ -95,6 +96,19 @@ export class DeltaStream extends AdsStream {
     if (!st.wildcard) {
       for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
     }
+    if (resumed) this.resume(kind);
+  }
+
+  /**
+   * A node reconnected (restart, another replica) reporting what it holds: that is its ACKed state.
+   * Its version is the hash of the reported name/version pairs, the same hash this server gives the
+   * selection, so a node holding the current config reads as ACKed at the served version and commit.
+   */
+  private resume(kind: XdsKind): void {
+    const held = this.kinds[kind].held;
+    const version = versionOf(kind, held.values());
+    const current = this.selection(kind).version;
+    this.assumeAcked(kind, version, version === current ? this.snap!.commit : null);
   }
 
   private diff(kind: XdsKind, honourRejections: boolean): Diff {

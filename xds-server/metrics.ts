@@ -4,6 +4,15 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** One connected node's sync state, sampled at scrape time. */
+export interface NodeSyncSample {
+  readonly node: string;
+  readonly fleet: string;
+  readonly inSync: boolean;
+  /** Seconds the node has lacked (or refused) what the server serves its fleet; 0 in sync. */
+  readonly staleSeconds: number;
+}
+
 export interface XdsMetrics {
   readonly connectedNodes: Gauge<'environment' | 'fleet' | 'variant'>;
   readonly pushes: Counter<'type' | 'variant'>;
@@ -12,11 +21,46 @@ export interface XdsMetrics {
   readonly encodes: Counter<'type'>;
   readonly servedVersion: Gauge<'environment' | 'fleet' | 'version' | 'commit'>;
   readonly rejectedStreams: Counter<'reason'>;
+  readonly nodeInSync: Gauge<'fleet' | 'node'>;
+  readonly nodeStaleSeconds: Gauge<'fleet' | 'node'>;
 }
 
-export function createXdsMetrics(registry: Registry): XdsMetrics {
+/**
+ * `nodes` is sampled on every scrape for the per-node gauges; several streams of one node id (a
+ * reconnect racing the old stream's end) report the worst of them.
+ */
+export function createXdsMetrics(registry: Registry, nodes: () => readonly NodeSyncSample[] = () => []): XdsMetrics {
   const registers = [registry];
+  const worstByNode = (): Map<string, NodeSyncSample> => {
+    const out = new Map<string, NodeSyncSample>();
+    for (const n of nodes()) {
+      const key = `${n.fleet}\0${n.node}`;
+      const old = out.get(key);
+      if (!old || (old.inSync && !n.inSync) || n.staleSeconds > old.staleSeconds) out.set(key, n);
+    }
+    return out;
+  };
   return {
+    nodeInSync: new Gauge({
+      name: 'portcullis_xds_node_in_sync',
+      help: '1 when the node ACKed everything the server serves its fleet, 0 when it is behind or rejected it; one series per connected node.',
+      labelNames: ['fleet', 'node'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of worstByNode().values()) this.set({ fleet: n.fleet, node: n.node }, n.inSync ? 1 : 0);
+      },
+    }),
+    nodeStaleSeconds: new Gauge({
+      name: 'portcullis_xds_node_stale_seconds',
+      help: 'Seconds a connected node has been without the config the server serves its fleet (behind, or NACKed it); 0 in sync.',
+      labelNames: ['fleet', 'node'],
+      registers,
+      collect() {
+        this.reset();
+        for (const n of worstByNode().values()) this.set({ fleet: n.fleet, node: n.node }, n.staleSeconds);
+      },
+    }),
     connectedNodes: new Gauge({
       name: 'portcullis_xds_connected_nodes',
       help: 'ADS streams open, by environment, fleet (node.cluster) and protocol variant (sotw, delta).',

@@ -20,6 +20,26 @@ import type { ErrorDetail, NodeInfo } from './wire';
 
 export type Variant = 'sotw' | 'delta';
 
+/**
+ * What is kept (and shown, and logged) of one NACK's error_detail.message. Envoy's messages are a
+ * few hundred bytes; one that is megabytes long (a huge config echoed back, or a hostile client)
+ * must not be multiplied by every stream into /status, memory and the log.
+ */
+export const MAX_NACK_ERROR_BYTES = 4096;
+/** Resource names listed in a NACK log line (the count is always logged). */
+const MAX_LOGGED_NACK_RESOURCES = 20;
+
+/** `message` cut to at most `maxBytes` of UTF-8, never inside a character. */
+export function boundedMessage(message: string, maxBytes = MAX_NACK_ERROR_BYTES): { text: string; bytes: number; truncated: boolean } {
+  // Cheap exit: a string of n UTF-16 units encodes in at most 3n bytes.
+  if (message.length * 3 <= maxBytes) return { text: message, bytes: Buffer.byteLength(message), truncated: false };
+  const bytes = Buffer.byteLength(message);
+  if (bytes <= maxBytes) return { text: message, bytes, truncated: false };
+  // encodeInto writes whole characters only; `read` is the UTF-16 length that fitted.
+  const { read } = new TextEncoder().encodeInto(message.slice(0, maxBytes), new Uint8Array(maxBytes));
+  return { text: message.slice(0, read), bytes, truncated: true };
+}
+
 /** A resource as a node holds it: name and version, with its bytes when the server has them. */
 export interface HeldResource {
   readonly name: string;
@@ -33,8 +53,14 @@ export interface NodeNack {
   readonly type: XdsKind;
   readonly version: string;
   readonly commit: string | null;
-  /** `error_detail.message` from Envoy's request. */
+  /**
+   * `error_detail.message` from Envoy's request, verbatim up to MAX_NACK_ERROR_BYTES (UTF-8); a
+   * longer one is cut there and `errorBytes` says how long it was.
+   */
   readonly error: string;
+  /** UTF-8 size of Envoy's whole message (larger than `error` when it was truncated). */
+  readonly errorBytes: number;
+  readonly errorTruncated: boolean;
   /** gRPC status code in `error_detail.code`. */
   readonly code: number;
   /** Resource names the rejected response carried. */
@@ -350,18 +376,32 @@ export abstract class AdsStream {
     const st = this.kinds[kind];
     st.pending = null;
     this.ctx.metrics.pushAckSeconds.observe({ type: kind }, Number(process.hrtime.bigint() - pending.sentAt) / 1e9);
+    const message = boundedMessage(error.message);
     st.lastNack = {
       type: kind,
       version: pending.version,
       commit: pending.commit,
-      error: error.message,
+      error: message.text,
+      errorBytes: message.bytes,
+      errorTruncated: message.truncated,
       code: error.code,
       resources: pending.names,
       at: new Date().toISOString(),
     };
     this.ctx.metrics.nacks.inc({ type: kind, fleet: this.node?.cluster ?? '' });
+    const names = pending.names;
     this.log.warn(
-      { type: kind, version: pending.version, commit: pending.commit, resources: pending.names, errorCode: error.code, error: error.message },
+      {
+        type: kind,
+        version: pending.version,
+        commit: pending.commit,
+        resources: names.length > MAX_LOGGED_NACK_RESOURCES ? names.slice(0, MAX_LOGGED_NACK_RESOURCES) : names,
+        resourceCount: names.length,
+        errorCode: error.code,
+        error: message.text,
+        errorBytes: message.bytes,
+        ...(message.truncated ? { errorTruncated: true } : {}),
+      },
       'xds NACK: Envoy rejected the configuration; it keeps its last accepted version',
     );
     this.audit('xds.nack', kind, pending.version, pending.commit, { nonce: pending.nonce, error: error.message || `rejected (code ${error.code})`, code: error.code, resources: pending.names.slice(0, 20) });

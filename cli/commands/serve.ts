@@ -2,7 +2,7 @@
  * `portcullis serve`: flags → options, then runs the control server (cli/control-server.ts) until
  * SIGINT/SIGTERM. The flag defaults live here once; cli/main.ts shows them in --help.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
 import { parseDuration } from '../../compiler/duration';
@@ -10,6 +10,7 @@ import type { CliContext } from '../context';
 import type { FsyncPolicy } from '../../audit';
 import type { ServeAudit } from '../audit-wiring';
 import type { ControlServer } from '../control-server';
+import { findEnvoyBinary } from '../../xds-server/envoy-validate';
 
 export interface ServeCommandOptions {
   readonly repo: string;
@@ -25,6 +26,11 @@ export interface ServeCommandOptions {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsClientCa?: string;
+  /** Envoy binary for validation; default $ENVOY_BIN, else `envoy` on PATH. */
+  readonly envoyBin?: string;
+  /** false (`--no-envoy-validate`): no Envoy validation. */
+  readonly envoyValidate?: boolean;
+  readonly allowFleetRemoval?: boolean;
   readonly logLevel?: string;
   readonly auditDir?: string;
   readonly auditFsync?: string;
@@ -72,6 +78,9 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
   if (o.githubStatusRepo && !/^[^/\s]+\/[^/\s]+$/.test(o.githubStatusRepo)) return usage(`--github-status-repo: "${o.githubStatusRepo}" is not owner/name`);
   const tlsFlags = [o.tlsCert, o.tlsKey, o.tlsClientCa].filter((x) => x !== undefined).length;
   if (tlsFlags !== 0 && tlsFlags !== 3) return usage('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
+  if (o.envoyBin !== undefined && !existsSync(o.envoyBin)) return usage(`--envoy-bin: ${o.envoyBin} does not exist`);
+  if (o.envoyBin !== undefined && o.envoyValidate === false) return usage('--envoy-bin and --no-envoy-validate contradict each other');
+  const envoyBinary = o.envoyValidate === false ? null : findEnvoyBinary(o.envoyBin);
 
   const logger = pino({ level: o.logLevel ?? SERVE_DEFAULTS.logLevel, base: { service: 'portcullis' }, timestamp: pino.stdTimeFunctions.isoTime });
   const repo = isUrl(o.repo) ? o.repo : path.resolve(ctx.cwd, o.repo);
@@ -106,6 +115,8 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
       ...(o.workDir ? { workDir: path.resolve(ctx.cwd, o.workDir) } : {}),
       ...(o.tlsCert && o.tlsKey && o.tlsClientCa ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } } : {}),
       ...(audit ? { audit: audit.sink } : {}),
+      envoyBinary,
+      allowFleetRemoval: o.allowFleetRemoval === true,
       logger,
     });
     audit?.attach(server);

@@ -19,9 +19,13 @@ export interface StatusOptions {
 export const DEFAULT_STATUS_SERVER = `http://${SERVE_DEFAULTS.httpHost}:${SERVE_DEFAULTS.httpPort}`;
 
 /**
- * Exit codes: 0 everything served and acknowledged; 1 a commit was refused or a node's last
- * response was rejected (NACK) or is not yet acknowledged; 3 the server could not be reached.
+ * Exit codes (docs/operations.md): 0 the branch head is served and every node acknowledged it;
+ * 1 a commit was refused, a node is behind or rejected its last response, an active lockdown is not
+ * enforced by every node of its fleets, or streams are being refused; 3 the server could not be
+ * reached; 4 the server cannot follow its repository (its last fetch failed), whatever else holds.
  */
+export const STATUS_EXIT = { ok: 0, degraded: 1, unreachable: 3, fetchFailing: 4 } as const;
+
 export async function runStatus(ctx: CliContext, opts: StatusOptions): Promise<number> {
   const base = (opts.server ?? DEFAULT_STATUS_SERVER).replace(/\/+$/, '');
   let doc: StatusDocument;
@@ -37,13 +41,23 @@ export async function runStatus(ctx: CliContext, opts: StatusOptions): Promise<n
     ctx.stderr.write(`portcullis status: cannot reach ${base} (${e instanceof Error ? e.message : String(e)}${cause})\n`);
     return 3;
   }
-  const healthy = doc.policy.rejected === null && doc.policy.served !== null && doc.nodes.every((n) => n.inSync);
   if (opts.json) {
     ctx.stdout.write(JSON.stringify(doc, null, 2) + '\n');
   } else {
     ctx.stdout.write(formatStatus(doc, outStyle(ctx)));
   }
-  return healthy ? 0 : 1;
+  return statusExitCode(doc);
+}
+
+export function statusExitCode(doc: StatusDocument): number {
+  if (doc.policy.lastFetch && !doc.policy.lastFetch.ok) return STATUS_EXIT.fetchFailing;
+  const healthy =
+    doc.policy.rejected === null &&
+    doc.policy.served !== null &&
+    doc.nodes.every((n) => n.inSync) &&
+    (doc.lockdowns ?? []).every((l) => l.enforced) &&
+    (doc.refusedStreams ?? []).length === 0;
+  return healthy ? STATUS_EXIT.ok : STATUS_EXIT.degraded;
 }
 
 const short = (s: string | null | undefined, n = 12): string => (s ? (s.length > n ? s.slice(0, n) : s) : '-');
@@ -59,6 +73,13 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
       const fleets = env.fleets.map((f) => (s.fleetVersions[f] ? `${f}@${short(s.fleetVersions[f], 16)}` : f)).join(', ') || '-';
       const lockdowns = env.activeLockdowns.length > 0 ? `  lockdowns: ${env.activeLockdowns.map((l) => `${l.name} until ${l.expiresAt}`).join(', ')}` : '';
       lines.push(`         env ${env.name}: fleets ${fleets}${lockdowns}`);
+      // Active means enforced only where Envoys ACKed it: per lockdown and fleet, who holds it.
+      for (const l of (doc.lockdowns ?? []).filter((x) => x.environment === env.name)) {
+        for (const f of l.fleets) {
+          const text = `lockdown ${l.lockdown} on ${f.fleet}: ${f.summary}`;
+          lines.push(`           ${f.summary.startsWith('active') ? style.green(text) : f.summary.startsWith('pending') ? style.yellow(text) : style.red(text)}`);
+        }
+      }
     }
   } else {
     lines.push(`${style.bold('Served')}   ${style.yellow('nothing yet (no commit has compiled)')}`);
@@ -84,10 +105,19 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
       for (const n of nacks) {
         const k = n.lastNack!;
         lines.push(`  ${n.id} ${k.type} version ${short(k.version, 16)}${k.commit ? ` (commit ${short(k.commit)})` : ''} at ${k.at}:`);
-        lines.push(`    ${style.red(k.error)}`);
+        lines.push(`    ${style.red(k.error)}${k.errorTruncated ? style.dim(` … (truncated; ${k.errorBytes} bytes in all)`) : ''}`);
         if (k.resources.length > 0) lines.push(`    resources: ${k.resources.join(', ')}`);
       }
     }
+  }
+  const refused = doc.refusedStreams ?? [];
+  if (refused.length > 0) {
+    lines.push('');
+    lines.push(style.bold(style.red('Refused streams (these Envoys get no configuration):')));
+    const rows: string[][] = [['NODE', 'FLEET', 'REASON', 'LAST', 'TIMES', 'PEER']];
+    for (const r of refused) rows.push([r.node || '(no node)', r.fleet || '-', r.reason, r.lastAt, String(r.count), r.peer]);
+    lines.push(table(rows));
+    for (const r of refused.slice(0, 3)) lines.push(style.dim(`  ${r.node}: ${r.message}`));
   }
   return lines.join('\n') + '\n';
 }

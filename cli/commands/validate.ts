@@ -1,8 +1,12 @@
 /** `portcullis validate [root]`: compile the policy folder and report every error at once. */
+import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { cloudLimitDiagnostics, compileSources } from '../../compiler';
+import { translateEnvironment } from '../../compiler/envoy';
+import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { readPolicyTree } from '../../sources';
 import { withTreeProblems } from '../../sources/policy-tree';
+import { EnvoyValidator, findEnvoyBinary, traceRefusal } from '../../xds-server/envoy-validate';
 import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { errStyle, outStyle, resolveNow, type CliContext } from '../context';
@@ -12,6 +16,11 @@ import { table } from '../terminal';
 export interface ValidateOptions {
   readonly root?: string;
   readonly now?: string;
+  /**
+   * Also run every fleet's rendered configuration through a real Envoy (`--mode validate`): `true`
+   * finds the binary ($ENVOY_BIN, else `envoy` on PATH), a string names it. Without a binary: exit 2.
+   */
+  readonly envoy?: boolean | string;
 }
 
 /** Prints diagnostics to stderr, one per line, and a count; returns the exit code for policy errors. */
@@ -43,9 +52,31 @@ export async function runValidate(ctx: CliContext, opts: ValidateOptions): Promi
   const cloud = cloudLimitDiagnostics(tree.value.files, result.value);
   if (cloud.length > 0) return reportDiagnostics(ctx, cloud);
   const s = outStyle(ctx);
+  if (opts.envoy !== undefined && opts.envoy !== false) {
+    const binary = findEnvoyBinary(typeof opts.envoy === 'string' ? opts.envoy : undefined);
+    if (!binary) return usageError(ctx, '--envoy: no Envoy binary (give its path, set ENVOY_BIN, or put envoy on PATH)');
+    if (!existsSync(binary)) return usageError(ctx, `--envoy: ${binary} does not exist`);
+    const refused = await validateWithEnvoy(binary, result.value, tree.value.files);
+    if (refused.length > 0) return reportDiagnostics(ctx, refused);
+    ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile and Envoy (${binary}) accepts every fleet's configuration (at ${now.toISOString()})\n\n`);
+    ctx.stdout.write(summaryTable(result.value) + '\n');
+    return 0;
+  }
   ctx.stdout.write(`${s.green('ok')} ${relative(ctx.cwd, root) || '.'}: policies compile (at ${now.toISOString()})\n\n`);
   ctx.stdout.write(summaryTable(result.value) + '\n');
   return 0;
+}
+
+/** Every (environment, fleet) rendered and checked by Envoy; a refusal traced to a policy position. */
+async function validateWithEnvoy(binary: string, ir: PolicyIR, sources: readonly { path: string; text: string }[]): Promise<Diagnostic[]> {
+  const fleets = new Map<string, EnvoyResources>();
+  for (const env of ir.environments) for (const fleet of env.fleets) fleets.set(fleet, translateEnvironment(env, fleet));
+  const errors: Diagnostic[] = [];
+  for (const v of await new EnvoyValidator({ binary }).validateAll(fleets)) {
+    if (v.result === 'rejected') errors.push(...traceRefusal(v, sources));
+    if (v.result === 'error') errors.push({ file: '', line: 0, column: 0, subject: `Environment/${v.environment}`, path: 'spec.fleets', message: `Envoy could not check fleet "${v.fleet}": ${v.message}` });
+  }
+  return errors;
 }
 
 function summaryTable(ir: PolicyIR): string {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { generateSigningKey } from '../../demo/jwt';
@@ -72,4 +73,27 @@ test('serves a repository, takes webhooks with the secret file, and shuts down c
   expect(await exit).toBe(0);
   await expect(fetch(`${base}/healthz`)).rejects.toThrow();
   repo.remove();
+});
+
+test('HTTP port in use: start-up fails with exit 1 and releases the xDS port it had opened', async () => {
+  const repo = TestRepo.create();
+  repo.commit(basePolicies({ listener: 10, sotwListener: 11, catalog: 12, accounts0: 13, accounts1: 14, orders0: 15, orders1: 16 }, generateSigningKey().jwks), 'policies');
+  const [xdsPort, httpPort] = [await freePort(), await freePort()];
+  const squatter = createServer();
+  await new Promise<void>((resolve) => squatter.listen(httpPort, '127.0.0.1', resolve));
+  try {
+    const c = captureCli();
+    expect(await runServe(c.ctx, { repo: repo.dir, pollInterval: '0', xdsPort, httpPort, logLevel: 'silent', envoyValidate: false })).toBe(1);
+    expect(c.err()).toContain('EADDRINUSE');
+    // The xDS port is free again: nothing of the failed start keeps running (the process can exit).
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(xdsPort, '127.0.0.1', resolve);
+    });
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  } finally {
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+    repo.remove();
+  }
 });

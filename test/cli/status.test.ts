@@ -85,7 +85,7 @@ test('shows a rejected commit with its errors and a node NACK in Envoy’s words
         ...STREAM,
         protocol: 'sotw',
         types: types('v-old', COMMIT),
-        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', code: 13, resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
+        lastNack: { type: 'route', version: 'v-new', commit: BAD, error: 'Invalid regex', errorBytes: 13, errorTruncated: false, code: 13, resources: ['edge-dev'], at: '2026-01-01T00:02:00.000Z' },
         inSync: false,
       },
     ],
@@ -110,4 +110,41 @@ test('an unreachable server is exit 3 with a message', async () => {
   const c = captureCli({ cwd: '/' });
   expect(await runStatus(c.ctx, { server: 'http://127.0.0.1:1', timeoutMs: 2000 })).toBe(3);
   expect(c.err()).toContain('cannot reach http://127.0.0.1:1');
+});
+
+test('a failing fetch is exit 4 (the server cannot follow its repository), whatever else holds', async () => {
+  current = doc({ lastFetch: { at: '2026-01-01T00:03:00.000Z', ok: false, commit: null, error: 'git fetch failed (128): could not read from remote' } });
+  const c = captureCli({ cwd: '/' });
+  expect(await runStatus(c.ctx, { server: base })).toBe(4);
+  expect(c.out()).toMatch(/Fetch\s+failed at 2026-01-01T00:03:00.000Z: git fetch failed/);
+});
+
+test('refused streams are listed by node and make the exit 1; a truncated NACK says how long it was', async () => {
+  const nack = { type: 'route' as const, version: 'v-new', commit: COMMIT, error: 'E'.repeat(40), errorBytes: 3_145_728, errorTruncated: true, code: 13, resources: [], at: '2026-01-01T00:02:00.000Z' };
+  current = {
+    ...doc({}, [{ id: 'envoy-3', fleet: 'edge-dev', environment: 'dev', ...STREAM, protocol: 'delta', types: types('v-old', COMMIT), lastNack: nack, inSync: false }]),
+    refusedStreams: [{ node: 'edge-dvv-1', fleet: 'edge-dvv', reason: 'unknown_fleet', message: 'no configuration for fleet "edge-dvv"', peer: 'ipv4:10.0.0.9:4000', firstAt: '2026-01-01T00:00:05.000Z', lastAt: '2026-01-01T00:01:05.000Z', count: 7 }],
+  };
+  const c = captureCli({ cwd: '/' });
+  expect(await runStatus(c.ctx, { server: base })).toBe(1);
+  expect(c.out()).toMatch(/Refused streams[\s\S]*edge-dvv-1\s+edge-dvv\s+unknown_fleet\s+2026-01-01T00:01:05.000Z\s+7/);
+  expect(c.out()).toContain(`${'E'.repeat(40)} … (truncated; 3145728 bytes in all)`);
+});
+
+test('an active lockdown no node enforces is shown NOT ENFORCED and makes the exit 1', async () => {
+  current = {
+    ...doc(),
+    lockdowns: [
+      {
+        lockdown: 'stuffing',
+        environment: 'dev',
+        expiresAt: '2026-01-01T04:00:00Z',
+        enforced: false,
+        fleets: [{ fleet: 'edge-dev', nodes: 0, enforcedBy: [], rejectedBy: [], pending: [], summary: 'NOT ENFORCED: no Envoy of this fleet is connected' }],
+      },
+    ],
+  };
+  const c = captureCli({ cwd: '/' });
+  expect(await runStatus(c.ctx, { server: base })).toBe(1);
+  expect(c.out()).toContain('lockdown stuffing on edge-dev: NOT ENFORCED: no Envoy of this fleet is connected');
 });

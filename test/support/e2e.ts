@@ -7,7 +7,6 @@
 import { mkdirSync, openSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
-import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { generateSigningKey, mintToken, type SigningKey } from '../../demo/jwt';
 import { startUpstreams, type Upstream } from '../../demo/upstreams';
 import type { StatusDocument } from '../../cli/status-document';
@@ -81,12 +80,7 @@ export async function createPolicyWorld(extraFiles: Record<string, string> = {})
 /** The control server in this process (fast; allows test hooks). Logs go to a file in `dir`. */
 export async function startServerInProcess(
   world: PolicyWorld,
-  hooks: {
-    transformResources?: (r: EnvoyResources) => EnvoyResources;
-    tls?: { certFile: string; keyFile: string; clientCaFile: string };
-    audit?: ServeOptions['audit'];
-    clock?: () => Date;
-  } = {},
+  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock'>> = {},
 ): Promise<ControlServer & { logFile: string }> {
   const logFile = path.join(world.dir, `server-${Date.now()}.log`);
   const logger = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));

@@ -112,7 +112,7 @@ describe('policy-pr.yml', () => {
     expect(stepUsing(plan, 'actions/checkout')?.with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
     const runs = steps(plan).map((s) => String(s.run ?? ''));
     expect(runs).toContain('npm ci');
-    expect(runs).toContain('npx portcullis validate');
+    expect(runs).toContain('npx portcullis validate --envoy'); // with a real Envoy (issue 7 item 8)
     const planStep = steps(plan).find((s) => String(s.run ?? '').includes('portcullis plan')) as Yaml;
     expect(planStep.run).toContain('npx portcullis plan --base "origin/${BASE_REF}" --head HEAD --format markdown');
     expect(planStep.env).toEqual({ BASE_REF: '${{ github.base_ref }}' });

@@ -37,6 +37,9 @@ export interface HttpEdge {
 }
 
 const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
+/** Verified delivery ids remembered: GitHub's redeliveries and replays reuse `X-GitHub-Delivery`. */
+const REMEMBERED_DELIVERIES = 1024;
+const WEBHOOK_RESULTS = ['sync', 'ignored', 'pong', 'duplicate', 'unauthorized', 'bad-request', 'too-large'] as const;
 
 class BodyTooLarge extends Error {}
 
@@ -45,10 +48,13 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
   const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const webhookRequests = new Counter({
     name: 'portcullis_webhook_requests_total',
-    help: 'Deliveries to POST /hooks/git, by result (sync|ignored|pong|unauthorized|bad-request|too-large).',
+    help: 'Deliveries to POST /hooks/git, by result (sync|ignored|pong|duplicate|unauthorized|bad-request|too-large).',
     labelNames: ['result'],
     registers: [opts.registry],
   });
+  // Every result exists from the start, so `increase(...) > 0` sees the first one.
+  for (const result of WEBHOOK_RESULTS) webhookRequests.inc({ result }, 0);
+  const deliveries = new RecentIds(REMEMBERED_DELIVERIES);
   if (!opts.webhook.secret) log.warn('no webhook secret configured: POST /hooks/git refuses every delivery (polling still follows the branch)');
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -73,6 +79,12 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
           webhookRequests.inc({ result: 'unauthorized' });
           log.warn({ delivery, event, remote: req.socket.remoteAddress }, 'webhook delivery refused: missing or bad X-Hub-Signature-256');
           return sendJson(res, 401, { error: 'missing or invalid X-Hub-Signature-256' });
+        }
+        if (delivery !== undefined && !deliveries.add(delivery)) {
+          // A replay of a delivery already acted on: answering 2xx keeps GitHub happy, fetching again helps nobody.
+          webhookRequests.inc({ result: 'duplicate' });
+          log.info({ delivery, event, result: 'duplicate' }, 'webhook delivery already seen; ignored');
+          return sendJson(res, 202, { ignored: true, reason: `delivery ${delivery} already received` });
         }
         const decision = decideWebhook(event, header(req, 'content-type'), body, opts.webhook.branch);
         const result = decision.action === 'sync' ? 'sync' : decision.action === 'ignore' ? 'ignored' : decision.action;
@@ -103,12 +115,23 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
     }
   };
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
     });
+  };
+  const server = createServer(onRequest);
+  // `Expect: 100-continue`: Node would answer "100 Continue" to any request; a body the webhook
+  // would refuse is refused before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (declaredLength(req) > maxBody) {
+      webhookRequests.inc({ result: 'too-large' });
+      return sendJson(res, 413, { error: `body larger than ${maxBody} bytes` }, { connection: 'close' });
+    }
+    res.writeContinue();
+    onRequest(req, res);
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -141,10 +164,28 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/** Content-Length as a number; 0 when absent or malformed (the streamed size is checked anyway). */
+function declaredLength(req: IncomingMessage): number {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
+  return Number.isFinite(declared) ? declared : 0;
+}
+
+/** Ids seen recently, oldest forgotten first. */
+class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly capacity: number) {}
+  /** False when `id` was already there. */
+  add(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value!);
+    return true;
+  }
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  if (declaredLength(req) > limit) {
+    // Not drained: the answer closes the connection instead of reading megabytes nobody wants.
     return Promise.reject(new BodyTooLarge());
   }
   return new Promise((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import pino from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { startHttpEdge, type HttpEdge } from '../../../xds-server/http/server';
@@ -18,6 +19,7 @@ let registry: Registry;
 
 beforeEach(async () => {
   pushes = [];
+  deliveries = 0;
   registry = new Registry();
   new Counter({ name: 'portcullis_test_counter_total', help: 'x', registers: [registry] }).inc(3);
   edge = await startHttpEdge({
@@ -33,9 +35,12 @@ beforeEach(async () => {
 });
 afterEach(() => edge.close());
 
-function deliver(event: string, payload: unknown, opts: { signature?: string | null; contentType?: string; raw?: string } = {}) {
+let deliveries = 0;
+/** A signed delivery; each gets its own X-GitHub-Delivery (d-1, d-2, … per test) unless `delivery` repeats one. */
+function deliver(event: string, payload: unknown, opts: { signature?: string | null; contentType?: string; raw?: string; delivery?: string } = {}) {
   const body = opts.raw ?? JSON.stringify(payload);
-  const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/json', 'x-github-event': event, 'x-github-delivery': 'd-1' };
+  const delivery = opts.delivery ?? `d-${++deliveries}`;
+  const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'application/json', 'x-github-event': event, 'x-github-delivery': delivery };
   if (opts.signature !== null) headers['x-hub-signature-256'] = opts.signature ?? signBody(SECRET, body);
   return fetch(`${edge.url}/hooks/git`, { method: 'POST', headers, body });
 }
@@ -105,4 +110,71 @@ test('status, metrics, health and readiness', async () => {
   expect((await fetch(`${edge.url}/readyz`)).status).toBe(503);
   expect((await fetch(`${edge.url}/nope`)).status).toBe(404);
   expect((await fetch(`${edge.url}/hooks/git`)).status).toBe(405);
+});
+
+test('a replayed delivery (same X-GitHub-Delivery) is answered 202 without a second fetch', async () => {
+  expect((await deliver('push', { ref: 'refs/heads/main', after: 'abc123' })).status).toBe(202);
+  const replay = await deliver('push', { ref: 'refs/heads/main', after: 'abc123' }, { delivery: 'd-1' });
+  expect(replay.status).toBe(202);
+  expect(await replay.json()).toMatchObject({ ignored: true });
+  expect(pushes).toHaveLength(1);
+  expect(await registry.getSingleMetricAsString('portcullis_webhook_requests_total')).toMatch(/result="duplicate"} 1/);
+});
+
+test('an unsigned delivery does not use up its delivery id', async () => {
+  expect((await deliver('push', { ref: 'refs/heads/main' }, { signature: 'sha256=00' })).status).toBe(401);
+  expect((await deliver('push', { ref: 'refs/heads/main', after: 'abc' })).status).toBe(202);
+  expect(pushes).toHaveLength(1);
+});
+
+test('every webhook result is exported at 0 before the first delivery', async () => {
+  const text = await registry.getSingleMetricAsString('portcullis_webhook_requests_total');
+  for (const result of ['sync', 'ignored', 'pong', 'duplicate', 'unauthorized', 'bad-request', 'too-large']) {
+    expect(text).toContain(`portcullis_webhook_requests_total{result="${result}"} 0`);
+  }
+});
+
+test('Expect: 100-continue with an oversized Content-Length gets 413 at once, never "100 Continue"', async () => {
+  const first = await new Promise<string>((resolve, reject) => {
+    const socket = connect(edge.port, '127.0.0.1', () => {
+      socket.write(
+        'POST /hooks/git HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n' +
+          `Content-Length: ${100 * 1024 * 1024}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+    });
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.includes('\r\n')) {
+        socket.destroy();
+        resolve(got.split('\r\n')[0]!);
+      }
+    });
+    socket.on('error', reject);
+    setTimeout(() => reject(new Error(`no answer within 3 s (got ${JSON.stringify(got)})`)), 3000).unref();
+  });
+  expect(first).toBe('HTTP/1.1 413 Payload Too Large');
+  expect(pushes).toEqual([]);
+});
+
+test('Expect: 100-continue with an acceptable body is continued and handled', async () => {
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: 'c0ffee' });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(edge.port, '127.0.0.1', () => {
+      socket.write(
+        'POST /hooks/git HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-GitHub-Delivery: d-continue\r\n' +
+          `X-Hub-Signature-256: ${signBody(SECRET, body)}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+    });
+    let got = '';
+    socket.on('data', (c: Buffer) => {
+      got += c.toString('latin1');
+      if (got.startsWith('HTTP/1.1 100 Continue\r\n\r\n') && !got.includes('202')) socket.write(body);
+    });
+    socket.on('end', () => resolve(got));
+    socket.on('error', reject);
+    setTimeout(() => reject(new Error(`no answer within 3 s (got ${JSON.stringify(got)})`)), 3000).unref();
+  });
+  expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 Accepted/);
+  expect(pushes).toEqual([{ ref: 'refs/heads/main', after: 'c0ffee', delivery: 'd-continue' }]);
 });
