@@ -13,6 +13,7 @@ export const TYPE = {
   rbacPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
   localRateLimit: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  filterConfig: 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
 } as const;

@@ -3,8 +3,9 @@
  * a filter sees only what the filters before it let through. Part of the Envoy translator.
  *
  * The chain is the same for every environment whatever the policy uses (every filter is off by
- * default and switched on per route), so adding a first rate limit or a first shadow limit changes
- * only the route configuration (RDS), never the listener: listener changes drain connections.
+ * default and switched on per route), so access and lockdown changes touch only the route
+ * configuration (RDS), never the listener: listener changes drain connections. The exception is
+ * local rate limits, whose token buckets must outlive RDS updates and so live in the listener.
  */
 import type { EnvironmentIR } from '../ir/ir';
 import { FILTER, TYPE, typed } from './common';
@@ -38,15 +39,17 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   // 4. rbac: roles from that payload and the methods each rule allows (403). Before rate limits
   //    so refused callers do not spend the budget of legitimate ones.
   { name: FILTER.rbac, config: () => rbacConfig() },
-  // 5. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
-  { name: FILTER.rateLimitEnforce, config: () => rateLimitConfig('enforce') },
+  // 5. local_ratelimit, enforce instance: limits in `enforce` mode answer 429. Its descriptors and
+  //    buckets sit here in the listener, not in the routes, so route-configuration updates keep
+  //    the counters (see rate-limit.ts); a limit change changes the listener.
+  { name: FILTER.rateLimitEnforce, config: (env) => rateLimitConfig(env, 'enforce') },
   // 6. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
   //    Two instances because `filter_enforced` belongs to a whole filter config, not to one
   //    descriptor, and a route holds one config per filter instance: a route with an enforced and
   //    a shadow limit needs both. Separate stat prefixes also keep "would have limited" apart from
   //    "limited". After the enforce instance: a shadow limit measures what it would add to the
   //    limits in force, and requests already refused do not drain its buckets.
-  { name: FILTER.rateLimitShadow, config: () => rateLimitConfig('shadow') },
+  { name: FILTER.rateLimitShadow, config: (env) => rateLimitConfig(env, 'shadow') },
   // 7. router: forwards to the route's cluster (or answers a disabled route's direct response).
   { name: FILTER.router, config: () => typed(TYPE.router, {}) },
 ];

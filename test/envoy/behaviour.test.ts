@@ -291,6 +291,13 @@ describe('rate limits', () => {
     expect(r.headers['x-ratelimit-remaining']).toBe('2');
   });
 
+  test('a route without a limit is not limited and sends no x-ratelimit headers', async () => {
+    // The listener-level instance's default bucket exists only because Envoy requires one.
+    const r = await call('/', { client: '198.51.100.4' });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-ratelimit-limit']).toBeUndefined();
+  });
+
   test('client-network: addresses in one /24 share a bucket', async () => {
     expect((await call('/net', { client: '100.64.1.1' })).status).toBe(200);
     expect((await call('/net', { client: '100.64.1.2' })).status).toBe(200);
