@@ -10,6 +10,7 @@
 import type { EnvironmentIR } from '../ir/ir';
 import { FILTER, TYPE, typed } from './common';
 import { jwtAuthnConfig } from './jwt';
+import { fleetRateLimitConfig } from './fleet-rate-limit';
 import { rateLimitConfig } from './rate-limit';
 import { clientNetworksConfig } from './client-networks';
 import { rbacConfig, revokedTokensConfig } from './rbac';
@@ -17,7 +18,8 @@ import type { JsonObject } from './resources';
 
 interface FilterSlot {
   readonly name: string;
-  readonly config: (env: EnvironmentIR) => JsonObject;
+  /** Null: the slot is not in this environment's chain (decided by environment settings alone). */
+  readonly config: (env: EnvironmentIR) => JsonObject | null;
 }
 
 export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
@@ -50,10 +52,22 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   //    "limited". After the enforce instance: a shadow limit measures what it would add to the
   //    limits in force, and requests already refused do not drain its buckets.
   { name: FILTER.rateLimitShadow, config: (env) => rateLimitConfig(env, 'shadow') },
-  // 7. router: forwards to the route's cluster (or answers a disabled route's direct response).
+  // 7. ratelimit (global), fail-open instance: `scope: fleet` limits with `onServiceFailure: allow`,
+  //    one budget for the environment counted by the rate-limit service. After the local limits,
+  //    so the cheap per-instance first line refuses floods without a network call. Only in
+  //    environments with a rate-limit service (see fleet-rate-limit.ts).
+  { name: FILTER.rateLimitFleetAllow, config: (env) => fleetRateLimitConfig(env, 'allow') },
+  // 8. ratelimit (global), fail-closed instance: fleet limits with `onServiceFailure: deny` (503
+  //    when the service cannot answer). Its own instance because `failure_mode_deny` is per filter
+  //    config; after the fail-open one, so a request it refuses for an outage was not refused anyway.
+  { name: FILTER.rateLimitFleetDeny, config: (env) => fleetRateLimitConfig(env, 'deny') },
+  // 9. router: forwards to the route's cluster (or answers a disabled route's direct response).
   { name: FILTER.router, config: () => typed(TYPE.router, {}) },
 ];
 
 export function httpFilters(env: EnvironmentIR): JsonObject[] {
-  return HTTP_FILTER_ORDER.map((slot) => ({ name: slot.name, typed_config: slot.config(env) }));
+  return HTTP_FILTER_ORDER.flatMap((slot) => {
+    const config = slot.config(env);
+    return config === null ? [] : [{ name: slot.name, typed_config: config }];
+  });
 }

@@ -41,13 +41,13 @@ const UNIT_MS: Record<RateLimitIR['unit'], number> = { second: 1000, minute: 60_
 export const SHADOW_HEADER = 'x-portcullis-shadow-rate-limited';
 
 /** How a request becomes descriptors for one limit: the actions, and the matching descriptor entries. */
-interface KeyRule {
+export interface KeyRule {
   readonly actions: readonly JsonObject[];
   readonly entries: readonly JsonObject[];
 }
 
 /** The rules for one limit. Keys a request may lack get a second rule so they never escape the limit. */
-function keyRules(limit: RateLimitIR): KeyRule[] {
+export function keyRules(limit: RateLimitIR): KeyRule[] {
   const nameAction: JsonObject = { generic_key: { descriptor_key: LIMIT_KEY, descriptor_value: limit.name } };
   const nameEntry: JsonObject = { key: LIMIT_KEY, value: limit.name };
   const rule = (action: JsonObject | null, entry: JsonObject | null): KeyRule => ({
@@ -113,13 +113,16 @@ function tokenBucket(limit: RateLimitIR): JsonObject {
 /** Route-action `rate_limits` stage of each local instance: each filter reads only its own stage. */
 export const LOCAL_STAGE: Readonly<Record<RateLimitMode, number>> = { enforce: 0, shadow: 1 };
 
-/** The limits of `mode` on the environment's enabled routes, one per name, sorted by name. */
-function environmentLimits(env: EnvironmentIR, mode: RateLimitMode): RateLimitIR[] {
+/** True for limits counted by the rate-limit service (IR inputs written before scopes count as instance). */
+export const isFleet = (limit: RateLimitIR): boolean => limit.scope === 'fleet';
+
+/** The limits on the environment's enabled routes that `pick` selects, one per name, sorted by name. */
+export function environmentLimits(env: EnvironmentIR, pick: (limit: RateLimitIR) => boolean): RateLimitIR[] {
   const byName = new Map<string, RateLimitIR>();
   for (const route of env.routes) {
     if (route.disabled !== null) continue;
     for (const limit of route.rateLimits) {
-      if (limit.mode !== mode) continue;
+      if (!pick(limit)) continue;
       const seen = byName.get(limit.name);
       if (seen !== undefined && JSON.stringify(seen) !== JSON.stringify(limit)) {
         throw new Error(`IR bug: rate limit ${limit.name} differs between routes of environment ${env.name}`);
@@ -140,7 +143,7 @@ function environmentLimits(env: EnvironmentIR, mode: RateLimitMode): RateLimitIR
  */
 export function rateLimitConfig(env: EnvironmentIR, mode: RateLimitMode): JsonObject {
   const statPrefix = `portcullis_ratelimit.${mode}`;
-  const limits = environmentLimits(env, mode);
+  const limits = environmentLimits(env, (l) => !isFleet(l) && l.mode === mode);
   if (limits.length === 0) return typed(TYPE.localRateLimit, { stat_prefix: statPrefix });
   const descriptors = limits.flatMap((limit) =>
     keyRules(limit).map((r) => ({ entries: [...r.entries], token_bucket: tokenBucket(limit) })),
@@ -171,18 +174,24 @@ export function rateLimitConfig(env: EnvironmentIR, mode: RateLimitMode): JsonOb
  * Holds no bucket, so it costs nothing to rebuild on RDS updates.
  */
 export function rateLimitOff(route: RouteIR, mode: RateLimitMode): JsonObject | null {
-  if (route.disabled === null && route.rateLimits.some((l) => l.mode === mode)) return null;
+  if (route.disabled === null && route.rateLimits.some((l) => !isFleet(l) && l.mode === mode)) return null;
   return typed(TYPE.filterConfig, { disabled: true });
 }
 
+/** Route-action `rate_limits` stage of each fleet instance (by failure mode), after the local ones. */
+export const FLEET_STAGE: Readonly<Record<RateLimitIR['onServiceFailure'], number>> = { allow: 2, deny: 3 };
+
+/** The filter instance (by stage) that counts a limit. */
+function stageOf(limit: RateLimitIR): number {
+  return isFleet(limit) ? FLEET_STAGE[limit.onServiceFailure] : LOCAL_STAGE[limit.mode];
+}
+
 /**
- * The route-action `rate_limits` of a route: per local limit, the actions that build its
- * descriptors, at the stage of the instance that counts it. Empty for a disabled route (it has no
- * route action).
+ * The route-action `rate_limits` of a route: per limit, the actions that build its descriptors, at
+ * the stage of the filter instance that counts it (local or fleet). Empty for a disabled route (it
+ * has no route action).
  */
 export function rateLimitActions(route: RouteIR): JsonObject[] {
   if (route.disabled !== null) return [];
-  return route.rateLimits.flatMap((limit) =>
-    keyRules(limit).map((r) => ({ stage: LOCAL_STAGE[limit.mode], actions: [...r.actions] })),
-  );
+  return route.rateLimits.flatMap((limit) => keyRules(limit).map((r) => ({ stage: stageOf(limit), actions: [...r.actions] })));
 }

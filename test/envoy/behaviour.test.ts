@@ -36,7 +36,7 @@ function route(name: string, prefix: string, extra: Partial<RouteIR> = {}): Rout
 }
 
 function limit(name: string, requests: number, key: RateLimitIR['key'], mode: RateLimitIR['mode'] = 'enforce'): RateLimitIR {
-  return { name, requests, unit: 'minute', key, mode, provenance: `RateLimit/${name}` };
+  return { name, requests, unit: 'minute', key, mode, scope: 'instance', onServiceFailure: 'allow', provenance: `RateLimit/${name}` };
 }
 
 function provider(name: string, jwks: string, rolesClaim: string): JwtProviderIR {

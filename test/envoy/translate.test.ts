@@ -132,8 +132,8 @@ describe('listener stability: policy changes that only touch routes leave the li
             ? {
                 ...r,
                 rateLimits: [
-                  { name: 'a', requests: 1, unit: 'second', key: { kind: 'client-ip' }, mode: 'enforce', provenance: 'Lockdown/y' },
-                  { name: 'b', requests: 1, unit: 'hour', key: { kind: 'route' }, mode: 'shadow', provenance: 'RateLimit/b' },
+                  { name: 'a', requests: 1, unit: 'second', key: { kind: 'client-ip' }, mode: 'enforce', scope: 'instance', onServiceFailure: 'allow', provenance: 'Lockdown/y' },
+                  { name: 'b', requests: 1, unit: 'hour', key: { kind: 'route' }, mode: 'shadow', scope: 'instance', onServiceFailure: 'allow', provenance: 'RateLimit/b' },
                 ],
               }
             : r,
@@ -149,7 +149,7 @@ describe('listener stability: policy changes that only touch routes leave the li
 });
 
 describe('HTTP filters', () => {
-  test('one order: client networks, jwt_authn, revoked tokens, rbac, rate limit enforce, rate limit shadow, router', () => {
+  test('one order: client networks, jwt_authn, revoked tokens, rbac, local limits, fleet limits, router', () => {
     expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
       'portcullis.rbac.client_networks',
       'envoy.filters.http.jwt_authn',
@@ -157,11 +157,15 @@ describe('HTTP filters', () => {
       'envoy.filters.http.rbac',
       'portcullis.local_ratelimit.enforce',
       'portcullis.local_ratelimit.shadow',
+      'portcullis.ratelimit.fleet_allow',
+      'portcullis.ratelimit.fleet_deny',
       'envoy.filters.http.router',
     ]);
-    const out = translateEnvironment(load<EnvironmentIR>('minimal'), 'edge-dev');
-    const filters = collect(out.listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[];
-    expect(filters.map((f) => f['name'])).toEqual(HTTP_FILTER_ORDER.map((f) => f.name));
+    const chain = (name: string) =>
+      (collect(translateEnvironment(load<EnvironmentIR>(name), 'edge-prod').listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[]).map((f) => f['name']);
+    // With a rate-limit service every slot is there; without one, the fleet slots are left out.
+    expect(chain('fleet-rate-limits')).toEqual(HTTP_FILTER_ORDER.map((f) => f.name));
+    expect(chain('minimal')).toEqual(HTTP_FILTER_ORDER.map((f) => f.name).filter((n) => !n.startsWith('portcullis.ratelimit.')));
   });
 
   test('every route names its JWT requirement or disables jwt_authn, and sets its RBAC', () => {
