@@ -3,7 +3,7 @@
  * commit that does not touch a limit (an unrelated Route) must not hand a client a fresh budget
  * (issue 7 item 4). Each test commits and waits until the Envoy ACKed the new route configuration.
  */
-import type { ControlServer } from '../../xds-server/serve';
+import type { ControlServer } from '../../cli/control-server';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { call, createPolicyWorld, pushCommit, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { freePort } from '../support/ports';
