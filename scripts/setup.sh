@@ -9,6 +9,9 @@ ROOT=$PWD
 NODE_VERSION=22.23.3
 ENVOY_VERSION='1.40.*'
 ACTIONLINT_VERSION=v1.7.12
+# envoyproxy/ratelimit has no recent tag; this pseudo-version builds from the Go module proxy
+# (its go.mod has no replace directives).
+RATELIMIT_VERSION=v1.4.1-0.20260122083618-3fb702589d36
 mkdir -p .tools/bin
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -30,6 +33,7 @@ command -v go >/dev/null || need_apt+=(golang-go)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/include/re2/re2.h ] || need_apt+=(libre2-dev) # the real RE2 behind regex checks (native/)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -66,5 +70,11 @@ fi
 if [ ! -x .tools/bin/actionlint ]; then
   log "go install actionlint@$ACTIONLINT_VERSION"
   GOBIN="$ROOT/.tools/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
+# --- envoyproxy/ratelimit (fleet-scope rate limits; its configuration comes over xDS) ----------
+if [ ! -x .tools/bin/ratelimit ]; then
+  log "go install envoyproxy/ratelimit service_cmd@$RATELIMIT_VERSION"
+  GOBIN="$ROOT/.tools/bin" go install "github.com/envoyproxy/ratelimit/src/service_cmd@$RATELIMIT_VERSION"
+  mv .tools/bin/service_cmd .tools/bin/ratelimit
 fi
 log "ready"

@@ -15,10 +15,10 @@
 import type { EnvironmentIR, RateLimitIR } from '../ir/ir';
 import { fleetLimits } from './fleet-rate-limit';
 import { keyRules } from './rate-limit';
-import type { JsonObject } from './resources';
+import { TYPE_URL, type JsonObject } from './resources';
 
 /** xDS type of the service's configuration (a message of the ratelimit config API, not Envoy's). */
-export const RATE_LIMIT_CONFIG_TYPE_URL = 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig';
+export const RATE_LIMIT_CONFIG_TYPE_URL = TYPE_URL.ratelimit;
 
 const UNIT: Readonly<Record<RateLimitIR['unit'], string>> = { second: 'SECOND', minute: 'MINUTE', hour: 'HOUR' };
 

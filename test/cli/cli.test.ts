@@ -137,7 +137,8 @@ describe('plan', () => {
     expect(r.out).toMatch(/^Portcullis plan [0-9a-f]{7} → [0-9a-f]{7}$/m);
     expect(r.out).toMatch(/^prod \(fleets: edge-prod\): 1 change$/m);
     expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.requests: \d+ → \d+/);
-    expect(r.out).toMatch(/envoy edge-prod: routes: ~portcullis\/prod\/routes/);
+    // A local limit's numbers live with its bucket in the listener (compiler/envoy/rate-limit.ts).
+    expect(r.out).toMatch(/envoy edge-prod: listeners: ~portcullis\/prod\/http/);
     // prod has cloud gateways: the WAF plan follows, with the changed rule marked and the Envoy-only list.
     expect(r.out).toMatch(/Cloud — prod: AWS WAF REGIONAL web ACL/);
     expect(r.out).toMatch(/^\s+~ \d+ rate-limit-[a-z0-9-]+ /m);
