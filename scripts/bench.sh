@@ -15,3 +15,6 @@ if [ -f dist/bench/xds/ads-bench.js ]; then
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
   node dist/bench/xds/ads-bench.js --clients "${BENCH_CLIENTS:-1000}" --server both
 fi
+echo
+echo "== rate limits: request latency with no limit, a local limit, a fleet limit =="
+npx ts-node --transpile-only bench/ratelimit/latency-bench.ts --rate "${BENCH_RL_RATE:-200}" --seconds "${BENCH_RL_SECONDS:-10}"
