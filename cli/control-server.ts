@@ -18,7 +18,7 @@ import type { Diagnostic, Result } from '../compiler/result';
 import { PolicyFollower, type CompileFn, type PublishFn } from '../sources/follower';
 import { redactCredentials } from '../sources/git';
 import { startHttpEdge, type HttpEdge } from '../xds-server/http/server';
-import type { NodeStatus, StatusDocument } from './status-document';
+import { rateLimitServiceWarnings, type NodeStatus, type StatusDocument } from './status-document';
 import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
 import { packageVersion } from './package-version';
 
@@ -103,11 +103,15 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
 
-  const status = (): StatusDocument => ({
-    server: { version: VERSION, startedAt, xds: { host: opts.xdsHost, port: xdsPort } },
-    policy: follower.status(),
-    nodes: nodeStatuses(xds, servedIr),
-  });
+  const status = (): StatusDocument => {
+    const nodes = nodeStatuses(xds, servedIr);
+    return {
+      server: { version: VERSION, startedAt, xds: { host: opts.xdsHost, port: xdsPort } },
+      policy: follower.status(),
+      nodes,
+      warnings: rateLimitServiceWarnings(servedIr, nodes),
+    };
+  };
 
   const http = await startHttpEdge({
     host: opts.httpHost,

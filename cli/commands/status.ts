@@ -37,7 +37,7 @@ export async function runStatus(ctx: CliContext, opts: StatusOptions): Promise<n
     ctx.stderr.write(`portcullis status: cannot reach ${base} (${e instanceof Error ? e.message : String(e)}${cause})\n`);
     return 3;
   }
-  const healthy = doc.policy.rejected === null && doc.policy.served !== null && doc.nodes.every((n) => n.inSync);
+  const healthy = doc.policy.rejected === null && doc.policy.served !== null && doc.nodes.every((n) => n.inSync) && (doc.warnings ?? []).length === 0;
   if (opts.json) {
     ctx.stdout.write(JSON.stringify(doc, null, 2) + '\n');
   } else {
@@ -70,6 +70,7 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
     lines.push(style.red(`${style.bold('Rejected')} commit ${short(r.commit)} ${JSON.stringify(r.subject)} at ${r.at} (${r.stage}), ${r.errors.length} error(s); the served commit stays in force:`));
     for (const d of r.errors) lines.push(`  ${formatDiagnostic(d)}`);
   }
+  for (const w of doc.warnings ?? []) lines.push(style.yellow(`${style.bold('Warning')}  ${w}`));
   lines.push('');
   if (doc.nodes.length === 0) {
     lines.push(style.dim('No Envoy connected.'));

@@ -182,7 +182,12 @@ test('a lockdown tightening a fleet limit is enforced on both Envoys within 1 s 
 });
 
 test('service killed: allow limits fail open, deny limits answer 503; Redis restarted: the service recovers', async () => {
+  // Only e2e has a service node; e2e-sotw's fleet limits are counted by none (and warned about).
+  const e2eWarnings = async () => (await serverStatus(server.http.url)).warnings.filter((w) => w.startsWith('Environment/e2e:'));
+  expect((await serverStatus(server.http.url)).warnings.map((w) => w.slice(0, w.indexOf(':')))).toEqual(['Environment/e2e-sotw']);
   await service.kill();
+  const warned = await waitFor('a status warning', async () => (await e2eWarnings())[0] ?? false, 10_000);
+  expect(warned).toMatch(/^Environment\/e2e: no rate-limit service holds its fleet limits login-fleet \(deny\), signup-fleet \(allow\)/);
   const errorsBefore = await perEnvoy('error');
   expect(await hit('/signup', '192.0.2.40')).toBe(200); // onServiceFailure: allow (default)
   expect(await hit('/login', '192.0.2.40')).toBe(503); // onServiceFailure: deny
@@ -191,6 +196,7 @@ test('service killed: allow limits fail open, deny limits answer 503; Redis rest
 
   await service.restart();
   await service.waitReady();
+  await waitFor('the warning gone', async () => (await e2eWarnings()).length === 0, 15_000);
   await waitFor('the service counting again', async () => (await hit('/login', '192.0.2.41')) === 200, 15_000, 100);
 
   await redis.restart(); // every counter is lost with it (no persistence); the service reconnects
