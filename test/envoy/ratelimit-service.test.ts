@@ -5,14 +5,14 @@
  * descriptor set (which must hold ratelimit.config.ratelimit.v3.RateLimitConfig). Also: the
  * descriptors Envoy sends for a fleet limit are the ones the service is configured with.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { translateEnvironment } from '../../compiler/envoy';
 import { RATE_LIMIT_CONFIG_TYPE_URL, rateLimitServiceConfig } from '../../compiler/envoy/ratelimit-service';
 import type { JsonObject } from '../../compiler/envoy/resources';
 import type { EnvironmentIR } from '../../compiler/ir/ir';
-import { UPDATE_GOLDEN, irToYaml } from '../compiler/golden-support';
+import { expectGolden, goldenCases, goldenYaml, orphanGoldens } from '../support/golden';
 import { checkJson } from '../support/proto-oracle';
 
 const IN_DIR = join(__dirname, '../testdata/envoy');
@@ -20,28 +20,19 @@ const OUT_DIR = join(__dirname, '../testdata/ratelimit-service');
 const IN = '.in.yaml';
 const OUT = '.out.yaml';
 
-const inputs = readdirSync(IN_DIR)
-  .filter((f) => f.endsWith(IN))
-  .map((f) => ({ name: f.slice(0, -IN.length), doc: YAML.parse(readFileSync(join(IN_DIR, f), 'utf8')) as EnvironmentIR }))
+const inputs = goldenCases(IN_DIR, IN)
+  .map((name) => ({ name, doc: YAML.parse(readFileSync(join(IN_DIR, name + IN), 'utf8')) as EnvironmentIR }))
   .filter((c) => !('irVersion' in c.doc) && c.doc.rateLimitService !== undefined);
 
 describe('rate-limit service configuration', () => {
   test('there are cases', () => expect(inputs.length).toBeGreaterThan(0));
 
   test.each(inputs.map((c) => [c.name, c.doc] as const))('%s', (name, env) => {
-    const actual = irToYaml(rateLimitServiceConfig(env));
-    const file = join(OUT_DIR, name + OUT);
-    if (UPDATE_GOLDEN) {
-      mkdirSync(OUT_DIR, { recursive: true });
-      writeFileSync(file, actual);
-    }
-    expect(readFileSync(file, 'utf8')).toBe(actual);
+    expectGolden(join(OUT_DIR, name + OUT), goldenYaml(rateLimitServiceConfig(env)));
   });
 
   test('no orphan outputs', () => {
-    const orphans = existsSync(OUT_DIR) ? readdirSync(OUT_DIR).filter((f) => !inputs.some((c) => c.name + OUT === f)) : [];
-    if (UPDATE_GOLDEN) for (const f of orphans) unlinkSync(join(OUT_DIR, f));
-    else expect(orphans).toEqual([]);
+    expect(orphanGoldens(OUT_DIR, inputs.map((c) => c.name), OUT)).toEqual([]);
   });
 
   test('every case is a valid RateLimitConfig for the protobuf oracle', () => {
