@@ -15,7 +15,7 @@ import type { PolicyIR } from '../compiler/ir/ir';
 import { PolicyFollower, type CompileFn } from '../sources/follower';
 import { redactCredentials } from '../sources/git';
 import { startHttpEdge, type HttpEdge } from '../xds-server/http/server';
-import type { NodeStatus, StatusDocument } from './status-document';
+import { rateLimitServiceWarnings, type NodeStatus, type StatusDocument } from './status-document';
 import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
 import { createValidationMetrics, EnvoyValidator } from '../xds-server/envoy-validate';
 import { lockdownEnforcement } from './lockdown-enforcement';
@@ -131,6 +131,7 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
         nodes,
         lockdowns: lockdownEnforcement(policy.served, nodes),
         refusedStreams: xds.refusedStreams(),
+        warnings: rateLimitServiceWarnings(servedIr, nodes),
       };
     };
 

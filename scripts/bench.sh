@@ -26,3 +26,6 @@ if [ -f dist/bench/xds/envoy-validate-bench.js ]; then
   echo "== Envoy validation before publishing (envoy --mode validate per fleet) =="
   node dist/bench/xds/envoy-validate-bench.js
 fi
+echo
+echo "== rate limits: request latency with no limit, a local limit, a fleet limit =="
+npx ts-node --transpile-only bench/ratelimit/latency-bench.ts --rate "${BENCH_RL_RATE:-200}" --seconds "${BENCH_RL_SECONDS:-10}"

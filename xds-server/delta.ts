@@ -31,8 +31,9 @@ export class DeltaStream extends AdsStream {
     endpoint: new Map(),
     listener: new Map(),
     route: new Map(),
+    ratelimit: new Map(),
   };
-  private readonly pendingDiff: PerKind<Diff | null> = { cluster: null, endpoint: null, listener: null, route: null };
+  private readonly pendingDiff: PerKind<Diff | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
 
   constructor(
     streamId: number,

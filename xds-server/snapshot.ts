@@ -11,8 +11,11 @@ import { TYPE_URL } from '../compiler/envoy/resources';
 import type { Diagnostic, Result } from '../compiler/result';
 import type { Encoder } from './encode';
 
-/** Push order for make-before-break: clusters, their endpoints, then listeners, then routes. */
-export const KINDS_IN_ORDER: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'route'];
+/**
+ * Push order for make-before-break: clusters, their endpoints, then listeners, then routes. The
+ * rate-limit service's config comes last; only that service subscribes to it (never an Envoy).
+ */
+export const KINDS_IN_ORDER: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'route', 'ratelimit'];
 
 export const KIND_OF_TYPE_URL: ReadonlyMap<string, XdsKind> = new Map(
   KINDS_IN_ORDER.map((k) => [TYPE_URL[k], k] as const),
@@ -144,6 +147,7 @@ export function buildSnapshot(resources: EnvoyResources, meta: SnapshotMeta, cac
     endpoint: resources.endpoints,
     listener: resources.listeners,
     route: resources.routes,
+    ratelimit: resources.rateLimitConfigs,
   };
   for (const kind of KINDS_IN_ORDER) {
     const sorted = [...lists[kind]].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

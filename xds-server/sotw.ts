@@ -9,19 +9,22 @@ import { KIND_OF_TYPE_URL } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
 import { type DiscoveryRequest, type DiscoveryResponse, encodeResponseBody } from './wire';
 
-/** Types where an empty first request means "everything" (legacy wildcard). */
-const WILDCARD_KINDS: ReadonlySet<XdsKind> = new Set(['cluster', 'listener']);
+/**
+ * Types where an empty first request means "everything" (legacy wildcard). The rate-limit service
+ * asks for its configuration with no names, meaning all of it.
+ */
+const WILDCARD_KINDS: ReadonlySet<XdsKind> = new Set(['cluster', 'listener', 'ratelimit']);
 
 type PerKind<T> = Record<XdsKind, T>;
 
 export class SotwStream extends AdsStream {
   readonly variant = 'sotw' as const;
   /** Version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
-  private readonly lastSent: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null };
+  private readonly lastSent: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
   /** Version the node holds per type (ACKed, or reported on reconnect). */
-  private readonly ackedSelection: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null };
-  private readonly pendingResources: PerKind<readonly HeldResource[]> = { cluster: [], endpoint: [], listener: [], route: [] };
-  private readonly everNamed: PerKind<boolean> = { cluster: false, endpoint: false, listener: false, route: false };
+  private readonly ackedSelection: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
+  private readonly pendingResources: PerKind<readonly HeldResource[]> = { cluster: [], endpoint: [], listener: [], route: [], ratelimit: [] };
+  private readonly everNamed: PerKind<boolean> = { cluster: false, endpoint: false, listener: false, route: false, ratelimit: false };
 
   constructor(
     streamId: number,

@@ -202,7 +202,7 @@ export abstract class AdsStream {
       ackedAt: null,
       lastNack: null,
     });
-    this.kinds = { cluster: state('cluster'), endpoint: state('endpoint'), listener: state('listener'), route: state('route') };
+    this.kinds = { cluster: state('cluster'), endpoint: state('endpoint'), listener: state('listener'), route: state('route'), ratelimit: state('ratelimit') };
   }
 
   get nodeInfo(): NodeInfo | null {

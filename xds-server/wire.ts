@@ -21,7 +21,7 @@ export function adsMethod(path: typeof SOTW_METHOD | typeof DELTA_METHOD, codecs
 /** The parts of envoy.config.core.v3.Node the server uses. */
 export interface NodeInfo {
   readonly id: string;
-  /** `node.cluster`: the fleet. */
+  /** `node.cluster`: the fleet (or, when unset, the node metadata's FLEET_METADATA_KEY). */
   readonly cluster: string;
   readonly userAgentName: string;
   readonly userAgentVersion: string;
@@ -114,10 +114,25 @@ function nodeOf(o: Decoded): NodeInfo | null {
     : '';
   return {
     id: str(n, 'id'),
-    cluster: str(n, 'cluster'),
+    cluster: str(n, 'cluster') || metadataFleet(n),
     userAgentName: str(n, 'user_agent_name'),
     userAgentVersion: str(n, 'user_agent_version') || buildVersion,
   };
+}
+
+/**
+ * Node metadata key naming the fleet of a node that cannot set `node.cluster`: the rate-limit
+ * service (envoyproxy/ratelimit sets only the node id and metadata,
+ * `CONFIG_GRPC_XDS_NODE_METADATA=portcullis.fleet=<fleet>`).
+ */
+export const FLEET_METADATA_KEY = 'portcullis.fleet';
+
+function metadataFleet(n: Decoded): string {
+  // Root.fromDescriptor types a map as a repeated entry message: Struct.fields is [{ key, value }].
+  const fields = (own(n, 'metadata') as Decoded | undefined)?.['fields'] as Decoded[] | undefined;
+  const entry = Array.isArray(fields) ? fields.find((e) => str(e, 'key') === FLEET_METADATA_KEY) : undefined;
+  const value = entry ? (own(entry, 'value') as Decoded | undefined) : undefined;
+  return value ? str(value, 'string_value') : '';
 }
 
 function errorOf(o: Decoded, k: string): ErrorDetail | null {

@@ -95,5 +95,5 @@ export function benchResources(opts: { clusters: number; routes: number; variant
     name: BENCH_ROUTE_CONFIG,
     virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
   });
-  return { environment: 'bench', fleet: BENCH_FLEET, clusters, endpoints, listeners: [listener], routes: [routeConfig] };
+  return { environment: 'bench', fleet: BENCH_FLEET, clusters, endpoints, listeners: [listener], routes: [routeConfig], rateLimitConfigs: [] };
 }

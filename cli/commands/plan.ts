@@ -146,7 +146,9 @@ function cloudChanges(before: PolicyIR | null, after: PolicyIR, format: 'text' |
 
 function resourceChanges(before: EnvoyResources | null, after: EnvoyResources): string[] {
   const lines: string[] = [];
-  for (const kind of ['clusters', 'endpoints', 'listeners', 'routes'] as const) {
+  // The rate-limit service's configuration travels with the fleet's resources (fleet-scope limits).
+  const label = { clusters: 'clusters', endpoints: 'endpoints', listeners: 'listeners', routes: 'routes', rateLimitConfigs: 'rate-limit service' } as const;
+  for (const kind of ['clusters', 'endpoints', 'listeners', 'routes', 'rateLimitConfigs'] as const) {
     const old = new Map((before?.[kind] ?? []).map((r) => [r.name, r.version]));
     const cur = new Map(after[kind].map((r) => [r.name, r.version]));
     const added = [...cur.keys()].filter((n) => !old.has(n));
@@ -157,7 +159,7 @@ function resourceChanges(before: EnvoyResources | null, after: EnvoyResources): 
       ...changed.map((n) => `~${n}`),
       ...removed.map((n) => `-${n}`),
     ];
-    if (parts.length) lines.push(`${kind}: ${parts.join(', ')}`);
+    if (parts.length) lines.push(`${label[kind]}: ${parts.join(', ')}`);
   }
   return lines;
 }

@@ -56,7 +56,8 @@ export function statusExitCode(doc: StatusDocument): number {
     doc.policy.served !== null &&
     doc.nodes.every((n) => n.inSync) &&
     (doc.lockdowns ?? []).every((l) => l.enforced) &&
-    (doc.refusedStreams ?? []).length === 0;
+    (doc.refusedStreams ?? []).length === 0 &&
+    (doc.warnings ?? []).length === 0;
   return healthy ? STATUS_EXIT.ok : STATUS_EXIT.degraded;
 }
 
@@ -91,6 +92,7 @@ export function formatStatus(doc: StatusDocument, style: Style): string {
     lines.push(style.red(`${style.bold('Rejected')} commit ${short(r.commit)} ${JSON.stringify(r.subject)} at ${r.at} (${r.stage}), ${r.errors.length} error(s); the served commit stays in force:`));
     for (const d of r.errors) lines.push(`  ${formatDiagnostic(d)}`);
   }
+  for (const w of doc.warnings ?? []) lines.push(style.yellow(`${style.bold('Warning')}  ${w}`));
   lines.push('');
   if (doc.nodes.length === 0) {
     lines.push(style.dim('No Envoy connected.'));

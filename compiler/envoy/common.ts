@@ -12,7 +12,9 @@ export const TYPE = {
   rbac: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
   rbacPerRoute: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBACPerRoute',
   localRateLimit: 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
+  rateLimit: 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit',
   router: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  filterConfig: 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
 } as const;
@@ -36,6 +38,8 @@ export const FILTER = {
   revokedTokens: 'portcullis.rbac.revoked_tokens',
   rateLimitEnforce: 'portcullis.local_ratelimit.enforce',
   rateLimitShadow: 'portcullis.local_ratelimit.shadow',
+  rateLimitFleetAllow: 'portcullis.ratelimit.fleet_allow',
+  rateLimitFleetDeny: 'portcullis.ratelimit.fleet_deny',
   router: 'envoy.filters.http.router',
 } as const;
 
@@ -59,6 +63,8 @@ export const names = {
   /** Service names are DNS labels, so they cannot collide with `jwks/...` or `xds_cluster`. */
   serviceCluster: (service: string): string => service,
   jwksCluster: (provider: string): string => `jwks/${provider}`,
+  /** The environment's rate-limit service (fleet-scope limits). */
+  rateLimitCluster: 'ratelimit/service',
 };
 
 /** Milliseconds as a proto3 JSON Duration: 1500 → "1.5s", 60000 → "60s", 250 → "0.25s". */

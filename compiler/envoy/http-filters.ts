@@ -3,12 +3,14 @@
  * a filter sees only what the filters before it let through. Part of the Envoy translator.
  *
  * The chain is the same for every environment whatever the policy uses (every filter is off by
- * default and switched on per route), so adding a first rate limit or a first shadow limit changes
- * only the route configuration (RDS), never the listener: listener changes drain connections.
+ * default and switched on per route), so access and lockdown changes touch only the route
+ * configuration (RDS), never the listener: listener changes drain connections. The exception is
+ * local rate limits, whose token buckets must outlive RDS updates and so live in the listener.
  */
 import type { EnvironmentIR } from '../ir/ir';
 import { FILTER, TYPE, typed } from './common';
 import { jwtAuthnConfig } from './jwt';
+import { fleetRateLimitConfig } from './fleet-rate-limit';
 import { rateLimitConfig } from './rate-limit';
 import { clientNetworksConfig } from './client-networks';
 import { rbacConfig, revokedTokensConfig } from './rbac';
@@ -16,7 +18,8 @@ import type { JsonObject } from './resources';
 
 interface FilterSlot {
   readonly name: string;
-  readonly config: (env: EnvironmentIR) => JsonObject;
+  /** Null: the slot is not in this environment's chain (decided by environment settings alone). */
+  readonly config: (env: EnvironmentIR) => JsonObject | null;
 }
 
 export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
@@ -38,19 +41,33 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   // 4. rbac: roles from that payload and the methods each rule allows (403). Before rate limits
   //    so refused callers do not spend the budget of legitimate ones.
   { name: FILTER.rbac, config: () => rbacConfig() },
-  // 5. local_ratelimit, enforce instance: limits in `enforce` mode answer 429.
-  { name: FILTER.rateLimitEnforce, config: () => rateLimitConfig('enforce') },
+  // 5. local_ratelimit, enforce instance: limits in `enforce` mode answer 429. Its descriptors and
+  //    buckets sit here in the listener, not in the routes, so route-configuration updates keep
+  //    the counters (see rate-limit.ts); a limit change changes the listener.
+  { name: FILTER.rateLimitEnforce, config: (env) => rateLimitConfig(env, 'enforce') },
   // 6. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
   //    Two instances because `filter_enforced` belongs to a whole filter config, not to one
   //    descriptor, and a route holds one config per filter instance: a route with an enforced and
   //    a shadow limit needs both. Separate stat prefixes also keep "would have limited" apart from
   //    "limited". After the enforce instance: a shadow limit measures what it would add to the
   //    limits in force, and requests already refused do not drain its buckets.
-  { name: FILTER.rateLimitShadow, config: () => rateLimitConfig('shadow') },
-  // 7. router: forwards to the route's cluster (or answers a disabled route's direct response).
+  { name: FILTER.rateLimitShadow, config: (env) => rateLimitConfig(env, 'shadow') },
+  // 7. ratelimit (global), fail-open instance: `scope: fleet` limits with `onServiceFailure: allow`,
+  //    one budget for the environment counted by the rate-limit service. After the local limits,
+  //    so the cheap per-instance first line refuses floods without a network call. Only in
+  //    environments with a rate-limit service (see fleet-rate-limit.ts).
+  { name: FILTER.rateLimitFleetAllow, config: (env) => fleetRateLimitConfig(env, 'allow') },
+  // 8. ratelimit (global), fail-closed instance: fleet limits with `onServiceFailure: deny` (503
+  //    when the service cannot answer). Its own instance because `failure_mode_deny` is per filter
+  //    config; after the fail-open one, so a request it refuses for an outage was not refused anyway.
+  { name: FILTER.rateLimitFleetDeny, config: (env) => fleetRateLimitConfig(env, 'deny') },
+  // 9. router: forwards to the route's cluster (or answers a disabled route's direct response).
   { name: FILTER.router, config: () => typed(TYPE.router, {}) },
 ];
 
 export function httpFilters(env: EnvironmentIR): JsonObject[] {
-  return HTTP_FILTER_ORDER.map((slot) => ({ name: slot.name, typed_config: slot.config(env) }));
+  return HTTP_FILTER_ORDER.flatMap((slot) => {
+    const config = slot.config(env);
+    return config === null ? [] : [{ name: slot.name, typed_config: config }];
+  });
 }

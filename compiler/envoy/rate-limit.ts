@@ -1,19 +1,24 @@
 /**
- * Rate limits per route with Envoy's local rate limit filter: one descriptor per limit, per-key
- * buckets through dynamic descriptors (entries with an empty value), two filter instances (enforce
- * and shadow). Part of the Envoy translator (IR → Envoy resources).
+ * Rate limits with Envoy's local rate limit filter: one descriptor per limit in the listener's filter
+ * config, per-key buckets through dynamic descriptors (entries with an empty value), routes picking
+ * their limits with route-action `rate_limits`, two filter instances (enforce and shadow). Part of
+ * the Envoy translator (IR → Envoy resources).
  *
  * Envoy facts this relies on (local_ratelimit, 1.40):
- * - `rate_limits` inside the per-route config produce the request's descriptors; an action that
+ * - Without a per-route config the filter uses its own config (descriptors, buckets) and builds the
+ *   request's descriptors from the route action's `rate_limits` of its `stage`; an action that
  *   finds nothing (a missing header) drops that whole descriptor.
+ * - Buckets belong to the config object that holds them: a per-route config is rebuilt on every
+ *   RDS update (fresh buckets); the filter-level config only when the listener changes.
  * - A configured descriptor entry without a value is a wildcard: each distinct request value gets
  *   its own token bucket, kept in an LRU of `max_dynamic_descriptors` per wildcard descriptor
  *   (default 20, which an attacker with 21 addresses defeats by eviction).
  * - Every matching descriptor consumes a token (tightest first); the default bucket is consumed
  *   only when none matched if `always_consume_default_token_bucket` is false.
  * - Buckets count per Envoy instance: N Envoys admit up to N x the limit.
+ * - A limit is one bucket per key across every route it names (as the WAF rule it becomes).
  */
-import type { RateLimitIR, RouteIR } from '../ir/ir';
+import type { EnvironmentIR, RateLimitIR, RouteIR } from '../ir/ir';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, duration, fractionalPercent, typed } from './common';
 import type { JsonObject } from './resources';
 
@@ -36,13 +41,13 @@ const UNIT_MS: Record<RateLimitIR['unit'], number> = { second: 1000, minute: 60_
 export const SHADOW_HEADER = 'x-portcullis-shadow-rate-limited';
 
 /** How a request becomes descriptors for one limit: the actions, and the matching descriptor entries. */
-interface KeyRule {
+export interface KeyRule {
   readonly actions: readonly JsonObject[];
   readonly entries: readonly JsonObject[];
 }
 
 /** The rules for one limit. Keys a request may lack get a second rule so they never escape the limit. */
-function keyRules(limit: RateLimitIR): KeyRule[] {
+export function keyRules(limit: RateLimitIR): KeyRule[] {
   const nameAction: JsonObject = { generic_key: { descriptor_key: LIMIT_KEY, descriptor_value: limit.name } };
   const nameEntry: JsonObject = { key: LIMIT_KEY, value: limit.name };
   const rule = (action: JsonObject | null, entry: JsonObject | null): KeyRule => ({
@@ -105,36 +110,52 @@ function tokenBucket(limit: RateLimitIR): JsonObject {
   return { max_tokens: limit.requests, tokens_per_fill: limit.requests, fill_interval: duration(UNIT_MS[limit.unit]) };
 }
 
-/** Filter-level config of one instance: no token bucket, so nothing is limited unless a route says so. */
-export function rateLimitConfig(mode: RateLimitMode): JsonObject {
-  return typed(TYPE.localRateLimit, { stat_prefix: `portcullis_ratelimit.${mode}` });
+/** Route-action `rate_limits` stage of each local instance: each filter reads only its own stage. */
+export const LOCAL_STAGE: Readonly<Record<RateLimitMode, number>> = { enforce: 0, shadow: 1 };
+
+/** True for limits counted by the rate-limit service (IR inputs written before scopes count as instance). */
+export const isFleet = (limit: RateLimitIR): boolean => limit.scope === 'fleet';
+
+/** The limits on the environment's enabled routes that `pick` selects, one per name, sorted by name. */
+export function environmentLimits(env: EnvironmentIR, pick: (limit: RateLimitIR) => boolean): RateLimitIR[] {
+  const byName = new Map<string, RateLimitIR>();
+  for (const route of env.routes) {
+    if (route.disabled !== null) continue;
+    for (const limit of route.rateLimits) {
+      if (!pick(limit)) continue;
+      const seen = byName.get(limit.name);
+      if (seen !== undefined && JSON.stringify(seen) !== JSON.stringify(limit)) {
+        throw new Error(`IR bug: rate limit ${limit.name} differs between routes of environment ${env.name}`);
+      }
+      byName.set(limit.name, limit);
+    }
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
- * Per-route config of the `mode` instance, or null when the route has no limit in that mode.
- * `maxDynamicDescriptors` is the listener's `rateLimitMaxDynamicDescriptors`.
+ * Filter-level config of the `mode` instance, in the listener: every local limit of the
+ * environment as a descriptor with its token bucket. The buckets live as long as this config, so
+ * a route-configuration update (any route, access or lockdown change that leaves the limits alone)
+ * keeps them; a per-route config would be rebuilt, buckets and all, on every RDS update. Routes
+ * select descriptors with their route-action `rate_limits` (rateLimitActions). With no limit in
+ * that mode the instance is disabled (filter_enabled unset = 0 %).
  */
-export function rateLimitPerRoute(route: RouteIR, mode: RateLimitMode, maxDynamicDescriptors: number): JsonObject | null {
-  if (route.disabled !== null) return null;
-  const limits = route.rateLimits.filter((l) => l.mode === mode);
-  if (limits.length === 0) return null;
-  const rateLimits: JsonObject[] = [];
-  const descriptors: JsonObject[] = [];
-  for (const limit of limits) {
-    for (const r of keyRules(limit)) {
-      rateLimits.push({ actions: [...r.actions] });
-      descriptors.push({ entries: [...r.entries], token_bucket: tokenBucket(limit) });
-    }
-  }
+export function rateLimitConfig(env: EnvironmentIR, mode: RateLimitMode): JsonObject {
+  const statPrefix = `portcullis_ratelimit.${mode}`;
+  const limits = environmentLimits(env, (l) => !isFleet(l) && l.mode === mode);
+  if (limits.length === 0) return typed(TYPE.localRateLimit, { stat_prefix: statPrefix });
+  const descriptors = limits.flatMap((limit) =>
+    keyRules(limit).map((r) => ({ entries: [...r.entries], token_bucket: tokenBucket(limit) })),
+  );
   return typed(TYPE.localRateLimit, {
-    // Per route and mode, so the monitor can tell which route is limited and whether it was for real.
-    stat_prefix: `portcullis_ratelimit.${route.name}.${mode}`,
+    stat_prefix: statPrefix,
+    stage: LOCAL_STAGE[mode],
     token_bucket: UNUSED_DEFAULT_BUCKET,
     always_consume_default_token_bucket: false,
     filter_enabled: fractionalPercent(100),
     filter_enforced: fractionalPercent(mode === 'enforce' ? 100 : 0),
-    max_dynamic_descriptors: maxDynamicDescriptors,
-    rate_limits: rateLimits,
+    max_dynamic_descriptors: env.listener.rateLimitMaxDynamicDescriptors,
     descriptors,
     ...(mode === 'enforce'
       ? { enable_x_ratelimit_headers: 'DRAFT_VERSION_03' }
@@ -144,4 +165,33 @@ export function rateLimitPerRoute(route: RouteIR, mode: RateLimitMode, maxDynami
           ],
         }),
   });
+}
+
+/**
+ * The per-route config of the `mode` instance for a route with no limit in that mode: the filter
+ * switched off, or null when the route has such a limit. Without it the listener-level default
+ * bucket would count the route's requests and answer x-ratelimit headers for a limit nobody set.
+ * Holds no bucket, so it costs nothing to rebuild on RDS updates.
+ */
+export function rateLimitOff(route: RouteIR, mode: RateLimitMode): JsonObject | null {
+  if (route.disabled === null && route.rateLimits.some((l) => !isFleet(l) && l.mode === mode)) return null;
+  return typed(TYPE.filterConfig, { disabled: true });
+}
+
+/** Route-action `rate_limits` stage of each fleet instance (by failure mode), after the local ones. */
+export const FLEET_STAGE: Readonly<Record<RateLimitIR['onServiceFailure'], number>> = { allow: 2, deny: 3 };
+
+/** The filter instance (by stage) that counts a limit. */
+function stageOf(limit: RateLimitIR): number {
+  return isFleet(limit) ? FLEET_STAGE[limit.onServiceFailure] : LOCAL_STAGE[limit.mode];
+}
+
+/**
+ * The route-action `rate_limits` of a route: per limit, the actions that build its descriptors, at
+ * the stage of the filter instance that counts it (local or fleet). Empty for a disabled route (it
+ * has no route action).
+ */
+export function rateLimitActions(route: RouteIR): JsonObject[] {
+  if (route.disabled !== null) return [];
+  return route.rateLimits.flatMap((limit) => keyRules(limit).map((r) => ({ stage: stageOf(limit), actions: [...r.actions] })));
 }

@@ -9,7 +9,7 @@ import type { EnvironmentIR, HeaderMatchIR, RouteAccessIR, RouteIR, RouteMatchIR
 import { FILTER, anyOfRegex, duration, names } from './common';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
-import { rateLimitPerRoute } from './rate-limit';
+import { rateLimitActions, rateLimitOff } from './rate-limit';
 import { clientNetworksPerRouteConfiguration, routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
 import { rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
@@ -22,18 +22,15 @@ import { malformedXffRoutes } from './xff';
 export interface RouteContext {
   readonly key: string;
   readonly rbac: RbacContext;
-  /** The listener's `rateLimitMaxDynamicDescriptors`. */
-  readonly maxDynamicDescriptors: number;
   /** Routes put first in every virtual host: the malformed X-Forwarded-For guard (xff.ts). */
   readonly guards: readonly JsonObject[];
 }
 
 export function routeContext(env: EnvironmentIR): RouteContext {
   const rbac = rbacContext(env);
-  const maxDynamicDescriptors = env.listener.rateLimitMaxDynamicDescriptors;
   const hops = env.listener.xffNumTrustedHops;
-  const key = JSON.stringify([maxDynamicDescriptors, [...rbac.rolesClaims], hops]);
-  return { key, rbac, maxDynamicDescriptors, guards: malformedXffRoutes(hops) };
+  const key = JSON.stringify([[...rbac.rolesClaims], hops]);
+  return { key, rbac, guards: malformedXffRoutes(hops) };
 }
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();
@@ -98,18 +95,20 @@ function perFilterConfig(route: RouteIR, access: AccessConfigs, ctx: RouteContex
   const config: Record<string, JsonObject> = {};
   config[FILTER.jwtAuthn] = access.jwt;
   config[FILTER.rbac] = access.rbac;
-  const enforce = rateLimitPerRoute(route, 'enforce', ctx.maxDynamicDescriptors);
-  if (enforce !== null) config[FILTER.rateLimitEnforce] = enforce;
-  const shadow = rateLimitPerRoute(route, 'shadow', ctx.maxDynamicDescriptors);
-  if (shadow !== null) config[FILTER.rateLimitShadow] = shadow;
+  const enforceOff = rateLimitOff(route, 'enforce');
+  if (enforceOff !== null) config[FILTER.rateLimitEnforce] = enforceOff;
+  const shadowOff = rateLimitOff(route, 'shadow');
+  if (shadowOff !== null) config[FILTER.rateLimitShadow] = shadowOff;
   return config;
 }
 
 function routeAction(route: RouteIR): JsonObject {
   const retries = route.retries;
+  const rateLimits = rateLimitActions(route);
   return {
     cluster: names.serviceCluster(route.service),
     timeout: duration(route.timeoutMs),
+    ...(rateLimits.length === 0 ? {} : { rate_limits: rateLimits }),
     ...(retries === null
       ? {}
       : {

@@ -1,6 +1,6 @@
 /**
  * Entry point of the Envoy translator: IR → Envoy v3 resources (CDS, EDS, LDS, RDS) for one
- * (environment, fleet). Pure: the same IR always gives byte-identical resources and versions.
+ * (environment, fleet), and the rate-limit service's configuration. Pure: the same IR always gives byte-identical resources and versions.
  *
  * Work is proportional to what changed between compiles: routes, clusters and load assignments are
  * memoised per IR object (memo.ts; the incremental IR builder keeps unchanged objects), route
@@ -12,9 +12,11 @@ import { serviceCluster, usesEds } from './cluster';
 import { loadAssignment } from './endpoints';
 import { versioned } from './hash';
 import { jwksClusters } from './jwt';
+import { rateLimitServiceClusters } from './fleet-rate-limit';
 import { edgeListener } from './listener';
 import { identityMemo } from './memo';
 import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from './resources';
+import { rateLimitServiceConfig } from './ratelimit-service';
 import { routeConfiguration } from './route';
 
 /** Versioned resources sorted by name, read from the resource's own `nameKey` field. */
@@ -42,6 +44,7 @@ function environmentResources(env: EnvironmentIR): EnvironmentResources {
   const clusters = [
     ...env.services.map((s) => clusterMemo(s, String(bufferLimit), () => serviceCluster(s, bufferLimit))),
     ...jwksClusters(env),
+    ...rateLimitServiceClusters(env),
   ];
   const assignments = env.services.filter(usesEds).map((s) => assignmentMemo(s, '', () => loadAssignment(s)));
   return {
@@ -50,6 +53,7 @@ function environmentResources(env: EnvironmentIR): EnvironmentResources {
     endpoints: sortedResources('endpoint', assignments, 'cluster_name'),
     listeners: sortedResources('listener', [edgeListener(env)]),
     routes: sortedResources('route', [routeConfiguration(env)]),
+    rateLimitConfigs: sortedResources('ratelimit', [rateLimitServiceConfig(env)].filter((c): c is JsonObject => c !== null)),
   };
 }
 
@@ -60,8 +64,8 @@ export function translateEnvironment(env: EnvironmentIR, fleet: string): EnvoyRe
     resources = environmentResources(env);
     environmentMemo.set(env, resources);
   }
-  const { environment, clusters, endpoints, listeners, routes } = resources;
-  return { environment, fleet, clusters, endpoints, listeners, routes };
+  const { environment, clusters, endpoints, listeners, routes, rateLimitConfigs } = resources;
+  return { environment, fleet, clusters, endpoints, listeners, routes, rateLimitConfigs };
 }
 
 /** Resources for every (environment, fleet) of a compiled repository, in environment then fleet order. */

@@ -31,6 +31,7 @@ import type {
   QuarantinedEndpointIR,
   RateLimitIR,
   RateLimitKeyIR,
+  RateLimitServiceIR,
   RevokedTokensIR,
   RouteAccessIR,
   RouteIR,
@@ -479,6 +480,7 @@ function buildEnvironment(
     fleets: sortedUnique(env.spec.fleets),
     listener: listenerToIR(env),
     cloud: cloudToIR(env),
+    ...rateLimitServiceToIR(env),
     services,
     routes,
     jwtProviders: base.providers,
@@ -681,7 +683,16 @@ function routeToIR(doc: RouteDocument, service: ServiceDocument | undefined, acc
 }
 
 function rateLimitToIR(doc: RateLimitDocument, requests: number, unit: RateUnit, mode: 'enforce' | 'shadow', provenance: string): RateLimitIR {
-  return { name: doc.name, requests, unit, key: keyToIR(doc.spec.key), mode, provenance };
+  const scope = doc.spec.scope;
+  const onServiceFailure = scope === 'fleet' ? (doc.spec.onServiceFailure ?? 'allow') : 'allow';
+  return { name: doc.name, requests, unit, key: keyToIR(doc.spec.key), mode, scope, onServiceFailure, provenance };
+}
+
+/** The environment's rate-limit service; absent when it sets none (then it has no fleet limits: validation). */
+function rateLimitServiceToIR(env: EnvironmentDocument): { rateLimitService?: RateLimitServiceIR } {
+  const s = env.spec.rateLimitService;
+  if (s === undefined) return {};
+  return { rateLimitService: { address: s.address, port: s.port, timeoutMs: s.timeout, domain: `portcullis-${env.name}` } };
 }
 
 function keyToIR(key: RateLimitDocument['spec']['key']): RateLimitKeyIR {

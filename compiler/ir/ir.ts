@@ -37,6 +37,8 @@ export interface EnvironmentIR {
   readonly listener: ListenerIR;
   /** Existing cloud gateways Portcullis attaches rules to (never creates); null when the environment has none. */
   readonly cloud: CloudIR | null;
+  /** The rate-limit service counting `scope: fleet` limits; absent when the environment sets none. */
+  readonly rateLimitService?: RateLimitServiceIR;
   /** Upstream services, sorted by name. */
   readonly services: readonly ServiceIR[];
   /** Routes in match order (see `compareRoutes` in the compiler): first match wins in Envoy. */
@@ -284,8 +286,28 @@ export interface RateLimitIR {
   readonly key: RateLimitKeyIR;
   /** `enforce` answers 429; `shadow` only counts (Envoy's filter_enforced 0%). */
   readonly mode: 'enforce' | 'shadow';
+  /**
+   * `instance`: a local token bucket in each Envoy (N Envoys admit N x the limit). `fleet`: one
+   * budget for the whole environment, counted by the rate-limit service (`EnvironmentIR.rateLimitService`).
+   */
+  readonly scope: 'instance' | 'fleet';
+  /**
+   * Fleet scope only (always `allow` for instance limits): what Envoy does when the service cannot
+   * answer in time. `allow` admits the request (fail open); `deny` refuses it (fail closed).
+   */
+  readonly onServiceFailure: 'allow' | 'deny';
   /** The RateLimit document, or the Lockdown that tightened it. */
   readonly provenance: Provenance;
+}
+
+/** The environment's global rate-limit service (envoyproxy/ratelimit), reached over gRPC. */
+export interface RateLimitServiceIR {
+  readonly address: string;
+  readonly port: number;
+  /** Envoy's deadline per check; past it, each limit's `onServiceFailure` decides. */
+  readonly timeoutMs: number;
+  /** The service's domain for this environment: its descriptors never mix with another environment's. */
+  readonly domain: string;
 }
 
 export type RateLimitKeyIR =

@@ -327,6 +327,8 @@ export const rateLimitSpec = z.strictObject({
   per: z.enum(RATE_UNITS),
   key: rateLimitKey,
   mode: z.enum(['enforce', 'shadow']).default('enforce').describe('enforce answers 429; shadow only counts'),
+  scope: z.enum(['instance', 'fleet']).default('instance').describe('instance: a bucket per Envoy; fleet: one budget for the environment (rate-limit service)'),
+  onServiceFailure: z.enum(['allow', 'deny']).optional().describe('fleet scope: admit (allow, default) or refuse (deny) when the rate-limit service cannot answer'),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -465,6 +467,13 @@ const listener = z.strictObject({
   rateLimitKeys: int(1, 10_000_000).default(100000).describe('LRU size for per-key rate-limit buckets'),
 });
 
+/** The environment's global rate-limit service (envoyproxy/ratelimit), needed by `scope: fleet` limits. */
+const rateLimitService = z.strictObject({
+  address,
+  port,
+  timeout: duration().prefault('100ms').describe('how long Envoy waits for the service before onServiceFailure applies'),
+});
+
 const rateLimitOverride = z
   .strictObject({ requests: int(1, 1_000_000_000).optional(), per: z.enum(RATE_UNITS).optional() })
   .superRefine((o, ctx) => {
@@ -477,6 +486,7 @@ export const environmentSpec = z.strictObject({
     .min(1)
     .describe('xDS node.cluster names; a fleet belongs to one environment'),
   listener: listener.prefault({}),
+  rateLimitService: rateLimitService.optional(),
   cloud: cloud.optional(),
   overrides: z
     .strictObject({

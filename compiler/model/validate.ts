@@ -84,6 +84,7 @@ class Validator {
     for (const s of services) this.checkEndpoints(s, s.spec.endpoints, ['spec', 'endpoints']);
     this.checkRoutes(docs.filter((d): d is PolicyDocument<'Route'> => d.kind === 'Route' && this.byKind.get('Route')?.get(d.name) === d));
     for (const l of rateLimits) this.checkRefList(l, 'Route', l.spec.routes, ['spec', 'routes']);
+    for (const l of rateLimits) this.checkRateLimitScope(l, environments);
     this.checkAccess(accesses, routes.length);
     this.checkEnvironments(environments);
     this.checkLockdowns(lockdowns, accesses);
@@ -251,6 +252,18 @@ class Validator {
         this.report(allow.doc, [...allow.path, 'cidr'],
           `${allow.network.cidr} is both allowed and denied${shared ? ` on Route/${shared}` : ''} (denied by ${subjectOf(deny.doc)} ${formatPath(deny.path)}: ${deny.network.cidr})`);
       }
+    }
+  }
+
+  /** A fleet limit needs every environment's rate-limit service; onServiceFailure means nothing locally. */
+  private checkRateLimitScope(limit: RateLimitDocument, environments: readonly EnvironmentDocument[]): void {
+    if (limit.spec.scope === 'instance') {
+      if (limit.spec.onServiceFailure !== undefined) this.report(limit, ['spec', 'onServiceFailure'], 'only applies with scope: fleet (an instance limit needs no service)');
+      return;
+    }
+    const without = environments.filter((e) => e.spec.rateLimitService === undefined).map((e) => `Environment/${e.name}`);
+    if (without.length > 0) {
+      this.report(limit, ['spec', 'scope'], `fleet limits need a rate-limit service, and ${without.join(', ')} sets no spec.rateLimitService (docs/kinds/rate-limit.md)`);
     }
   }
 

@@ -122,6 +122,26 @@ describe('plan', () => {
     return repo;
   };
 
+  it('shows a limit moving to fleet scope, its failure mode, and the rate-limit service configuration', async () => {
+    const repo = policyRepo('plan-fleet-repo');
+    const limits = join(repo, 'policies', 'rate-limits.yaml');
+    const text = readFileSync(limits, 'utf8');
+    // The first limit becomes a fleet limit failing closed; every environment gets a service.
+    const fleet = text.replace(/(\n  key: [^\n]+)/, '$1\n  scope: fleet\n  onServiceFailure: deny');
+    expect(fleet).not.toBe(text);
+    writeFileSync(limits, fleet);
+    const envs = join(repo, 'policies', 'environments.yaml');
+    writeFileSync(envs, readFileSync(envs, 'utf8').replace(/\n  fleets: \[([a-z-]+)\]/g, '\n  fleets: [$1]\n  rateLimitService: { address: 127.0.0.1, port: 8081 }'));
+    git(repo, 'commit', '-qam', 'a fleet limit');
+
+    const r = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', repo]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.scope: "?instance"? → "?fleet"?/);
+    expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.onServiceFailure: "?allow"? → "?deny"?/);
+    expect(r.out).toMatch(/envoy edge-prod: .*rate-limit service: \+portcullis-prod/);
+  });
+
   it('shows what a commit changes per environment and fleet', async () => {
     const repo = policyRepo('plan-repo');
     const limits = join(repo, 'policies', 'rate-limits.yaml');
@@ -137,7 +157,8 @@ describe('plan', () => {
     expect(r.out).toMatch(/^Portcullis plan [0-9a-f]{7} → [0-9a-f]{7}$/m);
     expect(r.out).toMatch(/^prod \(fleets: edge-prod\): 1 change$/m);
     expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.requests: \d+ → \d+/);
-    expect(r.out).toMatch(/envoy edge-prod: routes: ~portcullis\/prod\/routes/);
+    // A local limit's numbers live with its bucket in the listener (compiler/envoy/rate-limit.ts).
+    expect(r.out).toMatch(/envoy edge-prod: listeners: ~portcullis\/prod\/http/);
     // prod has cloud gateways: the WAF plan follows, with the changed rule marked and the Envoy-only list.
     expect(r.out).toMatch(/Cloud — prod: AWS WAF REGIONAL web ACL/);
     expect(r.out).toMatch(/^\s+~ \d+ rate-limit-[a-z0-9-]+ /m);

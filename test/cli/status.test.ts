@@ -33,6 +33,7 @@ function doc(overrides: Partial<StatusDocument['policy']> = {}, nodes: StatusDoc
       ...overrides,
     },
     nodes,
+    warnings: [],
   };
 }
 

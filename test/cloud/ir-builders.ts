@@ -41,7 +41,7 @@ export function route(name: string, o: RouteOptions = {}): RouteIR {
 }
 
 export function limit(name: string, requests: number, unit: RateLimitIR['unit'], key: RateLimitIR['key'] = { kind: 'client-ip' }, provenance = `RateLimit/${name}`): RateLimitIR {
-  return { name, requests, unit, key, mode: 'enforce', provenance };
+  return { name, requests, unit, key, mode: 'enforce', scope: 'instance', onServiceFailure: 'allow', provenance };
 }
 
 export function env(name: string, routes: readonly RouteIR[], c: CloudIR | null = cloud(), overrides: Partial<EnvironmentIR> = {}): EnvironmentIR {

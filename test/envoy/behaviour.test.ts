@@ -36,7 +36,7 @@ function route(name: string, prefix: string, extra: Partial<RouteIR> = {}): Rout
 }
 
 function limit(name: string, requests: number, key: RateLimitIR['key'], mode: RateLimitIR['mode'] = 'enforce'): RateLimitIR {
-  return { name, requests, unit: 'minute', key, mode, provenance: `RateLimit/${name}` };
+  return { name, requests, unit: 'minute', key, mode, scope: 'instance', onServiceFailure: 'allow', provenance: `RateLimit/${name}` };
 }
 
 function provider(name: string, jwks: string, rolesClaim: string): JwtProviderIR {
@@ -289,6 +289,13 @@ describe('rate limits', () => {
     const r = await call('/login', { method: 'POST', client: '198.51.100.3' });
     expect(r.headers['x-ratelimit-limit']).toBe('3');
     expect(r.headers['x-ratelimit-remaining']).toBe('2');
+  });
+
+  test('a route without a limit is not limited and sends no x-ratelimit headers', async () => {
+    // The listener-level instance's default bucket exists only because Envoy requires one.
+    const r = await call('/', { client: '198.51.100.4' });
+    expect(r.status).toBe(200);
+    expect(r.headers['x-ratelimit-limit']).toBeUndefined();
   });
 
   test('client-network: addresses in one /24 share a bucket', async () => {

@@ -100,37 +100,56 @@ describe('hash', () => {
 });
 
 describe('listener stability: policy changes that only touch routes leave the listener alone', () => {
-  test('adding rules, networks, revocations, rate limits of both modes and a disabled route changes RDS only', () => {
-    const env = load<EnvironmentIR>('access');
+  const env = load<EnvironmentIR>('access');
+  const login = (r: RouteIR): boolean => r.name === 'login';
+  test('adding rules, networks, revocations and a disabled route changes RDS only', () => {
     const before = translateEnvironment(env, 'edge-prod');
-    const tightened: EnvironmentIR = {
+    const changed: EnvironmentIR = {
       ...env,
       revokedTokens: { jtis: ['x1', 'x2'], subjects: ['s1'] },
       routes: env.routes.map(
         (r): RouteIR =>
-          r.name === 'login'
-            ? {
-                ...r,
-                access: { ...r.access, deniedNetworks: [...r.access.deniedNetworks, { cidr: '192.0.2.0/24', provenance: 'Lockdown/y' }] },
-                rateLimits: [
-                  { name: 'a', requests: 1, unit: 'second', key: { kind: 'client-ip' }, mode: 'enforce', provenance: 'Lockdown/y' },
-                  { name: 'b', requests: 1, unit: 'hour', key: { kind: 'route' }, mode: 'shadow', provenance: 'RateLimit/b' },
-                ],
-              }
+          login(r)
+            ? { ...r, access: { ...r.access, deniedNetworks: [...r.access.deniedNetworks, { cidr: '192.0.2.0/24', provenance: 'Lockdown/y' }] } }
             : r.name === 'docs'
               ? { ...r, disabled: { status: 503, body: 'off', provenance: 'Lockdown/y' } }
               : r,
       ),
     };
-    const after = translateEnvironment(tightened, 'edge-prod');
+    const after = translateEnvironment(changed, 'edge-prod');
     expect(after.listeners).toEqual(before.listeners);
     expect(after.clusters).toEqual(before.clusters);
     expect(after.routes[0]?.version).not.toBe(before.routes[0]?.version);
   });
+
+  test('local rate limits live in the listener (their buckets outlive RDS updates): changing one changes LDS', () => {
+    const before = translateEnvironment(env, 'edge-prod');
+    const limited: EnvironmentIR = {
+      ...env,
+      routes: env.routes.map(
+        (r): RouteIR =>
+          login(r)
+            ? {
+                ...r,
+                rateLimits: [
+                  { name: 'a', requests: 1, unit: 'second', key: { kind: 'client-ip' }, mode: 'enforce', scope: 'instance', onServiceFailure: 'allow', provenance: 'Lockdown/y' },
+                  { name: 'b', requests: 1, unit: 'hour', key: { kind: 'route' }, mode: 'shadow', scope: 'instance', onServiceFailure: 'allow', provenance: 'RateLimit/b' },
+                ],
+              }
+            : r,
+      ),
+    };
+    const after = translateEnvironment(limited, 'edge-prod');
+    expect(after.listeners[0]?.version).not.toBe(before.listeners[0]?.version);
+    expect(collect(after.listeners[0]?.value as JsonObject, 'descriptors').length).toBe(2);
+    // The route only names its limits (route-action rate_limits, one stage per instance).
+    const route = routesOf(after).find((r) => r['name'] === 'login') as JsonObject;
+    expect(collect(route, 'stage').sort()).toEqual([0, 1]);
+  });
 });
 
 describe('HTTP filters', () => {
-  test('one order: client networks, jwt_authn, revoked tokens, rbac, rate limit enforce, rate limit shadow, router', () => {
+  test('one order: client networks, jwt_authn, revoked tokens, rbac, local limits, fleet limits, router', () => {
     expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
       'portcullis.rbac.client_networks',
       'envoy.filters.http.jwt_authn',
@@ -138,11 +157,15 @@ describe('HTTP filters', () => {
       'envoy.filters.http.rbac',
       'portcullis.local_ratelimit.enforce',
       'portcullis.local_ratelimit.shadow',
+      'portcullis.ratelimit.fleet_allow',
+      'portcullis.ratelimit.fleet_deny',
       'envoy.filters.http.router',
     ]);
-    const out = translateEnvironment(load<EnvironmentIR>('minimal'), 'edge-dev');
-    const filters = collect(out.listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[];
-    expect(filters.map((f) => f['name'])).toEqual(HTTP_FILTER_ORDER.map((f) => f.name));
+    const chain = (name: string) =>
+      (collect(translateEnvironment(load<EnvironmentIR>(name), 'edge-prod').listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[]).map((f) => f['name']);
+    // With a rate-limit service every slot is there; without one, the fleet slots are left out.
+    expect(chain('fleet-rate-limits')).toEqual(HTTP_FILTER_ORDER.map((f) => f.name));
+    expect(chain('minimal')).toEqual(HTTP_FILTER_ORDER.map((f) => f.name).filter((n) => !n.startsWith('portcullis.ratelimit.')));
   });
 
   test('every route names its JWT requirement or disables jwt_authn, and sets its RBAC', () => {
@@ -249,14 +272,20 @@ describe('HTTP filters', () => {
     expect(Object.keys(translateEnvironment(none, 'edge-prod').routes[0]?.value['typed_per_filter_config'] as JsonObject)).toEqual([FILTER.clientNetworks]);
   });
 
-  test('a route without enforced limits has no enforce config; shadow-only routes only a shadow one', () => {
+  test('routes name their limits by stage (enforce 0, shadow 1); the listener sizes the per-key LRU', () => {
     const out = translateEnvironment(load<EnvironmentIR>('rate-limits'), 'edge-prod');
-    const byName = new Map(routesOf(out).map((r) => [r['name'], r['typed_per_filter_config'] as JsonObject]));
-    expect(Object.keys(byName.get('orders') as JsonObject)).not.toContain(FILTER.rateLimitEnforce);
-    expect(Object.keys(byName.get('orders') as JsonObject)).toContain(FILTER.rateLimitShadow);
-    expect(Object.keys(byName.get('search') as JsonObject)).toContain(FILTER.rateLimitEnforce);
-    expect(Object.keys(byName.get('search') as JsonObject)).not.toContain(FILTER.rateLimitShadow);
-    for (const lru of collect(out.routes[0]?.value as JsonObject, 'max_dynamic_descriptors')) expect(lru).toBe(2500);
+    const stages = new Map(routesOf(out).map((r) => [r['name'], collect(r, 'stage')]));
+    expect(new Set(stages.get('orders'))).toEqual(new Set([1]));
+    expect(new Set(stages.get('search'))).toEqual(new Set([0]));
+    // Per route, an instance is only ever switched off (no buckets in RDS): on routes without its limits.
+    const per = new Map(routesOf(out).map((r) => [r['name'], r['typed_per_filter_config'] as JsonObject]));
+    const off = { '@type': 'type.googleapis.com/envoy.config.route.v3.FilterConfig', disabled: true };
+    expect((per.get('orders') as JsonObject)[FILTER.rateLimitEnforce]).toEqual(off);
+    expect((per.get('orders') as JsonObject)[FILTER.rateLimitShadow]).toBeUndefined();
+    expect((per.get('search') as JsonObject)[FILTER.rateLimitEnforce]).toBeUndefined();
+    expect((per.get('search') as JsonObject)[FILTER.rateLimitShadow]).toEqual(off);
+    const lrus = collect(out.listeners[0]?.value as JsonObject, 'max_dynamic_descriptors');
+    expect(lrus).toEqual([2500, 2500]);
   });
 });
 

@@ -2,7 +2,7 @@ import { TYPE_URL } from '../../compiler/envoy/resources';
 import { loadEnvoyApi } from '../../xds-server/descriptors';
 import { createEncoder } from '../../xds-server/encode';
 import { EncodeCache } from '../../xds-server/snapshot';
-import { createAdsCodec, DELTA_METHOD, encodeDeltaResponseBody, encodeResponseBody, SOTW_METHOD } from '../../xds-server/wire';
+import { createAdsCodec, DELTA_METHOD, encodeDeltaResponseBody, encodeResponseBody, FLEET_METADATA_KEY, SOTW_METHOD } from '../../xds-server/wire';
 
 const root = loadEnvoyApi();
 const codec = createAdsCodec(root);
@@ -81,4 +81,13 @@ test('requests decode from the standard message types (node, names, nonce, error
   );
   expect(delta).toMatchObject({ node: null, typeUrl: TYPE_URL.cluster, resourceNamesSubscribe: ['*'], resourceNamesUnsubscribe: ['old'], responseNonce: '', errorDetail: null });
   expect([...delta.initialResourceVersions]).toEqual([['a', '1']]);
+});
+
+test('a node without node.cluster names its fleet in metadata portcullis.fleet (the rate-limit service); node.cluster wins', () => {
+  const req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+  const decode = (node: object) => codec.decodeRequest(req.encode(req.fromObject({ node, type_url: TYPE_URL.ratelimit })).finish()).node;
+  const metadata = { fields: [{ key: FLEET_METADATA_KEY, value: { string_value: 'edge-prod' } }] };
+  expect(decode({ id: 'ratelimit-1', metadata })?.cluster).toBe('edge-prod');
+  expect(decode({ id: 'envoy-1', cluster: 'edge-eu', metadata })?.cluster).toBe('edge-eu');
+  expect(decode({ id: 'other', metadata: { fields: [{ key: 'x', value: { string_value: 'edge-prod' } }] } })?.cluster).toBe('');
 });

@@ -1,5 +1,5 @@
 // Command envoy-descriptors writes a FileDescriptorSet of the Envoy v3 API (the
-// version pinned in go.mod) to stdout. The xDS server loads it to encode the
+// version pinned in go.mod), plus the rate-limit service's RateLimitConfig, to stdout. The xDS server loads it to encode the
 // resources the compiler produces, so the wire format matches the Envoy release
 // Portcullis targets rather than the older API snapshot bundled with grpc-js-xds.
 package main
@@ -26,12 +26,15 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ratelimit/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	// The configuration the rate-limit service (envoyproxy/ratelimit) takes over xDS.
+	_ "github.com/envoyproxy/go-control-plane/ratelimit/config/ratelimit/v3"
 	_ "google.golang.org/protobuf/types/known/anypb"
 	_ "google.golang.org/protobuf/types/known/durationpb"
 	_ "google.golang.org/protobuf/types/known/structpb"

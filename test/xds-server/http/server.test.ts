@@ -11,6 +11,7 @@ const status: StatusDocument = {
   server: { version: '0.1.0', startedAt: '2026-01-01T00:00:00.000Z', xds: { host: '127.0.0.1', port: 18000 } },
   policy: { repo: '/tmp/r', branch: 'main', path: 'policies', served: null, rejected: null, lastFetch: null, nextRecompileAt: null },
   nodes: [],
+  warnings: [],
 };
 
 let edge: HttpEdge;
