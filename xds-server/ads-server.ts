@@ -40,6 +40,11 @@ export interface XdsServerOptions {
   readonly fleetOf?: (node: NodeInfo) => string;
   /** ControlPlane.identifier sent in every response; default `portcullis@<hostname>`. */
   readonly controlPlaneId?: string;
+  /**
+   * More gRPC services on the same port (the monitor's access-log service): Envoy reaches them
+   * through the cluster it already has for ADS.
+   */
+  readonly services?: readonly { readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation }[];
 }
 
 /** What one publication changed for one fleet. */
@@ -234,6 +239,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       serve<DeltaDiscoveryRequest>(call, stream);
     },
   });
+
+  for (const extra of options.services ?? []) server.addService(extra.definition, extra.implementation);
 
   function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta): Result<Publication> {
     const errors: Diagnostic[] = [];

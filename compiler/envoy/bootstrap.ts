@@ -4,7 +4,7 @@
  * the Portcullis ADS server. Part of the Envoy translator; pure like the rest of it.
  */
 import { isIP } from 'node:net';
-import { EXTENSION, TYPE, adsConfigSource, duration, typed } from './common';
+import { EXTENSION, TYPE, XDS_CLUSTER, adsConfigSource, duration, typed } from './common';
 import type { EnvoyResources, JsonObject, JsonValue } from './resources';
 
 /** Admin listens on loopback only: it can change runtime, drain listeners and dump config. */
@@ -12,8 +12,7 @@ const ADMIN_ADDRESS = '127.0.0.1';
 export const DEFAULT_ADMIN_PORT = 9901;
 /** Edge guidance: cap downstream connections so a connection flood exhausts a limit, not memory. */
 export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
-/** Name of the static cluster the ADS bootstrap reaches the control server through. */
-export const XDS_CLUSTER = 'xds_cluster';
+export { XDS_CLUSTER } from './common';
 
 function admin(port: number | undefined): JsonObject {
   return { address: { socket_address: { address: ADMIN_ADDRESS, port_value: port ?? DEFAULT_ADMIN_PORT } } };
@@ -39,14 +38,19 @@ export interface StaticBootstrapOptions {
   readonly nodeId?: string | undefined;
   /** Global downstream connection limit (default 50,000). */
   readonly maxDownstreamConnections?: number | undefined;
+  /**
+   * Where the access-log stream goes (a Portcullis monitor's gRPC port). Without it the listener
+   * logs nothing: a static Envoy has no control server to send to.
+   */
+  readonly accessLogService?: { readonly host: string; readonly port: number } | undefined;
 }
 
 function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The listener with every RDS reference replaced by the route configuration it names. */
-function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObject>): JsonObject {
+/** The listener with every RDS reference replaced by the route configuration it names (access logs only when kept). */
+function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObject>, keepAccessLogs: boolean): JsonObject {
   const chains = (listener['filter_chains'] as readonly JsonObject[] | undefined) ?? [];
   return {
     ...listener,
@@ -58,8 +62,8 @@ function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObje
         const name = config['rds']['route_config_name'] as string;
         const routeConfig = routes.get(name);
         if (!routeConfig) throw new Error(`staticBootstrap: listener ${String(listener['name'])} names missing route configuration ${name}`);
-        const { rds: _rds, ...rest } = config;
-        return { ...filter, typed_config: { ...rest, route_config: routeConfig } };
+        const { rds: _rds, access_log: accessLog, ...rest } = config;
+        return { ...filter, typed_config: { ...rest, route_config: routeConfig, ...(keepAccessLogs && accessLog ? { access_log: accessLog } : {}) } };
       }),
     })),
   };
@@ -84,8 +88,11 @@ export function staticBootstrap(resources: EnvoyResources, options: StaticBootst
     admin: admin(options.adminPort),
     overload_manager: overloadManager(options.maxDownstreamConnections),
     static_resources: {
-      listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes)),
-      clusters: resources.clusters.map((c) => inlineEndpoints(c.value, assignments)),
+      listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes, options.accessLogService !== undefined)),
+      clusters: [
+        ...resources.clusters.map((c) => inlineEndpoints(c.value, assignments)),
+        ...(options.accessLogService ? [controlServerCluster(options.accessLogService.host, options.accessLogService.port, null)] : []),
+      ],
     },
   };
 }
@@ -148,7 +155,6 @@ function xdsTransportSocket(tls: AdsTls, host: string): JsonObject {
 
 /** A dynamic bootstrap: listeners, routes, clusters and endpoints all come over one ADS stream. */
 export function adsBootstrap(options: AdsBootstrapOptions): JsonObject {
-  const literal = isIP(options.xdsHost) !== 0;
   const fetchTimeout = duration(options.initialFetchTimeoutMs ?? 0);
   return {
     node: { id: options.nodeId, cluster: options.cluster },
@@ -166,30 +172,31 @@ export function adsBootstrap(options: AdsBootstrapOptions): JsonObject {
       lds_config: { ...adsConfigSource(), initial_fetch_timeout: fetchTimeout },
     },
     static_resources: {
-      clusters: [
-        {
-          name: XDS_CLUSTER,
-          type: literal ? 'STATIC' : 'STRICT_DNS',
-          connect_timeout: '1s',
-          load_assignment: {
-            cluster_name: XDS_CLUSTER,
-            endpoints: [
-              { lb_endpoints: [{ endpoint: { address: { socket_address: { address: options.xdsHost, port_value: options.xdsPort } } } }] },
-            ],
-          },
-          typed_extension_protocol_options: {
-            [EXTENSION.httpProtocolOptions]: typed(TYPE.httpProtocolOptions, {
-              explicit_http_config: {
-                http2_protocol_options: {
-                  // Notice a dead control server (half-open TCP) within seconds, then reconnect.
-                  connection_keepalive: { interval: '30s', timeout: '5s' },
-                },
-              },
-            }),
-          },
-          ...(options.tls ? { transport_socket: xdsTransportSocket(options.tls, options.xdsHost) } : {}),
-        },
-      ],
+      clusters: [controlServerCluster(options.xdsHost, options.xdsPort, options.tls ?? null)],
     },
+  };
+}
+
+/** The static cluster an Envoy reaches the control server through: HTTP/2 with keepalive, TLS when given. */
+function controlServerCluster(host: string, port: number, tls: AdsTls | null): JsonObject {
+  return {
+    name: XDS_CLUSTER,
+    type: isIP(host) !== 0 ? 'STATIC' : 'STRICT_DNS',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: XDS_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
+    },
+    typed_extension_protocol_options: {
+      [EXTENSION.httpProtocolOptions]: typed(TYPE.httpProtocolOptions, {
+        explicit_http_config: {
+          http2_protocol_options: {
+            // Notice a dead control server (half-open TCP) within seconds, then reconnect.
+            connection_keepalive: { interval: '30s', timeout: '5s' },
+          },
+        },
+      }),
+    },
+    ...(tls ? { transport_socket: xdsTransportSocket(tls, host) } : {}),
   };
 }
