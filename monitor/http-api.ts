@@ -3,7 +3,7 @@
  * GET /monitor/top and GET /monitor/blast-radius, the evidence a lockdown PR quotes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseDuration } from '../compiler/model/schema';
+import { parseDuration } from '../compiler/duration';
 import { formatWindow } from '../compiler/monitor/alert-labels';
 import { KEY_DIMENSIONS, type KeyDimension } from './environment-monitor';
 import type { Monitor } from './monitor';
