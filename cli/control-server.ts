@@ -20,6 +20,9 @@ import { redactCredentials } from '../sources/git';
 import { startHttpEdge, type HttpEdge } from '../xds-server/http/server';
 import type { NodeStatus, StatusDocument } from './status-document';
 import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
+import { DEFAULT_EVIDENCE } from '../monitor/environment-monitor';
+import { monitorRoutes } from '../monitor/http-api';
+import { createMonitor, type Monitor } from '../monitor/monitor';
 import { packageVersion } from './package-version';
 
 export interface ServeOptions {
@@ -40,6 +43,14 @@ export interface ServeOptions {
   /** mTLS for the xDS port: server certificate/key and the CA that signs Envoy client certificates. */
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string };
   readonly logger: Logger;
+  /** The monitor's outputs: where keyed-trigger alerts go, and the Prometheus that graph links point at. */
+  readonly monitor?: {
+    readonly alertmanagerUrl: string | null;
+    /** Authorization header value for Alertmanager (behind an authenticating proxy). */
+    readonly alertmanagerAuthorization?: string | undefined;
+    readonly prometheusUrl: string | null;
+    readonly evaluateEveryMs?: number | undefined;
+  };
   /** Tests only: the compiler's clock. */
   readonly clock?: () => Date;
   /**
@@ -55,6 +66,7 @@ export interface ControlServer {
   readonly http: HttpEdge;
   readonly xdsPort: number;
   readonly registry: Registry;
+  readonly monitor: Monitor;
   status(): StatusDocument;
   /** Stops polling, closes the HTTP edge, shuts the ADS server down (streams closed). */
   stop(): Promise<void>;
@@ -69,9 +81,19 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
   collectDefaultMetrics({ register: registry, prefix: 'portcullis_process_' });
   const startedAt = new Date().toISOString();
 
+  const m = opts.monitor;
+  const monitor = createMonitor({
+    registry,
+    logger: log,
+    alertmanager: m?.alertmanagerUrl ? { url: m.alertmanagerUrl, authorization: m.alertmanagerAuthorization } : null,
+    prometheusUrl: m?.prometheusUrl ?? null,
+    ...(m?.evaluateEveryMs ? { evaluateEveryMs: m.evaluateEveryMs } : {}),
+  });
   const xds = createXdsServer({
     logger: log.child({ component: 'ads' }),
     registry,
+    // Envoy's access logs arrive on the ADS port, through the cluster every fleet already has.
+    services: [monitor.grpcService],
     ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
   });
   const xdsPort = await xds.listen(opts.xdsHost, opts.xdsPort);
@@ -85,6 +107,7 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
     const published = xds.setSnapshots(translated.value, { commit, compiledAt: ir.compiledAt });
     if (!published.ok) return published;
     servedIr = ir;
+    monitor.setPolicy(ir);
     const fleetVersions = Object.fromEntries(published.value.fleets.map((f) => [f.fleet, f.version]));
     return { ok: true, value: { version: combinedVersion(fleetVersions), fleetVersions } };
   };
@@ -121,7 +144,9 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
       branch: opts.branch,
       onPush: () => void follower.requestSync('webhook'),
     },
+    routes: [monitorRoutes(monitor, DEFAULT_EVIDENCE.bucketMs * DEFAULT_EVIDENCE.buckets)],
   });
+  monitor.start();
 
   log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url }, 'control server starting');
   const first = await follower.start();
@@ -134,10 +159,12 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
     http,
     xdsPort,
     registry,
+    monitor,
     status,
     stop: () =>
       (stopping ??= (async () => {
         log.info('control server stopping');
+        monitor.stop();
         await follower.stop();
         await http.close();
         await xds.shutdown(2000);

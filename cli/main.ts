@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { processContext, type CliContext } from './context';
 import { runPlan } from './commands/plan';
 import { runRender } from './commands/render';
+import { runMonitoringConfig } from './commands/monitoring-config';
 import { runSchema } from './commands/schema';
 import { runServe, SERVE_DEFAULTS as D } from './commands/serve';
 import { DEFAULT_STATUS_SERVER, runStatus } from './commands/status';
@@ -47,6 +48,25 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (o) => setExit(await runRender(ctx, o)));
 
   program
+    .command('monitoring-config')
+    .description('write Prometheus (scrape config, alerting rules and their promtool test) and Alertmanager config for an environment (docs/monitor.md)')
+    .requiredOption('--env <name>', 'environment')
+    .requiredOption('--out <dir>', 'directory the files are written to')
+    .option('--root <dir>', 'policy folder')
+    .option('--portcullis <host:port>', 'the control server HTTP edge Prometheus scrapes (/metrics)', '127.0.0.1:18001')
+    .option('--envoy <host:port>', 'an Envoy admin address to scrape (/stats/prometheus); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--alertmanager <host:port>', 'Alertmanager address', '127.0.0.1:9093')
+    .option('--webhook-url <url>', "the bot's Alertmanager webhook", 'http://127.0.0.1:18002/hooks/alertmanager')
+    .option('--webhook-bearer-file <file>', 'file holding the bearer token Alertmanager sends to the webhook')
+    .option('--webhook-basic-user <name>', 'basic-auth user for the webhook (with --webhook-basic-password-file)')
+    .option('--webhook-basic-password-file <file>', 'file holding the basic-auth password')
+    .option('--scrape-interval <duration>', 'Prometheus scrape interval', '15s')
+    .option('--evaluation-interval <duration>', 'Prometheus rule evaluation interval', '15s')
+    .option('--group-wait <duration>', 'Alertmanager group_wait', '10s')
+    .addOption(nowOption())
+    .action(async (o) => setExit(await runMonitoringConfig(ctx, o)));
+
+  program
     .command('plan')
     .description('what merging HEAD into BASE changes, per environment and fleet (for PR comments)')
     .requiredOption('--base <ref>', 'git revision before the change')
@@ -79,6 +99,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--tls-cert <file>', 'xDS server certificate (PEM), for mTLS')
     .option('--tls-key <file>', 'xDS server private key (PEM), for mTLS')
     .option('--tls-client-ca <file>', 'CA (PEM) that signs Envoy client certificates, for mTLS')
+    .option('--alertmanager-url <url>', 'Alertmanager the monitor posts keyed-trigger alerts to (default: none; env PORTCULLIS_ALERTMANAGER_AUTHORIZATION adds an Authorization header)')
+    .option('--prometheus-url <url>', 'Prometheus base URL for graph links in alert annotations')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
     .action(async (o) => setExit(await runServe(ctx, o)));
 

@@ -3,7 +3,7 @@
  * CONTRACTS.md, so every alert reaches the bot through one Alertmanager and one webhook path.
  */
 import type { TriggerIR } from '../compiler/ir/ir';
-import { alertLabels, formatWindow } from '../compiler/monitor/alert-labels';
+import { alertLabels, formatWindow, sentLabels } from '../compiler/monitor/alert-labels';
 import type { TriggerAlert } from './trigger-state';
 
 export interface AlertmanagerAlert {
@@ -24,7 +24,7 @@ export function toAlertmanager(trigger: TriggerIR, environment: string, a: Trigg
   const from = trigger.key === 'none' ? '' : ` from ${KEY_NAMES[trigger.key]} ${a.key}`;
   const graph = prometheusUrl ? graphUrl(prometheusUrl, environment, trigger) : '';
   return {
-    labels: { ...alertLabels(trigger, environment, a.key) },
+    labels: sentLabels(alertLabels(trigger, environment, a.key)),
     annotations: {
       summary: `${trigger.name}: ${what}${from} on ${where} in ${window} (threshold ${a.threshold}) in ${environment}`,
       value: String(a.value),

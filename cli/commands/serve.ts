@@ -24,6 +24,8 @@ export interface ServeCommandOptions {
   readonly tlsKey?: string;
   readonly tlsClientCa?: string;
   readonly logLevel?: string;
+  readonly alertmanagerUrl?: string;
+  readonly prometheusUrl?: string;
 }
 
 export const SERVE_DEFAULTS = {
@@ -82,6 +84,12 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
       ...(o.workDir ? { workDir: path.resolve(ctx.cwd, o.workDir) } : {}),
       ...(o.tlsCert && o.tlsKey && o.tlsClientCa ? { tls: { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } } : {}),
       logger,
+      monitor: {
+        alertmanagerUrl: o.alertmanagerUrl ?? null,
+        // A bearer token or basic credentials for an Alertmanager behind a proxy: from the environment, never a flag.
+        alertmanagerAuthorization: process.env.PORTCULLIS_ALERTMANAGER_AUTHORIZATION || undefined,
+        prometheusUrl: o.prometheusUrl ?? null,
+      },
     });
   } catch (e) {
     logger.fatal({ err: e }, 'control server failed to start');

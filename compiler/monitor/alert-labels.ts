@@ -39,6 +39,14 @@ export function alertLabels(trigger: TriggerIR, environment: string, key: string
   };
 }
 
+/**
+ * The labels as sent: empty values left out, as Prometheus does (an absent label and "" are the same
+ * in its data model), so rule alerts and monitor alerts reach the bot alike.
+ */
+export function sentLabels(labels: AlertLabels): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
+}
+
 /** `5m`, `90s`, `1h`: the window as the annotations and PRs spell it. */
 export function formatWindow(ms: number): string {
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
