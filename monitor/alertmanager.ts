@@ -2,6 +2,7 @@
  * Keyed-trigger alerts → Alertmanager's API (POST /api/v2/alerts), with the labels and annotations of
  * CONTRACTS.md, so every alert reaches the bot through one Alertmanager and one webhook path.
  */
+import { instantiateLockdown } from '../compiler';
 import type { TriggerIR } from '../compiler/ir/ir';
 import { alertLabels, formatWindow, sentLabels } from '../compiler/monitor/alert-labels';
 import type { TriggerAlert } from './trigger-state';
@@ -33,6 +34,7 @@ export function toAlertmanager(trigger: TriggerIR, environment: string, a: Trigg
       window,
       evidence: JSON.stringify(a.evidence),
       graph_url: graph,
+      lockdown: proposedLockdown(trigger, environment, a),
     },
     startsAt: new Date(a.startsAtMs).toISOString(),
     endsAt: new Date(a.endsAtMs ?? validUntilMs).toISOString(),
@@ -68,5 +70,14 @@ export async function postAlerts(target: AlertmanagerTarget, alerts: readonly Al
     return null;
   } catch (e) {
     return `Alertmanager unreachable: ${(e as Error).message}`;
+  }
+}
+
+/** The Lockdown the trigger proposes for this key, as JSON (the bot may use it as is); '' if it cannot be filled. */
+function proposedLockdown(trigger: TriggerIR, environment: string, a: TriggerAlert): string {
+  try {
+    return JSON.stringify(instantiateLockdown(trigger, { environment, key: a.key, route: a.evidence.routes[0]?.route }, new Date(a.startsAtMs)));
+  } catch {
+    return '';
   }
 }

@@ -84,9 +84,12 @@ class Reader {
       case 1:
         this.pos += 8;
         break;
-      case 2:
-        this.pos += this.length();
+      case 2: {
+        // Not `this.pos += this.length()`: that reads pos before length() moves it past the varint.
+        const n = this.length();
+        this.pos += n;
         return;
+      }
       case 5:
         this.pos += 4;
         break;

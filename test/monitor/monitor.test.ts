@@ -71,6 +71,14 @@ describe('decoding', () => {
     expect(m.entries).toEqual([e]);
   });
 
+  test('fields the monitor does not read are skipped, whatever their wire type (a real Envoy node is ~60 KB)', () => {
+    const e = accessEntry({ startMs: T0, route: 'login', status: 200 });
+    const known = encodeAlsMessage([e], IDENTIFIER);
+    // Unknown fields before the known ones: length-delimited (field 9), varint (15), fixed64 (20), fixed32 (21).
+    const unknown = Buffer.from([0x4a, 0x03, 0x61, 0x62, 0x63, 0x78, 0x96, 0x01, 0xa1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0xad, 0x01, 1, 2, 3, 4]);
+    expect(decodeAlsMessage(Buffer.concat([unknown, known]), 10)).toEqual({ identifier: IDENTIFIER, entries: [e] });
+  });
+
   test('garbage, truncation and oversized batches are refused', () => {
     expect(() => decodeAlsMessage(Buffer.from([0x12, 0xff, 0xff, 0xff, 0x0f]), 10)).toThrow('length past the end');
     expect(() => decodeAlsMessage(Buffer.from([0x0f]), 10)).toThrow('unsupported wire type');

@@ -12,7 +12,7 @@ import { generateSigningKey, mintToken, type SigningKey } from '../../demo/jwt';
 import { startUpstreams, type Upstream } from '../../demo/upstreams';
 import type { StatusDocument } from '../../cli/status-document';
 import { signBody } from '../../xds-server/http/webhook';
-import { startControlServer, type ControlServer } from '../../cli/control-server';
+import { startControlServer, type ControlServer, type ServeOptions } from '../../cli/control-server';
 import { TestRepo, tempDir } from './git-repo';
 import { AUDIENCE, ISSUER, basePolicies, type E2ePorts } from './policies';
 import { freePort } from './ports';
@@ -81,7 +81,7 @@ export async function createPolicyWorld(extraFiles: Record<string, string> = {})
 /** The control server in this process (fast; allows test hooks). Logs go to a file in `dir`. */
 export async function startServerInProcess(
   world: PolicyWorld,
-  hooks: { transformResources?: (r: EnvoyResources) => EnvoyResources; tls?: { certFile: string; keyFile: string; clientCaFile: string } } = {},
+  hooks: { transformResources?: (r: EnvoyResources) => EnvoyResources; tls?: { certFile: string; keyFile: string; clientCaFile: string }; monitor?: ServeOptions['monitor'] } = {},
 ): Promise<ControlServer & { logFile: string }> {
   const logFile = path.join(world.dir, `server-${Date.now()}.log`);
   const logger = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
