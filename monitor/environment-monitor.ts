@@ -28,9 +28,8 @@ export const DEFAULT_EVIDENCE: EvidenceSizing = { bucketMs: 10_000, buckets: 30,
 
 interface RouteWindows {
   readonly total: SlidingWindow;
+  /** Heavy hitters per dimension, each with its statuses and token use (what blast-radius reports). */
   readonly byKey: Record<KeyDimension, SlidingWindow>;
-  /** `<dimension>\0<key>\0<status>` and `<dimension>\0<key>\0token`: what blast-radius reports. */
-  readonly detail: SlidingWindow;
 }
 
 /** One counted response, as the metrics see it. */
@@ -108,7 +107,6 @@ export class EnvironmentMonitor {
       w = {
         total: new SlidingWindow(bucketMs, buckets, 0),
         byKey: { clientNetwork: keyed(), clientIp: keyed(), tokenSubject: keyed(), tokenId: keyed() },
-        detail: new SlidingWindow(bucketMs, buckets, capacity * 8),
       };
       this.routes.set(route, w);
     }
@@ -116,9 +114,7 @@ export class EnvironmentMonitor {
     for (const d of KEY_DIMENSIONS) {
       const k = keys[d];
       if (k === '') continue;
-      w.byKey[d].add(e.startMs, nowMs, k);
-      w.detail.add(e.startMs, nowMs, `${d}\u0000${k}\u0000${e.status}`);
-      if (e.sub !== '') w.detail.add(e.startMs, nowMs, `${d}\u0000${k}\u0000token`);
+      w.byKey[d].add(e.startMs, nowMs, k, 1, e.status, e.sub !== '');
     }
   }
 
@@ -146,19 +142,15 @@ export class EnvironmentMonitor {
     let requests = 0;
     let withToken = 0;
     const ips = new Set<string>();
-    const prefix = `${by}\u0000${key}\u0000`;
     for (const name of names) {
       const w = this.routes.get(name);
       if (!w) continue;
       const n = w.byKey[by].estimate(nowMs, windowMs, key);
       if (n > 0) byRoute.push({ route: name, requests: n });
       requests += n;
-      for (const h of w.detail.query(nowMs, windowMs, Number.MAX_SAFE_INTEGER).top) {
-        if (!h.key.startsWith(prefix)) continue;
-        const what = h.key.slice(prefix.length);
-        if (what === 'token') withToken += h.count;
-        else byStatus[what] = (byStatus[what] ?? 0) + h.count;
-      }
+      const d = w.byKey[by].detail(nowMs, windowMs, key);
+      for (const [status, count] of d.statuses) byStatus[String(status)] = (byStatus[String(status)] ?? 0) + count;
+      withToken += d.withToken;
       if (by === 'clientNetwork' || by === 'clientIp') {
         for (const h of w.byKey.clientIp.query(nowMs, windowMs, Number.MAX_SAFE_INTEGER).top) {
           if (by === 'clientIp' ? h.key === key : networkOf(h.key, 24, 56) === key) ips.add(h.key);

@@ -17,6 +17,16 @@ export interface HeavyHitter {
 interface Slot {
   count: number;
   error: number;
+  /** Per status code, when the caller records details (the evidence windows do). */
+  statuses: Map<number, number> | null;
+  /** Requests that carried a verified token. */
+  withToken: number;
+}
+
+/** What one key's requests were, as far as the summary kept them (since the key entered it). */
+export interface KeyDetail {
+  readonly statuses: ReadonlyMap<number, number>;
+  readonly withToken: number;
 }
 
 export class SpaceSaving {
@@ -34,15 +44,27 @@ export class SpaceSaving {
     return this.slots.size;
   }
 
-  add(key: string, n = 1): void {
+  /** Counts `n` for `key`; with `status`, also what the requests were (for blast-radius evidence). */
+  add(key: string, n = 1, status?: number, withToken = false): void {
     this.total += n;
-    const s = this.slots.get(key);
-    if (s !== undefined) {
-      s.count += n;
-      return;
+    let s = this.slots.get(key);
+    if (s === undefined) {
+      if (this.slots.size >= 2 * this.capacity) this.prune();
+      s = { count: this.floor, error: this.floor, statuses: null, withToken: 0 };
+      this.slots.set(key, s);
     }
-    if (this.slots.size >= 2 * this.capacity) this.prune();
-    this.slots.set(key, { count: this.floor + n, error: this.floor });
+    s.count += n;
+    if (status !== undefined) {
+      const m = (s.statuses ??= new Map());
+      m.set(status, (m.get(status) ?? 0) + n);
+      if (withToken) s.withToken += n;
+    }
+  }
+
+  /** The recorded details of `key`, or null when it is not tracked. */
+  detail(key: string): KeyDetail | null {
+    const s = this.slots.get(key);
+    return s ? { statuses: s.statuses ?? new Map(), withToken: s.withToken } : null;
   }
 
   /** Estimated count of `key`: an upper bound (the floor when the key is not tracked). */
@@ -63,12 +85,29 @@ export class SpaceSaving {
     for (const [key, s] of this.slots) yield [key, s.count];
   }
 
+  /** Keeps the `capacity` largest; the largest count evicted becomes the floor. */
   private prune(): void {
-    const sorted = [...this.slots].sort((a, b) => b[1].count - a[1].count);
-    for (let i = this.capacity; i < sorted.length; i++) {
-      const [key, s] = sorted[i] as [string, Slot];
+    const counts = new Float64Array(this.slots.size);
+    let i = 0;
+    for (const s of this.slots.values()) counts[i++] = s.count;
+    counts.sort();
+    // Keep keys strictly above the cut; of the keys at the cut, keep as many as fit.
+    const cut = counts[counts.length - this.capacity] as number;
+    let room = this.capacity - countAbove(counts, cut);
+    for (const [key, s] of this.slots) {
+      if (s.count > cut) continue;
+      if (s.count === cut && room > 0) {
+        room--;
+        continue;
+      }
       if (s.count > this.floor) this.floor = s.count;
       this.slots.delete(key);
     }
   }
+}
+
+function countAbove(sorted: Float64Array, cut: number): number {
+  let n = 0;
+  for (let i = sorted.length - 1; i >= 0 && (sorted[i] as number) > cut; i--) n++;
+  return n;
 }

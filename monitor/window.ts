@@ -6,6 +6,12 @@
  */
 import { SpaceSaving, type HeavyHitter } from './space-saving';
 
+/** Statuses and token use of one key over a window, summed over its buckets. */
+export interface WindowDetail {
+  readonly statuses: Map<number, number>;
+  withToken: number;
+}
+
 interface Bucket {
   /** Bucket number (start time / bucketMs); -1 = empty. */
   epoch: number;
@@ -40,7 +46,7 @@ export class SlidingWindow {
   }
 
   /** Counts one entry that started at `startMs`, seen at `nowMs`. */
-  add(startMs: number, nowMs: number, key: string | null, n = 1): void {
+  add(startMs: number, nowMs: number, key: string | null, n = 1, status?: number, withToken = false): void {
     const epoch = Math.floor(startMs / this.bucketMs);
     const nowEpoch = Math.floor(nowMs / this.bucketMs);
     if (epoch <= nowEpoch - this.bucketCount || epoch > nowEpoch + 1) {
@@ -58,7 +64,7 @@ export class SlidingWindow {
       b.keys = this.capacity > 0 ? new SpaceSaving(this.capacity) : null;
     }
     b.count += n;
-    if (key !== null && b.keys) b.keys.add(key, n);
+    if (key !== null && b.keys) b.keys.add(key, n, status, withToken);
   }
 
   /** Totals over the last `windowMs` before `nowMs` (whole buckets; the current one included). */
@@ -84,6 +90,24 @@ export class SlidingWindow {
     const top = [...merged].map(([key, v]) => ({ key, count: v.count, error: v.error }));
     top.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
     return { total, top: top.slice(0, limit) };
+  }
+
+  /** Statuses and token use recorded for `key` in the window (what the summaries kept). */
+  detail(nowMs: number, windowMs: number, key: string): WindowDetail {
+    const out: WindowDetail = { statuses: new Map(), withToken: 0 };
+    for (const b of this.live(nowMs, windowMs)) {
+      const d = b.keys?.detail(key);
+      if (!d) continue;
+      for (const [status, n] of d.statuses) out.statuses.set(status, (out.statuses.get(status) ?? 0) + n);
+      out.withToken += d.withToken;
+    }
+    return out;
+  }
+
+  private live(nowMs: number, windowMs: number): Bucket[] {
+    const nowEpoch = Math.floor(nowMs / this.bucketMs);
+    const span = Math.min(this.bucketCount, Math.max(1, Math.ceil(windowMs / this.bucketMs)));
+    return this.buckets.filter((b) => b.epoch >= 0 && b.epoch > nowEpoch - span && b.epoch <= nowEpoch + 1);
   }
 
   /** Estimated count of one key over the window (0 when not among the heavy hitters). */

@@ -15,3 +15,6 @@ if [ -f dist/bench/xds/ads-bench.js ]; then
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
   node dist/bench/xds/ads-bench.js --clients "${BENCH_CLIENTS:-1000}" --server both
 fi
+echo
+echo "== monitor: ALS ingest on one core, memory with 1,000,000 addresses, top-k accuracy =="
+node --expose-gc dist/bench/monitor/ingest-bench.js
