@@ -4,17 +4,17 @@
  * `promtool check config` and `amtool check-config`. A missing tool fails the test.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { compileSources } from '../../compiler';
 import { monitoringConfig, type MonitoringOptions } from '../../compiler/monitor/monitoring-config';
 import { formatDiagnostic } from '../../compiler/result';
-import { nowOf, UPDATE_GOLDEN } from './golden-support';
+import { expectGolden, goldenCases, nowOf, orphanGoldens } from '../support/golden';
 
 const DIR = join(__dirname, '..', 'testdata', 'monitor');
-const cases = readdirSync(DIR).filter((f) => f.endsWith('.in.yaml')).map((f) => f.slice(0, -'.in.yaml'.length));
+const cases = goldenCases(DIR);
 const work = mkdtempSync(join(tmpdir(), 'portcullis-monitoring-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -51,9 +51,7 @@ describe.each(cases)('%s', (name) => {
 
   test('matches the golden output', () => {
     const actual = Object.entries(files).map(([file, doc]) => `# ${file}\n${stringify(doc, { lineWidth: 0 })}`).join('---\n').replaceAll(work, '<work>');
-    const golden = join(DIR, `${name}.out.yaml`);
-    if (UPDATE_GOLDEN) writeFileSync(golden, actual);
-    expect(actual).toBe(readFileSync(golden, 'utf8'));
+    expectGolden(join(DIR, `${name}.out.yaml`), actual);
   });
 
   test('promtool and amtool accept it, and the generated rule tests pass', () => {
@@ -65,6 +63,10 @@ describe.each(cases)('%s', (name) => {
     tool('promtool', ['check', 'config', 'prometheus.yml'], dir);
     expect(tool('amtool', ['check-config', 'alertmanager.yml'], dir)).toMatch(/SUCCESS/);
   });
+});
+
+test('no orphan golden files', () => {
+  expect(orphanGoldens(DIR, cases)).toEqual([]);
 });
 
 test('the generated rule test can fail: a wrong expected label is reported', () => {
