@@ -20,6 +20,9 @@ import { createXdsServer, type XdsServer } from '../xds-server/ads-server';
 import { createValidationMetrics, EnvoyValidator } from '../xds-server/envoy-validate';
 import { lockdownEnforcement } from './lockdown-enforcement';
 import { createPublisher } from './publish';
+import { DEFAULT_EVIDENCE } from '../monitor/environment-monitor';
+import { monitorRoutes } from '../monitor/http-api';
+import { createMonitor, type Monitor } from '../monitor/monitor';
 import { packageVersion } from './package-version';
 import type { AuditSink } from '../audit';
 
@@ -55,6 +58,14 @@ export interface ServeOptions {
   readonly envoyBinary?: string | null;
   /** Any commit may drop fleets with connected Envoys (otherwise only with the commit trailer). */
   readonly allowFleetRemoval?: boolean;
+  /** The monitor's outputs: where keyed-trigger alerts go, and the Prometheus that graph links point at. */
+  readonly monitor?: {
+    readonly alertmanagerUrl: string | null;
+    /** Authorization header value for Alertmanager (behind an authenticating proxy). */
+    readonly alertmanagerAuthorization?: string | undefined;
+    readonly prometheusUrl: string | null;
+    readonly evaluateEveryMs?: number | undefined;
+  };
   /** Audit sink (audit/'s AuditSink) for the follower's policy.* and lockdown.* and the streams' xds.* records. */
   readonly audit?: AuditSink;
 }
@@ -65,6 +76,7 @@ export interface ControlServer {
   readonly http: HttpEdge;
   readonly xdsPort: number;
   readonly registry: Registry;
+  readonly monitor: Monitor;
   status(): StatusDocument;
   /** Stops polling, closes the HTTP edge, shuts the ADS server down (streams closed). */
   stop(): Promise<void>;
@@ -82,9 +94,19 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
   // Whatever was opened, closed again when a later part fails to start (a port in use, …).
   const opened: (() => Promise<void>)[] = [];
   try {
+    const m = opts.monitor;
+    const monitor = createMonitor({
+      registry,
+      logger: log,
+      alertmanager: m?.alertmanagerUrl ? { url: m.alertmanagerUrl, authorization: m.alertmanagerAuthorization } : null,
+      prometheusUrl: m?.prometheusUrl ?? null,
+      ...(m?.evaluateEveryMs ? { evaluateEveryMs: m.evaluateEveryMs } : {}),
+    });
     const xds = createXdsServer({
       logger: log.child({ component: 'ads' }),
       registry,
+      // Envoy's access logs arrive on the ADS port, through the cluster every fleet already has.
+      services: [monitor.grpcService],
       ...(opts.audit ? { audit: opts.audit } : {}),
       ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
     });
@@ -103,7 +125,10 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
       validationMetrics: createValidationMetrics(registry),
       allowFleetRemoval: opts.allowFleetRemoval ?? false,
       transformResources: opts.transformResources,
-      onServed: (ir) => (servedIr = ir),
+      onServed: (ir) => {
+        servedIr = ir;
+        monitor.setPolicy(ir);
+      },
     });
 
     const workDir = opts.workDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'portcullis-serve-')), 'mirror.git');
@@ -152,8 +177,11 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
           void follower.requestSync('webhook');
         },
       },
+      routes: [monitorRoutes(monitor, DEFAULT_EVIDENCE.bucketMs * DEFAULT_EVIDENCE.buckets)],
     });
     opened.push(() => http.close());
+    monitor.start();
+    opened.push(async () => monitor.stop());
 
     log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url, envoyValidation: binary }, 'control server starting');
     const first = await follower.start();
@@ -166,10 +194,12 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
       http,
       xdsPort,
       registry,
+      monitor,
       status,
       stop: () =>
         (stopping ??= (async () => {
           log.info('control server stopping');
+          monitor.stop();
           await follower.stop();
           await http.close();
           await xds.shutdown(2000);

@@ -7,6 +7,7 @@ import { processContext, type CliContext } from './context';
 import { runBootstrap } from './commands/bootstrap';
 import { runPlan } from './commands/plan';
 import { runRender } from './commands/render';
+import { runMonitoringConfig } from './commands/monitoring-config';
 import { runSchema } from './commands/schema';
 import { runServe, SERVE_DEFAULTS as D } from './commands/serve';
 import { DEFAULT_STATUS_SERVER, runStatus } from './commands/status';
@@ -65,6 +66,25 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .action(async (o) => setExit(await runBootstrap(ctx, o)));
 
   program
+    .command('monitoring-config')
+    .description('write Prometheus (scrape config, alerting rules and their promtool test) and Alertmanager config for an environment (docs/monitor.md)')
+    .requiredOption('--env <name>', 'environment')
+    .requiredOption('--out <dir>', 'directory the files are written to')
+    .option('--root <dir>', 'policy folder')
+    .option('--portcullis <host:port>', 'the control server HTTP edge Prometheus scrapes (/metrics)', '127.0.0.1:18001')
+    .option('--envoy <host:port>', 'an Envoy admin address to scrape (/stats/prometheus); repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--alertmanager <host:port>', 'Alertmanager address', '127.0.0.1:9093')
+    .option('--webhook-url <url>', "the bot's Alertmanager webhook", 'http://127.0.0.1:18002/hooks/alertmanager')
+    .option('--webhook-bearer-file <file>', 'file holding the bearer token Alertmanager sends to the webhook')
+    .option('--webhook-basic-user <name>', 'basic-auth user for the webhook (with --webhook-basic-password-file)')
+    .option('--webhook-basic-password-file <file>', 'file holding the basic-auth password')
+    .option('--scrape-interval <duration>', 'Prometheus scrape interval', '15s')
+    .option('--evaluation-interval <duration>', 'Prometheus rule evaluation interval', '15s')
+    .option('--group-wait <duration>', 'Alertmanager group_wait', '10s')
+    .addOption(nowOption())
+    .action(async (o) => setExit(await runMonitoringConfig(ctx, o)));
+
+  program
     .command('plan')
     .description('what merging HEAD into BASE changes, per environment and fleet (for PR comments)')
     .requiredOption('--base <ref>', 'git revision before the change')
@@ -100,6 +120,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--envoy-bin <file>', 'Envoy binary that checks each new configuration (--mode validate) before it is served (default: $ENVOY_BIN, else envoy on PATH)')
     .option('--no-envoy-validate', 'serve configurations without checking them with Envoy first')
     .option('--allow-fleet-removal', 'let any commit drop fleets that have connected Envoys (default: only a commit with the Portcullis-Allow-Fleet-Removal trailer)', false)
+    .option('--alertmanager-url <url>', 'Alertmanager the monitor posts keyed-trigger alerts to (default: none; env PORTCULLIS_ALERTMANAGER_AUTHORIZATION adds an Authorization header)')
+    .option('--prometheus-url <url>', 'Prometheus base URL for graph links in alert annotations')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
     .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))

@@ -29,3 +29,6 @@ fi
 echo
 echo "== rate limits: request latency with no limit, a local limit, a fleet limit =="
 npx ts-node --transpile-only bench/ratelimit/latency-bench.ts --rate "${BENCH_RL_RATE:-200}" --seconds "${BENCH_RL_SECONDS:-10}"
+echo
+echo "== monitor: ALS ingest on one core, memory with 1,000,000 addresses, top-k accuracy =="
+node --expose-gc dist/bench/monitor/ingest-bench.js

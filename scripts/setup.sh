@@ -36,8 +36,11 @@ command -v go >/dev/null || need_apt+=(golang-go)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v g++ >/dev/null || need_apt+=(g++)
 [ -f /usr/include/re2/re2.h ] || need_apt+=(libre2-dev) # the real RE2 behind regex checks (native/)
-command -v promtool >/dev/null || need_apt+=(prometheus) # promtool: deploy/prometheus rules are checked and unit-tested
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+# The incident loop's monitoring stack: Prometheus (with promtool) and Alertmanager (with amtool); the
+# .deb, not a copied binary, so Alertmanager finds its template file.
+command -v prometheus >/dev/null && command -v promtool >/dev/null || need_apt+=(prometheus)
+command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need_apt+=(prometheus-alertmanager)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

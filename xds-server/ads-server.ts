@@ -45,6 +45,11 @@ export interface XdsServerOptions {
   readonly controlPlaneId?: string;
   /** Audit sink for xds.pushed / xds.ack / xds.nack (audit/'s AuditSink); none when absent. */
   readonly audit?: AuditRecorder;
+  /**
+   * More gRPC services on the same port (the monitor's access-log service): Envoy reaches them
+   * through the cluster it already has for ADS.
+   */
+  readonly services?: readonly { readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation }[];
 }
 
 /** What one publication changed for one fleet. */
@@ -274,6 +279,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       serve<DeltaDiscoveryRequest>(call, stream);
     },
   });
+
+  for (const extra of options.services ?? []) server.addService(extra.definition, extra.implementation);
 
   /** A dropped fleet that still has connected Envoys, unless the publication allows dropping it. */
   function droppedConnectedFleets(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, allow: PublishOptions['allowFleetRemoval']): Diagnostic[] {

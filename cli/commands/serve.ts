@@ -37,6 +37,8 @@ export interface ServeCommandOptions {
   readonly lokiUrl?: string;
   readonly githubStatusRepo?: string;
   readonly replicaId?: string;
+  readonly alertmanagerUrl?: string;
+  readonly prometheusUrl?: string;
 }
 
 export const SERVE_DEFAULTS = {
@@ -118,6 +120,12 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
       envoyBinary,
       allowFleetRemoval: o.allowFleetRemoval === true,
       logger,
+      monitor: {
+        alertmanagerUrl: o.alertmanagerUrl ?? null,
+        // A bearer token or basic credentials for an Alertmanager behind a proxy: from the environment, never a flag.
+        alertmanagerAuthorization: process.env.PORTCULLIS_ALERTMANAGER_AUTHORIZATION || undefined,
+        prometheusUrl: o.prometheusUrl ?? null,
+      },
     });
     audit?.attach(server);
   } catch (e) {

@@ -4,7 +4,7 @@
  * the Portcullis ADS server. Part of the Envoy translator; pure like the rest of it.
  */
 import { isIP } from 'node:net';
-import { EXTENSION, TYPE, adsConfigSource, duration, typed } from './common';
+import { EXTENSION, TYPE, XDS_CLUSTER, adsConfigSource, duration, typed } from './common';
 import type { EnvoyResources, JsonObject, JsonValue } from './resources';
 
 /** Admin listens on loopback by default: it can change runtime, drain listeners and dump config. */
@@ -12,8 +12,7 @@ const ADMIN_ADDRESS = '127.0.0.1';
 export const DEFAULT_ADMIN_PORT = 9901;
 /** Edge guidance: cap downstream connections so a connection flood exhausts a limit, not memory. */
 export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 50_000;
-/** Name of the static cluster the ADS bootstrap reaches the control server through. */
-export const XDS_CLUSTER = 'xds_cluster';
+export { XDS_CLUSTER } from './common';
 
 /**
  * Backoff between attempts to re-open the ADS stream. Envoy's default (0.5 s base, 30 s cap, full
@@ -46,14 +45,19 @@ export interface StaticBootstrapOptions {
   readonly nodeId?: string | undefined;
   /** Global downstream connection limit (default 50,000). */
   readonly maxDownstreamConnections?: number | undefined;
+  /**
+   * Where the access-log stream goes (a Portcullis monitor's gRPC port). Without it the listener
+   * logs nothing: a static Envoy has no control server to send to.
+   */
+  readonly accessLogService?: { readonly host: string; readonly port: number } | undefined;
 }
 
 function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The listener with every RDS reference replaced by the route configuration it names. */
-function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObject>): JsonObject {
+/** The listener with every RDS reference replaced by the route configuration it names (access logs only when kept). */
+function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObject>, keepAccessLogs: boolean): JsonObject {
   const chains = (listener['filter_chains'] as readonly JsonObject[] | undefined) ?? [];
   return {
     ...listener,
@@ -65,8 +69,8 @@ function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObje
         const name = config['rds']['route_config_name'] as string;
         const routeConfig = routes.get(name);
         if (!routeConfig) throw new Error(`staticBootstrap: listener ${String(listener['name'])} names missing route configuration ${name}`);
-        const { rds: _rds, ...rest } = config;
-        return { ...filter, typed_config: { ...rest, route_config: routeConfig } };
+        const { rds: _rds, access_log: accessLog, ...rest } = config;
+        return { ...filter, typed_config: { ...rest, route_config: routeConfig, ...(keepAccessLogs && accessLog ? { access_log: accessLog } : {}) } };
       }),
     })),
   };
@@ -91,8 +95,11 @@ export function staticBootstrap(resources: EnvoyResources, options: StaticBootst
     admin: admin(options.adminPort, undefined),
     overload_manager: overloadManager(options.maxDownstreamConnections),
     static_resources: {
-      listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes)),
-      clusters: resources.clusters.map((c) => inlineEndpoints(c.value, assignments)),
+      listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes, options.accessLogService !== undefined)),
+      clusters: [
+        ...resources.clusters.map((c) => inlineEndpoints(c.value, assignments)),
+        ...(options.accessLogService ? [xdsCluster([{ host: options.accessLogService.host, port: options.accessLogService.port }], null)] : []),
+      ],
     },
   };
 }
@@ -205,7 +212,7 @@ export function adsBootstrap(options: AdsBootstrapOptions): JsonObject {
   };
 }
 
-/** The static cluster of control-server replicas the ADS stream runs over (HTTP/2, optionally TLS). */
+/** The static cluster of control-server replicas the ADS stream (and the access-log stream) runs over (HTTP/2, optionally TLS). */
 function xdsCluster(addresses: readonly XdsAddress[], tls: AdsTls | null | undefined): JsonObject {
   const allLiteral = addresses.every((a) => isIP(a.host) !== 0);
   return {

@@ -17,6 +17,7 @@ export const TYPE = {
   filterConfig: 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  httpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
 } as const;
 
 /** Extension names Envoy knows these configs by (filter names in the chain are ours, see FILTER). */
@@ -42,6 +43,9 @@ export const FILTER = {
   rateLimitFleetDeny: 'portcullis.ratelimit.fleet_deny',
   router: 'envoy.filters.http.router',
 } as const;
+
+/** Name of the static cluster through which an Envoy reaches the control server (ADS, access logs). */
+export const XDS_CLUSTER = 'xds_cluster';
 
 /** Dynamic-metadata namespace where jwt_authn writes the verified payload. */
 export const JWT_METADATA_NAMESPACE = FILTER.jwtAuthn;

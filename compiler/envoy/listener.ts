@@ -3,6 +3,7 @@
  * proxy" guidance, routes from RDS over ADS. Part of the Envoy translator (IR → Envoy resources).
  */
 import type { EnvironmentIR } from '../ir/ir';
+import { accessLogs } from './access-log';
 import { EXTENSION, TYPE, adsConfigSource, duration, names, typed } from './common';
 import { httpFilters } from './http-filters';
 import { jwtLocalReplyMappers } from './jwt';
@@ -45,6 +46,7 @@ export function httpConnectionManager(env: EnvironmentIR): JsonObject {
     http_filters: httpFilters(env),
     // With JWT providers only, like jwt_authn's providers: the listener already changes with them.
     ...(env.jwtProviders.length > 0 ? { local_reply_config: { mappers: jwtLocalReplyMappers() } } : {}),
+    access_log: accessLogs(env.name),
   });
 }
 

@@ -36,7 +36,9 @@ import type {
   RouteAccessIR,
   RouteIR,
   ServiceIR,
+  TriggerIR,
 } from './ir';
+import { triggersFor } from './trigger';
 import { compareText, routeSortKey } from './route-order';
 
 /**
@@ -55,7 +57,7 @@ export function buildIR(model: PolicyModel, now: Date, memo: IrMemo = createIrMe
     environments: model.environments.map((env) => {
       let envMemo = memo.environments.get(env.name);
       if (!envMemo) memo.environments.set(env.name, (envMemo = createEnvironmentMemo()));
-      return buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs), envMemo);
+      return buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs), envMemo, triggersFor(model.triggers, env.name));
     }),
   };
 }
@@ -388,6 +390,7 @@ function buildEnvironment(
   env: EnvironmentDocument,
   lockdowns: readonly LockdownDocument[],
   memo: EnvironmentMemo,
+  triggers: readonly TriggerIR[],
 ): EnvironmentIR {
   const actions = lockdowns.flatMap((l) => l.spec.actions.map((action) => ({ action, provenance: subjectOf(l) })));
   const ofType = <T extends LockdownAction['type']>(type: T) =>
@@ -491,6 +494,7 @@ function buildEnvironment(
         }
       : base.revoked,
     activeLockdowns: lockdowns.map(summaryOf),
+    triggers,
   };
 }
 

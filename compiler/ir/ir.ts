@@ -11,6 +11,7 @@
  *   plan or a WAF rule name can point back at it.
  * - Durations are integers in milliseconds.
  */
+import type { TriggerActionTemplate } from '../model/schema';
 
 /** Whole repository, compiled for one instant `now`. */
 export interface PolicyIR {
@@ -49,6 +50,8 @@ export interface EnvironmentIR {
   readonly revokedTokens: RevokedTokensIR;
   /** Lockdowns active in this environment at `compiledAt`, sorted by name (what is applied, and why). */
   readonly activeLockdowns: readonly LockdownSummaryIR[];
+  /** Detection rules watching this environment (`Trigger` documents), sorted by name. */
+  readonly triggers: readonly TriggerIR[];
 }
 
 /** Downstream-facing listener settings (HttpConnectionManager edge best practices). */
@@ -331,3 +334,77 @@ export interface LockdownSummaryIR {
   /** Action kinds applied, in document order, e.g. `blockNetworks`. */
   readonly actions: readonly string[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Triggers
+
+/** Who answered a request: the upstream, or one of Envoy's own filters (see compiler/monitor). */
+export type CauseIR = 'upstream' | 'jwt' | 'rbac' | 'rateLimit' | 'lockdown' | 'other';
+
+/** What a trigger counts per: one series (`none`), or each client network, client address or token. */
+export type TriggerKeyIR = 'none' | 'clientNetwork' | 'clientIp' | 'tokenSubject' | 'tokenId';
+
+/** A detection rule, as the monitor and the Prometheus rule translator read it. */
+export interface TriggerIR {
+  /** `Trigger` metadata.name; unique. */
+  readonly name: string;
+  /** Free text from the policy; empty when none. */
+  readonly description: string;
+  /** Route names watched, sorted; empty = every route of the environment. */
+  readonly routes: readonly string[];
+  /** Response statuses counted: codes (`401`) and classes (`4xx`), sorted, de-duplicated; empty = every status. */
+  readonly statuses: readonly string[];
+  /** Causes counted, sorted; empty = every cause. */
+  readonly causes: readonly CauseIR[];
+  /** What the condition is evaluated per. */
+  readonly key: TriggerKeyIR;
+  /** Prefix lengths that make a client network of an address (key clientNetwork), default /24 and /56. */
+  readonly networkPrefix: { readonly ipv4: number; readonly ipv6: number };
+  readonly condition: TriggerConditionIR;
+  /** How long the condition must hold before the alert fires (Prometheus `for`); 0 = at once. */
+  readonly forMs: number;
+  readonly severity: 'info' | 'warning' | 'critical';
+  /** The Lockdown the bot proposes when the trigger fires (see `instantiateLockdown`). */
+  readonly lockdown: LockdownTemplateIR;
+  /** `Trigger/<name>`. */
+  readonly provenance: Provenance;
+}
+
+export type TriggerConditionIR =
+  /** More than `above` matching responses (per key) in the last `windowMs`. */
+  | { readonly kind: 'rate'; readonly above: number; readonly windowMs: number }
+  /**
+   * One key sends more than `abovePercent` % of the watched responses in the last `windowMs`, once
+   * there are at least `minRequests` of them.
+   */
+  | { readonly kind: 'share'; readonly abovePercent: number; readonly minRequests: number; readonly windowMs: number }
+  /**
+   * The count in the last `windowMs` is above `multiple` × the learned baseline (EWMA of that count)
+   * AND above the static floor (`floor.above` in `floor.windowMs`). During `warmUpMs` after the
+   * monitor starts only the floor applies (alerts say so: `warmingUp` in the evidence).
+   */
+  | {
+      readonly kind: 'baseline';
+      readonly multiple: number;
+      readonly windowMs: number;
+      readonly floor: { readonly above: number; readonly windowMs: number };
+      readonly warmUpMs: number;
+    };
+
+/** A Lockdown with holes: what `instantiateLockdown` fills with the offending key and the instant. */
+export interface LockdownTemplateIR {
+  /** expiresAt = createdAt + durationMs. */
+  readonly durationMs: number;
+  readonly owner: string;
+  /** GitHub users or org/team slugs asked to review the PR, in policy order. */
+  readonly reviewers: readonly string[];
+  /** Reason text with placeholders (the policy's, or a generated one). */
+  readonly reason: string;
+  /** Environments the Lockdown applies to; null = the environment that fired. */
+  readonly environments: readonly string[] | null;
+  /** Lockdown actions in policy order; strings may be `{{network}}`, `{{ip}}`, `{{sub}}`, `{{jti}}`, `{{route}}`. */
+  readonly actions: readonly LockdownActionTemplateIR[];
+}
+
+/** A Lockdown action (docs/kinds/lockdown.md) as plain data, placeholders not yet filled. */
+export type LockdownActionTemplateIR = TriggerActionTemplate;

@@ -35,6 +35,14 @@ const REFERENCE_PATHS: Readonly<Record<Kind, readonly (readonly [Kind, readonly 
     ['Route', ['spec', 'actions', '*', 'routes', '*']],
     ['Service', ['spec', 'actions', '*', 'service']],
   ],
+  // Action routes are left out: they may be placeholders ({{route}}), checked once the schema passes.
+  Trigger: [
+    ['Environment', ['spec', 'environments', '*']],
+    ['Route', ['spec', 'routes', '*']],
+    ['Environment', ['spec', 'lockdown', 'environments', '*']],
+    ['RateLimit', ['spec', 'lockdown', 'actions', '*', 'rateLimit']],
+    ['Service', ['spec', 'lockdown', 'actions', '*', 'service']],
+  ],
 };
 
 /** Every string found at a reference path of `kind` in `value` (a document that may be malformed). */

@@ -10,9 +10,10 @@ import { canonicalAddress, parseCidr } from './cidr';
 import { checkInlineJwks } from './jwks';
 import { checkRe2 } from './re2';
 import { isIP } from 'node:net';
+import { triggerSpecSchema } from './trigger-schema';
 
 export const API_VERSION = 'portcullis.dev/v1';
-export const KINDS = ['Service', 'Route', 'RateLimit', 'Access', 'Environment', 'Lockdown'] as const;
+export const KINDS = ['Service', 'Route', 'RateLimit', 'Access', 'Environment', 'Lockdown', 'Trigger'] as const;
 export type Kind = (typeof KINDS)[number];
 
 // ---------------------------------------------------------------------------------------------
@@ -533,6 +534,21 @@ export const lockdownSpec = z.strictObject({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Trigger (compiler/model/trigger-schema.ts): Lockdown actions that take no placeholder are shared.
+
+const [tightenAction, , , , , quarantineAction, failoverAction] = lockdownAction.options;
+export const triggerSpec = triggerSpecSchema({
+  name,
+  duration,
+  int,
+  text,
+  token,
+  cidr,
+  rateUnits: RATE_UNITS,
+  plainActions: [tightenAction, quarantineAction, failoverAction],
+});
+
+// ---------------------------------------------------------------------------------------------
 // Documents
 
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
@@ -551,6 +567,7 @@ export const SPEC_SCHEMAS = {
   Access: accessSpec,
   Environment: environmentSpec,
   Lockdown: lockdownSpec,
+  Trigger: triggerSpec,
 } as const;
 
 function documentSchema<K extends Kind>(kind: K) {
@@ -569,6 +586,7 @@ export const DOCUMENT_SCHEMAS = {
   Access: documentSchema('Access'),
   Environment: documentSchema('Environment'),
   Lockdown: documentSchema('Lockdown'),
+  Trigger: documentSchema('Trigger'),
 } as const;
 
 export type ServiceSpec = z.output<typeof serviceSpec>;
@@ -580,6 +598,10 @@ export type AccessSpec = z.output<typeof accessSpec>;
 export type EnvironmentSpec = z.output<typeof environmentSpec>;
 export type LockdownSpec = z.output<typeof lockdownSpec>;
 export type LockdownAction = LockdownSpec['actions'][number];
+export type TriggerSpec = z.output<typeof triggerSpec>;
+/** A Lockdown action whose strings may hold placeholders ({{network}}, ...), filled when the trigger fires. */
+export type TriggerActionTemplate = TriggerSpec['lockdown']['actions'][number];
+export type { Cause, TriggerKey } from './trigger-schema';
 export type SpecOf<K extends Kind> = z.output<(typeof SPEC_SCHEMAS)[K]>;
 
 /**

@@ -27,6 +27,7 @@ export type RateLimitDocument = PolicyDocument<'RateLimit'>;
 export type AccessDocument = PolicyDocument<'Access'>;
 export type EnvironmentDocument = PolicyDocument<'Environment'>;
 export type LockdownDocument = PolicyDocument<'Lockdown'>;
+export type TriggerDocument = PolicyDocument<'Trigger'>;
 
 /** A validated repository: each list sorted by name; names unique per kind; every reference resolves. */
 export interface PolicyModel {
@@ -36,6 +37,7 @@ export interface PolicyModel {
   readonly accesses: readonly AccessDocument[];
   readonly environments: readonly EnvironmentDocument[];
   readonly lockdowns: readonly LockdownDocument[];
+  readonly triggers: readonly TriggerDocument[];
 }
 
 /** `Kind/name`, the subject of diagnostics and the provenance of IR rules. */

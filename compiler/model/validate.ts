@@ -23,6 +23,7 @@ import {
   type RateLimitDocument,
   type ServiceDocument,
 } from './types';
+import { checkTriggers, type TriggerChecks } from './validate-trigger';
 import { locate, parseYamlFile, type Position, type YamlFile } from './yaml-source';
 
 /** Places a field of a document in its file (parses the file's YAML lazily, on the error path only). */
@@ -80,6 +81,7 @@ class Validator {
     const accesses = this.docsOf('Access');
     const environments = this.docsOf('Environment');
     const lockdowns = this.docsOf('Lockdown');
+    const triggers = this.docsOf('Trigger');
 
     for (const s of services) this.checkEndpoints(s, s.spec.endpoints, ['spec', 'endpoints']);
     this.checkRoutes(docs.filter((d): d is PolicyDocument<'Route'> => d.kind === 'Route' && this.byKind.get('Route')?.get(d.name) === d));
@@ -88,11 +90,12 @@ class Validator {
     this.checkAccess(accesses, routes.length);
     this.checkEnvironments(environments);
     this.checkLockdowns(lockdowns, accesses);
+    checkTriggers(triggers, this.triggerChecks(accesses, environments));
     for (const d of invalid) this.checkRawReferences(d);
 
     const all = [...loadErrors, ...this.errors].sort(compareDiagnostics);
     if (all.length > 0) return { ok: false, errors: all };
-    return { ok: true, value: { services, routes, rateLimits, accesses, environments, lockdowns } };
+    return { ok: true, value: { services, routes, rateLimits, accesses, environments, lockdowns, triggers } };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -358,8 +361,23 @@ class Validator {
     }
   }
 
+  /** What validate-trigger.ts needs of this validator. */
+  private triggerChecks(accesses: readonly AccessDocument[], environments: readonly EnvironmentDocument[]): TriggerChecks {
+    const providers = accesses.some((a) => a.spec.providers.length > 0) || this.absencesUnknown || [...this.invalid].some((s) => s.startsWith('Access/'));
+    return {
+      report: (from, path, message) => this.report(from, path, message),
+      checkRef: (from, kind, name, path) => this.checkRef(from, kind, name, path),
+      checkRefList: (from, kind, names, path) => this.checkRefList(from, kind, names, path),
+      find: (kind, name) => this.find(kind, name),
+      environments: () => environments,
+      hasProviders: () => providers,
+      checkTightens: (from, path, a, limit, env) => this.checkTightens(from, path, a, limit, env),
+      endpointsOf: effectiveEndpoints,
+    };
+  }
+
   private checkTightens(
-    l: LockdownDocument,
+    l: Subject,
     path: FieldPath,
     a: { requests: number; per?: RateUnit | undefined },
     limit: RateLimitDocument,

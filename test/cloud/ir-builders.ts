@@ -80,6 +80,7 @@ export function env(name: string, routes: readonly RouteIR[], c: CloudIR | null 
     jwtProviders: [],
     revokedTokens: { jtis: [], subjects: [] },
     activeLockdowns: [],
+    triggers: [],
     ...overrides,
   };
 }

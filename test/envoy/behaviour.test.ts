@@ -128,6 +128,7 @@ function environment(listenerPort: number, upstreamPort: number): EnvironmentIR 
     jwtProviders: [provider('main-idp', mainKey.jwks, 'roles'), provider('other-idp', otherKey.jwks, 'groups')],
     revokedTokens: { jtis: ['revoked-jti'], subjects: ['revoked-user'] },
     activeLockdowns: [],
+    triggers: [],
   };
 }
 

@@ -107,7 +107,8 @@ describe('envoy --mode validate accepts the static bootstrap of every case', () 
   for (const name of cases) {
     for (const out of outputs.get(name) as EnvoyResources[]) {
       const file = join(work, `${name}--${out.environment}--${out.fleet}.json`);
-      writeFileSync(file, JSON.stringify(staticBootstrap(out, { adminPort: 0 })));
+      // With an access-log service, so Envoy also checks the access loggers every listener carries.
+      writeFileSync(file, JSON.stringify(staticBootstrap(out, { adminPort: 0, accessLogService: { host: '127.0.0.1', port: 9 } })));
       files.push({ label: `${name} ${out.environment}/${out.fleet}`, file });
     }
   }

@@ -80,7 +80,7 @@ export async function createPolicyWorld(extraFiles: Record<string, string> = {})
 /** The control server in this process (fast; allows test hooks). Logs go to a file in `dir`. */
 export async function startServerInProcess(
   world: PolicyWorld,
-  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock'>> = {},
+  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock' | 'monitor'>> = {},
 ): Promise<ControlServer & { logFile: string }> {
   const logFile = path.join(world.dir, `server-${Date.now()}.log`);
   const logger = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));

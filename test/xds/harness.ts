@@ -30,7 +30,7 @@ export async function startHarness(options: Partial<XdsServerOptions> = {}, list
       cb();
     },
   });
-  const registry = new Registry();
+  const registry = options.registry ?? new Registry();
   const server = createXdsServer({ logger: pino({ level: 'debug' }, sink), registry, ...options });
   const port = await server.listen('127.0.0.1', listenPort);
   const clients: AdsClient[] = [];

@@ -27,6 +27,11 @@ export interface HttpEdgeOptions {
   };
   /** Largest accepted request body (webhook payloads); default 5 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Extra routes another edge serves on this port (the monitor's /monitor/*): tried in order for
+   * paths this edge does not own; a handler returns true when it answered.
+   */
+  readonly routes?: readonly ((req: IncomingMessage, res: ServerResponse, url: URL) => boolean)[];
 }
 
 export interface HttpEdge {
@@ -110,6 +115,7 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
         return sendJson(res, ready ? 200 : 503, { ready });
       }
       default:
+        for (const extra of opts.routes ?? []) if (extra(req, res, url)) return;
         log.debug({ route }, 'not found');
         return sendJson(res, 404, { error: 'not found', endpoints: ['POST /hooks/git', 'GET /status', 'GET /metrics', 'GET /healthz', 'GET /readyz'] });
     }

@@ -1,0 +1,212 @@
+/**
+ * The monitor edge: receives Envoy access logs (gRPC ALS on the control server's gRPC port), counts
+ * them per environment in bounded windows, exports bounded series, evaluates keyed Triggers and
+ * posts their alerts to Alertmanager. Reads the compiled policy (IR); wired in by cli/.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { PolicyIR } from '../compiler/ir/ir';
+import { ALS_SERVICE_PATH, decodeMessage } from './als-service';
+import { postAlerts, toAlertmanager, type AlertmanagerAlert, type AlertmanagerTarget } from './alertmanager';
+import { DEFAULT_EVIDENCE, EnvironmentMonitor, type EvidenceSizing } from './environment-monitor';
+import { createMonitorMetrics, type MonitorMetrics } from './metrics';
+import type { AccessEntry } from './als-decode';
+
+export interface MonitorOptions {
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Where keyed-trigger alerts go; null = evaluated and exported, never posted. */
+  readonly alertmanager: AlertmanagerTarget | null;
+  /** Prometheus base URL for graph links in annotations; null = no link. */
+  readonly prometheusUrl?: string | null;
+  /** Evaluation period (default 1 s). */
+  readonly evaluateEveryMs?: number;
+  /** Firing alerts are re-posted this often (default 10 s); endsAt is 4 periods ahead. */
+  readonly resendEveryMs?: number;
+  /** Entries accepted in one stream message (default 10,000); larger messages are dropped. */
+  readonly maxEntriesPerMessage?: number;
+  readonly evidence?: EvidenceSizing;
+  /** Also post alerts of key-none triggers (normally Prometheus rules raise those). Default false. */
+  readonly alertUnkeyed?: boolean;
+  /** The clock (tests); default Date.now. */
+  readonly now?: () => number;
+}
+
+export interface Monitor {
+  /** Applies a newly compiled policy: environments, fleets, routes and triggers to watch. */
+  setPolicy(ir: PolicyIR): void;
+  /** Counts entries of one stream message (the gRPC receiver calls it; tests and benchmarks too). */
+  ingest(fleet: string, logName: string, entries: readonly AccessEntry[]): void;
+  /** The ALS service to register on the control server's gRPC server. */
+  readonly grpcService: { readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation };
+  environment(name: string): EnvironmentMonitor | undefined;
+  /** One evaluation tick now (the timer calls it; tests may too). Resolves once alerts are posted. */
+  evaluate(): Promise<void>;
+  /** Starts the evaluation timer. */
+  start(): void;
+  /** Stops the timer and posts nothing more. */
+  stop(): void;
+  readonly metrics: MonitorMetrics;
+}
+
+export function createMonitor(options: MonitorOptions): Monitor {
+  const now = options.now ?? Date.now;
+  const metrics = createMonitorMetrics(options.registry);
+  const logger = options.logger.child({ component: 'monitor' });
+  const maxEntries = options.maxEntriesPerMessage ?? 10_000;
+  const evaluateEvery = options.evaluateEveryMs ?? 1000;
+  const resendEvery = options.resendEveryMs ?? 10_000;
+  const sizing = options.evidence ?? DEFAULT_EVIDENCE;
+  let environments = new Map<string, EnvironmentMonitor>();
+  let fleetEnv = new Map<string, string>();
+  let timer: NodeJS.Timeout | null = null;
+  let posting = false;
+  /** Per incident: when its firing alert was last posted. */
+  const lastPosted = new Map<string, number>();
+
+  const ingest = (fleet: string, logName: string, entries: readonly AccessEntry[]): void => {
+    const envName = fleetEnv.get(fleet);
+    const env = envName === undefined ? undefined : environments.get(envName);
+    // The log name must be the fleet's environment: a node cannot count into another environment.
+    if (!env || logName !== `portcullis/${envName}`) {
+      metrics.messages.inc({ result: 'unknown_node' });
+      metrics.entries.inc({ result: 'unknown_node' }, entries.length);
+      return;
+    }
+    const t = now();
+    const batch = new Map<string, number>();
+    for (const e of entries) {
+      const c = env.ingest(e, t);
+      const k = `${c.route}\u0000${c.codeClass}\u0000${c.cause}`;
+      batch.set(k, (batch.get(k) ?? 0) + 1);
+    }
+    // One labelled increment per distinct series in the message (prom-client label hashing is the cost).
+    for (const [k, n] of batch) {
+      const [route = '', code_class = '', cause = ''] = k.split('\u0000');
+      metrics.responses.inc({ environment: env.env.name, fleet, route, code_class, cause }, n);
+    }
+    metrics.messages.inc({ result: 'ok' });
+    metrics.entries.inc({ result: 'counted' }, entries.length);
+  };
+
+  const evaluate = async (): Promise<void> => {
+    const t = now();
+    const alerts: AlertmanagerAlert[] = [];
+    for (const env of environments.values()) {
+      for (const state of env.triggers) {
+        const r = state.evaluate(t);
+        const labels = { environment: env.env.name, trigger: state.ir.name };
+        metrics.triggerValue.set(labels, r.topValue);
+        metrics.triggerThreshold.set(labels, r.threshold);
+        metrics.triggerBaseline.set(labels, r.baseline ?? 0);
+        metrics.triggerFiring.set(labels, r.firing.length);
+        if (state.newMatches > 0) metrics.triggerMatches.inc(labels, state.newMatches);
+        state.newMatches = 0;
+        if (state.ir.key === 'none' && !options.alertUnkeyed) continue;
+        for (const a of r.firing) {
+          const incident = `${state.ir.name}/${env.env.name}/${a.key || '-'}`;
+          const last = lastPosted.get(incident);
+          if (last !== undefined && t - last < resendEvery) continue;
+          lastPosted.set(incident, t);
+          alerts.push(toAlertmanager(state.ir, env.env.name, a, t + 4 * Math.max(resendEvery, evaluateEvery), options.prometheusUrl ?? null));
+        }
+        for (const a of r.resolved) {
+          lastPosted.delete(`${state.ir.name}/${env.env.name}/${a.key || '-'}`);
+          alerts.push(toAlertmanager(state.ir, env.env.name, a, t, options.prometheusUrl ?? null));
+        }
+      }
+    }
+    if (!options.alertmanager || alerts.length === 0) return;
+    const error = await postAlerts(options.alertmanager, alerts);
+    metrics.alertPosts.inc({ result: error ? 'error' : 'ok' });
+    if (error) {
+      logger.warn({ error, alerts: alerts.length }, 'could not post alerts; firing alerts are posted again next tick');
+      for (const a of alerts) if (a.labels.incident) lastPosted.delete(a.labels.incident);
+    } else logger.info({ alerts: alerts.map((a) => ({ incident: a.labels.incident, endsAt: a.endsAt })) }, 'alerts posted');
+  };
+
+  const implementation: grpc.UntypedServiceImplementation = {
+    StreamAccessLogs: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      metrics.streams.inc();
+      let node: { fleet: string; logName: string } | null = null;
+      let done = false;
+      const finish = (err: grpc.ServiceError | null) => {
+        if (done) return;
+        done = true;
+        metrics.streams.dec();
+        callback(err, err ? undefined : Buffer.alloc(0));
+      };
+      call.on('data', (buf: Buffer) => {
+        if (done) return;
+        const decoded = decodeMessage(buf, maxEntries);
+        if (!decoded.ok) {
+          metrics.messages.inc({ result: decoded.reason });
+          logger.warn({ peer: call.getPeer(), reason: decoded.reason, error: decoded.message }, 'access-log message dropped; closing the stream');
+          finish({ code: 3, details: `access-log message refused: ${decoded.message}`, name: 'InvalidArgument', message: decoded.message, metadata: call.metadata });
+          return;
+        }
+        const m = decoded.value;
+        if (m.identifier) node = { fleet: m.identifier.cluster, logName: m.identifier.logName };
+        if (!node) {
+          metrics.messages.inc({ result: 'unknown_node' });
+          metrics.entries.inc({ result: 'unknown_node' }, m.entries.length);
+          return;
+        }
+        ingest(node.fleet, node.logName, m.entries);
+      });
+      call.on('end', () => finish(null));
+      call.on('error', () => finish(null));
+      call.on('cancelled', () => finish(null));
+    },
+  };
+
+  return {
+    setPolicy(ir) {
+      const t = now();
+      const next = new Map<string, EnvironmentMonitor>();
+      const fleets = new Map<string, string>();
+      for (const e of ir.environments) {
+        next.set(e.name, new EnvironmentMonitor(e, sizing, t, environments.get(e.name) ?? null));
+        for (const f of e.fleets) fleets.set(f, e.name);
+      }
+      environments = next;
+      fleetEnv = fleets;
+    },
+    ingest,
+    grpcService: {
+      definition: {
+        StreamAccessLogs: {
+          path: ALS_SERVICE_PATH,
+          requestStream: true,
+          responseStream: false,
+          requestSerialize: (b: Buffer) => b,
+          requestDeserialize: (b: Buffer) => b,
+          responseSerialize: () => Buffer.alloc(0),
+          responseDeserialize: (b: Buffer) => b,
+        },
+      },
+      implementation,
+    },
+    environment: (name) => environments.get(name),
+    evaluate,
+    start() {
+      if (timer) return;
+      timer = setInterval(() => {
+        if (posting) return;
+        posting = true;
+        evaluate()
+          .catch((err: unknown) => logger.error({ err }, 'trigger evaluation failed'))
+          .finally(() => {
+            posting = false;
+          });
+      }, evaluateEvery);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+    metrics,
+  };
+}

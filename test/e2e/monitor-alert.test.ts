@@ -1,0 +1,168 @@
+/**
+ * The incident loop's detection half with real processes: Envoy (over ADS from the control server)
+ * streams access logs to the monitor inside the control server; a credential-stuffing burst from one
+ * /24, interleaved with normal traffic from many other addresses, fires its Trigger; the monitor posts
+ * to a real Alertmanager, which delivers a webhook naming the route, the /24 and the proposed
+ * lockdown; a real Prometheus scrapes the bounded series; the resolved notification follows when the
+ * attack stops. Prints first anomalous request → webhook, in seconds.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
+import { formatDiagnostic } from '../../compiler/result';
+import { compileDirectory } from '../../sources';
+import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
+import { promQuery, startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs, type WebhookDelivery } from '../support/monitoring';
+import { freePorts } from '../support/ports';
+import type { ManagedProcess } from '../support/processes';
+import { waitFor } from '../support/processes';
+
+jest.setTimeout(120_000);
+
+const TRIGGER = `apiVersion: portcullis.dev/v1
+kind: Trigger
+metadata: { name: orders-stuffing }
+spec:
+  description: Failed authentication on the orders API from one network
+  environments: [e2e]
+  routes: [orders]
+  responses: { statuses: [401] }
+  key: clientNetwork
+  condition: { rate: { above: 20, window: 10s } }
+  severity: critical
+  lockdown:
+    duration: 1h
+    owner: "@oncall"
+    reason: "Credential stuffing on {{route}} from {{network}}"
+    actions:
+      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
+`;
+const ATTACK_NET = '198.51.100.0/24';
+const BOT_TOKEN = 'e2e-bot-token';
+
+let world: PolicyWorld;
+let server: Awaited<ReturnType<typeof startServerInProcess>>;
+let envoy: EnvoyProcess;
+let alertmanager: ManagedProcess;
+let prometheus: ManagedProcess;
+let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+let promPort = 0;
+
+beforeAll(async () => {
+  world = await createPolicyWorld({ 'policies/triggers.yaml': TRIGGER });
+  hook = await startWebhookReceiver(BOT_TOKEN);
+  const [amPort, pPort, adminPort] = (await freePorts(3)) as [number, number, number];
+  promPort = pPort;
+  server = await startServerInProcess(world, { monitor: { alertmanagerUrl: `http://127.0.0.1:${amPort}`, prometheusUrl: `http://127.0.0.1:${promPort}` } });
+  envoy = startAdsEnvoy({ nodeId: 'e2e-monitor-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort, delta: true, logLevel: 'warn' });
+  await envoy.waitReady();
+  await waitInSync(server.http.url, 'e2e-delta');
+
+  const compiled = await compileDirectory(join(world.repo.dir, 'policies'), new Date());
+  if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
+  const env = compiled.value.environments.find((e) => e.name === 'e2e');
+  if (!env) throw new Error('no environment e2e');
+  const dir = join(world.dir, 'monitoring');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'bot-token'), `${BOT_TOKEN}\n`);
+  writeConfigs(
+    dir,
+    monitoringConfig(env, {
+      portcullis: server.http.url.replace(/^http:\/\//, ''),
+      envoys: [`127.0.0.1:${adminPort}`],
+      alertmanager: `127.0.0.1:${amPort}`,
+      webhookUrl: `http://127.0.0.1:${hook.port}/hooks/alertmanager`,
+      webhookAuth: { kind: 'bearer', credentialsFile: join(dir, 'bot-token') },
+      scrapeIntervalMs: 1000,
+      evaluationIntervalMs: 1000,
+      groupWaitMs: 1000,
+      groupIntervalMs: 1000,
+      repeatIntervalMs: 3_600_000,
+    }),
+  );
+  [alertmanager, prometheus] = await Promise.all([startAlertmanager(dir, amPort), startPrometheus(dir, promPort)]);
+});
+
+afterAll(async () => {
+  await Promise.all([envoy?.stop(), alertmanager?.stop(), prometheus?.stop()]);
+  await server?.stop();
+  await hook?.close();
+  await world?.close();
+});
+
+/** Normal callers: valid tokens from 40 other networks. */
+async function normalRequest(i: number, token: string): Promise<number> {
+  return (await call(world.ports.listener, '/orders', { token, xff: `10.${i % 40}.${i % 7}.${(i % 200) + 1}` })).status;
+}
+
+/** What the monitor and Envoy counted, for a failure message. */
+async function diagnostics(): Promise<string> {
+  const metrics = await server.registry.metrics();
+  const mine = metrics.split('\n').filter((l) => /^portcullis_(monitor|route_responses|trigger)/.test(l));
+  const stats = [...(await envoy.stats('access_log'))].map(([k, v]) => `${k}: ${v}`);
+  return [...mine, ...stats, `webhooks: ${JSON.stringify(hook.deliveries).slice(0, 2000)}`].join('\n');
+}
+
+function firing(d: WebhookDelivery): boolean {
+  return d.body.status === 'firing' && d.body.alerts.some((a) => a.labels.key === ATTACK_NET);
+}
+
+test('a credential-stuffing burst from one /24 fires, reaches the webhook through Alertmanager, and resolves', async () => {
+  const token = world.token({ roles: ['reader'] });
+  // Steady normal traffic first: nothing fires.
+  for (let i = 0; i < 60; i++) expect(await normalRequest(i, token)).toBe(200);
+  await new Promise((r) => setTimeout(r, 2500));
+  expect(hook.deliveries).toEqual([]);
+
+  // The attack: bad logins (no valid token) from 198.51.100.0/24, interleaved with normal traffic.
+  const firstAnomalous = Date.now();
+  let attackRequests = 0;
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 400 && !hook.deliveries.some(firing) && Date.now() - firstAnomalous < 20_000; i++) {
+    const s = (await call(world.ports.listener, '/orders', { token: 'not-a-jwt', xff: `198.51.100.${(i % 50) + 1}` })).status;
+    statuses.set(s, (statuses.get(s) ?? 0) + 1);
+    attackRequests++;
+    if (i % 2 === 0) expect(await normalRequest(i, token)).toBe(200);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect([...statuses]).toEqual([[401, attackRequests]]);
+  const delivery = await waitFor('the firing webhook', () => hook.deliveries.find(firing), 20_000, 50).catch(async (e: unknown) => {
+    throw new Error(`${String(e)}\n${await diagnostics()}`);
+  });
+  const seconds = (delivery.receivedAt - firstAnomalous) / 1000;
+  console.log(`first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s (${attackRequests} attack requests sent)`);
+  expect(seconds).toBeLessThan(10);
+
+  const alert = delivery.body.alerts.find((a) => a.labels.key === ATTACK_NET);
+  expect(alert?.labels).toEqual({
+    alertname: 'PortcullisTrigger',
+    trigger: 'orders-stuffing',
+    environment: 'e2e',
+    severity: 'critical',
+    key_type: 'clientNetwork',
+    key: ATTACK_NET,
+    route: 'orders',
+    incident: `orders-stuffing/e2e/${ATTACK_NET}`,
+  });
+  expect(delivery.body.groupKey).toContain(`incident="orders-stuffing/e2e/${ATTACK_NET}"`);
+  expect(alert?.annotations.summary).toMatch(/^orders-stuffing: \d+ matching responses from network 198\.51\.100\.0\/24 on orders in 10s \(threshold 20\) in e2e$/);
+  const lockdown = JSON.parse(alert?.annotations.lockdown ?? '{}') as Record<string, unknown>;
+  expect(lockdown).toMatchObject({ reason: `Credential stuffing on orders from ${ATTACK_NET}`, owner: '@oncall', environments: ['e2e'], actions: [{ type: 'blockNetworks', cidrs: [ATTACK_NET], routes: ['orders'] }] });
+  const evidence = JSON.parse(alert?.annotations.evidence ?? '{}') as { top: { key: string }[]; routes: { route: string }[] };
+  expect(evidence.top[0]?.key).toBe(ATTACK_NET);
+  expect(evidence.routes).toEqual([expect.objectContaining({ route: 'orders' })]);
+  expect(hook.refused).toBe(0);
+
+  // Prometheus scraped the bounded series: Envoy's own 401s, attributed to the route and to jwt_authn.
+  const series = await waitFor('Prometheus to scrape the 401s', async () => {
+    const r = await promQuery(promPort, 'portcullis_route_responses_total{environment="e2e",route="orders",code_class="4xx",cause="jwt"}');
+    return r.length > 0 && (r[0]?.value ?? 0) >= 20 ? r : undefined;
+  }, 15_000, 250);
+  expect(series[0]?.metric.fleet).toBe('e2e-delta');
+
+  // The attack has stopped: once the window has passed, the resolved notification arrives.
+  const resolved = await waitFor('the resolved webhook', () => hook.deliveries.find((d) => d.body.status === 'resolved' && d.body.alerts.some((a) => a.labels.key === ATTACK_NET)), 40_000, 100);
+  console.log(`resolved notification ${((resolved.receivedAt - delivery.receivedAt) / 1000).toFixed(1)} s after the firing one`);
+  expect(resolved.body.alerts[0]?.endsAt).not.toBe('0001-01-01T00:00:00Z');
+});

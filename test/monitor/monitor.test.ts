@@ -1,0 +1,218 @@
+/**
+ * The monitor edge: ALS decoding (and refusing hostile input), the gRPC receiver on the control
+ * server's port, bounded series, keyed trigger evaluation posted to an Alertmanager-shaped server,
+ * and the /monitor HTTP API.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { accessEntry, encodeAlsMessage } from '../../bench/monitor/als-encode';
+import { compileSources } from '../../compiler';
+import type { PolicyIR } from '../../compiler/ir/ir';
+import { formatDiagnostic } from '../../compiler/result';
+import { decodeAlsMessage } from '../../monitor/als-decode';
+import { ALS_SERVICE_PATH } from '../../monitor/als-service';
+import { monitorRoutes } from '../../monitor/http-api';
+import { createMonitor, type Monitor } from '../../monitor/monitor';
+import { startHarness, type Harness } from '../xds/harness';
+
+const T0 = Date.parse('2026-06-01T10:00:00Z');
+
+const POLICY = `apiVersion: portcullis.dev/v1
+kind: Service
+metadata: { name: accounts }
+spec: { endpoints: [{ address: 127.0.0.1, port: 9 }] }
+---
+apiVersion: portcullis.dev/v1
+kind: Route
+metadata: { name: login }
+spec: { path: { exact: /login }, service: accounts }
+---
+apiVersion: portcullis.dev/v1
+kind: Route
+metadata: { name: home }
+spec: { path: { prefix: / }, service: accounts }
+---
+apiVersion: portcullis.dev/v1
+kind: Environment
+metadata: { name: prod }
+spec: { fleets: [edge-prod] }
+---
+apiVersion: portcullis.dev/v1
+kind: Trigger
+metadata: { name: login-stuffing }
+spec:
+  routes: [login]
+  responses: { statuses: [401] }
+  key: clientNetwork
+  condition: { rate: { above: 30, per: minute } }
+  severity: critical
+  lockdown:
+    duration: 1h
+    owner: "@oncall"
+    actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [login] }]
+`;
+
+function policy(): PolicyIR {
+  const r = compileSources([{ path: 'p.yaml', text: POLICY }], new Date(T0));
+  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
+  return r.value;
+}
+
+const IDENTIFIER = { nodeId: 'envoy-1', cluster: 'edge-prod', logName: 'portcullis/prod' };
+
+describe('decoding', () => {
+  test('round trip of the fields the monitor reads', () => {
+    const e = accessEntry({ startMs: T0 + 123, route: 'login', status: 401, details: 'jwt_authn_access_denied{Jwt_is_missing}', clientIp: '203.0.113.7', sub: 'u1', jti: 'j1', clientId: 'c1' });
+    const m = decodeAlsMessage(encodeAlsMessage([e], IDENTIFIER), 10);
+    expect(m.identifier).toEqual(IDENTIFIER);
+    expect(m.entries).toEqual([e]);
+  });
+
+  test('fields the monitor does not read are skipped, whatever their wire type (a real Envoy node is ~60 KB)', () => {
+    const e = accessEntry({ startMs: T0, route: 'login', status: 200 });
+    const known = encodeAlsMessage([e], IDENTIFIER);
+    // Unknown fields before the known ones: length-delimited (field 9), varint (15), fixed64 (20), fixed32 (21).
+    const unknown = Buffer.from([0x4a, 0x03, 0x61, 0x62, 0x63, 0x78, 0x96, 0x01, 0xa1, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 0xad, 0x01, 1, 2, 3, 4]);
+    expect(decodeAlsMessage(Buffer.concat([unknown, known]), 10)).toEqual({ identifier: IDENTIFIER, entries: [e] });
+  });
+
+  test('garbage, truncation and oversized batches are refused', () => {
+    expect(() => decodeAlsMessage(Buffer.from([0x12, 0xff, 0xff, 0xff, 0x0f]), 10)).toThrow('length past the end');
+    expect(() => decodeAlsMessage(Buffer.from([0x0f]), 10)).toThrow('unsupported wire type');
+    const many = Array.from({ length: 11 }, (_, i) => accessEntry({ startMs: T0 + i }));
+    expect(() => decodeAlsMessage(encodeAlsMessage(many), 10)).toThrow('more than 10 entries');
+  });
+});
+
+describe('receiver, metrics and alerts', () => {
+  let harness: Harness;
+  let monitor: Monitor;
+  let clock = T0;
+  let alertmanager: Server;
+  const posted: unknown[][] = [];
+  let client: grpc.Client;
+
+  beforeAll(async () => {
+    alertmanager = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        if (req.url === '/api/v2/alerts' && req.method === 'POST') posted.push(JSON.parse(body) as unknown[]);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => alertmanager.listen(0, '127.0.0.1', resolve));
+    const registry = new Registry();
+    monitor = createMonitor({
+      registry,
+      logger: pino({ level: 'silent' }),
+      alertmanager: { url: `http://127.0.0.1:${(alertmanager.address() as AddressInfo).port}` },
+      prometheusUrl: 'http://prometheus.test:9090',
+      now: () => clock,
+    });
+    monitor.setPolicy(policy());
+    harness = await startHarness({ registry, services: [monitor.grpcService] });
+    client = new grpc.Client(`127.0.0.1:${harness.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    await harness.close();
+    await new Promise((resolve) => alertmanager.close(resolve));
+  });
+
+  /** Sends messages on one ALS stream and waits for the server to end it. */
+  function stream(messages: readonly Buffer[]): Promise<grpc.ServiceError | null> {
+    return new Promise((resolve) => {
+      const call = client.makeClientStreamRequest(ALS_SERVICE_PATH, (b: Buffer) => b, (b: Buffer) => b, new grpc.Metadata(), {}, (err) => resolve(err ?? null));
+      for (const m of messages) call.write(m);
+      call.end();
+    });
+  }
+
+  test('entries are counted by route, status class and cause; unknown nodes and garbage are dropped with a counter', async () => {
+    const attack = Array.from({ length: 40 }, (_, i) => accessEntry({ startMs: clock - 500, route: 'login', status: 401, details: 'via_upstream', clientIp: `203.0.113.${i + 1}` }));
+    const normal = Array.from({ length: 30 }, (_, i) => accessEntry({ startMs: clock - 500, route: 'login', status: i % 3 ? 200 : 401, clientIp: `198.18.${i}.9` }));
+    const denied = [accessEntry({ startMs: clock - 400, route: 'home', status: 401, details: 'jwt_authn_access_denied{Jwt_is_missing}' })];
+    expect(await stream([encodeAlsMessage(attack.slice(0, 20), IDENTIFIER), encodeAlsMessage([...attack.slice(20), ...normal, ...denied])])).toBeNull();
+    expect(await harness.metric('portcullis_route_responses_total', { route: 'login', code_class: '4xx', cause: 'upstream' })).toBe(50);
+    expect(await harness.metric('portcullis_route_responses_total', { route: 'home', code_class: '4xx', cause: 'jwt', fleet: 'edge-prod' })).toBe(1);
+
+    expect(await stream([encodeAlsMessage(attack, { ...IDENTIFIER, cluster: 'edge-unknown' })])).toBeNull();
+    expect(await harness.metric('portcullis_monitor_entries_total', { result: 'unknown_node' })).toBe(40);
+    const refused = await stream([encodeAlsMessage(attack, IDENTIFIER), Buffer.from('not a protobuf message at all')]);
+    expect(refused?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await harness.metric('portcullis_monitor_messages_total', { result: 'malformed' })).toBe(1);
+  });
+
+  test('a /24 above the rate fires one alert with the contract labels, and resolves when it stops', async () => {
+    posted.length = 0;
+    await monitor.evaluate();
+    expect(posted).toHaveLength(1);
+    const [alert] = posted[0] as Record<string, Record<string, string> | string>[];
+    expect(alert?.labels).toEqual({
+      alertname: 'PortcullisTrigger',
+      trigger: 'login-stuffing',
+      environment: 'prod',
+      severity: 'critical',
+      key_type: 'clientNetwork',
+      key: '203.0.113.0/24',
+      route: 'login',
+      incident: 'login-stuffing/prod/203.0.113.0/24',
+    });
+    const annotations = alert?.annotations as Record<string, string>;
+    // 40 from the first stream and 40 more from the stream cut by garbage (its first message counted).
+    expect(annotations.value).toBe('80');
+    expect(annotations.threshold).toBe('30');
+    expect(annotations.window).toBe('1m');
+    expect(annotations.summary).toBe('login-stuffing: 80 matching responses from network 203.0.113.0/24 on login in 1m (threshold 30) in prod');
+    expect(JSON.parse(annotations.evidence as string)).toEqual({
+      window: '1m',
+      total: 110,
+      matched: 90,
+      top: [
+        { key: '203.0.113.0/24', count: 80, share: 0.8889 },
+        { key: '198.18.0.0/24', count: 1, share: 0.0111 },
+        { key: '198.18.12.0/24', count: 1, share: 0.0111 },
+        { key: '198.18.15.0/24', count: 1, share: 0.0111 },
+        { key: '198.18.18.0/24', count: 1, share: 0.0111 },
+      ],
+      routes: [{ route: 'login', count: 90 }],
+      warmingUp: false,
+    });
+    expect(annotations.graph_url).toMatch(/^http:\/\/prometheus\.test:9090\/graph\?g0\.expr=/);
+    expect(Date.parse(alert?.endsAt as string)).toBeGreaterThan(clock);
+
+    await monitor.evaluate(); // within the resend period: nothing new
+    expect(posted).toHaveLength(1);
+    clock += 61_000;
+    await monitor.evaluate();
+    expect(posted).toHaveLength(2);
+    const [resolved] = posted[1] as Record<string, unknown>[];
+    expect((resolved?.labels as Record<string, string>).incident).toBe('login-stuffing/prod/203.0.113.0/24');
+    expect(resolved?.endsAt).toBe(new Date(clock).toISOString());
+  });
+
+  test('/monitor/top and /monitor/blast-radius answer from the counts kept', async () => {
+    clock = T0;
+    const routes = monitorRoutes(monitor, 300_000, () => clock);
+    const server = createServer((req, res) => {
+      if (!routes(req, res, new URL(req.url ?? '/', 'http://x'))) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const top = await (await fetch(`${base}/monitor/top?environment=prod&route=login&by=clientNetwork&window=5m&limit=2`)).json();
+      expect(top).toEqual({ window: '5m', total: 110, top: [{ key: '203.0.113.0/24', count: 80, share: 0.7273 }, { key: '198.18.0.0/24', count: 1, share: 0.0091 }] });
+      const blast = await (await fetch(`${base}/monitor/blast-radius?environment=prod&network=203.0.113.0/24&window=5m`)).json();
+      expect(blast).toEqual({ window: '5m', requests: 80, clients: 40, byStatus: { '401': 80 }, withValidToken: { requests: 0, clients: 0 }, byRoute: [{ route: 'login', requests: 80 }] });
+      expect((await fetch(`${base}/monitor/top?environment=nope`)).status).toBe(400);
+      expect((await fetch(`${base}/monitor/top?environment=prod&by=email`)).status).toBe(400);
+      expect((await fetch(`${base}/monitor/blast-radius?environment=prod&ip=1.2.3.4&sub=x`)).status).toBe(400);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
