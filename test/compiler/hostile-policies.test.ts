@@ -201,7 +201,7 @@ const CASES: readonly Case[] = [
     text: '--- {}\n'.repeat(300),
     expected: [
       ...Array.from({ length: 250 }, (_, i) =>
-        ['metadata: required', 'spec: required', 'apiVersion: required: "portcullis.dev/v1"', 'kind: required: one of Service, Route, RateLimit, Access, Environment, Lockdown'].map(
+        ['metadata: required', 'spec: required', 'apiVersion: required: "portcullis.dev/v1"', 'kind: required: one of Service, Route, RateLimit, Access, Environment, Lockdown, Trigger'].map(
           (m) => `case.yaml:${i + 1}:5 ${m}`,
         ),
       ).flat(),
