@@ -19,6 +19,7 @@ export { API_VERSION, KINDS, policySchemaJson } from './model/schema';
 export type { AccessSpec, EndpointSpec, EnvironmentSpec, Kind, LockdownAction, LockdownSpec, RateLimitSpec, RateUnit, RouteSpec, ServiceSpec, SpecOf, TriggerSpec } from './model/schema';
 export { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from './model/load';
 export type * from './model/types';
+export { decodePolicyFile } from './model/text';
 export { formatPath, subjectOf } from './model/types';
 
 /** Loads and validates policy files (any paths, any layout): the model, or every error sorted. */

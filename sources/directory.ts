@@ -8,7 +8,7 @@ import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
 import type { Diagnostic, Result } from '../compiler/result';
-import { decodeName, decodeText, isSkippedName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
+import { decodeName, decodePolicyText, isSkippedName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
 
 export interface ReadOptions {
   /** Paths in diagnostics are relative to this folder (default: the process's working directory). */
@@ -95,7 +95,9 @@ export async function readPolicyTree(root: string, options: ReadOptions = {}): P
   const problems: Diagnostic[] = [...verdict.problems];
   for (const e of verdict.read) {
     try {
-      files.push({ path: e.path, text: decodeText(await readRegular(byPath.get(e.path)!)) });
+      const text = decodePolicyText(e.path, await readRegular(byPath.get(e.path)!));
+      if (text.ok) files.push({ path: e.path, text: text.value });
+      else problems.push(...text.errors);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ELOOP' ? 'became a symbolic link while being read: not read' : `cannot be read: ${code ?? 'error'}`;

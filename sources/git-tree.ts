@@ -5,7 +5,7 @@
  */
 import type { SourceFile } from '../compiler';
 import type { GitObjects, RawTreeEntry } from './git';
-import { decodeName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
+import { decodeName, decodePolicyText, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
 
 const KIND_BY_MODE: Record<string, TreeEntry['kind']> = {
   '100644': 'file',
@@ -41,8 +41,19 @@ export async function readTreeAt(
   }));
   const verdict = judgeEntries(entries);
   const blobs = verdict.read.map((e) => byPath.get(e.path)!.object);
-  const fresh = await objects.readBlobs(blobs.filter((b) => !previous.has(b)));
-  const texts = new Map(blobs.map((b) => [b, previous.get(b) ?? fresh.get(b) ?? '']));
-  const files: SourceFile[] = verdict.read.map((e, i) => ({ path: e.path, text: texts.get(blobs[i]!)! }));
-  return { files, problems: verdict.problems, notes: verdict.notes, blobs: texts };
+  const fresh = await objects.readBlobBytes(blobs.filter((b) => !previous.has(b)));
+  // Only blobs that decoded are remembered: one with invalid UTF-8 is refused again at every sync.
+  const texts = new Map<string, string>();
+  const files: SourceFile[] = [];
+  const problems = [...verdict.problems];
+  verdict.read.forEach((e, i) => {
+    const blob = blobs[i]!;
+    const text = previous.get(blob) ?? decodePolicyText(e.path, fresh.get(blob) ?? Buffer.alloc(0));
+    if (typeof text === 'string' || text.ok) {
+      const value = typeof text === 'string' ? text : text.value;
+      texts.set(blob, value);
+      files.push({ path: e.path, text: value });
+    } else problems.push(...text.errors);
+  });
+  return { files, problems, notes: verdict.notes, blobs: texts };
 }

@@ -7,7 +7,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { decodeName, decodeText } from './policy-tree';
+import { decodeName } from './policy-tree';
 
 /** A git command that exited non-zero; `stderr` says why (e.g. unreachable remote, unknown branch). */
 export class GitError extends Error {
@@ -191,16 +191,7 @@ export class GitObjects {
     return entries;
   }
 
-  /**
-   * Reads many blobs in one `git cat-file --batch` process (one process per sync, not per file).
-   * Returns the text of each blob keyed by blob id.
-   */
-  async readBlobs(blobs: readonly string[]): Promise<Map<string, string>> {
-    const bytes = await this.readBlobBytes(blobs);
-    return new Map([...bytes].map(([oid, b]) => [oid, decodeText(b)]));
-  }
-
-  /** `readBlobs`, as bytes. */
+  /** Reads many blobs in one `git cat-file --batch` process (one process per sync, not per file), keyed by blob id. */
   readBlobBytes(blobs: readonly string[]): Promise<Map<string, Buffer>> {
     const unique = [...new Set(blobs)];
     if (unique.length === 0) return Promise.resolve(new Map());

@@ -13,7 +13,7 @@
  * - Submodules (git) are noted, not read.
  * - A file larger than MAX_FILE_BYTES is refused before it is read.
  */
-import { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
+import { decodePolicyFile, isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
 import { compareDiagnostics, escapeUnprintable, type Diagnostic, type Result } from '../compiler/result';
 
 /** One entry a reader found under the policy root. `path` is the display path ('/'-separated). */
@@ -130,10 +130,10 @@ function strictUtf8(chunk: Uint8Array): string | null {
 }
 
 /**
- * A policy file's text. TODO(issue 7 item 22): call the strict UTF-8 decoder of compiler/model here
- * once it lands, so invalid bytes are refused with a position instead of becoming U+FFFD; both
- * readers decode through this one function.
+ * A policy file's text, decoded strictly (compiler/model/text.ts): an invalid UTF-8 byte is a
+ * problem at its line and column, never silently replaced by U+FFFD. Both readers decode here.
  */
-export function decodeText(bytes: Buffer): string {
-  return bytes.toString('utf8');
+export function decodePolicyText(path: string, bytes: Uint8Array): Result<string> {
+  const decoded = decodePolicyFile(path, bytes);
+  return decoded.ok ? { ok: true, value: decoded.value.text } : decoded;
 }

@@ -34,7 +34,7 @@ export class TestRepo {
   }
 
   /** Writes files (path → text; null deletes) and commits them; returns the commit id. */
-  commit(files: Record<string, string | null>, message: string, branch = 'main'): string {
+  commit(files: Record<string, string | Buffer | null>, message: string, branch = 'main'): string {
     const current = this.git('symbolic-ref', '--short', 'HEAD');
     if (current !== branch) {
       const exists = this.git('branch', '--list', branch) !== '';
