@@ -40,3 +40,16 @@ export function resolveNow(ctx: CliContext, now: string | undefined): Date | str
   const t = new Date(now);
   return Number.isNaN(t.getTime()) ? `--now: "${now}" is not an ISO-8601 date-time` : t;
 }
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM: long-running commands stop then. */
+export function untilStopSignal(signals: NodeJS.EventEmitter = process): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string): void => {
+      signals.off('SIGINT', stop);
+      signals.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    signals.on('SIGINT', stop);
+    signals.on('SIGTERM', stop);
+  });
+}

@@ -17,7 +17,7 @@ import {
   type StreamReport,
   type TrailQuery,
 } from '../../audit';
-import { errStyle, outStyle, type CliContext } from '../context';
+import { errStyle, outStyle, untilStopSignal, type CliContext } from '../context';
 import { usageError } from './validate';
 
 /** `--audit-dir`, else $PORTCULLIS_AUDIT_DIR, else ./.portcullis/audit. */
@@ -193,15 +193,7 @@ export async function runAuditShip(ctx: CliContext, o: ShipOptions, signals: Nod
     }
   }
   shipper.start();
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      signals.off('SIGINT', done);
-      signals.off('SIGTERM', done);
-      resolve();
-    };
-    signals.on('SIGINT', done);
-    signals.on('SIGTERM', done);
-  });
+  await untilStopSignal(signals);
   await shipper.stop();
   ctx.stdout.write(`shipped ${shipper.shipped} record(s); ${shipper.failures} failed attempt(s)\n`);
   return 0;

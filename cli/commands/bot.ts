@@ -10,7 +10,7 @@ import { parseDuration } from '../../compiler/duration';
 import type { GitHubAuth } from '../../bot/github';
 import type { ReceiverAuth } from '../../bot/receiver';
 import { startBotService } from '../../bot/service';
-import type { CliContext } from '../context';
+import { untilStopSignal, type CliContext } from '../context';
 import { planMarkdownForFiles } from './plan';
 
 export interface BotOptions {
@@ -102,15 +102,7 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     return 1;
   }
   logger.info({ url: service.url, repo: o.repo, base: o.base }, 'bot listening: POST /hooks/alertmanager');
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      signals.off('SIGINT', stop);
-      signals.off('SIGTERM', stop);
-      resolve();
-    };
-    signals.on('SIGINT', stop);
-    signals.on('SIGTERM', stop);
-  });
+  await untilStopSignal(signals);
   await service.stop();
   logger.flush();
   return 0;

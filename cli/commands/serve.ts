@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
 import { parseDuration } from '../../compiler/duration';
-import type { CliContext } from '../context';
+import { untilStopSignal, type CliContext } from '../context';
 import type { FsyncPolicy } from '../../audit';
 import type { ServeAudit } from '../audit-wiring';
 import type { ControlServer } from '../control-server';
@@ -134,16 +134,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     ctx.stderr.write(`portcullis serve: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string): void => {
-      logger.info({ signal }, 'shutting down');
-      signals.off('SIGINT', onSignal);
-      signals.off('SIGTERM', onSignal);
-      resolve();
-    };
-    signals.on('SIGINT', onSignal);
-    signals.on('SIGTERM', onSignal);
-  });
+  logger.info({ signal: await untilStopSignal(signals) }, 'shutting down');
   await server.stop();
   await audit?.close();
   logger.flush();
