@@ -20,6 +20,16 @@ function port(value: string): number {
   return n;
 }
 
+/** GitHub API and credentials, the same for the bot and the break-glass commands (cli/commands/bot.ts githubAuthFrom reads them). */
+function githubOptions(c: Command): Command {
+  return c
+    .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
+    .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
+    .option('--app-id <id>', 'GitHub App id (with --app-key-file: installation tokens instead of a token)')
+    .option('--app-key-file <file>', 'GitHub App private key, PEM (default: env PORTCULLIS_GITHUB_APP_KEY)')
+    .option('--installation-id <id>', 'GitHub App installation (default: the one on --repo)');
+}
+
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
   const program = new Command('portcullis')
     .description('GitOps for the API gateways you already run: policies in git, enforced on Envoy (xDS) and AWS WAF (Pulumi).')
@@ -130,17 +140,12 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--replica-id <name>', 'this replica\'s name, with several control servers: its own status context and Loki label')
     .action(async (o) => setExit(await runServe(ctx, o)));
 
-  program
+  const bot = program
     .command('bot')
     .description('the lockdown bot: Alertmanager webhook (POST /hooks/alertmanager) → one lockdown pull request per incident (docs/incident-response.md)')
     .requiredOption('--repo <owner/name>', 'GitHub policy repository')
-    .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
     .option('--base <branch>', 'branch lockdowns are proposed against (the one the control server follows)', 'main')
     .option('--path <folder>', 'policy folder inside the repository', 'policies')
-    .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
-    .option('--app-id <id>', 'GitHub App id (with --app-key-file: installation tokens instead of a token)')
-    .option('--app-key-file <file>', 'GitHub App private key, PEM (default: env PORTCULLIS_GITHUB_APP_KEY)')
-    .option('--installation-id <id>', 'GitHub App installation (default: the one on --repo)')
     .option('--hook-user <name>', 'basic auth user Alertmanager sends')
     .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
     .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
@@ -148,25 +153,20 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--port <port>', 'listen port', port, 18002)
     .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
     .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', '6h')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'))
-    .action(async (o) => {
-      const { runBot } = await import('./commands/bot');
-      setExit(await runBot(ctx, o));
-    });
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'));
+  githubOptions(bot).action(async (o) => {
+    const { runBot } = await import('./commands/bot');
+    setExit(await runBot(ctx, o));
+  });
 
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   const target = (c: Command) =>
-    c
+    githubOptions(c)
       .option('--repo <owner/name>', 'GitHub policy repository: open a pull request there')
       .option('--local', 'commit on a new branch of a local checkout instead (no GitHub)', false)
       .option('--checkout <dir>', 'the local checkout for --local (default: .)')
       .option('--base <branch>', 'branch the lockdown is proposed against', 'main')
       .option('--path <folder>', 'policy folder inside the repository', 'policies')
-      .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
-      .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
-      .option('--app-id <id>', 'GitHub App id')
-      .option('--app-key-file <file>', 'GitHub App private key (PEM)')
-      .option('--installation-id <id>', 'GitHub App installation')
       .addOption(nowOption());
   const lockdown = program.command('lockdown').description('break-glass lockdowns: open one in one command, list them, lift one (docs/incident-response.md)');
   target(
