@@ -20,6 +20,12 @@ function port(value: string): number {
   return n;
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1000) throw new InvalidArgumentError('must be a whole number of characters, at least 1000');
+  return n;
+}
+
 /** GitHub API and credentials, the same for the bot and the break-glass commands (cli/commands/bot.ts githubAuthFrom reads them). */
 function githubOptions(c: Command): Command {
   return c
@@ -103,6 +109,9 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--path <folder>', 'policy folder inside the repository; must exist at --base or --head (default: policies, else the root)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
     .addOption(nowOption())
+    .option('--preview-json <[stack=]file...>', '`pulumi preview --json` output of a stack, merged into the plan; repeatable')
+    .option('--max-chars <n>', 'markdown: cut the plan to this many characters, saying so (PR comments: 60000)', positiveInt)
+    .option('--full-plan-url <url>', 'where the full plan is, named when --max-chars cuts it')
     .action(async (o) => setExit(await runPlan(ctx, o)));
 
   program
