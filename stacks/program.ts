@@ -1,5 +1,5 @@
 /**
- * The Pulumi program, with its inputs passed in (config, compiler, clock) so tests drive it under
+ * The Pulumi program, with its inputs passed in (config, compiler, deploy instant) so tests drive it under
  * `pulumi.runtime.setMocks`: config → compile the policies → pick the environment → plan → create.
  * Every user mistake ends the run with a RunError holding the formatted diagnostics (Pulumi prints
  * its message without a stack trace).
@@ -9,7 +9,7 @@ import { relative } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import type { PolicyIR } from '../compiler/ir/ir';
 import { formatDiagnostic, type Diagnostic, type Result } from '../compiler/result';
-import { CONFIG_KEYS, configDiagnostic, readStackConfig, selectEnvironment, type ConfigGetter } from './config';
+import { CONFIG_KEYS, configDiagnostic, readStackConfig, selectEnvironment, type ConfigGetter, type DeployInstant } from './config';
 import { GatewayRules } from './gateway-rules';
 import { planCloud, renderCloudPlanSummary } from '../compiler/cloud';
 import type { EnvoyOnlyEntry } from '../compiler/cloud/types';
@@ -20,7 +20,8 @@ export interface ProgramInputs {
   /** Repository root: relative policy roots resolve against it, diagnostics show paths from it. */
   readonly repoRoot: string;
   readonly compile: (root: string, now: Date, options: { relativeTo: string }) => Result<PolicyIR> | Promise<Result<PolicyIR>>;
-  readonly clock: () => Date;
+  /** The instant to compile for when the stack config sets no `portcullis:now` (stacks/config.ts deployInstant). */
+  readonly instant: DeployInstant;
   /** Where the plan summary goes (pulumi.log.info in a real run). */
   readonly log?: (message: string) => void;
 }
@@ -28,6 +29,8 @@ export interface ProgramInputs {
 export interface StackOutputs {
   readonly environment: string;
   readonly compiledAt: string;
+  /** Where compiledAt came from: `portcullis:now`, `PORTCULLIS_DEPLOY_INSTANT` or `commit <sha>`. */
+  readonly compiledAtSource: string;
   /** When the compiled policy changes by itself (a lockdown starts or expires): deploy again then. */
   readonly nextChangeAt: string | null;
   readonly webAclName: string | null;
@@ -39,7 +42,12 @@ export interface StackOutputs {
 
 export async function runProgram(inputs: ProgramInputs): Promise<StackOutputs> {
   const { stack } = inputs;
-  const config = readStackConfig(inputs.config, stack, inputs.repoRoot, inputs.clock);
+  let config: ReturnType<typeof readStackConfig>;
+  try {
+    config = readStackConfig(inputs.config, stack, inputs.repoRoot, inputs.instant);
+  } catch (e) {
+    throw runError('stack configuration', [configDiagnostic(stack, CONFIG_KEYS.now, (e as Error).message)]);
+  }
   if (!config.ok) throw runError('stack configuration', config.errors);
   if (!existsSync(config.value.policyRoot))
     throw runError('stack configuration', [
@@ -52,11 +60,13 @@ export async function runProgram(inputs: ProgramInputs): Promise<StackOutputs> {
   const plan = planCloud(env.value);
   if (!plan.ok) throw runError(`Environment/${env.value.name} cannot be put on AWS`, plan.errors);
 
+  inputs.log?.(`Portcullis compiles Environment/${env.value.name} for ${config.value.now.toISOString()} (from ${config.value.nowSource})`);
   inputs.log?.(renderCloudPlanSummary(plan.value));
   const rules = new GatewayRules(`portcullis-${env.value.name}`, { plan: plan.value });
   return {
     environment: env.value.name,
     compiledAt: ir.value.compiledAt,
+    compiledAtSource: config.value.nowSource,
     nextChangeAt: ir.value.nextChangeAt,
     webAclName: plan.value.webAcl?.name ?? null,
     webAclArn: rules.webAclArn,

@@ -71,6 +71,10 @@ export function parsePreview(text: string, source: string, stackHint?: string): 
     if (kind !== 'other') counts[kind]++;
     if (kind !== 'same') changes.push({ op: kind, pulumiOp: op, type, name: m[4]! });
   }
+  for (const d of diagnostics) {
+    const m = URN.exec(String((d as { urn?: unknown } | null)?.urn ?? ''));
+    if (m) stack ||= m[1]!;
+  }
   const errors = diagnostics
     .filter((d): d is { severity: string; message: string } => typeof d === 'object' && d !== null && (d as { severity?: unknown }).severity === 'error')
     .map((d) => String(d.message).trim());

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { compileDirectory } from '../../sources';
 import type { PolicyIR } from '../../compiler/ir/ir';
+import { deployInstant } from '../../stacks/config';
 import { runProgram, type StackOutputs } from '../../stacks/program';
 import { CLOUD_TESTDATA, readEnvironment } from '../cloud/golden';
 import { installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
@@ -18,7 +19,7 @@ const EXPIRED = '2026-11-20T15:00:00Z';
 
 async function run(stack: string, config: Record<string, string>, compile = compileDirectory): Promise<{ out: StackOutputs; rec: Recorder }> {
   const rec = await installMocks(pulumi, stack);
-  const out = await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, clock: () => new Date(ACTIVE) });
+  const out = await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
   if (out.webAclArn) await valueOf(out.webAclArn);
   await rec.settle();
   return { out, rec };
@@ -119,7 +120,7 @@ describe('stacks program refuses bad input with the config key or policy file na
   const failure = async (stack: string, config: Record<string, string>, compile = compileDirectory): Promise<Error> => {
     await installMocks(pulumi, stack);
     try {
-      await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, clock: () => new Date(ACTIVE) });
+      await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
     } catch (e) {
       return e as Error;
     }
@@ -193,5 +194,48 @@ describe('stacks program refuses bad input with the config key or policy file na
         '  Environment/prod spec.cloud.waf.scope: a CLOUDFRONT web ACL is attached from the CloudFront distribution, not associated with API Gateway stages or load balancers: use scope REGIONAL for those',
       ].join('\n'),
     );
+  });
+});
+
+describe('the deploy instant (never the wall clock)', () => {
+  it('portcullis:now wins and is printed with its source', async () => {
+    const rec = await installMocks(pulumi, 'prod');
+    const log: string[] = [];
+    const out = await runProgram({
+      stack: 'prod',
+      config: (k) => prodConfig(EXPIRED)[k],
+      repoRoot: REPO,
+      compile: compileDirectory,
+      instant: () => {
+        throw new Error('not asked when portcullis:now is set');
+      },
+      log: (m) => void log.push(m),
+    });
+    if (out.webAclArn) await valueOf(out.webAclArn);
+    await rec.settle();
+    expect(out.compiledAt).toBe('2026-11-20T15:00:00.000Z');
+    expect(out.compiledAtSource).toBe('portcullis:now');
+    expect(log[0]).toBe('Portcullis compiles Environment/prod for 2026-11-20T15:00:00.000Z (from portcullis:now)');
+  });
+
+  it('else PORTCULLIS_DEPLOY_INSTANT, else the commit under deploy', () => {
+    const commit = () => '2026-11-20T13:05:00+01:00 0123456789abcdef0123456789abcdef01234567\n';
+    expect(deployInstant('2026-11-20T12:00:00Z', commit)).toEqual({ at: new Date('2026-11-20T12:00:00Z'), source: 'PORTCULLIS_DEPLOY_INSTANT' });
+    expect(deployInstant(undefined, commit)).toEqual({ at: new Date('2026-11-20T12:05:00Z'), source: 'commit 0123456' });
+    expect(deployInstant('', commit).source).toBe('commit 0123456');
+    expect(() => deployInstant('yesterday', commit)).toThrow('PORTCULLIS_DEPLOY_INSTANT: "yesterday" is not an ISO-8601 instant');
+    expect(() => deployInstant(undefined, () => '')).toThrow(/no deploy instant: set portcullis:now/);
+  });
+
+  it('an unusable instant stops the run naming where it came from', async () => {
+    await installMocks(pulumi, 'prod');
+    const run = runProgram({
+      stack: 'prod',
+      config: (k) => ({ 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES })[k],
+      repoRoot: REPO,
+      compile: compileDirectory,
+      instant: () => deployInstant('soon', () => ''),
+    });
+    await expect(run).rejects.toThrow('stacks/Pulumi.prod.yaml portcullis:now: PORTCULLIS_DEPLOY_INSTANT: "soon" is not an ISO-8601 instant');
   });
 });
