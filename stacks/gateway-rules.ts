@@ -138,3 +138,37 @@ function associationSuffix(arn: string): string {
 function tags(plan: CloudPlan): Record<string, string> {
   return { 'portcullis:environment': plan.environment, 'managed-by': 'portcullis' };
 }
+
+/** `~1orders~1export/GET` → `/orders/export`; null for the stage-wide default (every resource: nothing to check). */
+export function resourcePathOf(methodPath: string): string | null {
+  const resource = methodPath.slice(0, methodPath.lastIndexOf('/'));
+  if (resource === '*') return null;
+  return resource === '~1' ? '/' : resource.replace(/~1/g, '/');
+}
+
+/**
+ * API Gateway method settings on a resource the REST API does not have would be refused by AWS at
+ * `up` (or, for a resource created later, apply to nothing now). The plan only knows stage ARNs,
+ * so the program asks AWS (`apigateway.getResource`, read-only, answered in previews too) and
+ * returns one message per missing path, naming the route and limit that asked for it.
+ */
+export async function missingStageResources(plan: CloudPlan, region: string): Promise<string[]> {
+  const wanted = new Map<string, (typeof plan.methodSettings)[number][]>();
+  for (const m of plan.methodSettings) {
+    const path = resourcePathOf(m.methodPath);
+    if (path === null) continue;
+    const key = `${m.restApiId}\u0000${path}`;
+    wanted.set(key, [...(wanted.get(key) ?? []), m]);
+  }
+  const checks = [...wanted].map(async ([key, settings]) => {
+    const [restApiId = '', path = ''] = key.split('\u0000');
+    try {
+      await aws.apigateway.getResource({ restApiId, path, region });
+      return null;
+    } catch {
+      const why = [...new Set(settings.map((m) => `route ${m.route}, ${m.provenance}`))].join('; ');
+      return `REST API ${restApiId} (stage ${settings[0]!.stageName}) has no resource ${path} (${why}): API Gateway throttling cannot be set on it; fix the route's path, or add the resource to the API`;
+    }
+  });
+  return (await Promise.all(checks)).filter((m): m is string => m !== null);
+}

@@ -10,7 +10,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { PolicyIR } from '../compiler/ir/ir';
 import { formatDiagnostic, type Diagnostic, type Result } from '../compiler/result';
 import { CONFIG_KEYS, configDiagnostic, readStackConfig, selectEnvironment, type ConfigGetter, type DeployInstant } from './config';
-import { GatewayRules } from './gateway-rules';
+import { GatewayRules, missingStageResources } from './gateway-rules';
 import { planCloud, renderCloudPlanSummary } from '../compiler/cloud';
 import type { EnvoyOnlyEntry } from '../compiler/cloud/types';
 
@@ -60,6 +60,12 @@ export async function runProgram(inputs: ProgramInputs): Promise<StackOutputs> {
   const plan = planCloud(env.value);
   if (!plan.ok) throw runError(`Environment/${env.value.name} cannot be put on AWS`, plan.errors);
 
+  const missing = plan.value.target ? await missingStageResources(plan.value, plan.value.target.region) : [];
+  if (missing.length > 0)
+    throw runError(
+      `Environment/${env.value.name} cannot be put on AWS`,
+      missing.map((message) => ({ file: '', line: 0, column: 0, subject: `Environment/${env.value.name}`, path: 'spec.cloud.apiGatewayStages', message })),
+    );
   inputs.log?.(`Portcullis compiles Environment/${env.value.name} for ${config.value.now.toISOString()} (from ${config.value.nowSource})`);
   inputs.log?.(renderCloudPlanSummary(plan.value));
   const rules = new GatewayRules(`portcullis-${env.value.name}`, { plan: plan.value });

@@ -10,7 +10,7 @@ import type { PolicyIR } from '../../compiler/ir/ir';
 import { deployInstant } from '../../stacks/config';
 import { runProgram, type StackOutputs } from '../../stacks/program';
 import { CLOUD_TESTDATA, readEnvironment } from '../cloud/golden';
-import { installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
+import { GET_RESOURCE, installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
 
 const REPO = resolve(__dirname, '..', '..');
 const POLICIES = 'test/testdata/cloud/program/policies';
@@ -25,12 +25,16 @@ async function run(stack: string, config: Record<string, string>, compile = comp
   return { out, rec };
 }
 
+/** What the program asks AWS for the test policies' prod: the one throttled resource. */
+const CHECKED_PATHS = [`${GET_RESOURCE} shop123456 /cart`];
+
 const prodConfig = (now: string): Record<string, string> => ({ 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES, 'portcullis:now': now });
 
 describe('stacks program under Pulumi mocks', () => {
   it('prod with an active lockdown: IP sets, web ACL, associations, method settings', async () => {
     const { out, rec } = await run('prod', prodConfig(ACTIVE));
-    expect(rec.calls).toEqual([]);
+    // The one read the program makes: does the REST API have the throttled resources?
+    expect(rec.calls).toEqual(CHECKED_PATHS);
     expect(rec.resources.map((r) => r.type).sort()).toEqual(
       [TYPES.component, TYPES.ipSet, TYPES.ipSet, TYPES.webAcl, TYPES.association, TYPES.association, TYPES.methodSettings, TYPES.methodSettings].sort(),
     );
@@ -237,5 +241,17 @@ describe('the deploy instant (never the wall clock)', () => {
       instant: () => deployInstant('soon', () => ''),
     });
     await expect(run).rejects.toThrow('stacks/Pulumi.prod.yaml portcullis:now: PORTCULLIS_DEPLOY_INSTANT: "soon" is not an ISO-8601 instant');
+  });
+});
+
+describe('API Gateway throttling on a path the REST API does not have', () => {
+  it('stops the run before anything is created, naming the API, stage, path, route and limit', async () => {
+    const [first] = CHECKED_PATHS.map((c) => c.slice(GET_RESOURCE.length + 1));
+    const rec = await installMocks(pulumi, 'prod', {}, [first!]);
+    const run = runProgram({ stack: 'prod', config: (k) => prodConfig(ACTIVE)[k], repoRoot: REPO, compile: compileDirectory, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
+    await expect(run).rejects.toThrow(
+      'Environment/prod cannot be put on AWS:\n  Environment/prod spec.cloud.apiGatewayStages: REST API shop123456 (stage live) has no resource /cart (route cart, RateLimit/cart-total): API Gateway throttling cannot be set on it; fix the route\'s path, or add the resource to the API',
+    );
+    expect(rec.resources).toEqual([]);
   });
 });

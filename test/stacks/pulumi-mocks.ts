@@ -1,6 +1,8 @@
 /**
  * Pulumi mocks for the stacks tests: AWS is unreachable here, so resources are recorded instead of
- * created, and any provider function call fails loudly (the program must not depend on one).
+ * created. The one provider function the program calls, apigateway.getResource (do the stages
+ * have the throttled paths?), answers from `missingPaths` (`<restApiId> <path>`: not there); any
+ * other call fails loudly (the program must not depend on one).
  */
 import type * as pulumiType from '@pulumi/pulumi';
 
@@ -29,7 +31,14 @@ export const TYPES = {
 } as const;
 
 /** Installs mocks on the given Pulumi SDK instance and returns what they record. */
-export async function installMocks(pulumi: typeof pulumiType, stack: string, config: Record<string, string> = {}): Promise<Recorder> {
+export const GET_RESOURCE = 'aws:apigateway/getResource:getResource';
+
+export async function installMocks(
+  pulumi: typeof pulumiType,
+  stack: string,
+  config: Record<string, string> = {},
+  missingPaths: readonly string[] = [],
+): Promise<Recorder> {
   const resources: RecordedResource[] = [];
   const calls: string[] = [];
   // Everything before the first await happens synchronously, so a caller may require the program
@@ -42,6 +51,12 @@ export async function installMocks(pulumi: typeof pulumiType, stack: string, con
         return { id: `${args.name}-id`, state: { ...args.inputs, arn } };
       },
       call: (args) => {
+        if (args.token === GET_RESOURCE) {
+          const { restApiId, path } = args.inputs as { restApiId: string; path: string };
+          calls.push(`${GET_RESOURCE} ${restApiId} ${path}`);
+          if (missingPaths.includes(`${restApiId} ${path}`)) throw new Error(`Invalid Resource identifier specified: ${path}`);
+          return { id: `${restApiId}-${path}`, path, restApiId };
+        }
         calls.push(args.token);
         throw new Error(`unexpected provider call ${args.token}: the stacks program must not call provider functions`);
       },
