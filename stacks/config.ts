@@ -7,6 +7,9 @@
  * | portcullis:policyRoot   | policies          | policy folder, relative to the repository root           |
  * | portcullis:environment  | the stack's name  | the `Environment` document this stack deploys            |
  * | portcullis:now          | the deploy instant | ISO-8601 instant to compile for (previews of the future) |
+ * | portcullis:attach       | webAcl            | webAcl: own web ACL on the gateways; ruleGroup: a rule group your web ACL references |
+ * | portcullis:replaceWebAcl | false            | webAcl only: replace a web ACL the stages already have    |
+ * | portcullis:ruleGroupCapacity | 500          | ruleGroup only: WCU, fixed when the group is created     |
  * | aws:region              | (required)        | must equal the Environment's spec.cloud.region           |
  */
 import { isAbsolute, resolve } from 'node:path';
@@ -17,6 +20,9 @@ export const CONFIG_KEYS = {
   policyRoot: 'portcullis:policyRoot',
   environment: 'portcullis:environment',
   now: 'portcullis:now',
+  attach: 'portcullis:attach',
+  replaceWebAcl: 'portcullis:replaceWebAcl',
+  ruleGroupCapacity: 'portcullis:ruleGroupCapacity',
   region: 'aws:region',
 } as const;
 
@@ -29,6 +35,10 @@ export interface StackConfig {
   readonly nowSource: string;
   /** `aws:region`, when set. */
   readonly region: string | null;
+  readonly attach: 'webAcl' | 'ruleGroup';
+  readonly replaceWebAcl: boolean;
+  /** Null = the default (compiler/cloud DEFAULT_RULE_GROUP_CAPACITY). */
+  readonly ruleGroupCapacity: number | null;
 }
 
 /** Reads `key` from the stack's config (`namespace:name`), undefined when unset. */
@@ -61,10 +71,17 @@ export function readStackConfig(get: ConfigGetter, stack: string, repoRoot: stri
     if (!now) errors.push(configDiagnostic(stack, CONFIG_KEYS.now, `"${nowText}" is not an ISO-8601 instant such as 2026-11-20T12:00:00Z`));
   } else ({ at: now, source: nowSource } = instant());
   const region = get(CONFIG_KEYS.region) ?? null;
+  const attach = get(CONFIG_KEYS.attach) ?? 'webAcl';
+  if (attach !== 'webAcl' && attach !== 'ruleGroup') errors.push(configDiagnostic(stack, CONFIG_KEYS.attach, `"${attach}" is not webAcl or ruleGroup`));
+  const replace = get(CONFIG_KEYS.replaceWebAcl) ?? 'false';
+  if (replace !== 'true' && replace !== 'false') errors.push(configDiagnostic(stack, CONFIG_KEYS.replaceWebAcl, `"${replace}" is not true or false`));
+  const capacityText = get(CONFIG_KEYS.ruleGroupCapacity);
+  const capacity = capacityText === undefined ? null : Number(capacityText);
+  if (capacity !== null && !(Number.isInteger(capacity) && capacity > 0)) errors.push(configDiagnostic(stack, CONFIG_KEYS.ruleGroupCapacity, `"${capacityText}" is not a whole number of WCU`));
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
-    value: { policyRoot: isAbsolute(policyRoot) ? policyRoot : resolve(repoRoot, policyRoot), environment, now: now!, nowSource, region },
+    value: { policyRoot: isAbsolute(policyRoot) ? policyRoot : resolve(repoRoot, policyRoot), environment, now: now!, nowSource, region, attach: attach as StackConfig['attach'], replaceWebAcl: replace === 'true', ruleGroupCapacity: capacity },
   };
 }
 

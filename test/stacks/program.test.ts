@@ -25,15 +25,15 @@ async function run(stack: string, config: Record<string, string>, compile = comp
   return { out, rec };
 }
 
-/** What the program asks AWS for the test policies' prod: the one throttled resource. */
-const CHECKED_PATHS = [`${GET_RESOURCE} shop123456 /cart`];
+/** What the program reads from AWS for the test policies' prod: the stage (has it a web ACL?) and the one throttled resource. */
+const CHECKED_PATHS = ['read aws:apigateway/stage:Stage shop123456/live', `${GET_RESOURCE} shop123456 /cart`];
 
 const prodConfig = (now: string): Record<string, string> => ({ 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES, 'portcullis:now': now });
 
 describe('stacks program under Pulumi mocks', () => {
   it('prod with an active lockdown: IP sets, web ACL, associations, method settings', async () => {
     const { out, rec } = await run('prod', prodConfig(ACTIVE));
-    // The one read the program makes: does the REST API have the throttled resources?
+    // The reads the program makes: is the stage free of other web ACLs, has the REST API the throttled resource?
     expect(rec.calls).toEqual(CHECKED_PATHS);
     expect(rec.resources.map((r) => r.type).sort()).toEqual(
       [TYPES.component, TYPES.ipSet, TYPES.ipSet, TYPES.webAcl, TYPES.association, TYPES.association, TYPES.methodSettings, TYPES.methodSettings].sort(),
@@ -246,12 +246,72 @@ describe('the deploy instant (never the wall clock)', () => {
 
 describe('API Gateway throttling on a path the REST API does not have', () => {
   it('stops the run before anything is created, naming the API, stage, path, route and limit', async () => {
-    const [first] = CHECKED_PATHS.map((c) => c.slice(GET_RESOURCE.length + 1));
-    const rec = await installMocks(pulumi, 'prod', {}, [first!]);
+    const first = CHECKED_PATHS[1]!.slice(GET_RESOURCE.length + 1);
+    const rec = await installMocks(pulumi, 'prod', {}, { missingPaths: [first!] });
     const run = runProgram({ stack: 'prod', config: (k) => prodConfig(ACTIVE)[k], repoRoot: REPO, compile: compileDirectory, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
     await expect(run).rejects.toThrow(
       'Environment/prod cannot be put on AWS:\n  Environment/prod spec.cloud.apiGatewayStages: REST API shop123456 (stage live) has no resource /cart (route cart, RateLimit/cart-total): API Gateway throttling cannot be set on it; fix the route\'s path, or add the resource to the API',
     );
     expect(rec.resources).toEqual([]);
+  });
+});
+
+describe('gateways that already have a web ACL', () => {
+  const STAGE = 'shop123456/live';
+  const theirs = 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/team-edge/11111111-2222';
+  const attempt = async (config: Record<string, string>, stageWebAcls: Record<string, string> = {}) => {
+    const rec = await installMocks(pulumi, 'prod', {}, { stageWebAcls });
+    const log: string[] = [];
+    const run = runProgram({ stack: 'prod', config: (k) => ({ ...prodConfig(ACTIVE), ...config })[k], repoRoot: REPO, compile: compileDirectory, instant: () => ({ at: new Date(ACTIVE), source: 'test' }), log: (m) => void log.push(m) });
+    return { rec, run, log };
+  };
+
+  it('attach webAcl refuses to take the place of the team’s web ACL on a stage, naming both ways out', async () => {
+    const { run, rec } = await attempt({}, { [STAGE]: theirs });
+    await expect(run).rejects.toThrow(
+      `Environment/prod spec.cloud.apiGatewayStages: arn:aws:apigateway:eu-west-1::/restapis/shop123456/stages/live already has web ACL ${theirs}: attaching portcullis-prod would replace it (and its managed rules); set portcullis:attach to ruleGroup`,
+    );
+    expect(rec.resources).toEqual([]);
+  });
+
+  it('… unless told to replace it, or the web ACL there is already ours', async () => {
+    const replaced = await attempt({ 'portcullis:replaceWebAcl': 'true' }, { [STAGE]: theirs });
+    await expect(replaced.run).resolves.toMatchObject({ webAclName: 'portcullis-prod' });
+    await replaced.rec.settle();
+    const ours = await attempt({}, { [STAGE]: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/portcullis-prod/abc' });
+    await expect(ours.run).resolves.toMatchObject({ webAclName: 'portcullis-prod' });
+    await ours.rec.settle();
+  });
+
+  it('attach ruleGroup: a protected rule group with the rules, no web ACL, no association, and the one-time change printed', async () => {
+    const { run, rec, log } = await attempt({ 'portcullis:attach': 'ruleGroup', 'portcullis:ruleGroupCapacity': '300' }, { [STAGE]: theirs });
+    const out = await run;
+    const arn = await valueOf(out.ruleGroupArn!);
+    await rec.settle();
+    expect(out.webAclArn).toBeNull();
+    expect(out.associatedArns).toEqual([]);
+    expect(rec.ofType(TYPES.webAcl)).toEqual([]);
+    expect(rec.ofType(TYPES.association)).toEqual([]);
+    const [group] = rec.ofType(TYPES.ruleGroup);
+    expect(group?.inputs).toMatchObject({ name: 'portcullis-prod', capacity: 300, scope: 'REGIONAL' });
+    expect((group?.inputs.rules as { name: string }[]).map((r) => r.name)).toEqual(out.ruleNames);
+    expect(log.find((l) => l.startsWith(`Rule group ${arn} holds the Portcullis rules of prod`))).toContain('"RuleGroupReferenceStatement":{"ARN":"' + arn + '"}');
+    // No stage was read for a web ACL: the team's stays where it is.
+    expect(rec.calls.filter((c) => c.startsWith('read '))).toEqual([]);
+  });
+
+  it('a rule group too small for the rules is refused before anything is created', async () => {
+    const { run, rec } = await attempt({ 'portcullis:attach': 'ruleGroup', 'portcullis:ruleGroupCapacity': '5' });
+    await expect(run).rejects.toThrow(/portcullis:ruleGroupCapacity: the rules need about \d+ WCU, above the rule group's capacity of 5; raise portcullis:ruleGroupCapacity/);
+    expect(rec.resources).toEqual([]);
+  });
+
+  it.each([
+    ['portcullis:attach', 'acl', '"acl" is not webAcl or ruleGroup'],
+    ['portcullis:replaceWebAcl', 'yes', '"yes" is not true or false'],
+    ['portcullis:ruleGroupCapacity', 'lots', '"lots" is not a whole number of WCU'],
+  ])('%s=%s is a config error', async (key, value, message) => {
+    const { run } = await attempt({ [key]: value });
+    await expect(run).rejects.toThrow(`stacks/Pulumi.prod.yaml ${key}: ${message}`);
   });
 });
