@@ -5,7 +5,7 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import type { CloudPlan, RuleGroupPlan, WafRulePlan, WafStatement } from '../compiler/cloud';
+import { associationSuffix, type CloudPlan, type RuleGroupPlan, type WafRulePlan, type WafStatement } from '../compiler/cloud';
 import { parseStageArn } from '../compiler/cloud/api-gateway';
 
 /**
@@ -168,12 +168,6 @@ function awsStatement(s: WafStatement, arns: Readonly<Record<string, string>>): 
     return { rateBasedStatement: { ...rest, ...(scopeDownStatement ? { scopeDownStatement: awsStatement(scopeDownStatement, arns) } : {}) } };
   }
   return s;
-}
-
-/** `.../restapis/a1b2/stages/prod` → `restapis-a1b2-stages-prod`; `.../loadbalancer/app/edge/0123` → `app-edge-0123`. */
-function associationSuffix(arn: string): string {
-  const tail = arn.includes('::/') ? arn.slice(arn.indexOf('::/') + 3) : arn.slice(arn.indexOf('loadbalancer/') + 'loadbalancer/'.length);
-  return tail.replace(/[^A-Za-z0-9-]+/g, '-');
 }
 
 function tags(plan: CloudPlan): Record<string, string> {

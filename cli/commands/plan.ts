@@ -6,6 +6,9 @@
  * --json` summaries in, `--max-chars` cuts a markdown comment and says where the full plan is.
  */
 import { readFileSync } from 'node:fs';
+import { compileDirectory } from '../../sources';
+import { importCommands, planCloud } from '../../compiler/cloud';
+import { policyRootOrUsage } from '../policy-root';
 import { compileSources, type SourceFile } from '../../compiler';
 import type { Diagnostic } from '../../compiler/result';
 import { parsePreview, type PreviewSummary } from '../../compiler/cloud/preview';
@@ -140,3 +143,28 @@ async function readRevisions(ctx: CliContext, opts: PlanOptions): Promise<{ base
   return { base, head };
 }
 
+
+export interface ImportCommandsOptions {
+  readonly env: string;
+  readonly root?: string;
+  readonly stack?: string;
+  readonly attach: 'webAcl' | 'ruleGroup';
+  readonly now?: string;
+}
+
+/** `portcullis import-commands --env E`: the `pulumi import` script adopting E's existing AWS resources. */
+export async function runImportCommands(ctx: CliContext, opts: ImportCommandsOptions): Promise<number> {
+  const now = resolveNow(ctx, opts.now);
+  if (typeof now === 'string') return usageError(ctx, now);
+  const where = policyRootOrUsage(ctx.cwd, opts.root, '--root ');
+  if ('usage' in where) return usageError(ctx, where.usage);
+  const compiled = await compileDirectory(where.root, now, { relativeTo: ctx.cwd });
+  reportNotes(ctx, compiled.notes);
+  if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
+  const env = compiled.value.environments.find((e) => e.name === opts.env);
+  if (!env) return usageError(ctx, `--env: no Environment "${opts.env}" (have: ${compiled.value.environments.map((e) => e.name).join(', ') || 'none'})`);
+  const plan = planCloud(env);
+  if (!plan.ok) return reportDiagnostics(ctx, plan.errors);
+  ctx.stdout.write(importCommands(plan.value, { stack: opts.stack ?? env.name, attach: opts.attach }));
+  return 0;
+}

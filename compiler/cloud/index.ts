@@ -7,3 +7,4 @@ export { RULE_ORDER } from './waf-rules';
 export type * from './types';
 export { actionText, diffCloudPlans, type CloudChange, type CloudChangeTopic } from './plan-diff';
 export { DEFAULT_RULE_GROUP_CAPACITY, ruleGroupPlan, ruleGroupReference, type RuleGroupPlan } from './rule-group';
+export { associationSuffix, importCommands, type ImportOptions } from './import';
