@@ -5,7 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { processContext, type CliContext } from './context';
 import { runBootstrap } from './commands/bootstrap';
-import { runPlan } from './commands/plan';
+import { runImportCommands, runPlan } from './commands/plan';
 import { runRender } from './commands/render';
 import { runMonitoringConfig } from './commands/monitoring-config';
 import { runSchema } from './commands/schema';
@@ -17,6 +17,12 @@ import { packageVersion } from './package-version';
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1000) throw new InvalidArgumentError('must be a whole number of characters, at least 1000');
   return n;
 }
 
@@ -103,7 +109,20 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--path <folder>', 'policy folder inside the repository; must exist at --base or --head (default: policies, else the root)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
     .addOption(nowOption())
+    .option('--preview-json <[stack=]file...>', '`pulumi preview --json` output of a stack, merged into the plan; repeatable')
+    .option('--max-chars <n>', 'markdown: cut the plan to this many characters, saying so (PR comments: 60000)', positiveInt)
+    .option('--full-plan-url <url>', 'where the full plan is, named when --max-chars cuts it')
     .action(async (o) => setExit(await runPlan(ctx, o)));
+
+  program
+    .command('import-commands')
+    .description('print the `pulumi import` commands that adopt an environment\'s existing AWS resources (docs/cloud.md)')
+    .requiredOption('--env <name>', 'environment')
+    .option('--stack <name>', 'Pulumi stack (default: the environment name)')
+    .option('--root <dir>', 'policy folder')
+    .addOption(new Option('--attach <mode>', 'how the stack attaches the rules (its portcullis:attach)').choices(['webAcl', 'ruleGroup']).default('webAcl'))
+    .addOption(nowOption())
+    .action(async (o) => setExit(await runImportCommands(ctx, o)));
 
   program
     .command('schema')

@@ -91,6 +91,14 @@ if [ "$(.tools/venv/bin/zizmor --version 2>/dev/null)" != "zizmor $ZIZMOR_VERSIO
   .tools/venv/bin/pip install -q --disable-pip-version-check --only-binary=:all: "zizmor==$ZIZMOR_VERSION"
 fi
 
+# --- moto (an AWS API emulator: test/cloud/moto.test.ts applies the WAFv2 plan to it with boto3) -
+MOTO_VERSION=5.2.5
+if [ "$(.tools/venv/bin/python -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$MOTO_VERSION" ] \
+  || [ ! -x .tools/venv/bin/moto_server ]; then
+  log "pip install moto[server]==$MOTO_VERSION"
+  .tools/venv/bin/pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
 # --- envoyproxy/ratelimit (fleet-scope rate limits; its configuration comes over xDS) ----------
 if [ ! -x .tools/bin/ratelimit ]; then
   log "go install envoyproxy/ratelimit service_cmd@$RATELIMIT_VERSION"

@@ -1,20 +1,24 @@
 /**
- * `portcullis plan --base REF --head REF`: what merging would change, per environment and fleet,
- * short enough for a PR comment. Compiles both revisions from git (the work tree is not touched),
- * diffs the IRs, and compares the Envoy resource versions each fleet would receive.
+ * `portcullis plan --base REF --head REF`: what merging would change, per environment, for the
+ * reviewer of a policy PR (docs/cloud.md "The plan"). Compiles both revisions from git (the work
+ * tree is not touched) at now and at every later instant where a lockdown starts or ends, and
+ * prints plan-report.ts' content through plan-render.ts; `--preview-json` merges `pulumi preview
+ * --json` summaries in, `--max-chars` cuts a markdown comment and says where the full plan is.
  */
+import { readFileSync } from 'node:fs';
+import { compileDirectory } from '../../sources';
+import { importCommands, planCloud } from '../../compiler/cloud';
+import { policyRootOrUsage } from '../policy-root';
 import { compileSources, type SourceFile } from '../../compiler';
-import { translateEnvironment } from '../../compiler/envoy';
-import type { EnvoyResources } from '../../compiler/envoy/resources';
-import type { PolicyIR, RouteIR } from '../../compiler/ir/ir';
-import type { Diagnostic, Result } from '../../compiler/result';
-import { diffPolicies, type EnvironmentDiff, type IrChange } from '../../compiler/diff/ir-diff';
+import type { Diagnostic } from '../../compiler/result';
+import { parsePreview, type PreviewSummary } from '../../compiler/cloud/preview';
 import { outStyle, resolveNow, type CliContext } from '../context';
-import { planCloud, renderCloudPlanSummary, type CloudPlan } from '../../compiler/cloud';
 import { isFolderInsideRepository, readPolicyFilesAt } from '../../sources/git-revision';
 import { withTreeProblems } from '../../sources/policy-tree';
 import { DEFAULT_POLICY_FOLDER } from '../policy-root';
 import { reportDiagnostics, reportNotes, usageError } from './validate';
+import { buildPlanReport, type CompileAt, type PlanReport } from './plan-report';
+import { renderPlan, type RenderOptions } from './plan-render';
 
 export interface PlanOptions {
   readonly base: string;
@@ -23,16 +27,17 @@ export interface PlanOptions {
   readonly path?: string;
   readonly format: 'text' | 'markdown';
   readonly now?: string;
-}
-
-interface FleetChange {
-  readonly fleet: string;
-  readonly changed: readonly string[];
+  /** `pulumi preview --json` outputs, `FILE` or `STACK=FILE`. */
+  readonly previewJson?: readonly string[];
+  readonly maxChars?: number;
+  readonly fullPlanUrl?: string;
 }
 
 export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<number> {
   const now = resolveNow(ctx, opts.now);
   if (typeof now === 'string') return usageError(ctx, now);
+  const previews = readPreviews(opts.previewJson ?? []);
+  if (!Array.isArray(previews)) return reportDiagnostics(ctx, previews.errors);
   const revisions = await readRevisions(ctx, opts);
   if (typeof revisions === 'number') return revisions;
   const { base, head } = revisions;
@@ -43,35 +48,71 @@ export async function runPlan(ctx: CliContext, opts: PlanOptions): Promise<numbe
     return reportDiagnostics(ctx, headIr.errors);
   }
   // A base that does not compile is still a valid starting point for a fix: plan against nothing.
-  const baseIr = withTreeProblems(base.value, compileSources(base.value.files, now));
+  const baseOk = withTreeProblems(base.value, compileSources(base.value.files, now)).ok;
   const title = `Portcullis plan ${base.value.commit.slice(0, 7)} → ${head.value.commit.slice(0, 7)}`;
-  const note = baseIr.ok ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
-  const report = planReport(baseIr.ok ? baseIr.value : null, headIr.value, title, note, opts.format);
+  const note = baseOk ? '' : `base ${base.value.commit.slice(0, 7)} does not compile; showing the head in full`;
+  const report = buildPlanReport(baseOk ? compilerOf(base.value.files) : () => null, compilerOf(head.value.files), now, title, note);
   if (!report.ok) {
     ctx.stderr.write(`head ${head.value.commit.slice(0, 12)} cannot be put on the cloud gateways:\n`);
     return reportDiagnostics(ctx, report.errors);
   }
-  ctx.stdout.write(opts.format === 'markdown' ? renderMarkdown(report.value) : renderText(ctx, report.value));
+  const render: RenderOptions = { format: opts.format, style: outStyle(ctx), maxChars: opts.maxChars, fullPlanUrl: opts.fullPlanUrl };
+  ctx.stdout.write(renderPlan({ ...report.value, previews }, render));
   return 0;
 }
 
-/** Everything a plan shows for base → head, whatever prints it (this command, the lockdown bot). */
-function planReport(before: PolicyIR | null, after: PolicyIR, title: string, note: string, format: 'text' | 'markdown'): Result<PlanReport> {
-  const cloud = cloudChanges(before, after, format);
-  if (!cloud.ok) return cloud;
-  return { ok: true, value: { title, note, diffs: diffPolicies(before, after), fleets: fleetChanges(before, after), cloud: cloud.value } };
+const compilerOf =
+  (files: readonly SourceFile[]): CompileAt =>
+  (at) => {
+    const ir = compileSources(files, at);
+    return ir.ok ? ir.value : null;
+  };
+
+/** Each `--preview-json [STACK=]FILE`, parsed; every unreadable one is an error naming the file. */
+function readPreviews(args: readonly string[]): PreviewSummary[] | { errors: Diagnostic[] } {
+  const out: PreviewSummary[] = [];
+  const errors: Diagnostic[] = [];
+  for (const arg of args) {
+    const m = /^([a-z0-9][-a-z0-9]*)=(.+)$/.exec(arg);
+    const [stack, file] = m ? [m[1], m[2]!] : [undefined, arg];
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      errors.push({ file, line: 0, column: 0, subject: '', path: '', message: `--preview-json: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      continue;
+    }
+    const p = parsePreview(text, file, stack);
+    if (p.ok) out.push(p.value);
+    else errors.push(...p.errors);
+  }
+  return errors.length ? { errors } : out;
 }
 
 /**
- * The plan of a change given as two file sets (the lockdown bot's PR body: base branch → base plus
- * the overlay), as markdown; '' when the head does not compile (the bot never proposes that).
+ * The plan of a change given as two file sets, as markdown: the stable entry the lockdown bot and
+ * `portcullis lockdown` call for their PR bodies (base branch → base plus the overlay). '' when
+ * the head does not compile (the bot never proposes that).
  */
 export function planMarkdownForFiles(base: readonly SourceFile[], head: readonly SourceFile[], now: Date, title = 'Portcullis plan'): string {
+  return planForFiles(base, head, now, { title, format: 'markdown' });
+}
+
+/** Like planMarkdownForFiles, in either format, with the render options (cut, previews). */
+export function planForFiles(
+  base: readonly SourceFile[],
+  head: readonly SourceFile[],
+  now: Date,
+  options: RenderOptions & { readonly title?: string; readonly previews?: readonly PreviewSummary[] },
+): string {
   const headIr = compileSources(head, now);
   if (!headIr.ok) return '';
-  const baseIr = compileSources(base, now);
-  const report = planReport(baseIr.ok ? baseIr.value : null, headIr.value, title, baseIr.ok ? '' : 'the base does not compile; showing the head in full', 'markdown');
-  return report.ok ? renderMarkdown(report.value) : report.errors.map((e) => `- ${e.message}`).join('\n');
+  const baseOk = compileSources(base, now).ok;
+  const note = baseOk ? '' : 'the base does not compile; showing the head in full';
+  const report = buildPlanReport(baseOk ? compilerOf(base) : () => null, compilerOf(head), now, options.title ?? 'Portcullis plan', note);
+  if (!report.ok) return report.errors.map((e) => `- ${e.message}`).join('\n');
+  const full: PlanReport = { ...report.value, previews: options.previews ?? [] };
+  return renderPlan(full, options);
 }
 
 type Revision = Extract<Awaited<ReturnType<typeof readPolicyFilesAt>>, { ok: true }>;
@@ -102,135 +143,28 @@ async function readRevisions(ctx: CliContext, opts: PlanOptions): Promise<{ base
   return { base, head };
 }
 
-/** Per environment: which fleets get which resources changed (by name and type). */
-function fleetChanges(before: PolicyIR | null, after: PolicyIR): Map<string, FleetChange[]> {
-  const out = new Map<string, FleetChange[]>();
-  const oldEnvs = new Map((before?.environments ?? []).map((e) => [e.name, e]));
-  for (const env of after.environments) {
-    const old = oldEnvs.get(env.name);
-    out.set(
-      env.name,
-      env.fleets.map((fleet) => ({
-        fleet,
-        changed: resourceChanges(old?.fleets.includes(fleet) ? translateEnvironment(old, fleet) : null, translateEnvironment(env, fleet)),
-      })),
-    );
-  }
-  return out;
+
+export interface ImportCommandsOptions {
+  readonly env: string;
+  readonly root?: string;
+  readonly stack?: string;
+  readonly attach: 'webAcl' | 'ruleGroup';
+  readonly now?: string;
 }
 
-/**
- * Per environment with cloud gateways: the cloud plan's summary when it changes (rules marked
- * +/-/~ against the base), including what stays enforced in Envoy only.
- */
-function cloudChanges(before: PolicyIR | null, after: PolicyIR, format: 'text' | 'markdown'): Result<Map<string, string>> {
-  const out = new Map<string, string>();
-  const errors: Diagnostic[] = [];
-  const oldEnvs = new Map((before?.environments ?? []).map((e) => [e.name, e]));
-  for (const env of after.environments) {
-    if (!env.cloud) continue;
-    const head = planCloud(env);
-    if (!head.ok) {
-      errors.push(...head.errors);
-      continue;
-    }
-    const oldEnv = oldEnvs.get(env.name);
-    const base = oldEnv?.cloud ? planCloud(oldEnv) : null;
-    const basePlan: CloudPlan | null = base?.ok ? base.value : null;
-    if (JSON.stringify(basePlan) !== JSON.stringify(head.value)) {
-      out.set(env.name, renderCloudPlanSummary(head.value, { format, before: basePlan }).trimEnd());
-    }
-  }
-  return errors.length ? { ok: false, errors } : { ok: true, value: out };
-}
-
-function resourceChanges(before: EnvoyResources | null, after: EnvoyResources): string[] {
-  const lines: string[] = [];
-  // The rate-limit service's configuration travels with the fleet's resources (fleet-scope limits).
-  const label = { clusters: 'clusters', endpoints: 'endpoints', listeners: 'listeners', routes: 'routes', rateLimitConfigs: 'rate-limit service' } as const;
-  for (const kind of ['clusters', 'endpoints', 'listeners', 'routes', 'rateLimitConfigs'] as const) {
-    const old = new Map((before?.[kind] ?? []).map((r) => [r.name, r.version]));
-    const cur = new Map(after[kind].map((r) => [r.name, r.version]));
-    const added = [...cur.keys()].filter((n) => !old.has(n));
-    const removed = [...old.keys()].filter((n) => !cur.has(n));
-    const changed = [...cur.keys()].filter((n) => old.has(n) && old.get(n) !== cur.get(n));
-    const parts = [
-      ...added.map((n) => `+${n}`),
-      ...changed.map((n) => `~${n}`),
-      ...removed.map((n) => `-${n}`),
-    ];
-    if (parts.length) lines.push(`${label[kind]}: ${parts.join(', ')}`);
-  }
-  return lines;
-}
-
-const SYMBOL = { add: '+', remove: '-', change: '~' } as const;
-
-function describeRoute(r: RouteIR): string {
-  const methods = r.match.methods.length ? r.match.methods.join(',') + ' ' : '';
-  return `${methods}${r.host === '*' ? '' : r.host}${r.match.path.kind === 'prefix' ? r.match.path.value + '*' : r.match.path.value} → ${r.service}`;
-}
-
-function short(v: unknown): string {
-  if (v !== null && typeof v === 'object' && 'match' in v && 'service' in v) return describeRoute(v as RouteIR);
-  if (v !== null && typeof v === 'object' && 'name' in v) return String((v as { name: unknown }).name);
-  const text = JSON.stringify(v);
-  return text.length > 80 ? text.slice(0, 77) + '...' : text;
-}
-
-export function changeLine(c: IrChange): string {
-  if (c.op === 'change') return `~ ${c.path}: ${short(c.before)} → ${short(c.after)}`;
-  return `${SYMBOL[c.op]} ${c.path}: ${short(c.op === 'add' ? c.after : c.before)}`;
-}
-
-function envHeading(d: EnvironmentDiff): string {
-  const fleets = d.fleets.length ? ` (fleets: ${d.fleets.join(', ')})` : '';
-  const status = d.status === 'changed' ? `${d.changes.length} change${d.changes.length === 1 ? '' : 's'}` : d.status === 'unchanged' ? 'no change' : d.status;
-  return `${d.environment}${fleets}: ${status}`;
-}
-
-/** Everything one plan prints, whatever the format. */
-interface PlanReport {
-  readonly title: string;
-  readonly note: string;
-  readonly diffs: readonly EnvironmentDiff[];
-  readonly fleets: ReadonlyMap<string, readonly FleetChange[]>;
-  readonly cloud: ReadonlyMap<string, string>;
-}
-
-const fleetLines = (report: PlanReport, env: string): string[] =>
-  (report.fleets.get(env) ?? []).filter((f) => f.changed.length).map((f) => `envoy ${f.fleet}: ${f.changed.join('; ')}`);
-
-function renderText(ctx: CliContext, report: PlanReport): string {
-  const s = outStyle(ctx);
-  const lines = [s.bold(report.title)];
-  if (report.note) lines.push(s.yellow(report.note));
-  for (const d of report.diffs) {
-    lines.push('', s.bold(envHeading(d)));
-    for (const c of d.changes) {
-      const line = `  ${changeLine(c)}`;
-      lines.push(c.op === 'add' ? s.green(line) : c.op === 'remove' ? s.red(line) : s.yellow(line));
-    }
-    lines.push(...fleetLines(report, d.environment).map((l) => s.dim(`  ${l}`)));
-    const summary = report.cloud.get(d.environment);
-    if (summary) lines.push(...summary.split('\n').map((l) => `  ${l}`));
-  }
-  return lines.join('\n') + '\n';
-}
-
-function renderMarkdown(report: PlanReport): string {
-  const lines = [`### ${report.title}`];
-  if (report.note) lines.push('', `> ${report.note}`);
-  for (const d of report.diffs) {
-    lines.push('', `#### ${envHeading(d)}`);
-    const body = [...d.changes.map(changeLine), ...fleetLines(report, d.environment)];
-    if (body.length) lines.push('```diff', ...body, '```');
-    const summary = report.cloud.get(d.environment);
-    if (summary) {
-      // The cloud plan is long; folded, so the comment stays short and the detail is a click away.
-      const [first = '', ...rest] = summary.split('\n');
-      lines.push('', `<details><summary>${first.replace(/\*\*/g, '')}</summary>`, '', ...rest, '', '</details>');
-    }
-  }
-  return lines.join('\n') + '\n';
+/** `portcullis import-commands --env E`: the `pulumi import` script adopting E's existing AWS resources. */
+export async function runImportCommands(ctx: CliContext, opts: ImportCommandsOptions): Promise<number> {
+  const now = resolveNow(ctx, opts.now);
+  if (typeof now === 'string') return usageError(ctx, now);
+  const where = policyRootOrUsage(ctx.cwd, opts.root, '--root ');
+  if ('usage' in where) return usageError(ctx, where.usage);
+  const compiled = await compileDirectory(where.root, now, { relativeTo: ctx.cwd });
+  reportNotes(ctx, compiled.notes);
+  if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
+  const env = compiled.value.environments.find((e) => e.name === opts.env);
+  if (!env) return usageError(ctx, `--env: no Environment "${opts.env}" (have: ${compiled.value.environments.map((e) => e.name).join(', ') || 'none'})`);
+  const plan = planCloud(env);
+  if (!plan.ok) return reportDiagnostics(ctx, plan.errors);
+  ctx.stdout.write(importCommands(plan.value, { stack: opts.stack ?? env.name, attach: opts.attach }));
+  return 0;
 }

@@ -5,3 +5,6 @@ export { checkWafLimits, statementWcu, webAclWcu, WAF_LIMITS, WCU_COSTS } from '
 export { toWafRate } from './rate-limits';
 export { RULE_ORDER } from './waf-rules';
 export type * from './types';
+export { actionText, diffCloudPlans, type CloudChange, type CloudChangeTopic } from './plan-diff';
+export { DEFAULT_RULE_GROUP_CAPACITY, ruleGroupPlan, ruleGroupReference, type RuleGroupPlan } from './rule-group';
+export { associationSuffix, importCommands, type ImportOptions } from './import';

@@ -76,6 +76,7 @@ function markRules(after: readonly WafRulePlan[], before: readonly WafRulePlan[]
   return out.sort((a, b) => a.rule.priority - b.rule.priority || (a.mark === '-' ? -1 : 1));
 }
 
-function round(n: number): string {
+/** A rate as API Gateway takes it: integers as is, else up to 4 decimals. */
+export function round(n: number): string {
   return Number.isInteger(n) ? String(n) : n.toFixed(4).replace(/0+$/, '');
 }

@@ -34,7 +34,8 @@ function elementKey(v: Json): string | null {
   return null;
 }
 
-function diffValue(before: Json, after: Json, path: string, out: IrChange[]): void {
+/** Appends the changes from `before` to `after` under `path` (keyed lists by element identity). */
+export function diffValue(before: Json, after: Json, path: string, out: IrChange[]): void {
   if (JSON.stringify(before) === JSON.stringify(after)) return;
   if (Array.isArray(before) && Array.isArray(after)) return diffArray(before, after, path, out);
   if (isObject(before) && isObject(after)) {
@@ -86,7 +87,7 @@ export function diffPolicies(before: PolicyIR | null, after: PolicyIR): Environm
 }
 
 /** Environment fields worth showing; `name` is the heading already. */
-function comparable(env: EnvironmentIR): Json {
+export function comparable(env: EnvironmentIR): Json {
   const { name: _name, ...rest } = env;
   return rest;
 }

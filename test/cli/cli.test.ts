@@ -155,23 +155,23 @@ describe('plan', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Portcullis plan [0-9a-f]{7} → [0-9a-f]{7}$/m);
-    expect(r.out).toMatch(/^prod \(fleets: edge-prod\): 1 change$/m);
+    expect(r.out).toMatch(/^  prod: 1 limit changed, 1 WAF rule changed$/m);
     expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.requests: \d+ → \d+/);
     // A local limit's numbers live with its bucket in the listener (compiler/envoy/rate-limit.ts).
     expect(r.out).toMatch(/envoy edge-prod: listeners: ~portcullis\/prod\/http/);
     // prod has cloud gateways: the WAF plan follows, with the changed rule marked and the Envoy-only list.
-    expect(r.out).toMatch(/Cloud — prod: AWS WAF REGIONAL web ACL/);
-    expect(r.out).toMatch(/^\s+~ \d+ rate-limit-[a-z0-9-]+ /m);
-    expect(r.out).toMatch(/enforced in Envoy only \(\d+\):/);
-    expect(r.out).not.toMatch(/Cloud — dev/);
+    expect(r.out).toMatch(/prod: AWS WAF REGIONAL web ACL portcullis-prod/);
+    expect(r.out).toMatch(/~ WAF rule rate-limit-[a-z0-9-]+: limit \d+ → \d+ per 60 s/);
+    expect(r.out).toMatch(/enforced in Envoy only \(prod, staging, \d+\):/);
+    expect(r.out).not.toMatch(/^\s+dev: AWS WAF/m);
 
     const md = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', repo, '--format', 'markdown']);
     expect(md.out).toMatch(/^### Portcullis plan/);
     expect(md.out).toContain('```diff');
-    expect(md.out).toMatch(/<details><summary>Cloud — prod: /);
+    expect(md.out).toMatch(/<details><summary>On AWS as before/);
 
     const same = await run(['plan', '--base', 'HEAD', '--head', 'HEAD', '--repo', repo]);
-    expect(same.out).toMatch(/^prod \(fleets: edge-prod\): no change$/m);
+    expect(same.out).toMatch(/^  prod: no change$/m);
   });
 
   it('exits 1 with the errors when the head does not compile', async () => {
@@ -208,7 +208,7 @@ describe('plan', () => {
     const r = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', repo, '--path', 'edge']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^prod \(fleets: edge-prod\): added$/m);
+    expect(r.out).toMatch(/^  prod: new environment: /m);
   });
 
   it('names an unknown revision', async () => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { StackOutputs } from '../../stacks/program';
-import { installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
+import { GET_RESOURCE, installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
 
 const REPO = resolve(__dirname, '..', '..');
 
@@ -37,6 +37,13 @@ async function runEntry(stack: string, config: Record<string, string>): Promise<
 
 describe('stacks/index.ts with the committed stack configs', () => {
   jest.setTimeout(60_000);
+  afterEach(() => delete process.env['PORTCULLIS_DEPLOY_INSTANT']);
+
+  it('without PORTCULLIS_DEPLOY_INSTANT, compiles for the time of the commit under deploy', async () => {
+    const { out } = await runEntry('staging', stackConfig('staging'));
+    expect(out.compiledAtSource).toMatch(/^commit [0-9a-f]{7}$/);
+    expect(Number.isNaN(Date.parse(out.compiledAt))).toBe(false);
+  });
 
   it('Pulumi.yaml points Pulumi at stacks/ with the stack configs beside the program', () => {
     const project = parse(readFileSync(join(REPO, 'Pulumi.yaml'), 'utf8')) as Record<string, unknown>;
@@ -45,10 +52,14 @@ describe('stacks/index.ts with the committed stack configs', () => {
 
   it.each(['dev', 'staging', 'prod'])('%s', async (stack) => {
     const config = stackConfig(stack);
+    // The workflows set the instant once per job; without it the program takes the commit's time.
+    process.env['PORTCULLIS_DEPLOY_INSTANT'] = '2026-11-27T12:00:00Z';
     expect(config['portcullis:environment']).toBe(stack);
     const { out, rec } = await runEntry(stack, config);
-    expect(rec.calls).toEqual([]);
+    // Only reads: stages (their web ACL) and the throttled resources.
+    expect(rec.calls.filter((c) => !c.startsWith(GET_RESOURCE) && !c.startsWith('read aws:apigateway/stage:Stage '))).toEqual([]);
     expect(out.environment).toBe(stack);
+    expect([out.compiledAt, out.compiledAtSource]).toEqual(['2026-11-27T12:00:00.000Z', 'PORTCULLIS_DEPLOY_INSTANT']);
     expect(rec.ofType(TYPES.component)).toHaveLength(1);
     if (out.webAclName === null) {
       expect(rec.resources).toHaveLength(1);

@@ -29,6 +29,10 @@ describe('GatewayRules component', () => {
     expect(rec.ofType(TYPES.webAcl)).toHaveLength(1);
     expect(rec.ofType(TYPES.association)).toHaveLength(plan.associations.length);
     expect(rec.ofType(TYPES.methodSettings)).toHaveLength(plan.methodSettings.length);
+    // What protects the gateways cannot be deleted by a stray `pulumi destroy` or a bad refactor.
+    const isProtected = (r: pulumi.CustomResource): boolean => (r as unknown as { __protect?: boolean }).__protect === true;
+    const protectedTypes = component.created.filter(isProtected).map((r) => (r as unknown as { __pulumiType: string }).__pulumiType);
+    expect(protectedTypes.sort()).toEqual([TYPES.webAcl, ...plan.associations.map(() => TYPES.association)].sort());
   });
 
   it('resolves every IP set reference, however deep, to the ARN of a created IP set', async () => {

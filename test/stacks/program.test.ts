@@ -7,9 +7,10 @@ import { join, resolve } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { compileDirectory } from '../../sources';
 import type { PolicyIR } from '../../compiler/ir/ir';
+import { deployInstant } from '../../stacks/config';
 import { runProgram, type StackOutputs } from '../../stacks/program';
 import { CLOUD_TESTDATA, readEnvironment } from '../cloud/golden';
-import { installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
+import { GET_RESOURCE, installMocks, TYPES, valueOf, type Recorder } from './pulumi-mocks';
 
 const REPO = resolve(__dirname, '..', '..');
 const POLICIES = 'test/testdata/cloud/program/policies';
@@ -18,18 +19,22 @@ const EXPIRED = '2026-11-20T15:00:00Z';
 
 async function run(stack: string, config: Record<string, string>, compile = compileDirectory): Promise<{ out: StackOutputs; rec: Recorder }> {
   const rec = await installMocks(pulumi, stack);
-  const out = await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, clock: () => new Date(ACTIVE) });
+  const out = await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
   if (out.webAclArn) await valueOf(out.webAclArn);
   await rec.settle();
   return { out, rec };
 }
+
+/** What the program reads from AWS for the test policies' prod: the stage (has it a web ACL?) and the one throttled resource. */
+const CHECKED_PATHS = ['read aws:apigateway/stage:Stage shop123456/live', `${GET_RESOURCE} shop123456 /cart`];
 
 const prodConfig = (now: string): Record<string, string> => ({ 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES, 'portcullis:now': now });
 
 describe('stacks program under Pulumi mocks', () => {
   it('prod with an active lockdown: IP sets, web ACL, associations, method settings', async () => {
     const { out, rec } = await run('prod', prodConfig(ACTIVE));
-    expect(rec.calls).toEqual([]);
+    // The reads the program makes: is the stage free of other web ACLs, has the REST API the throttled resource?
+    expect(rec.calls).toEqual(CHECKED_PATHS);
     expect(rec.resources.map((r) => r.type).sort()).toEqual(
       [TYPES.component, TYPES.ipSet, TYPES.ipSet, TYPES.webAcl, TYPES.association, TYPES.association, TYPES.methodSettings, TYPES.methodSettings].sort(),
     );
@@ -119,7 +124,7 @@ describe('stacks program refuses bad input with the config key or policy file na
   const failure = async (stack: string, config: Record<string, string>, compile = compileDirectory): Promise<Error> => {
     await installMocks(pulumi, stack);
     try {
-      await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, clock: () => new Date(ACTIVE) });
+      await runProgram({ stack, config: (k) => config[k], repoRoot: REPO, compile, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
     } catch (e) {
       return e as Error;
     }
@@ -193,5 +198,120 @@ describe('stacks program refuses bad input with the config key or policy file na
         '  Environment/prod spec.cloud.waf.scope: a CLOUDFRONT web ACL is attached from the CloudFront distribution, not associated with API Gateway stages or load balancers: use scope REGIONAL for those',
       ].join('\n'),
     );
+  });
+});
+
+describe('the deploy instant (never the wall clock)', () => {
+  it('portcullis:now wins and is printed with its source', async () => {
+    const rec = await installMocks(pulumi, 'prod');
+    const log: string[] = [];
+    const out = await runProgram({
+      stack: 'prod',
+      config: (k) => prodConfig(EXPIRED)[k],
+      repoRoot: REPO,
+      compile: compileDirectory,
+      instant: () => {
+        throw new Error('not asked when portcullis:now is set');
+      },
+      log: (m) => void log.push(m),
+    });
+    if (out.webAclArn) await valueOf(out.webAclArn);
+    await rec.settle();
+    expect(out.compiledAt).toBe('2026-11-20T15:00:00.000Z');
+    expect(out.compiledAtSource).toBe('portcullis:now');
+    expect(log[0]).toBe('Portcullis compiles Environment/prod for 2026-11-20T15:00:00.000Z (from portcullis:now)');
+  });
+
+  it('else PORTCULLIS_DEPLOY_INSTANT, else the commit under deploy', () => {
+    const commit = () => '2026-11-20T13:05:00+01:00 0123456789abcdef0123456789abcdef01234567\n';
+    expect(deployInstant('2026-11-20T12:00:00Z', commit)).toEqual({ at: new Date('2026-11-20T12:00:00Z'), source: 'PORTCULLIS_DEPLOY_INSTANT' });
+    expect(deployInstant(undefined, commit)).toEqual({ at: new Date('2026-11-20T12:05:00Z'), source: 'commit 0123456' });
+    expect(deployInstant('', commit).source).toBe('commit 0123456');
+    expect(() => deployInstant('yesterday', commit)).toThrow('PORTCULLIS_DEPLOY_INSTANT: "yesterday" is not an ISO-8601 instant');
+    expect(() => deployInstant(undefined, () => '')).toThrow(/no deploy instant: set portcullis:now/);
+  });
+
+  it('an unusable instant stops the run naming where it came from', async () => {
+    await installMocks(pulumi, 'prod');
+    const run = runProgram({
+      stack: 'prod',
+      config: (k) => ({ 'aws:region': 'eu-west-1', 'portcullis:policyRoot': POLICIES })[k],
+      repoRoot: REPO,
+      compile: compileDirectory,
+      instant: () => deployInstant('soon', () => ''),
+    });
+    await expect(run).rejects.toThrow('stacks/Pulumi.prod.yaml portcullis:now: PORTCULLIS_DEPLOY_INSTANT: "soon" is not an ISO-8601 instant');
+  });
+});
+
+describe('API Gateway throttling on a path the REST API does not have', () => {
+  it('stops the run before anything is created, naming the API, stage, path, route and limit', async () => {
+    const first = CHECKED_PATHS[1]!.slice(GET_RESOURCE.length + 1);
+    const rec = await installMocks(pulumi, 'prod', {}, { missingPaths: [first!] });
+    const run = runProgram({ stack: 'prod', config: (k) => prodConfig(ACTIVE)[k], repoRoot: REPO, compile: compileDirectory, instant: () => ({ at: new Date(ACTIVE), source: 'test' }) });
+    await expect(run).rejects.toThrow(
+      'Environment/prod cannot be put on AWS:\n  Environment/prod spec.cloud.apiGatewayStages: REST API shop123456 (stage live) has no resource /cart (route cart, RateLimit/cart-total): API Gateway throttling cannot be set on it; fix the route\'s path, or add the resource to the API',
+    );
+    expect(rec.resources).toEqual([]);
+  });
+});
+
+describe('gateways that already have a web ACL', () => {
+  const STAGE = 'shop123456/live';
+  const theirs = 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/team-edge/11111111-2222';
+  const attempt = async (config: Record<string, string>, stageWebAcls: Record<string, string> = {}) => {
+    const rec = await installMocks(pulumi, 'prod', {}, { stageWebAcls });
+    const log: string[] = [];
+    const run = runProgram({ stack: 'prod', config: (k) => ({ ...prodConfig(ACTIVE), ...config })[k], repoRoot: REPO, compile: compileDirectory, instant: () => ({ at: new Date(ACTIVE), source: 'test' }), log: (m) => void log.push(m) });
+    return { rec, run, log };
+  };
+
+  it('attach webAcl refuses to take the place of the team’s web ACL on a stage, naming both ways out', async () => {
+    const { run, rec } = await attempt({}, { [STAGE]: theirs });
+    await expect(run).rejects.toThrow(
+      `Environment/prod spec.cloud.apiGatewayStages: arn:aws:apigateway:eu-west-1::/restapis/shop123456/stages/live already has web ACL ${theirs}: attaching portcullis-prod would replace it (and its managed rules); set portcullis:attach to ruleGroup`,
+    );
+    expect(rec.resources).toEqual([]);
+  });
+
+  it('… unless told to replace it, or the web ACL there is already ours', async () => {
+    const replaced = await attempt({ 'portcullis:replaceWebAcl': 'true' }, { [STAGE]: theirs });
+    await expect(replaced.run).resolves.toMatchObject({ webAclName: 'portcullis-prod' });
+    await replaced.rec.settle();
+    const ours = await attempt({}, { [STAGE]: 'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/portcullis-prod/abc' });
+    await expect(ours.run).resolves.toMatchObject({ webAclName: 'portcullis-prod' });
+    await ours.rec.settle();
+  });
+
+  it('attach ruleGroup: a protected rule group with the rules, no web ACL, no association, and the one-time change printed', async () => {
+    const { run, rec, log } = await attempt({ 'portcullis:attach': 'ruleGroup', 'portcullis:ruleGroupCapacity': '300' }, { [STAGE]: theirs });
+    const out = await run;
+    const arn = await valueOf(out.ruleGroupArn!);
+    await rec.settle();
+    expect(out.webAclArn).toBeNull();
+    expect(out.associatedArns).toEqual([]);
+    expect(rec.ofType(TYPES.webAcl)).toEqual([]);
+    expect(rec.ofType(TYPES.association)).toEqual([]);
+    const [group] = rec.ofType(TYPES.ruleGroup);
+    expect(group?.inputs).toMatchObject({ name: 'portcullis-prod', capacity: 300, scope: 'REGIONAL' });
+    expect((group?.inputs.rules as { name: string }[]).map((r) => r.name)).toEqual(out.ruleNames);
+    expect(log.find((l) => l.startsWith(`Rule group ${arn} holds the Portcullis rules of prod`))).toContain('"RuleGroupReferenceStatement":{"ARN":"' + arn + '"}');
+    // No stage was read for a web ACL: the team's stays where it is.
+    expect(rec.calls.filter((c) => c.startsWith('read '))).toEqual([]);
+  });
+
+  it('a rule group too small for the rules is refused before anything is created', async () => {
+    const { run, rec } = await attempt({ 'portcullis:attach': 'ruleGroup', 'portcullis:ruleGroupCapacity': '5' });
+    await expect(run).rejects.toThrow(/portcullis:ruleGroupCapacity: the rules need about \d+ WCU, above the rule group's capacity of 5; raise portcullis:ruleGroupCapacity/);
+    expect(rec.resources).toEqual([]);
+  });
+
+  it.each([
+    ['portcullis:attach', 'acl', '"acl" is not webAcl or ruleGroup'],
+    ['portcullis:replaceWebAcl', 'yes', '"yes" is not true or false'],
+    ['portcullis:ruleGroupCapacity', 'lots', '"lots" is not a whole number of WCU'],
+  ])('%s=%s is a config error', async (key, value, message) => {
+    const { run } = await attempt({ [key]: value });
+    await expect(run).rejects.toThrow(`stacks/Pulumi.prod.yaml ${key}: ${message}`);
   });
 });

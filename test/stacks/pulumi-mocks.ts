@@ -1,6 +1,8 @@
 /**
  * Pulumi mocks for the stacks tests: AWS is unreachable here, so resources are recorded instead of
- * created, and any provider function call fails loudly (the program must not depend on one).
+ * created. The one provider function the program calls, apigateway.getResource (do the stages
+ * have the throttled paths?), answers from `missingPaths` (`<restApiId> <path>`: not there); any
+ * other call fails loudly (the program must not depend on one).
  */
 import type * as pulumiType from '@pulumi/pulumi';
 
@@ -26,10 +28,27 @@ export const TYPES = {
   webAcl: 'aws:wafv2/webAcl:WebAcl',
   association: 'aws:wafv2/webAclAssociation:WebAclAssociation',
   methodSettings: 'aws:apigateway/methodSettings:MethodSettings',
+  ruleGroup: 'aws:wafv2/ruleGroup:RuleGroup',
 } as const;
 
 /** Installs mocks on the given Pulumi SDK instance and returns what they record. */
-export async function installMocks(pulumi: typeof pulumiType, stack: string, config: Record<string, string> = {}): Promise<Recorder> {
+export const GET_RESOURCE = 'aws:apigateway/getResource:getResource';
+
+/** What the mocked AWS already holds. */
+export interface MockAws {
+  /** `<restApiId> <path>` the REST APIs do not have. */
+  readonly missingPaths?: readonly string[];
+  /** Web ACL ARN already associated with a stage, by `<restApiId>/<stageName>` (read with Stage.get). */
+  readonly stageWebAcls?: Readonly<Record<string, string>>;
+}
+
+export async function installMocks(
+  pulumi: typeof pulumiType,
+  stack: string,
+  config: Record<string, string> = {},
+  aws: MockAws = {},
+): Promise<Recorder> {
+  const missingPaths = aws.missingPaths ?? [];
   const resources: RecordedResource[] = [];
   const calls: string[] = [];
   // Everything before the first await happens synchronously, so a caller may require the program
@@ -37,11 +56,23 @@ export async function installMocks(pulumi: typeof pulumiType, stack: string, con
   const ready = pulumi.runtime.setMocks(
     {
       newResource: (args) => {
+        // A read of an existing resource (Stage.get): answered from `aws`, not recorded as created.
+        if (args.id !== undefined && args.id !== '') {
+          calls.push(`read ${args.type} ${args.id}`);
+          const webAclArn = aws.stageWebAcls?.[args.id];
+          return { id: args.id, state: webAclArn ? { webAclArn } : {} };
+        }
         const arn = `arn:aws:mock::123456789012:${args.type}/${args.name}`;
         resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, arn });
         return { id: `${args.name}-id`, state: { ...args.inputs, arn } };
       },
       call: (args) => {
+        if (args.token === GET_RESOURCE) {
+          const { restApiId, path } = args.inputs as { restApiId: string; path: string };
+          calls.push(`${GET_RESOURCE} ${restApiId} ${path}`);
+          if (missingPaths.includes(`${restApiId} ${path}`)) throw new Error(`Invalid Resource identifier specified: ${path}`);
+          return { id: `${restApiId}-${path}`, path, restApiId };
+        }
         calls.push(args.token);
         throw new Error(`unexpected provider call ${args.token}: the stacks program must not call provider functions`);
       },

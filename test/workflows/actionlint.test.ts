@@ -92,30 +92,47 @@ describe('policy-pr.yml', () => {
   const plan = wf.jobs.plan as Yaml;
   const preview = wf.jobs.preview as Yaml;
 
-  it('runs on pull requests; only the plan job may comment, only the preview job gets an OIDC token', () => {
+  const comment = wf.jobs.comment as Yaml;
+  const FORK_GUARD = 'github.event.pull_request.head.repo.full_name == github.repository';
+
+  it('runs on pull requests; only the comment job may comment, only the preview job gets an OIDC token', () => {
     expect(Object.keys(wf.on)).toEqual(['pull_request']);
-    expect(plan.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
+    expect(plan.permissions).toEqual({ contents: 'read' });
     expect(preview.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    expect(comment.permissions).toEqual({ contents: 'read', 'pull-requests': 'write' });
   });
 
   it('previews with the read-only preview role, never the deploy role, and not for forks', () => {
-    const FORK_GUARD = 'github.event.pull_request.head.repo.full_name == github.repository';
     expect(stepUsing(preview, './.github/actions/pulumi-stack')?.with['aws-role-arn']).toBe('${{ vars.PORTCULLIS_AWS_PREVIEW_ROLE_ARN }}');
     expect(JSON.stringify(wf)).not.toContain('PORTCULLIS_AWS_ROLE_ARN');
     expect(preview.if).toBe(FORK_GUARD);
-    expect(String(stepUsing(plan, 'actions/github-script')?.if)).toContain(FORK_GUARD);
+    expect(String(comment.if)).toContain(FORK_GUARD);
     // Forks still see the plan: in the job summary.
     expect(steps(plan).find((s) => String(s.run ?? '').includes('portcullis plan'))?.run).toContain('>> "$GITHUB_STEP_SUMMARY"');
   });
 
-  it('validates, then plans the PR against its base branch from full history', () => {
+  it('validates, then plans the PR against its base branch from full history, for one instant', () => {
     expect(stepUsing(plan, 'actions/checkout')?.with).toEqual({ 'fetch-depth': 0, 'persist-credentials': false });
     const runs = steps(plan).map((s) => String(s.run ?? ''));
     expect(runs).toContain('npm ci');
     expect(runs).toContain('npx portcullis validate --envoy'); // with a real Envoy (issue 7 item 8)
     const planStep = steps(plan).find((s) => String(s.run ?? '').includes('portcullis plan')) as Yaml;
-    expect(planStep.run).toContain('npx portcullis plan --base "origin/${BASE_REF}" --head HEAD --format markdown');
-    expect(planStep.env).toEqual({ BASE_REF: '${{ github.base_ref }}' });
+    expect(planStep.run).toContain('npx portcullis plan --base "origin/${BASE_REF}" --head HEAD --format markdown --now "$INSTANT"');
+    expect(planStep.env).toEqual({ BASE_REF: '${{ github.base_ref }}', INSTANT: '${{ steps.instant.outputs.instant }}' });
+    expect(plan.outputs).toEqual({ instant: '${{ steps.instant.outputs.instant }}' });
+    expect(stepUsing(plan, 'actions/upload-artifact')?.with).toMatchObject({ name: 'portcullis-plan', path: 'plan-full.md' });
+  });
+
+  it('the comment merges every preview, is cut to 60,000 characters, and links to the full plan', () => {
+    expect(comment.needs).toEqual(['plan', 'preview']);
+    expect(String(comment.if)).toMatch(/^always\(\) && needs\.plan\.result != 'cancelled'/);
+    expect(stepUsing(comment, 'actions/download-artifact')?.with).toEqual({ pattern: 'pulumi-preview-*', 'merge-multiple': true, path: 'previews' });
+    const run = String(steps(comment).find((s) => String(s.run ?? '').includes('portcullis plan'))?.run);
+    expect(run).toContain('--preview-json "$(basename "$f" .json)=$f"');
+    expect(run).toContain('--now "$INSTANT" \\\n  "${previews[@]}" --max-chars 60000 --full-plan-url "$RUN_URL#artifacts"');
+    const action = stepUsing(preview, './.github/actions/pulumi-stack')?.with;
+    expect(action).toMatchObject({ instant: '${{ needs.plan.outputs.instant }}', 'preview-json': 'previews/${{ matrix.environment }}.json' });
+    expect(stepUsing(preview, 'actions/upload-artifact')?.with).toMatchObject({ name: 'pulumi-preview-${{ matrix.environment }}' });
   });
 
   it('previews every environment with Pulumi, in a matrix', () => {
@@ -130,7 +147,7 @@ describe('policy-pr.yml', () => {
   });
 
   describe('the plan comment', () => {
-    const script = String(stepUsing(plan, 'actions/github-script')?.with.script);
+    const script = String(stepUsing(comment, 'actions/github-script')?.with.script);
     const MARKER = '<!-- portcullis-plan -->';
 
     /** Runs the step's script against a fake GitHub holding `existing` comments. */
@@ -158,7 +175,9 @@ describe('policy-pr.yml', () => {
         writeFileSync(join(dir, 'plan.md'), '## Portcullis plan\n- prod: 1 rule added\n');
         process.chdir(dir);
         const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
-        await new AsyncFunction('github', 'context', 'require', script)(github, context, require);
+        // The script requires .github/scripts/plan-comment.js relative to the checkout (the cwd on a runner).
+        const requireFromRepo = (id: string) => require(id.startsWith('./') ? join(REPO, id) : id);
+        await new AsyncFunction('github', 'context', 'require', script)(github, context, requireFromRepo);
       } finally {
         process.chdir(cwd);
         rmSync(dir, { recursive: true, force: true });
