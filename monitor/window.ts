@@ -92,6 +92,31 @@ export class SlidingWindow {
     return { total, top: top.slice(0, limit) };
   }
 
+  /**
+   * Every non-empty bucket (epoch, count, heavy hitters), emptying the ring: what a replica has
+   * counted since the last call (monitor/fleet-share.ts publishes it).
+   */
+  take(): { epoch: number; count: number; top: readonly HeavyHitter[] }[] {
+    const out: { epoch: number; count: number; top: readonly HeavyHitter[] }[] = [];
+    for (const b of this.buckets) {
+      if (b.epoch < 0 || b.count === 0) continue;
+      out.push({ epoch: b.epoch, count: b.count, top: b.keys?.top() ?? [] });
+      b.epoch = -1;
+      b.count = 0;
+      b.keys = null;
+    }
+    return out;
+  }
+
+  /** Bucket numbers a query of `windowMs` at `nowMs` reads (oldest first). */
+  epochs(nowMs: number, windowMs: number): number[] {
+    const nowEpoch = Math.floor(nowMs / this.bucketMs);
+    const span = Math.min(this.bucketCount, Math.max(1, Math.ceil(windowMs / this.bucketMs)));
+    const out: number[] = [];
+    for (let e = nowEpoch - span + 1; e <= nowEpoch + 1; e++) out.push(e);
+    return out;
+  }
+
   /** Statuses and token use recorded for `key` in the window (what the summaries kept). */
   detail(nowMs: number, windowMs: number, key: string): WindowDetail {
     const out: WindowDetail = { statuses: new Map(), withToken: 0 };

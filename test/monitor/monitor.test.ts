@@ -9,57 +9,12 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { accessEntry, encodeAlsMessage } from '../../bench/monitor/als-encode';
-import { compileSources } from '../../compiler';
-import type { PolicyIR } from '../../compiler/ir/ir';
-import { formatDiagnostic } from '../../compiler/result';
 import { decodeAlsMessage } from '../../monitor/als-decode';
 import { ALS_SERVICE_PATH } from '../../monitor/als-service';
 import { monitorRoutes } from '../../monitor/http-api';
 import { createMonitor, type Monitor } from '../../monitor/monitor';
 import { startHarness, type Harness } from '../xds/harness';
-
-const T0 = Date.parse('2026-06-01T10:00:00Z');
-
-const POLICY = `apiVersion: portcullis.dev/v1
-kind: Service
-metadata: { name: accounts }
-spec: { endpoints: [{ address: 127.0.0.1, port: 9 }] }
----
-apiVersion: portcullis.dev/v1
-kind: Route
-metadata: { name: login }
-spec: { path: { exact: /login }, service: accounts }
----
-apiVersion: portcullis.dev/v1
-kind: Route
-metadata: { name: home }
-spec: { path: { prefix: / }, service: accounts }
----
-apiVersion: portcullis.dev/v1
-kind: Environment
-metadata: { name: prod }
-spec: { fleets: [edge-prod] }
----
-apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: login-stuffing }
-spec:
-  routes: [login]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 30, per: minute } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [login] }]
-`;
-
-function policy(): PolicyIR {
-  const r = compileSources([{ path: 'p.yaml', text: POLICY }], new Date(T0));
-  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
-  return r.value;
-}
+import { policy, T0 } from './policy';
 
 const IDENTIFIER = { nodeId: 'envoy-1', cluster: 'edge-prod', logName: 'portcullis/prod' };
 
