@@ -1,0 +1,110 @@
+/**
+ * Test harness for the monitor's end-to-end tests: the policy world with extra Trigger files, the
+ * control server in process (monitor posting to Alertmanager), one Envoy over ADS (fleet e2e-delta,
+ * environment e2e), and the configuration `portcullis monitoring-config` writes, run by a real
+ * Prometheus and a real Alertmanager whose webhook goes to a receiver standing in for the bot.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
+import { formatDiagnostic } from '../../compiler/result';
+import { compileDirectory } from '../../sources';
+import { createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from './e2e';
+import { startAdsEnvoy, type EnvoyProcess } from './envoy';
+import { startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs } from './monitoring';
+import { freePorts } from './ports';
+import type { ManagedProcess } from './processes';
+
+const BOT_TOKEN = 'e2e-bot-token';
+
+export interface MonitorStack {
+  readonly world: PolicyWorld;
+  readonly server: Awaited<ReturnType<typeof startServerInProcess>>;
+  readonly envoy: EnvoyProcess;
+  readonly hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  readonly promPort: number;
+  readonly amPort: number;
+  /** What the monitor and Envoy counted, for a failure message. */
+  diagnostics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Everything started, in sync; `files` are extra policy files (the Triggers). */
+export async function startMonitorStack(files: Record<string, string>, nodeId: string): Promise<MonitorStack> {
+  const world = await createPolicyWorld(files);
+  const procs: ManagedProcess[] = [];
+  const hook = await startWebhookReceiver(BOT_TOKEN);
+  const [amPort, promPort, adminPort] = (await freePorts(3)) as [number, number, number];
+  const server = await startServerInProcess(world, { monitor: { alertmanagerUrl: `http://127.0.0.1:${amPort}`, prometheusUrl: `http://127.0.0.1:${promPort}` } });
+  const envoy = startAdsEnvoy({ nodeId, fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort, delta: true, logLevel: 'warn' });
+  const stop = async () => {
+    await Promise.all([envoy.stop(), ...procs.map((p) => p.stop())]);
+    await server.stop();
+    await hook.close();
+    await world.close();
+  };
+  try {
+    await envoy.waitReady();
+    await waitInSync(server.http.url, 'e2e-delta');
+    const compiled = await compileDirectory(join(world.repo.dir, 'policies'), new Date());
+    if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
+    const env = compiled.value.environments.find((e) => e.name === 'e2e');
+    if (!env) throw new Error('no environment e2e');
+    const dir = join(world.dir, 'monitoring');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'bot-token'), `${BOT_TOKEN}\n`);
+    writeConfigs(
+      dir,
+      monitoringConfig(env, {
+        portcullis: server.http.url.replace(/^http:\/\//, ''),
+        envoys: [`127.0.0.1:${adminPort}`],
+        alertmanager: `127.0.0.1:${amPort}`,
+        webhookUrl: `http://127.0.0.1:${hook.port}/hooks/alertmanager`,
+        webhookAuth: { kind: 'bearer', credentialsFile: join(dir, 'bot-token') },
+        scrapeIntervalMs: 1000,
+        evaluationIntervalMs: 1000,
+        groupWaitMs: 1000,
+        groupIntervalMs: 1000,
+        repeatIntervalMs: 3_600_000,
+      }),
+    );
+    procs.push(...(await Promise.all([startAlertmanager(dir, amPort), startPrometheus(dir, promPort)])));
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    world,
+    server,
+    envoy,
+    hook,
+    promPort,
+    amPort,
+    async diagnostics() {
+      const metrics = await server.registry.metrics();
+      const mine = metrics.split('\n').filter((l) => /^portcullis_(monitor|route_responses|trigger)/.test(l));
+      const stats = [...(await envoy.stats('access_log'))].map(([k, v]) => `${k}: ${v}`);
+      return [...mine, ...stats, `webhooks: ${JSON.stringify(hook.deliveries).slice(0, 2000)}`].join('\n');
+    },
+    stop,
+  };
+}
+
+/** One token subject sending more than 40 % of the orders traffic (≥ 60 requests in 10 s). */
+export const TOKEN_ABUSE_TRIGGER = `apiVersion: portcullis.dev/v1
+kind: Trigger
+metadata: { name: orders-token-abuse }
+spec:
+  description: One token subject sends most of the orders traffic
+  environments: [e2e]
+  routes: [orders]
+  key: tokenSubject
+  condition: { share: { above: 40, minRequests: 60, window: 10s } }
+  severity: warning
+  lockdown:
+    duration: 2h
+    owner: "@oncall"
+    reason: "Token abuse on {{route}} by {{sub}}"
+    actions:
+      - { type: revokeTokens, subjects: ["{{sub}}"] }
+`;
