@@ -7,35 +7,17 @@
  * attack stops. Prints first anomalous request → webhook, in seconds.
  */
 import { call } from '../support/e2e';
-import { startMonitorStack, type MonitorStack } from '../support/monitor-stack';
+import { startMonitorStack, STUFFING_TRIGGER, type MonitorStack } from '../support/monitor-stack';
 import { promQuery, type WebhookDelivery } from '../support/monitoring';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
 
-const TRIGGER = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: orders-stuffing }
-spec:
-  description: Failed authentication on the orders API from one network
-  environments: [e2e]
-  routes: [orders]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 20, window: 10s } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    reason: "Credential stuffing on {{route}} from {{network}}"
-    actions:
-      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
-`;
 const ATTACK_NET = '198.51.100.0/24';
 let stack: MonitorStack;
 
 beforeAll(async () => {
-  stack = await startMonitorStack({ 'policies/triggers.yaml': TRIGGER }, 'e2e-monitor-1');
+  stack = await startMonitorStack({ 'policies/triggers.yaml': STUFFING_TRIGGER }, 'e2e-monitor-1');
 });
 
 afterAll(async () => {

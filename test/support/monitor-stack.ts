@@ -108,3 +108,23 @@ spec:
     actions:
       - { type: revokeTokens, subjects: ["{{sub}}"] }
 `;
+
+/** More than 20 401s on orders from one /24 in 10 s. */
+export const STUFFING_TRIGGER = `apiVersion: portcullis.dev/v1
+kind: Trigger
+metadata: { name: orders-stuffing }
+spec:
+  description: Failed authentication on the orders API from one network
+  environments: [e2e]
+  routes: [orders]
+  responses: { statuses: [401] }
+  key: clientNetwork
+  condition: { rate: { above: 20, window: 10s } }
+  severity: critical
+  lockdown:
+    duration: 1h
+    owner: "@oncall"
+    reason: "Credential stuffing on {{route}} from {{network}}"
+    actions:
+      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
+`;
