@@ -92,8 +92,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
     const t = now();
     const batch = new Map<string, number>();
+    let outOfWindow = 0;
     for (const e of entries) {
       const c = env.ingest(e, t);
+      if (!c.inWindow) outOfWindow++;
       const k = `${c.route}\u0000${c.codeClass}\u0000${c.cause}`;
       batch.set(k, (batch.get(k) ?? 0) + 1);
     }
@@ -103,7 +105,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
       metrics.responses.inc({ environment: env.env.name, fleet, route, code_class, cause }, n);
     }
     metrics.messages.inc({ result: 'ok' });
-    metrics.entries.inc({ result: 'counted' }, entries.length);
+    metrics.entries.inc({ result: 'counted' }, entries.length - outOfWindow);
+    if (outOfWindow) metrics.entries.inc({ result: 'out_of_window' }, outOfWindow);
   };
 
   const share = fleetShare(options.fleetMerge ?? null, metrics, logger);
@@ -140,6 +143,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
     const envs = [...environments.values()];
     if (share) await share.sync(envs.flatMap((e) => e.triggers), t);
     let posts = envs.flatMap((env) => env.triggers.flatMap((state) => alertsOf(env, state, t)));
+    metrics.trackedKeys.set(envs.reduce((n, e) => n + e.trackedKeys, 0));
     if (!options.alertmanager || posts.length === 0) return;
     // With replicas, the one holding an incident's lease posts it (all of them while Redis is away).
     if (share) {

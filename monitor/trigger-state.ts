@@ -122,6 +122,12 @@ export class TriggerState {
     return this.pending;
   }
 
+  /** Keys tracked in its windows (bounded by buckets × 2 × capacity each). */
+  get trackedKeys(): number {
+    const p = this.pending;
+    return this.matched.trackedKeys + this.byRoute.trackedKeys + (p ? p.matched.trackedKeys + p.byRoute.trackedKeys : 0);
+  }
+
   /** The windows' shape: bucket width and count (the same for the three). */
   get ring(): SlidingWindow {
     return this.matched;

@@ -45,11 +45,24 @@ export class SlidingWindow {
     return this.bucketMs * this.bucketCount;
   }
 
+  /** Whether an entry that started at `startMs`, seen at `nowMs`, falls in the ring. */
+  accepts(startMs: number, nowMs: number): boolean {
+    const epoch = Math.floor(startMs / this.bucketMs);
+    const nowEpoch = Math.floor(nowMs / this.bucketMs);
+    return epoch > nowEpoch - this.bucketCount && epoch <= nowEpoch + 1;
+  }
+
+  /** Keys tracked over every bucket (memory: at most buckets × 2 × capacity). */
+  get trackedKeys(): number {
+    let n = 0;
+    for (const b of this.buckets) n += b.keys?.size ?? 0;
+    return n;
+  }
+
   /** Counts one entry that started at `startMs`, seen at `nowMs`. */
   add(startMs: number, nowMs: number, key: string | null, n = 1, status?: number, withToken = false): void {
     const epoch = Math.floor(startMs / this.bucketMs);
-    const nowEpoch = Math.floor(nowMs / this.bucketMs);
-    if (epoch <= nowEpoch - this.bucketCount || epoch > nowEpoch + 1) {
+    if (!this.accepts(startMs, nowMs)) {
       this.dropped += n;
       return;
     }

@@ -170,4 +170,45 @@ describe('receiver, metrics and alerts', () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  test('hostile streams: an oversized batch, a message over 16 MiB, no node, times outside the windows — dropped and counted', async () => {
+    clock = T0;
+    const before = await harness.metric('portcullis_route_responses_total');
+    const many = Array.from({ length: 10_001 }, (_, i) => accessEntry({ startMs: clock, route: 'login', status: 401, clientIp: `192.0.2.${i % 250}` }));
+    expect((await stream([encodeAlsMessage(many, IDENTIFIER)]))?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await harness.metric('portcullis_monitor_messages_total', { result: 'too_many_entries' })).toBe(1);
+    expect((await stream([Buffer.alloc(17 * 1024 * 1024, 0x0a)]))?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await harness.metric('portcullis_route_responses_total')).toBe(before);
+
+    // No identifier on the stream's first message: its entries are dropped, the stream is kept.
+    const unknown = await harness.metric('portcullis_monitor_entries_total', { result: 'unknown_node' });
+    expect(await stream([encodeAlsMessage([accessEntry({ startMs: clock })]), encodeAlsMessage([accessEntry({ startMs: clock }), accessEntry({ startMs: clock })])])).toBeNull();
+    expect(await harness.metric('portcullis_monitor_entries_total', { result: 'unknown_node' })).toBe(unknown + 3);
+
+    // An hour old or an hour ahead: counted in the route series, never in a window.
+    const skewed = [clock - 3_600_000, clock + 3_600_000].map((startMs) => accessEntry({ startMs, route: 'login', status: 401, clientIp: '198.51.100.9' }));
+    expect(await stream([encodeAlsMessage(skewed, IDENTIFIER)])).toBeNull();
+    expect(await harness.metric('portcullis_monitor_entries_total', { result: 'out_of_window' })).toBe(2);
+    expect(monitor.environment('prod')?.top('login', 'clientIp', 300_000, 100, clock).top.some((t) => t.key === '198.51.100.9')).toBe(false);
+  });
+
+  test('memory stays bounded: 200,000 distinct addresses and tokens over 5 minutes hold a bounded number of keys', async () => {
+    // The bound: evidence windows (2 routes × 4 dimensions × 30 buckets × 2 × 64) + the trigger (61 × 2 × 256 + 61 × 2 × 64).
+    const bound = 2 * 4 * 30 * 2 * 64 + (61 * 2 * 256 + 61 * 2 * 64);
+    const tracked: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let batch = 0; batch < 10; batch++) {
+        const entries = Array.from({ length: 10_000 }, (_, i) => {
+          const k = round * 100_000 + batch * 10_000 + i;
+          return accessEntry({ startMs: clock - (k % 300) * 1000, route: k % 2 ? 'login' : 'home', status: 401, clientIp: `${10 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}.1`, sub: `u${k}`, jti: `j${k}` });
+        });
+        monitor.ingest('edge-prod', 'portcullis/prod', entries);
+      }
+      await monitor.evaluate();
+      tracked.push(await harness.metric('portcullis_monitor_tracked_keys'));
+    }
+    console.log(`tracked keys after 100,000 and 200,000 distinct clients: ${tracked.join(', ')} (bound ${bound})`);
+    for (const n of tracked) expect(n).toBeLessThanOrEqual(bound);
+    expect(tracked[0]).toBeGreaterThan(bound / 4);
+  });
 });
