@@ -7,26 +7,18 @@
  * attack stops. Prints first anomalous request → webhook, in seconds.
  */
 import { call } from '../support/e2e';
-import { startMonitorStack, STUFFING_TRIGGER, type MonitorStack } from '../support/monitor-stack';
+import { useMonitorStack, STUFFING_TRIGGER } from '../support/monitor-stack';
 import { promQuery, type WebhookDelivery } from '../support/monitoring';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
 
 const ATTACK_NET = '198.51.100.0/24';
-let stack: MonitorStack;
-
-beforeAll(async () => {
-  stack = await startMonitorStack({ 'policies/triggers.yaml': STUFFING_TRIGGER }, 'e2e-monitor-1');
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useMonitorStack({ 'policies/triggers.yaml': STUFFING_TRIGGER }, 'e2e-monitor-1');
 
 /** Normal callers: valid tokens from 40 other networks. */
 async function normalRequest(i: number, token: string): Promise<number> {
-  return (await call(stack.world.ports.listener, '/orders', { token, xff: `10.${i % 40}.${i % 7}.${(i % 200) + 1}` })).status;
+  return (await call(stack().world.ports.listener, '/orders', { token, xff: `10.${i % 40}.${i % 7}.${(i % 200) + 1}` })).status;
 }
 
 function firing(d: WebhookDelivery): boolean {
@@ -34,7 +26,7 @@ function firing(d: WebhookDelivery): boolean {
 }
 
 test('a credential-stuffing burst from one /24 fires, reaches the webhook through Alertmanager, and resolves', async () => {
-  const { world, hook, promPort } = stack;
+  const { world, hook, promPort } = stack();
   const token = world.token({ roles: ['reader'] });
   // Steady normal traffic first: nothing fires.
   for (let i = 0; i < 60; i++) expect(await normalRequest(i, token)).toBe(200);
@@ -54,7 +46,7 @@ test('a credential-stuffing burst from one /24 fires, reaches the webhook throug
   }
   expect([...statuses]).toEqual([[401, attackRequests]]);
   const delivery = await waitFor('the firing webhook', () => hook.deliveries.find(firing), 20_000, 50).catch(async (e: unknown) => {
-    throw new Error(`${String(e)}\n${await stack.diagnostics()}`);
+    throw new Error(`${String(e)}\n${await stack().diagnostics()}`);
   });
   const seconds = (delivery.receivedAt - firstAnomalous) / 1000;
   console.log(`first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s (${attackRequests} attack requests sent)`);

@@ -12,7 +12,7 @@
  * other monitor e2e files (jest runs files in parallel).
  */
 import { call } from '../support/e2e';
-import { startMonitorStack, STUFFING_TRIGGER, TOKEN_ABUSE_TRIGGER, type MonitorStack } from '../support/monitor-stack';
+import { useMonitorStack, STUFFING_TRIGGER, TOKEN_ABUSE_TRIGGER } from '../support/monitor-stack';
 import { promQuery } from '../support/monitoring';
 
 jest.setTimeout(150_000);
@@ -45,30 +45,22 @@ spec:
 `;
 const TRIGGERS = ['orders-stuffing', 'orders-token-abuse', 'orders-surge', 'orders-network-surge'];
 
-let stack: MonitorStack;
-
-beforeAll(async () => {
-  stack = await startMonitorStack({ 'policies/triggers.yaml': [STUFFING_TRIGGER, TOKEN_ABUSE_TRIGGER, BASELINES].join('---\n') }, 'e2e-monitor-steady');
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useMonitorStack({ 'policies/triggers.yaml': [STUFFING_TRIGGER, TOKEN_ABUSE_TRIGGER, BASELINES].join('---\n') }, 'e2e-monitor-steady');
 
 /** The monitor's gauge per trigger. */
 async function gauge(name: string): Promise<Map<string, number>> {
-  const m = await stack.server.registry.getSingleMetric(name)?.get();
+  const m = await stack().server.registry.getSingleMetric(name)?.get();
   return new Map((m?.values ?? []).map((v) => [String(v.labels.trigger), v.value]));
 }
 
 /** Responses the monitor counted on the orders route. */
 async function ordersCounted(): Promise<number> {
-  const m = await stack.server.registry.getSingleMetric('portcullis_route_responses_total')?.get();
+  const m = await stack().server.registry.getSingleMetric('portcullis_route_responses_total')?.get();
   return (m?.values ?? []).filter((v) => v.labels.route === 'orders').reduce((n, v) => n + v.value, 0);
 }
 
 test('50 s of steady traffic with a legitimate spike fires nothing', async () => {
-  const { world, hook, promPort, amPort } = stack;
+  const { world, hook, promPort, amPort } = stack();
   const users = Array.from({ length: 40 }, (_, i) => world.token({ roles: ['reader'], sub: `user-${i}` }));
   let n = 0;
   /** One request from one of `subjects` users and `networks` /24s; one in ten with a bad token (401). */

@@ -5,28 +5,20 @@
  * going on) the resolved notification arrives. Prints first anomalous request → webhook, in seconds.
  */
 import { call } from '../support/e2e';
-import { startMonitorStack, TOKEN_ABUSE_TRIGGER, type MonitorStack } from '../support/monitor-stack';
+import { useMonitorStack, TOKEN_ABUSE_TRIGGER } from '../support/monitor-stack';
 import type { WebhookDelivery } from '../support/monitoring';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
 
 const ABUSER = 'svc-scraper-7';
-let stack: MonitorStack;
-
-beforeAll(async () => {
-  stack = await startMonitorStack({ 'policies/triggers.yaml': TOKEN_ABUSE_TRIGGER }, 'e2e-monitor-token');
-});
-
-afterAll(async () => {
-  await stack?.stop();
-});
+const stack = useMonitorStack({ 'policies/triggers.yaml': TOKEN_ABUSE_TRIGGER }, 'e2e-monitor-token');
 
 const about = (status: string) => (d: WebhookDelivery) => d.body.status === status && d.body.alerts.some((a) => a.labels.key === ABUSER);
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('one sub far above the others fires the per-token trigger, the webhook names it, and it resolves', async () => {
-  const { world, hook } = stack;
+  const { world, hook } = stack();
   const users = Array.from({ length: 20 }, (_, i) => world.token({ roles: ['reader'], sub: `user-${i}` }));
   const abuser = world.token({ roles: ['reader'], sub: ABUSER });
   const normal = async (i: number) => expect((await call(world.ports.listener, '/orders', { token: users[i % users.length], xff: `10.20.${i % 20}.${(i % 9) + 1}` })).status).toBe(200);
@@ -46,7 +38,7 @@ test('one sub far above the others fires the per-token trigger, the webhook name
     await pause(10);
   }
   const delivery = await waitFor('the firing webhook', () => hook.deliveries.find(about('firing')), 20_000, 50).catch(async (e: unknown) => {
-    throw new Error(`${String(e)}\n${await stack.diagnostics()}`);
+    throw new Error(`${String(e)}\n${await stack().diagnostics()}`);
   });
   const seconds = (delivery.receivedAt - firstAnomalous) / 1000;
   console.log(`token abuse: first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s (${sent} abusive requests sent)`);

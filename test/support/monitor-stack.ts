@@ -128,3 +128,18 @@ spec:
     actions:
       - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
 `;
+
+/** Starts the stack before the file's tests and stops it after; the getter returns it. */
+export function useMonitorStack(files: Record<string, string>, nodeId: string): () => MonitorStack {
+  let stack: MonitorStack | undefined;
+  beforeAll(async () => {
+    stack = await startMonitorStack(files, nodeId);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+  return () => {
+    if (!stack) throw new Error('the monitor stack did not start');
+    return stack;
+  };
+}
