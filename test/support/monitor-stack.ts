@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { EnvironmentIR } from '../../compiler/ir/ir';
 import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
 import { formatDiagnostic } from '../../compiler/result';
 import { compileDirectory } from '../../sources';
@@ -15,7 +16,8 @@ import { startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs 
 import { freePorts } from './ports';
 import type { ManagedProcess } from './processes';
 
-const BOT_TOKEN = 'e2e-bot-token';
+/** The bearer token Alertmanager sends to the webhook receiver. */
+export const BOT_TOKEN = 'e2e-bot-token';
 
 export interface MonitorStack {
   readonly world: PolicyWorld;
@@ -27,6 +29,27 @@ export interface MonitorStack {
   /** What the monitor and Envoy counted, for a failure message. */
   diagnostics(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** The files `portcullis monitoring-config` writes for `env` (1 s scrape, evaluation and group wait), and the bot's token. */
+export function writeMonitoring(dir: string, env: EnvironmentIR, o: { portcullis: string; envoys: string[]; amPort: number; hookPort: number }): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'bot-token'), `${BOT_TOKEN}\n`);
+  writeConfigs(
+    dir,
+    monitoringConfig(env, {
+      portcullis: o.portcullis,
+      envoys: o.envoys,
+      alertmanager: `127.0.0.1:${o.amPort}`,
+      webhookUrl: `http://127.0.0.1:${o.hookPort}/hooks/alertmanager`,
+      webhookAuth: { kind: 'bearer', credentialsFile: join(dir, 'bot-token') },
+      scrapeIntervalMs: 1000,
+      evaluationIntervalMs: 1000,
+      groupWaitMs: 1000,
+      groupIntervalMs: 1000,
+      repeatIntervalMs: 3_600_000,
+    }),
+  );
 }
 
 /** Everything started, in sync; `files` are extra policy files (the Triggers). */
@@ -51,23 +74,7 @@ export async function startMonitorStack(files: Record<string, string>, nodeId: s
     const env = compiled.value.environments.find((e) => e.name === 'e2e');
     if (!env) throw new Error('no environment e2e');
     const dir = join(world.dir, 'monitoring');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'bot-token'), `${BOT_TOKEN}\n`);
-    writeConfigs(
-      dir,
-      monitoringConfig(env, {
-        portcullis: server.http.url.replace(/^http:\/\//, ''),
-        envoys: [`127.0.0.1:${adminPort}`],
-        alertmanager: `127.0.0.1:${amPort}`,
-        webhookUrl: `http://127.0.0.1:${hook.port}/hooks/alertmanager`,
-        webhookAuth: { kind: 'bearer', credentialsFile: join(dir, 'bot-token') },
-        scrapeIntervalMs: 1000,
-        evaluationIntervalMs: 1000,
-        groupWaitMs: 1000,
-        groupIntervalMs: 1000,
-        repeatIntervalMs: 3_600_000,
-      }),
-    );
+    writeMonitoring(dir, env, { portcullis: server.http.url.replace(/^http:\/\//, ''), envoys: [`127.0.0.1:${adminPort}`], amPort, hookPort: hook.port });
     procs.push(...(await Promise.all([startAlertmanager(dir, amPort), startPrometheus(dir, promPort)])));
   } catch (e) {
     await stop();
