@@ -12,9 +12,9 @@ import { formatDiagnostic } from '../../compiler/result';
 import { compileDirectory } from '../../sources';
 import { createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from './e2e';
 import { startAdsEnvoy, type EnvoyProcess } from './envoy';
-import { startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs } from './monitoring';
+import { startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs, type WebhookDelivery } from './monitoring';
 import { freePorts } from './ports';
-import type { ManagedProcess } from './processes';
+import { waitFor, type ManagedProcess } from './processes';
 
 /** The bearer token Alertmanager sends to the webhook receiver. */
 export const BOT_TOKEN = 'e2e-bot-token';
@@ -149,4 +149,19 @@ export function useMonitorStack(files: Record<string, string>, nodeId: string): 
     if (!stack) throw new Error('the monitor stack did not start');
     return stack;
   };
+}
+
+/**
+ * Waits for the first firing webhook with an alert whose `key` label is `key`; prints and checks
+ * (≤ 10 s, the issue's target) the time since the first anomalous request. Fails with diagnostics.
+ */
+export async function firingWebhook(stack: MonitorStack, key: string, since: number, what: string): Promise<{ delivery: WebhookDelivery; alert: WebhookDelivery['body']['alerts'][number] | undefined }> {
+  const match = (d: WebhookDelivery) => d.body.status === 'firing' && d.body.alerts.some((a) => a.labels.key === key);
+  const delivery = await waitFor('the firing webhook', () => stack.hook.deliveries.find(match), 20_000, 50).catch(async (e: unknown) => {
+    throw new Error(`${String(e)}\n${await stack.diagnostics()}`);
+  });
+  const seconds = (delivery.receivedAt - since) / 1000;
+  console.log(`${what}: first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s`);
+  expect(seconds).toBeLessThan(10);
+  return { delivery, alert: delivery.body.alerts.find((a) => a.labels.key === key) };
 }
