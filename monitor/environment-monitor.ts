@@ -37,6 +37,8 @@ export interface Counted {
   readonly route: string;
   readonly codeClass: string;
   readonly cause: Cause;
+  /** False when its start time lies outside the evidence windows (too old, or ahead of the clock). */
+  readonly inWindow: boolean;
 }
 
 export class EnvironmentMonitor {
@@ -45,6 +47,8 @@ export class EnvironmentMonitor {
   private readonly known: ReadonlySet<string>;
   private readonly disabled: ReadonlySet<string>;
   private readonly lockdownBlocks = new Map<string, Network[]>();
+  /** The evidence windows' ring (what `inWindow` means). */
+  private readonly span: SlidingWindow;
 
   constructor(
     readonly env: EnvironmentIR,
@@ -52,6 +56,7 @@ export class EnvironmentMonitor {
     nowMs: number,
     previous: EnvironmentMonitor | null,
   ) {
+    this.span = new SlidingWindow(sizing.bucketMs, sizing.buckets, 0);
     this.known = new Set(env.routes.map((r) => r.name));
     this.disabled = new Set(env.routes.filter((r) => r.disabled?.provenance.startsWith('Lockdown/')).map((r) => r.name));
     for (const r of env.routes) {
@@ -88,7 +93,7 @@ export class EnvironmentMonitor {
       t.add(e.startMs, nowMs, route, e.status, cls, cause, k);
     }
     if (route !== '') this.countEvidence(route, e, keys, nowMs);
-    return { route, codeClass: cls, cause };
+    return { route, codeClass: cls, cause, inWindow: this.span.accepts(e.startMs, nowMs) };
   }
 
   private isLockdown(route: string, cause: Cause, ip: string): boolean {
@@ -116,6 +121,14 @@ export class EnvironmentMonitor {
       if (k === '') continue;
       w.byKey[d].add(e.startMs, nowMs, k, 1, e.status, e.sub !== '');
     }
+  }
+
+  /** Keys tracked by every window of the environment: bounded by routes and triggers, not by clients. */
+  get trackedKeys(): number {
+    let n = 0;
+    for (const w of this.routes.values()) for (const d of KEY_DIMENSIONS) n += w.byKey[d].trackedKeys;
+    for (const t of this.triggers) n += t.trackedKeys;
+    return n;
   }
 
   /** The top keys of one dimension on a route (or every route when `route` is null). */

@@ -16,6 +16,10 @@ export interface MonitorMetrics {
   readonly triggerBaseline: Gauge<'environment' | 'trigger'>;
   readonly triggerFiring: Gauge<'environment' | 'trigger'>;
   readonly alertPosts: Counter<'result'>;
+  readonly trackedKeys: Gauge;
+  readonly fleetMergeUp: Gauge;
+  readonly fleetMergeErrors: Counter;
+  readonly alertsLeftToPeer: Counter;
 }
 
 export function createMonitorMetrics(registry: Registry): MonitorMetrics {
@@ -30,7 +34,7 @@ export function createMonitorMetrics(registry: Registry): MonitorMetrics {
     }),
     entries: new Counter({
       name: 'portcullis_monitor_entries_total',
-      help: 'Access-log entries received, by result (counted, unknown_node, out_of_window).',
+      help: 'Access-log entries received, by result (counted; unknown_node: dropped; out_of_window: start time outside the 5-minute windows, counted in the route series only).',
       labelNames: ['result'],
       registers,
     }),
@@ -52,5 +56,9 @@ export function createMonitorMetrics(registry: Registry): MonitorMetrics {
     triggerBaseline: trigger('portcullis_trigger_baseline', 'Learned baseline (EWMA of the window count; 0 while warming up or without a baseline condition).'),
     triggerFiring: trigger('portcullis_trigger_firing_keys', 'Keys for which the Trigger is firing.'),
     alertPosts: new Counter({ name: 'portcullis_monitor_alert_posts_total', help: 'POSTs to Alertmanager /api/v2/alerts, by result (ok, error).', labelNames: ['result'], registers }),
+    trackedKeys: new Gauge({ name: 'portcullis_monitor_tracked_keys', help: 'Client networks, addresses and tokens held by the heavy-hitter windows (bounded by routes and triggers, never by the number of clients).', registers }),
+    fleetMergeUp: new Gauge({ name: 'portcullis_monitor_fleet_merge_up', help: "1 when the last exchange with the fleet merge's Redis succeeded, 0 while triggers evaluate this replica's view only.", registers }),
+    fleetMergeErrors: new Counter({ name: 'portcullis_monitor_fleet_merge_errors_total', help: 'Evaluation ticks and lease claims that could not reach the Redis of the fleet merge.', registers }),
+    alertsLeftToPeer: new Counter({ name: 'portcullis_monitor_alerts_left_to_replica_total', help: 'Alerts this replica did not post because another replica holds the incident (fleet merge).', registers }),
   };
 }

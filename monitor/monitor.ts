@@ -4,6 +4,8 @@
  * posts their alerts to Alertmanager. Reads the compiled policy (IR); wired in by cli/.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PolicyIR } from '../compiler/ir/ir';
@@ -12,6 +14,9 @@ import { postAlerts, toAlertmanager, type AlertmanagerAlert, type AlertmanagerTa
 import { DEFAULT_EVIDENCE, EnvironmentMonitor, type EvidenceSizing } from './environment-monitor';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics';
 import type { AccessEntry } from './als-decode';
+import { FleetShare } from './fleet-share';
+import { parseRedisUrl, RedisClient } from './redis';
+import type { TriggerState } from './trigger-state';
 
 export interface MonitorOptions {
   readonly registry: Registry;
@@ -31,6 +36,17 @@ export interface MonitorOptions {
   readonly alertUnkeyed?: boolean;
   /** The clock (tests); default Date.now. */
   readonly now?: () => number;
+  /** Several replicas: merge the triggers' windows through this Redis (monitor/fleet-share.ts). */
+  readonly fleetMerge?: FleetMergeOptions | null;
+}
+
+export interface FleetMergeOptions {
+  /** redis://[:password@]host:port[/db] */
+  readonly redisUrl: string;
+  /** Unique per replica (default hostname:pid:random). */
+  readonly replica?: string;
+  /** Key prefix (default portcullis:monitor). */
+  readonly prefix?: string;
 }
 
 export interface Monitor {
@@ -45,7 +61,7 @@ export interface Monitor {
   evaluate(): Promise<void>;
   /** Starts the evaluation timer. */
   start(): void;
-  /** Stops the timer and posts nothing more. */
+  /** Stops the timer and posts nothing more (and closes the fleet merge's connection). */
   stop(): void;
   readonly metrics: MonitorMetrics;
 }
@@ -76,8 +92,10 @@ export function createMonitor(options: MonitorOptions): Monitor {
     }
     const t = now();
     const batch = new Map<string, number>();
+    let outOfWindow = 0;
     for (const e of entries) {
       const c = env.ingest(e, t);
+      if (!c.inWindow) outOfWindow++;
       const k = `${c.route}\u0000${c.codeClass}\u0000${c.cause}`;
       batch.set(k, (batch.get(k) ?? 0) + 1);
     }
@@ -87,42 +105,60 @@ export function createMonitor(options: MonitorOptions): Monitor {
       metrics.responses.inc({ environment: env.env.name, fleet, route, code_class, cause }, n);
     }
     metrics.messages.inc({ result: 'ok' });
-    metrics.entries.inc({ result: 'counted' }, entries.length);
+    metrics.entries.inc({ result: 'counted' }, entries.length - outOfWindow);
+    if (outOfWindow) metrics.entries.inc({ result: 'out_of_window' }, outOfWindow);
+  };
+
+  const share = fleetShare(options.fleetMerge ?? null, metrics, logger);
+  const leaseMs = 2 * Math.max(resendEvery, evaluateEvery);
+
+  /** One trigger's alerts this tick (its series set on the way). */
+  const alertsOf = (env: EnvironmentMonitor, state: TriggerState, t: number): Post[] => {
+    const r = state.evaluate(t);
+    const labels = { environment: env.env.name, trigger: state.ir.name };
+    metrics.triggerValue.set(labels, r.topValue);
+    metrics.triggerThreshold.set(labels, r.threshold);
+    metrics.triggerBaseline.set(labels, r.baseline ?? 0);
+    metrics.triggerFiring.set(labels, r.firing.length);
+    if (state.newMatches > 0) metrics.triggerMatches.inc(labels, state.newMatches);
+    state.newMatches = 0;
+    if (state.ir.key === 'none' && !options.alertUnkeyed) return [];
+    const incidentOf = (key: string) => `${state.ir.name}/${env.env.name}/${key || '-'}`;
+    const posts: Post[] = [];
+    for (const a of r.firing) {
+      const incident = incidentOf(a.key);
+      const last = lastPosted.get(incident);
+      if (last !== undefined && t - last < resendEvery) continue;
+      posts.push({ incident, resolved: false, alert: toAlertmanager(state.ir, env.env.name, a, t + 4 * Math.max(resendEvery, evaluateEvery), options.prometheusUrl ?? null) });
+    }
+    for (const a of r.resolved) {
+      lastPosted.delete(incidentOf(a.key));
+      posts.push({ incident: incidentOf(a.key), resolved: true, alert: toAlertmanager(state.ir, env.env.name, a, t, options.prometheusUrl ?? null) });
+    }
+    return posts;
   };
 
   const evaluate = async (): Promise<void> => {
     const t = now();
-    const alerts: AlertmanagerAlert[] = [];
-    for (const env of environments.values()) {
-      for (const state of env.triggers) {
-        const r = state.evaluate(t);
-        const labels = { environment: env.env.name, trigger: state.ir.name };
-        metrics.triggerValue.set(labels, r.topValue);
-        metrics.triggerThreshold.set(labels, r.threshold);
-        metrics.triggerBaseline.set(labels, r.baseline ?? 0);
-        metrics.triggerFiring.set(labels, r.firing.length);
-        if (state.newMatches > 0) metrics.triggerMatches.inc(labels, state.newMatches);
-        state.newMatches = 0;
-        if (state.ir.key === 'none' && !options.alertUnkeyed) continue;
-        for (const a of r.firing) {
-          const incident = `${state.ir.name}/${env.env.name}/${a.key || '-'}`;
-          const last = lastPosted.get(incident);
-          if (last !== undefined && t - last < resendEvery) continue;
-          lastPosted.set(incident, t);
-          alerts.push(toAlertmanager(state.ir, env.env.name, a, t + 4 * Math.max(resendEvery, evaluateEvery), options.prometheusUrl ?? null));
-        }
-        for (const a of r.resolved) {
-          lastPosted.delete(`${state.ir.name}/${env.env.name}/${a.key || '-'}`);
-          alerts.push(toAlertmanager(state.ir, env.env.name, a, t, options.prometheusUrl ?? null));
-        }
-      }
+    const envs = [...environments.values()];
+    if (share) await share.sync(envs.flatMap((e) => e.triggers), t);
+    let posts = envs.flatMap((env) => env.triggers.flatMap((state) => alertsOf(env, state, t)));
+    metrics.trackedKeys.set(envs.reduce((n, e) => n + e.trackedKeys, 0));
+    if (!options.alertmanager || posts.length === 0) return;
+    // With replicas, the one holding an incident's lease posts it (all of them while Redis is away).
+    if (share) {
+      const owned = await share.claim(posts.map((p) => p.incident), leaseMs);
+      metrics.alertsLeftToPeer.inc(posts.filter((p) => !owned.has(p.incident)).length);
+      posts = posts.filter((p) => owned.has(p.incident));
+      if (posts.length === 0) return;
     }
-    if (!options.alertmanager || alerts.length === 0) return;
+    for (const p of posts) if (!p.resolved) lastPosted.set(p.incident, t);
+    const alerts = posts.map((p) => p.alert);
     const error = await postAlerts(options.alertmanager, alerts);
     metrics.alertPosts.inc({ result: error ? 'error' : 'ok' });
     if (error) {
       logger.warn({ error, alerts: alerts.length }, 'could not post alerts; firing alerts are posted again next tick');
-      for (const a of alerts) if (a.labels.incident) lastPosted.delete(a.labels.incident);
+      for (const p of posts) lastPosted.delete(p.incident);
     } else logger.info({ alerts: alerts.map((a) => ({ incident: a.labels.incident, endsAt: a.endsAt })) }, 'alerts posted');
   };
 
@@ -170,6 +206,8 @@ export function createMonitor(options: MonitorOptions): Monitor {
         next.set(e.name, new EnvironmentMonitor(e, sizing, t, environments.get(e.name) ?? null));
         for (const f of e.fleets) fleets.set(f, e.name);
       }
+      // Counted from the start for publication (a trigger kept across the update keeps its pending counts).
+      if (share) for (const env of next.values()) for (const state of env.triggers) state.startSharing();
       environments = next;
       fleetEnv = fleets;
     },
@@ -206,7 +244,25 @@ export function createMonitor(options: MonitorOptions): Monitor {
     stop() {
       if (timer) clearInterval(timer);
       timer = null;
+      share?.close();
     },
     metrics,
   };
+}
+
+/** An alert to post, under its incident key. */
+interface Post {
+  readonly incident: string;
+  readonly resolved: boolean;
+  readonly alert: AlertmanagerAlert;
+}
+
+function fleetShare(o: FleetMergeOptions | null, metrics: MonitorMetrics, logger: Logger): FleetShare | null {
+  if (!o) return null;
+  const target = parseRedisUrl(o.redisUrl);
+  if (typeof target === 'string') throw new Error(`fleet merge: ${target}`);
+  const redis = new RedisClient(target);
+  const replica = o.replica ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  logger.info({ redis: `${target.host}:${target.port}`, replica }, 'fleet merge: triggers evaluate the traffic of every replica through Redis');
+  return new FleetShare({ redis, replica, metrics, logger, ...(o.prefix ? { prefix: o.prefix } : {}) });
 }

@@ -6,7 +6,7 @@
 import type { TriggerIR } from '../compiler/ir/ir';
 import { formatWindow } from '../compiler/monitor/alert-labels';
 import type { Cause } from './cause';
-import { SlidingWindow } from './window';
+import { SlidingWindow, type WindowQuery } from './window';
 
 /** Heavy hitters tracked per bucket of a keyed trigger (2× this at most). */
 const TRIGGER_CAPACITY = 256;
@@ -43,6 +43,15 @@ export interface TriggerAlert {
   readonly evidence: Evidence;
 }
 
+/** The windows of a trigger, by the names the fleet merge stores them under. */
+export type WindowName = 'matched' | 'watched' | 'byRoute';
+
+/** What this replica counted since its last publication (monitor/fleet-share.ts). */
+export type PendingWindows = Record<WindowName, SlidingWindow>;
+
+/** Query limits per window: the most keys any evaluation reads. */
+export const QUERY_LIMITS: Record<WindowName, number> = { matched: MAX_FIRING_KEYS, watched: 0, byRoute: 10 };
+
 interface Track {
   pendingSince: number;
   firingSince: number | null;
@@ -63,6 +72,13 @@ export class TriggerState {
   private lastSampleMs = 0;
   /** Matching entries since the last metrics read (portcullis_trigger_matches_total). */
   newMatches = 0;
+  /** Set by startSharing: counts not yet published to the fleet merge. */
+  pending: PendingWindows | null = null;
+  /**
+   * The fleet's merged windows for this tick (`<window>:<windowMs>` → query), set by the fleet merge
+   * before evaluate; null = this replica's own view (no merge, or Redis unreachable).
+   */
+  merged: Map<string, WindowQuery> | null = null;
 
   constructor(
     readonly ir: TriggerIR,
@@ -85,6 +101,7 @@ export class TriggerState {
   add(startMs: number, nowMs: number, route: string, status: number, cls: string, cause: Cause, keys: EntryKeys): void {
     if (this.routes && !this.routes.has(route)) return;
     this.watched.add(startMs, nowMs, null);
+    this.pending?.watched.add(startMs, nowMs, null);
     if (this.statuses && !this.statuses.has(cls) && !this.statuses.has(String(status))) return;
     if (this.causes && !this.causes.has(cause)) return;
     const key = this.ir.key === 'none' ? null : keys[this.ir.key];
@@ -92,6 +109,49 @@ export class TriggerState {
     this.matched.add(startMs, nowMs, key);
     this.byRoute.add(startMs, nowMs, route);
     this.newMatches++;
+    if (this.pending) {
+      this.pending.matched.add(startMs, nowMs, key);
+      this.pending.byRoute.add(startMs, nowMs, route);
+    }
+  }
+
+  /** From now on, keeps what it counts for publication too (pending). */
+  startSharing(): PendingWindows {
+    const like = (w: SlidingWindow) => new SlidingWindow(w.bucketMs, w.bucketCount, w.capacity);
+    this.pending ??= { matched: like(this.matched), watched: like(this.watched), byRoute: like(this.byRoute) };
+    return this.pending;
+  }
+
+  /** Keys tracked in its windows (bounded by buckets × 2 × capacity each). */
+  get trackedKeys(): number {
+    const p = this.pending;
+    return this.matched.trackedKeys + this.byRoute.trackedKeys + (p ? p.matched.trackedKeys + p.byRoute.trackedKeys : 0);
+  }
+
+  /** The windows' shape: bucket width and count (the same for the three). */
+  get ring(): SlidingWindow {
+    return this.matched;
+  }
+
+  /** The window lengths evaluation reads. */
+  get spans(): number[] {
+    const c = this.ir.condition;
+    return c.kind === 'baseline' && c.floor.windowMs !== c.windowMs ? [c.windowMs, c.floor.windowMs] : [c.windowMs];
+  }
+
+  /**
+   * A window over the last `windowMs`: the fleet's when merged, else this replica's. The fleet's
+   * view never counts less than this replica saw (after Redis lost its data, counts of a tick whose
+   * publication failed): each count is the larger of the two.
+   */
+  private query(name: WindowName, nowMs: number, windowMs: number, limit = 0): WindowQuery {
+    const local = this[name].query(nowMs, windowMs, limit);
+    const m = this.merged?.get(`${name}:${windowMs}`);
+    if (!m) return local;
+    const counts = new Map(m.top.map((h) => [h.key, h]));
+    for (const h of local.top) if (h.count > (counts.get(h.key)?.count ?? 0)) counts.set(h.key, h);
+    const top = [...counts.values()].sort((x, y) => y.count - x.count || (x.key < y.key ? -1 : 1));
+    return { total: Math.max(m.total, local.total), top: top.slice(0, limit) };
   }
 
   private get windowMs(): number {
@@ -101,7 +161,7 @@ export class TriggerState {
   /** The condition's value and threshold for each candidate key, highest first. */
   private candidates(nowMs: number): { key: string; value: number; threshold: number; baseline: number | null; warmingUp: boolean }[] {
     const c = this.ir.condition;
-    const q = this.matched.query(nowMs, c.windowMs, this.ir.key === 'none' ? 0 : MAX_FIRING_KEYS);
+    const q = this.query('matched', nowMs, c.windowMs, this.ir.key === 'none' ? 0 : MAX_FIRING_KEYS);
     const rows = this.ir.key === 'none' ? [{ key: '', count: q.total }] : q.top;
     switch (c.kind) {
       case 'rate':
@@ -111,7 +171,7 @@ export class TriggerState {
         return rows.map((r) => ({ key: r.key, value: round((100 * r.count) / q.total), threshold: c.abovePercent, baseline: null, warmingUp: false }));
       case 'baseline': {
         const warmingUp = nowMs - this.sinceMs < c.warmUpMs || this.samples === 0;
-        const floorQ = c.floor.windowMs === c.windowMs ? q : this.matched.query(nowMs, c.floor.windowMs, this.ir.key === 'none' ? 0 : MAX_FIRING_KEYS);
+        const floorQ = c.floor.windowMs === c.windowMs ? q : this.query('matched', nowMs, c.floor.windowMs, this.ir.key === 'none' ? 0 : MAX_FIRING_KEYS);
         const floorOf = (key: string) => (this.ir.key === 'none' ? floorQ.total : (floorQ.top.find((t) => t.key === key)?.count ?? 0));
         const learned = round(this.mean);
         return rows
@@ -126,7 +186,7 @@ export class TriggerState {
     const c = this.ir.condition;
     if (c.kind !== 'baseline' || nowMs - this.lastSampleMs < 1000) return;
     if ([...this.tracks.values()].some((t) => t.firingSince !== null)) return;
-    const q = this.matched.query(nowMs, c.windowMs, this.ir.key === 'none' ? 0 : 1);
+    const q = this.query('matched', nowMs, c.windowMs, this.ir.key === 'none' ? 0 : 1);
     const x = this.ir.key === 'none' ? q.total : (q.top[0]?.count ?? 0);
     const tau = Math.max(c.warmUpMs, 10 * c.windowMs);
     const alpha = this.samples === 0 ? 1 : 1 - Math.exp(-(nowMs - this.lastSampleMs) / tau);
@@ -165,11 +225,11 @@ export class TriggerState {
   }
 
   private evidence(nowMs: number, warmingUp: boolean): Evidence {
-    const q = this.matched.query(nowMs, this.windowMs, this.ir.key === 'none' ? 0 : 5);
-    const routes = this.byRoute.query(nowMs, this.windowMs, 10).top.map((r) => ({ route: r.key, count: r.count }));
+    const q = this.query('matched', nowMs, this.windowMs, this.ir.key === 'none' ? 0 : 5);
+    const routes = this.query('byRoute', nowMs, this.windowMs, 10).top.map((r) => ({ route: r.key, count: r.count }));
     return {
       window: formatWindow(this.windowMs),
-      total: this.watched.query(nowMs, this.windowMs).total,
+      total: this.query('watched', nowMs, this.windowMs).total,
       matched: q.total,
       top: q.top.map((t) => ({ key: t.key, count: t.count, share: q.total ? round(t.count / q.total, 4) : 0 })),
       routes,

@@ -45,11 +45,24 @@ export class SlidingWindow {
     return this.bucketMs * this.bucketCount;
   }
 
+  /** Whether an entry that started at `startMs`, seen at `nowMs`, falls in the ring. */
+  accepts(startMs: number, nowMs: number): boolean {
+    const epoch = Math.floor(startMs / this.bucketMs);
+    const nowEpoch = Math.floor(nowMs / this.bucketMs);
+    return epoch > nowEpoch - this.bucketCount && epoch <= nowEpoch + 1;
+  }
+
+  /** Keys tracked over every bucket (memory: at most buckets × 2 × capacity). */
+  get trackedKeys(): number {
+    let n = 0;
+    for (const b of this.buckets) n += b.keys?.size ?? 0;
+    return n;
+  }
+
   /** Counts one entry that started at `startMs`, seen at `nowMs`. */
   add(startMs: number, nowMs: number, key: string | null, n = 1, status?: number, withToken = false): void {
     const epoch = Math.floor(startMs / this.bucketMs);
-    const nowEpoch = Math.floor(nowMs / this.bucketMs);
-    if (epoch <= nowEpoch - this.bucketCount || epoch > nowEpoch + 1) {
+    if (!this.accepts(startMs, nowMs)) {
       this.dropped += n;
       return;
     }
@@ -90,6 +103,31 @@ export class SlidingWindow {
     const top = [...merged].map(([key, v]) => ({ key, count: v.count, error: v.error }));
     top.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
     return { total, top: top.slice(0, limit) };
+  }
+
+  /**
+   * Every non-empty bucket (epoch, count, heavy hitters), emptying the ring: what a replica has
+   * counted since the last call (monitor/fleet-share.ts publishes it).
+   */
+  take(): { epoch: number; count: number; top: readonly HeavyHitter[] }[] {
+    const out: { epoch: number; count: number; top: readonly HeavyHitter[] }[] = [];
+    for (const b of this.buckets) {
+      if (b.epoch < 0 || b.count === 0) continue;
+      out.push({ epoch: b.epoch, count: b.count, top: b.keys?.top() ?? [] });
+      b.epoch = -1;
+      b.count = 0;
+      b.keys = null;
+    }
+    return out;
+  }
+
+  /** Bucket numbers a query of `windowMs` at `nowMs` reads (oldest first). */
+  epochs(nowMs: number, windowMs: number): number[] {
+    const nowEpoch = Math.floor(nowMs / this.bucketMs);
+    const span = Math.min(this.bucketCount, Math.max(1, Math.ceil(windowMs / this.bucketMs)));
+    const out: number[] = [];
+    for (let e = nowEpoch - span + 1; e <= nowEpoch + 1; e++) out.push(e);
+    return out;
   }
 
   /** Statuses and token use recorded for `key` in the window (what the summaries kept). */

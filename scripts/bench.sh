@@ -32,3 +32,6 @@ npx ts-node --transpile-only bench/ratelimit/latency-bench.ts --rate "${BENCH_RL
 echo
 echo "== monitor: ALS ingest on one core, memory with 1,000,000 addresses, top-k accuracy =="
 node --expose-gc dist/bench/monitor/ingest-bench.js
+echo
+echo "== monitor: Envoy request latency with the access-log stream off, on, and the receiver stopped =="
+node dist/bench/monitor/als-latency-bench.js --rate "${BENCH_ALS_RATE:-200}" --seconds "${BENCH_ALS_SECONDS:-5}" --rounds "${BENCH_ALS_ROUNDS:-3}"

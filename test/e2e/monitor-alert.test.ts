@@ -6,102 +6,19 @@
  * lockdown; a real Prometheus scrapes the bounded series; the resolved notification follows when the
  * attack stops. Prints first anomalous request → webhook, in seconds.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
-import { formatDiagnostic } from '../../compiler/result';
-import { compileDirectory } from '../../sources';
-import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
-import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { promQuery, startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs, type WebhookDelivery } from '../support/monitoring';
-import { freePorts } from '../support/ports';
-import type { ManagedProcess } from '../support/processes';
+import { call } from '../support/e2e';
+import { firingWebhook, useMonitorStack, STUFFING_TRIGGER } from '../support/monitor-stack';
+import { promQuery, type WebhookDelivery } from '../support/monitoring';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
 
-const TRIGGER = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: orders-stuffing }
-spec:
-  description: Failed authentication on the orders API from one network
-  environments: [e2e]
-  routes: [orders]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 20, window: 10s } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    reason: "Credential stuffing on {{route}} from {{network}}"
-    actions:
-      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
-`;
 const ATTACK_NET = '198.51.100.0/24';
-const BOT_TOKEN = 'e2e-bot-token';
-
-let world: PolicyWorld;
-let server: Awaited<ReturnType<typeof startServerInProcess>>;
-let envoy: EnvoyProcess;
-let alertmanager: ManagedProcess;
-let prometheus: ManagedProcess;
-let hook: Awaited<ReturnType<typeof startWebhookReceiver>>;
-let promPort = 0;
-
-beforeAll(async () => {
-  world = await createPolicyWorld({ 'policies/triggers.yaml': TRIGGER });
-  hook = await startWebhookReceiver(BOT_TOKEN);
-  const [amPort, pPort, adminPort] = (await freePorts(3)) as [number, number, number];
-  promPort = pPort;
-  server = await startServerInProcess(world, { monitor: { alertmanagerUrl: `http://127.0.0.1:${amPort}`, prometheusUrl: `http://127.0.0.1:${promPort}` } });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-monitor-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort, delta: true, logLevel: 'warn' });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
-
-  const compiled = await compileDirectory(join(world.repo.dir, 'policies'), new Date());
-  if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
-  const env = compiled.value.environments.find((e) => e.name === 'e2e');
-  if (!env) throw new Error('no environment e2e');
-  const dir = join(world.dir, 'monitoring');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'bot-token'), `${BOT_TOKEN}\n`);
-  writeConfigs(
-    dir,
-    monitoringConfig(env, {
-      portcullis: server.http.url.replace(/^http:\/\//, ''),
-      envoys: [`127.0.0.1:${adminPort}`],
-      alertmanager: `127.0.0.1:${amPort}`,
-      webhookUrl: `http://127.0.0.1:${hook.port}/hooks/alertmanager`,
-      webhookAuth: { kind: 'bearer', credentialsFile: join(dir, 'bot-token') },
-      scrapeIntervalMs: 1000,
-      evaluationIntervalMs: 1000,
-      groupWaitMs: 1000,
-      groupIntervalMs: 1000,
-      repeatIntervalMs: 3_600_000,
-    }),
-  );
-  [alertmanager, prometheus] = await Promise.all([startAlertmanager(dir, amPort), startPrometheus(dir, promPort)]);
-});
-
-afterAll(async () => {
-  await Promise.all([envoy?.stop(), alertmanager?.stop(), prometheus?.stop()]);
-  await server?.stop();
-  await hook?.close();
-  await world?.close();
-});
+const stack = useMonitorStack({ 'policies/triggers.yaml': STUFFING_TRIGGER }, 'e2e-monitor-1');
 
 /** Normal callers: valid tokens from 40 other networks. */
 async function normalRequest(i: number, token: string): Promise<number> {
-  return (await call(world.ports.listener, '/orders', { token, xff: `10.${i % 40}.${i % 7}.${(i % 200) + 1}` })).status;
-}
-
-/** What the monitor and Envoy counted, for a failure message. */
-async function diagnostics(): Promise<string> {
-  const metrics = await server.registry.metrics();
-  const mine = metrics.split('\n').filter((l) => /^portcullis_(monitor|route_responses|trigger)/.test(l));
-  const stats = [...(await envoy.stats('access_log'))].map(([k, v]) => `${k}: ${v}`);
-  return [...mine, ...stats, `webhooks: ${JSON.stringify(hook.deliveries).slice(0, 2000)}`].join('\n');
+  return (await call(stack().world.ports.listener, '/orders', { token, xff: `10.${i % 40}.${i % 7}.${(i % 200) + 1}` })).status;
 }
 
 function firing(d: WebhookDelivery): boolean {
@@ -109,6 +26,7 @@ function firing(d: WebhookDelivery): boolean {
 }
 
 test('a credential-stuffing burst from one /24 fires, reaches the webhook through Alertmanager, and resolves', async () => {
+  const { world, hook, promPort } = stack();
   const token = world.token({ roles: ['reader'] });
   // Steady normal traffic first: nothing fires.
   for (let i = 0; i < 60; i++) expect(await normalRequest(i, token)).toBe(200);
@@ -127,14 +45,8 @@ test('a credential-stuffing burst from one /24 fires, reaches the webhook throug
     await new Promise((r) => setTimeout(r, 20));
   }
   expect([...statuses]).toEqual([[401, attackRequests]]);
-  const delivery = await waitFor('the firing webhook', () => hook.deliveries.find(firing), 20_000, 50).catch(async (e: unknown) => {
-    throw new Error(`${String(e)}\n${await diagnostics()}`);
-  });
-  const seconds = (delivery.receivedAt - firstAnomalous) / 1000;
-  console.log(`first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s (${attackRequests} attack requests sent)`);
-  expect(seconds).toBeLessThan(10);
-
-  const alert = delivery.body.alerts.find((a) => a.labels.key === ATTACK_NET);
+  console.log(`credential stuffing: ${attackRequests} attack requests sent`);
+  const { delivery, alert } = await firingWebhook(stack(), ATTACK_NET, firstAnomalous, 'credential stuffing');
   expect(alert?.labels).toEqual({
     alertname: 'PortcullisTrigger',
     trigger: 'orders-stuffing',

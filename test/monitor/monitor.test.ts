@@ -9,57 +9,12 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { accessEntry, encodeAlsMessage } from '../../bench/monitor/als-encode';
-import { compileSources } from '../../compiler';
-import type { PolicyIR } from '../../compiler/ir/ir';
-import { formatDiagnostic } from '../../compiler/result';
 import { decodeAlsMessage } from '../../monitor/als-decode';
 import { ALS_SERVICE_PATH } from '../../monitor/als-service';
 import { monitorRoutes } from '../../monitor/http-api';
 import { createMonitor, type Monitor } from '../../monitor/monitor';
 import { startHarness, type Harness } from '../xds/harness';
-
-const T0 = Date.parse('2026-06-01T10:00:00Z');
-
-const POLICY = `apiVersion: portcullis.dev/v1
-kind: Service
-metadata: { name: accounts }
-spec: { endpoints: [{ address: 127.0.0.1, port: 9 }] }
----
-apiVersion: portcullis.dev/v1
-kind: Route
-metadata: { name: login }
-spec: { path: { exact: /login }, service: accounts }
----
-apiVersion: portcullis.dev/v1
-kind: Route
-metadata: { name: home }
-spec: { path: { prefix: / }, service: accounts }
----
-apiVersion: portcullis.dev/v1
-kind: Environment
-metadata: { name: prod }
-spec: { fleets: [edge-prod] }
----
-apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: login-stuffing }
-spec:
-  routes: [login]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 30, per: minute } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [login] }]
-`;
-
-function policy(): PolicyIR {
-  const r = compileSources([{ path: 'p.yaml', text: POLICY }], new Date(T0));
-  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
-  return r.value;
-}
+import { policy, T0 } from './policy';
 
 const IDENTIFIER = { nodeId: 'envoy-1', cluster: 'edge-prod', logName: 'portcullis/prod' };
 
@@ -214,5 +169,46 @@ describe('receiver, metrics and alerts', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  test('hostile streams: an oversized batch, a message over 16 MiB, no node, times outside the windows — dropped and counted', async () => {
+    clock = T0;
+    const before = await harness.metric('portcullis_route_responses_total');
+    const many = Array.from({ length: 10_001 }, (_, i) => accessEntry({ startMs: clock, route: 'login', status: 401, clientIp: `192.0.2.${i % 250}` }));
+    expect((await stream([encodeAlsMessage(many, IDENTIFIER)]))?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await harness.metric('portcullis_monitor_messages_total', { result: 'too_many_entries' })).toBe(1);
+    expect((await stream([Buffer.alloc(17 * 1024 * 1024, 0x0a)]))?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await harness.metric('portcullis_route_responses_total')).toBe(before);
+
+    // No identifier on the stream's first message: its entries are dropped, the stream is kept.
+    const unknown = await harness.metric('portcullis_monitor_entries_total', { result: 'unknown_node' });
+    expect(await stream([encodeAlsMessage([accessEntry({ startMs: clock })]), encodeAlsMessage([accessEntry({ startMs: clock }), accessEntry({ startMs: clock })])])).toBeNull();
+    expect(await harness.metric('portcullis_monitor_entries_total', { result: 'unknown_node' })).toBe(unknown + 3);
+
+    // An hour old or an hour ahead: counted in the route series, never in a window.
+    const skewed = [clock - 3_600_000, clock + 3_600_000].map((startMs) => accessEntry({ startMs, route: 'login', status: 401, clientIp: '198.51.100.9' }));
+    expect(await stream([encodeAlsMessage(skewed, IDENTIFIER)])).toBeNull();
+    expect(await harness.metric('portcullis_monitor_entries_total', { result: 'out_of_window' })).toBe(2);
+    expect(monitor.environment('prod')?.top('login', 'clientIp', 300_000, 100, clock).top.some((t) => t.key === '198.51.100.9')).toBe(false);
+  });
+
+  test('memory stays bounded: 200,000 distinct addresses and tokens over 5 minutes hold a bounded number of keys', async () => {
+    // The bound: evidence windows (2 routes × 4 dimensions × 30 buckets × 2 × 64) + the trigger (61 × 2 × 256 + 61 × 2 × 64).
+    const bound = 2 * 4 * 30 * 2 * 64 + (61 * 2 * 256 + 61 * 2 * 64);
+    const tracked: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (let batch = 0; batch < 10; batch++) {
+        const entries = Array.from({ length: 10_000 }, (_, i) => {
+          const k = round * 100_000 + batch * 10_000 + i;
+          return accessEntry({ startMs: clock - (k % 300) * 1000, route: k % 2 ? 'login' : 'home', status: 401, clientIp: `${10 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}.1`, sub: `u${k}`, jti: `j${k}` });
+        });
+        monitor.ingest('edge-prod', 'portcullis/prod', entries);
+      }
+      await monitor.evaluate();
+      tracked.push(await harness.metric('portcullis_monitor_tracked_keys'));
+    }
+    console.log(`tracked keys after 100,000 and 200,000 distinct clients: ${tracked.join(', ')} (bound ${bound})`);
+    for (const n of tracked) expect(n).toBeLessThanOrEqual(bound);
+    expect(tracked[0]).toBeGreaterThan(bound / 4);
   });
 });
