@@ -21,7 +21,7 @@ import { RequestGate } from './request-gate';
 import { buildSnapshot, EncodeCache, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
 import { SotwStream } from './sotw';
 import { type AdsStream, type NodeStatus, type StreamContext, VersionHistory } from './stream';
-import { type AdsCodec, createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, type NodeInfo } from './wire';
+import { type AdsCodec, createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, framePassthrough, type NodeInfo, type ResponseFrame } from './wire';
 
 export type { NodeStatus, NodeTypeStatus, NodeNack } from './stream';
 export type { Snapshot, SnapshotMeta } from './snapshot';
@@ -87,9 +87,19 @@ export interface XdsServer {
   readonly metrics: XdsMetrics;
 }
 
-/** The gRPC server: Envoy keeps one ADS stream per connection; pings keep idle ones honest across NAT and LBs. */
-function grpcServer(): grpc.Server {
+/**
+ * The gRPC server: Envoy keeps one ADS stream per connection; pings keep idle ones honest across
+ * NAT and LBs. ADS responses go to the socket as the shared frames they are (framePassthrough).
+ */
+function grpcServer(logger: Logger): grpc.Server {
+  let warned = false;
+  const installed = (ok: boolean): void => {
+    if (ok || warned) return;
+    warned = true;
+    logger.warn('this grpc-js copies every ADS response per stream (no serializeMessage to pass frames through): memory per push grows with the number of streams');
+  };
   return new grpc.Server({
+    interceptors: [framePassthrough(installed)],
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.keepalive_permit_without_calls': 1,
@@ -215,10 +225,10 @@ function runRequest<Req>(core: Core, call: AnyCall, stream: StreamOf<Req>, req: 
 
 /** The ADS service (both variants) and any extra services on one gRPC server. */
 function adsServer(core: Core, ctx: StreamContext, codec: AdsCodec, extra: XdsServerOptions['services']): grpc.Server {
-  const server = grpcServer();
+  const server = grpcServer(core.logger);
   let streamSeq = 0;
-  const write = (call: AnyCall) => (response: unknown): void => {
-    call.write(response);
+  const write = (call: AnyCall) => (frame: ResponseFrame): void => {
+    call.write(frame);
   };
   server.addService(codec.service, {
     StreamAggregatedResources: (call: AnyCall) => serveCall<DiscoveryRequest>(core, call, new SotwStream(++streamSeq, call.getPeer(), ctx, write(call))),
