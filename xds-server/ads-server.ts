@@ -13,6 +13,7 @@ import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
+import { SlicedQueue } from './fanout';
 import { type AnyCall, FleetStreams } from './fleet-streams';
 import { createXdsMetrics, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
@@ -177,6 +178,8 @@ interface Core {
   readonly streams: FleetStreams;
   /** Streams whose first request came before the first publication: released by it. */
   readonly waiting: Map<AdsStream, () => void>;
+  /** Pushes (and releases) after a publication, run in bounded slices. */
+  readonly fanout: SlicedQueue;
   readonly logger: Logger;
 }
 
@@ -193,7 +196,9 @@ function serveCall<Req extends { node: NodeInfo | null }>(core: Core, call: AnyC
       return outcome;
     },
     run: (req) => runRequest(core, call, stream, req),
-    wait: (release) => waiting.set(stream, release),
+    wait: (release) => waiting.set(stream, () => {
+      if (!stream.isClosed) release();
+    }),
   });
   const closed = (why: string) => (): void => {
     waiting.delete(stream);
@@ -216,11 +221,15 @@ function runRequest<Req>(core: Core, call: AnyCall, stream: StreamOf<Req>, req: 
   try {
     stream.onRequest(req);
   } catch (e) {
-    // A bug, not a user mistake: end this stream loudly; Envoy reconnects and keeps its config.
-    core.logger.error({ err: e, node: stream.nodeInfo?.id }, 'xds stream failed');
-    call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error in the control server' });
-    core.streams.close(stream, 'internal error');
+    streamFailed(core, call, stream, e);
   }
+}
+
+/** A bug, not a user mistake: end this stream loudly; Envoy reconnects and keeps its config. */
+function streamFailed(core: Core, call: AnyCall | undefined, stream: AdsStream, e: unknown): void {
+  core.logger.error({ err: e, node: stream.nodeInfo?.id }, 'xds stream failed');
+  call?.emit('error', { code: grpc.status.INTERNAL, details: 'internal error in the control server' });
+  core.streams.close(stream, 'internal error');
 }
 
 /** The ADS service (both variants) and any extra services on one gRPC server. */
@@ -248,10 +257,13 @@ function putInForce(core: Core, metrics: XdsMetrics, built: ReadonlyMap<string, 
   }
   const { fleets, removedFleets, encoded } = publication;
   core.logger.info({ commit: meta.commit, fleets: fleets.map((f) => `${f.fleet}@${f.version}`), removedFleets, encoded }, 'xds snapshots published');
-  core.streams.republish(built, meta.commit, (stream, snapshot) => stream.setSnapshot(snapshot));
-  const released = [...core.waiting.values()];
+  // Every stream reads the new snapshot now; the writes go out in slices (fanout.ts).
+  core.streams.republish(built, meta.commit, (stream, snapshot) => {
+    stream.retarget(snapshot);
+    core.fanout.add(stream, () => stream.flush());
+  });
+  for (const [stream, release] of core.waiting) core.fanout.add(stream, release);
   core.waiting.clear();
-  for (const release of released) release();
 }
 
 export function createXdsServer(options: XdsServerOptions): XdsServer {
@@ -264,7 +276,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const refused = new RefusedStreams();
   for (const reason of REFUSAL_REASONS) metrics.rejectedStreams.inc({ reason }, 0);
   const streams = new FleetStreams({ metrics, logger, refused, fleetOf: options.fleetOf ?? ((node: NodeInfo) => node.cluster) });
-  const core: Core = { state, streams, waiting: new Map(), logger };
+  const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e));
+  const core: Core = { state, streams, waiting: new Map(), fanout, logger };
   const server = adsServer(core, ctx, createAdsCodec(root), options.services);
   let shuttingDown = false;
 
@@ -300,6 +313,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       shuttingDown = true;
       streams.closeAll('control server shutting down', 'server shutdown');
       core.waiting.clear();
+      fanout.clear();
       return stopServer(server, graceMs);
     },
   };

@@ -41,6 +41,11 @@ export class FleetStreams {
     this.calls.set(stream, call);
   }
 
+  /** The call of an open stream. */
+  callOf(stream: AdsStream): AnyCall | undefined {
+    return this.calls.get(stream);
+  }
+
   /** Ends `call` with `code`, remembering and counting the refusal. */
   reject(call: AnyCall, code: grpc.status, reason: RefusalReason, details: string, who: Who): void {
     this.deps.metrics.rejectedStreams.inc({ reason });

@@ -227,9 +227,16 @@ export abstract class AdsStream {
     this.log = this.ctx.logger.child({ node: node.id, fleet: node.cluster, environment: snapshot.environment, variant: this.variant, stream: this.streamId });
   }
 
-  /** A new snapshot for this node's fleet: push what changed, in order. */
-  setSnapshot(snapshot: Snapshot): void {
+  /**
+   * A new snapshot for this node's fleet. Status reads it at once; what changed goes out on the
+   * next `flush` (or request), so a publication can spread the writes over the event loop.
+   */
+  retarget(snapshot: Snapshot): void {
     this.snap = snapshot;
+  }
+
+  /** Sends what is due now, in push order; nothing when nothing is (safe to call any time). */
+  flush(): void {
     this.advance();
   }
 
