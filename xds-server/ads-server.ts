@@ -15,7 +15,7 @@ import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
 import { SlicedQueue } from './fanout';
 import { type AnyCall, FleetStreams } from './fleet-streams';
-import { createXdsMetrics, type XdsMetrics } from './metrics';
+import { createXdsMetrics, watchEventLoopDelay, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
 import { REFUSAL_REASONS, RefusedStreams, type RefusedStream } from './refused-streams';
 import { RequestGate } from './request-gate';
@@ -270,6 +270,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const root = loadEnvoyApi(options.descriptorsPath);
   const state: InForce = { current: new Map(), meta: null, since: new Map() };
   const metrics = createXdsMetrics(options.registry, () => streams.syncSamples((fleet) => state.since.get(fleet)?.since));
+  const loopDelay = watchEventLoopDelay(options.registry);
   const cache = new EncodeCache(createEncoder(root), metrics.encodes);
   const ctx = streamContext(options, metrics);
   const logger = ctx.logger;
@@ -314,6 +315,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       streams.closeAll('control server shutting down', 'server shutdown');
       core.waiting.clear();
       fanout.clear();
+      loopDelay.stop();
       return stopServer(server, graceMs);
     },
   };
