@@ -7,11 +7,11 @@ import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
 import { KIND_OF_TYPE_URL, type TypeSnapshot, versionOf } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
-import { type DeltaDiscoveryRequest, type DeltaDiscoveryResponse, encodeDeltaResponseBody } from './wire';
+import { type DeltaDiscoveryRequest, deltaFrame, type ResponseFrame } from './wire';
 
-/** Response bodies per snapshot type, by (version, upserted name/versions, removed names). */
-const bodyMemo = new WeakMap<TypeSnapshot, Map<string, Buffer>>();
-const BODY_MEMO_LIMIT = 256;
+/** Response frames per snapshot type, by (version, upserted name/versions, removed names). */
+const frameMemo = new WeakMap<TypeSnapshot, Map<string, ResponseFrame>>();
+const FRAME_MEMO_LIMIT = 256;
 
 /** Marks a removal the node rejected, in the rejected map. */
 const REMOVAL = '\0removed';
@@ -35,13 +35,8 @@ export class DeltaStream extends AdsStream {
   };
   private readonly pendingDiff: PerKind<Diff | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
 
-  constructor(
-    streamId: number,
-    peer: string,
-    ctx: StreamContext,
-    private readonly send: (response: DeltaDiscoveryResponse) => void,
-  ) {
-    super(streamId, peer, ctx);
+  constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
+    super(streamId, peer, ctx, send);
   }
 
   onRequest(req: DeltaDiscoveryRequest): void {
@@ -135,30 +130,31 @@ export class DeltaStream extends AdsStream {
   protected pushIfNeeded(kind: XdsKind): boolean {
     const diff = this.diff(kind, true);
     if (diff.upserts.length === 0 && diff.removed.length === 0) return false;
-    const nonce = this.ctx.nextNonce();
     const version = this.selection(kind).version;
-    this.send({ body: this.body(kind, version, diff), typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
+    const frame = (nonce: string): ResponseFrame =>
+      deltaFrame(version, diff.upserts.map((r) => r.delta!), diff.removed, { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
+    const nonce = this.deliver(this.sharedFrame(kind, version, diff, frame), frame);
     this.pendingDiff[kind] = diff;
     this.sent(kind, nonce, version, diff.upserts.map((r) => r.name));
     return true;
   }
 
   /**
-   * The encoded body of a response carrying `diff`: streams that lack the same resource versions
-   * (most of a fleet, after a change) share one body per snapshot type.
+   * The frame of a response carrying `diff`: streams that lack the same resource versions (most of
+   * a fleet, after a change) share one frame per snapshot type.
    */
-  private body(kind: XdsKind, version: string, diff: Diff): Buffer {
+  private sharedFrame(kind: XdsKind, version: string, diff: Diff, frame: (nonce: string) => ResponseFrame): ResponseFrame {
     const own = this.snap!.types[kind];
     let key = `${version}\n`;
     for (const r of diff.upserts) key += `${r.name}\0${r.version}\n`;
     key += '\n' + diff.removed.join('\n');
-    let memo = bodyMemo.get(own);
+    let memo = frameMemo.get(own);
     const hit = memo?.get(key);
     if (hit) return hit;
-    const body = encodeDeltaResponseBody(version, diff.upserts.map((r) => r.delta!), diff.removed);
-    if (!memo) bodyMemo.set(own, (memo = new Map()));
-    if (memo.size < BODY_MEMO_LIMIT) memo.set(key, body);
-    return body;
+    const built = frame(this.ctx.nextNonce());
+    if (!memo) frameMemo.set(own, (memo = new Map()));
+    if (memo.size < FRAME_MEMO_LIMIT) memo.set(key, built);
+    return built;
   }
 
   protected settled(kind: XdsKind): boolean {

@@ -2,6 +2,7 @@
  * Prometheus metrics of the xDS server, registered on the Registry the caller passes (the HTTP edge
  * serves it on /metrics). Names are part of the operator-facing contract: see docs/xds-server.md.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** One connected node's sync state, sampled at scrape time. */
@@ -105,4 +106,28 @@ export function createXdsMetrics(registry: Registry, nodes: () => readonly NodeS
       registers,
     }),
   };
+}
+
+/** Sampling interval of the event-loop delay monitor. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
+
+/**
+ * `portcullis_xds_event_loop_delay_max_seconds`: the longest the event loop was held since the
+ * previous scrape (perf_hooks.monitorEventLoopDelay; each scrape reads and resets it, so one
+ * scraper sees every stall). The monitor's samples include its own 10 ms interval, which is
+ * subtracted: an idle loop reads ≈ 0. `stop` ends the monitor (server shutdown).
+ */
+export function watchEventLoopDelay(registry: Registry): { stop(): void } {
+  const delay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+  delay.enable();
+  new Gauge({
+    name: 'portcullis_xds_event_loop_delay_max_seconds',
+    help: 'Longest event-loop stall since the previous scrape (publication work runs in slices so that this stays under 50 ms).',
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, delay.max / 1e9 - EVENT_LOOP_RESOLUTION_MS / 1000));
+      delay.reset();
+    },
+  });
+  return { stop: () => delay.disable() };
 }

@@ -7,7 +7,7 @@ import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
 import { KIND_OF_TYPE_URL } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
-import { type DiscoveryRequest, type DiscoveryResponse, encodeResponseBody } from './wire';
+import { type DiscoveryRequest, type ResponseFrame, sotwFrame } from './wire';
 
 /**
  * Types where an empty first request means "everything" (legacy wildcard). The rate-limit service
@@ -26,13 +26,8 @@ export class SotwStream extends AdsStream {
   private readonly pendingResources: PerKind<readonly HeldResource[]> = { cluster: [], endpoint: [], listener: [], route: [], ratelimit: [] };
   private readonly everNamed: PerKind<boolean> = { cluster: false, endpoint: false, listener: false, route: false, ratelimit: false };
 
-  constructor(
-    streamId: number,
-    peer: string,
-    ctx: StreamContext,
-    private readonly send: (response: DiscoveryResponse) => void,
-  ) {
-    super(streamId, peer, ctx);
+  constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
+    super(streamId, peer, ctx, send);
   }
 
   onRequest(req: DiscoveryRequest): void {
@@ -114,12 +109,12 @@ export class SotwStream extends AdsStream {
     // Named types (RDS, EDS): a resource absent from a response is not removed, so a response is
     // due only when the node lacks a version of something it asked for.
     if (!st.wildcard && selection.resources.every((r) => st.held.get(r.name)?.version === r.version)) return false;
-    const nonce = this.ctx.nextNonce();
     const resources = selection.resources.filter((r) => r.any !== undefined);
-    // version_info and the resources are the same for every stream with this selection: encoded
-    // once (the selection is shared), only type_url and nonce are written per stream.
-    selection.body ??= encodeResponseBody(selection.version, resources.map((r) => r.any!));
-    this.send({ body: selection.body, typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
+    // Every stream with this selection gets the same response: framed once (the selection is shared).
+    const frame = (nonce: string): ResponseFrame =>
+      sotwFrame(selection.version, resources.map((r) => r.any!), { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
+    selection.frame ??= frame(this.ctx.nextNonce());
+    const nonce = this.deliver(selection.frame, frame);
     this.lastSent[kind] = selection.version;
     this.pendingResources[kind] = resources;
     if (kind === 'cluster') this.ctx.clusterHistory.remember(selection.version, new Map(resources.map((r) => [r.name, r])));

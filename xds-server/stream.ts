@@ -16,7 +16,7 @@ import type { XdsKind } from '../compiler/envoy/resources';
 import { auditEvent, type AuditRecorder } from './audit-hook';
 import type { XdsMetrics } from './metrics';
 import { KINDS_IN_ORDER, type Snapshot, type TypeSnapshot, versionOf } from './snapshot';
-import type { ErrorDetail, NodeInfo } from './wire';
+import type { ErrorDetail, NodeInfo, ResponseFrame } from './wire';
 
 export type Variant = 'sotw' | 'delta';
 
@@ -135,8 +135,8 @@ export class VersionHistory {
 export interface Selection {
   readonly resources: readonly HeldResource[];
   readonly version: string;
-  /** Encoded response fields for this selection, built once when the selection is shared. */
-  body?: Buffer;
+  /** The response carrying this selection, framed once for every stream it is due on. */
+  frame?: ResponseFrame;
 }
 
 const WILDCARD = Symbol('wildcard selection');
@@ -181,11 +181,14 @@ export abstract class AdsStream {
   protected log: Logger;
   protected readonly kinds: Record<XdsKind, KindState>;
   private closed = false;
+  /** Frames this stream was sent: a shared frame is never sent twice on one stream (its nonce would repeat). */
+  private readonly sentFrames = new WeakSet<ResponseFrame>();
 
   constructor(
     readonly streamId: number,
     readonly peer: string,
     protected readonly ctx: StreamContext,
+    private readonly send: (frame: ResponseFrame) => void,
   ) {
     this.log = ctx.logger;
     const state = (kind: XdsKind): KindState => ({
@@ -224,9 +227,16 @@ export abstract class AdsStream {
     this.log = this.ctx.logger.child({ node: node.id, fleet: node.cluster, environment: snapshot.environment, variant: this.variant, stream: this.streamId });
   }
 
-  /** A new snapshot for this node's fleet: push what changed, in order. */
-  setSnapshot(snapshot: Snapshot): void {
+  /**
+   * A new snapshot for this node's fleet. Status reads it at once; what changed goes out on the
+   * next `flush` (or request), so a publication can spread the writes over the event loop.
+   */
+  retarget(snapshot: Snapshot): void {
     this.snap = snapshot;
+  }
+
+  /** Sends what is due now, in push order; nothing when nothing is (safe to call any time). */
+  flush(): void {
     this.advance();
   }
 
@@ -340,6 +350,17 @@ export abstract class AdsStream {
       if (!eds.subscribed || (!eds.wildcard && !eds.names.has(edsName))) return false;
     }
     return true;
+  }
+
+  /**
+   * Writes `shared` (the frame every stream due the same response gets), or, when this stream was
+   * sent that very frame before, a private one from `rebuild` with a fresh nonce. Returns the nonce.
+   */
+  protected deliver(shared: ResponseFrame, rebuild: (nonce: string) => ResponseFrame): string {
+    const frame = this.sentFrames.has(shared) ? rebuild(this.ctx.nextNonce()) : shared;
+    this.sentFrames.add(frame);
+    this.send(frame);
+    return frame.nonce;
   }
 
   /** Records a sent response for `kind` and counts it. */

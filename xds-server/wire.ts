@@ -1,10 +1,11 @@
 /**
  * The ADS service on the wire: envoy.service.discovery.v3.AggregatedDiscoveryService for
  * @grpc/grpc-js, with requests decoded through the Envoy descriptors and responses written by hand
- * around the pre-encoded resource bytes of a snapshot, so a resource is never encoded per stream.
+ * around the pre-encoded resource bytes of a snapshot, so a resource is never encoded per stream,
+ * and a response is framed once for every stream it is due on (ResponseFrame, framePassthrough).
  * The client half (request encoder, response decoder) serves the tests and the benchmark.
  */
-import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import type { MethodDefinition, ServerInterceptingCall, ServerInterceptor, ServiceDefinition } from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -52,45 +53,96 @@ export interface DeltaDiscoveryRequest {
   readonly errorDetail: ErrorDetail | null;
 }
 
-export interface DiscoveryResponse {
-  /** version_info and resources, pre-encoded by encodeResponseBody (shared by many streams). */
-  readonly body: Uint8Array;
+/**
+ * One response as gRPC writes it (the 5-byte length prefix and a DiscoveryResponse or
+ * DeltaDiscoveryResponse), built once and written as it is to every stream it is due on: the
+ * nonce is part of it, so streams sharing a response share its nonce (one response per type is in
+ * flight on a stream, and a stream never gets the same frame twice: see AdsStream.deliver).
+ */
+export class ResponseFrame {
+  constructor(
+    readonly nonce: string,
+    readonly bytes: Buffer,
+  ) {}
+
+  /** The protobuf message without the gRPC prefix (a view, not a copy). */
+  get message(): Buffer {
+    return this.bytes.subarray(5);
+  }
+}
+
+/** `w`'s message behind a gRPC length prefix (uncompressed). */
+function framed(nonce: string, w: protobuf.Writer): ResponseFrame {
+  const message = w.finish();
+  const bytes = Buffer.allocUnsafe(message.length + 5);
+  bytes.writeUInt8(0, 0);
+  bytes.writeUInt32BE(message.length, 1);
+  bytes.set(message, 5);
+  return new ResponseFrame(nonce, bytes);
+}
+
+function writeControlPlane(w: protobuf.Writer, field: number, id: string | undefined): void {
+  if (!id) return;
+  w.uint32((field << 3) | 2).fork().uint32(10).string(id).ldelim();
+}
+
+/** What both response kinds carry besides their resources. */
+export interface FrameHeader {
   readonly typeUrl: string;
   readonly nonce: string;
   readonly controlPlane?: string;
 }
 
 /**
- * DiscoveryResponse fields version_info (1) and resources (2): the part of a SotW response that
- * is the same for every stream receiving this selection. Protobuf parsers accept fields in any
- * order, so the per-stream fields are appended after it.
+ * DiscoveryResponse{version_info=1, resources=2, type_url=4, nonce=5, control_plane=6} around
+ * pre-encoded Any bytes.
  */
-export function encodeResponseBody(versionInfo: string, resources: readonly Uint8Array[]): Buffer {
+export function sotwFrame(versionInfo: string, resources: readonly Uint8Array[], h: FrameHeader): ResponseFrame {
   const w = protobuf.Writer.create();
   if (versionInfo) w.uint32(10).string(versionInfo);
   for (const any of resources) w.uint32(18).bytes(any);
-  return toBuffer(w.finish());
-}
-
-export interface DeltaDiscoveryResponse {
-  /** system_version_info, resources and removed_resources, pre-encoded by encodeDeltaResponseBody. */
-  readonly body: Uint8Array;
-  readonly typeUrl: string;
-  readonly nonce: string;
-  readonly controlPlane?: string;
+  w.uint32(34).string(h.typeUrl);
+  w.uint32(42).string(h.nonce);
+  writeControlPlane(w, 6, h.controlPlane);
+  return framed(h.nonce, w);
 }
 
 /**
- * DeltaDiscoveryResponse fields system_version_info (1), resources (2, pre-encoded Resource
- * messages written as they are) and removed_resources (6): what streams receiving the same change
- * share.
+ * DeltaDiscoveryResponse{system_version_info=1, resources=2, type_url=4, nonce=5,
+ * removed_resources=6, control_plane=7} around pre-encoded Resource messages.
  */
-export function encodeDeltaResponseBody(systemVersionInfo: string, resources: readonly Uint8Array[], removed: readonly string[]): Buffer {
+export function deltaFrame(systemVersionInfo: string, resources: readonly Uint8Array[], removed: readonly string[], h: FrameHeader): ResponseFrame {
   const w = protobuf.Writer.create();
   if (systemVersionInfo) w.uint32(10).string(systemVersionInfo);
   for (const res of resources) w.uint32(18).bytes(res);
+  w.uint32(34).string(h.typeUrl);
+  w.uint32(42).string(h.nonce);
   for (const name of removed) w.uint32(50).string(name);
-  return toBuffer(w.finish());
+  writeControlPlane(w, 7, h.controlPlane);
+  return framed(h.nonce, w);
+}
+
+/**
+ * A grpc-js server interceptor that lets a ResponseFrame reach the HTTP/2 stream as it is. grpc-js
+ * frames every message it sends into a fresh buffer (serializeMessage: allocate, prefix, copy), so
+ * N streams sending one response would hold N copies of it until they drain and a GC runs. The
+ * innermost interceptor gets grpc-js's own call object; its serializeMessage is wrapped to return a
+ * frame's bytes unchanged (anything else still goes through grpc-js). `installed` reports each
+ * call: false when grpc-js has no such method any more (then responses are copied, still correct).
+ */
+export function framePassthrough(installed: (ok: boolean) => void = () => {}): ServerInterceptor {
+  return (method, call) => {
+    if (method.path === SOTW_METHOD || method.path === DELTA_METHOD) installed(passFramesThrough(call));
+    return call as ServerInterceptingCall;
+  };
+}
+
+function passFramesThrough(call: object): boolean {
+  const base = call as { serializeMessage?: (value: unknown) => Buffer };
+  if (typeof base.serializeMessage !== 'function') return false;
+  const copying = base.serializeMessage.bind(base);
+  base.serializeMessage = (value: unknown): Buffer => (value instanceof ResponseFrame ? value.bytes : copying(value));
+  return true;
 }
 
 type Decoded = Record<string, unknown>;
@@ -151,13 +203,6 @@ export interface AdsCodec {
   readonly service: ServiceDefinition;
   decodeRequest(bytes: Uint8Array): DiscoveryRequest;
   decodeDeltaRequest(bytes: Uint8Array): DeltaDiscoveryRequest;
-  encodeResponse(r: DiscoveryResponse): Buffer;
-  encodeDeltaResponse(r: DeltaDiscoveryResponse): Buffer;
-}
-
-function writeControlPlane(w: protobuf.Writer, field: number, id: string | undefined): void {
-  if (!id) return;
-  w.uint32((field << 3) | 2).fork().uint32(10).string(id).ldelim();
 }
 
 export function createAdsCodec(root: protobuf.Root): AdsCodec {
@@ -203,26 +248,8 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
     };
   }
 
-  // DiscoveryResponse: version_info=1, resources=2, type_url=4, nonce=5, control_plane=6.
-  function encodeResponse(r: DiscoveryResponse): Buffer {
-    const w = protobuf.Writer.create();
-    w.uint32(34).string(r.typeUrl);
-    w.uint32(42).string(r.nonce);
-    writeControlPlane(w, 6, r.controlPlane);
-    const tail = w.finish();
-    return Buffer.concat([r.body, tail], r.body.length + tail.length);
-  }
-
-  // DeltaDiscoveryResponse: system_version_info=1, resources=2, type_url=4, nonce=5,
-  // removed_resources=6, control_plane=7.
-  function encodeDeltaResponse(r: DeltaDiscoveryResponse): Buffer {
-    const w = protobuf.Writer.create();
-    w.uint32(34).string(r.typeUrl);
-    w.uint32(42).string(r.nonce);
-    writeControlPlane(w, 7, r.controlPlane);
-    const tail = w.finish();
-    return Buffer.concat([r.body, tail], r.body.length + tail.length);
-  }
+  // Without the passthrough (see framePassthrough) grpc-js copies this view behind its own prefix.
+  const frameMessage = (f: ResponseFrame): Buffer => f.message;
 
   // The client half: requests as plain objects with snake_case names, responses decoded fully.
   const encodeRequestObject = (type: protobuf.Type) => (obj: Decoded): Buffer => toBuffer(type.encode(obj as unknown as protobuf.Message).finish());
@@ -231,21 +258,19 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
   const sotw = adsMethod(SOTW_METHOD, {
     requestSerialize: encodeRequestObject(requestType) as (v: unknown) => Buffer,
     requestDeserialize: decodeRequest,
-    responseSerialize: encodeResponse as (v: unknown) => Buffer,
+    responseSerialize: frameMessage as (v: unknown) => Buffer,
     responseDeserialize: decodeWith(responseType),
   });
   const delta = adsMethod(DELTA_METHOD, {
     requestSerialize: encodeRequestObject(deltaRequestType) as (v: unknown) => Buffer,
     requestDeserialize: decodeDeltaRequest,
-    responseSerialize: encodeDeltaResponse as (v: unknown) => Buffer,
+    responseSerialize: frameMessage as (v: unknown) => Buffer,
     responseDeserialize: decodeWith(deltaResponseType),
   });
   return {
     service: { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta },
     decodeRequest,
     decodeDeltaRequest,
-    encodeResponse,
-    encodeDeltaResponse,
   };
 }
 

@@ -118,3 +118,17 @@ test('a publication dropping a fleet with connected Envoys is refused unless all
   expect(allowed.ok && allowed.value.removedFleets).toEqual(['edge']);
   expect((await c.status).code).toBe(5);
 });
+
+test('event_loop_delay_max_seconds: the longest stall since the previous scrape, reset by the scrape', async () => {
+  h = await startHarness();
+  const read = async (): Promise<number> => Number((await series('portcullis_xds_event_loop_delay_max_seconds'))[0]!.split(' ')[1]);
+  await read(); // reset
+  await new Promise((r) => setTimeout(r, 30));
+  const end = Date.now() + 150;
+  while (Date.now() < end); // hold the loop 150 ms
+  await new Promise((r) => setTimeout(r, 30));
+  const stalled = await read();
+  expect(stalled).toBeGreaterThanOrEqual(0.12);
+  await new Promise((r) => setTimeout(r, 50));
+  expect(await read()).toBeLessThan(stalled);
+});

@@ -2,7 +2,7 @@ import { TYPE_URL } from '../../compiler/envoy/resources';
 import { loadEnvoyApi } from '../../xds-server/descriptors';
 import { createEncoder } from '../../xds-server/encode';
 import { EncodeCache } from '../../xds-server/snapshot';
-import { createAdsCodec, DELTA_METHOD, encodeDeltaResponseBody, encodeResponseBody, FLEET_METADATA_KEY, SOTW_METHOD } from '../../xds-server/wire';
+import { createAdsCodec, DELTA_METHOD, deltaFrame, FLEET_METADATA_KEY, SOTW_METHOD, sotwFrame } from '../../xds-server/wire';
 
 const root = loadEnvoyApi();
 const codec = createAdsCodec(root);
@@ -15,11 +15,16 @@ test('the service definition matches the ADS service in the descriptors', () => 
   expect(Object.keys(svc.methods).sort()).toEqual(['DeltaAggregatedResources', 'StreamAggregatedResources']);
 });
 
-test('hand-written SotW response bytes decode, with the standard message type, to what was meant', () => {
+test('hand-written SotW response frames decode, with the standard message type, to what was meant', () => {
   const any = encoder.encodeAny(TYPE_URL.cluster, { name: 'a', connect_timeout: '1s' });
   if (!any.ok) throw new Error('encode');
-  const bytes = codec.encodeResponse({ body: encodeResponseBody('v1', [any.value, any.value]), typeUrl: TYPE_URL.cluster, nonce: 'n7', controlPlane: 'cp-1' });
-  const decoded = encoder.decodeMessage('envoy.service.discovery.v3.DiscoveryResponse', bytes);
+  const frame = sotwFrame('v1', [any.value, any.value], { typeUrl: TYPE_URL.cluster, nonce: 'n7', controlPlane: 'cp-1' });
+  expect(frame.nonce).toBe('n7');
+  // The gRPC prefix: uncompressed, then the message length (big-endian).
+  expect(frame.bytes[0]).toBe(0);
+  expect(frame.bytes.readUInt32BE(1)).toBe(frame.bytes.length - 5);
+  expect(frame.message.buffer).toBe(frame.bytes.buffer); // a view, not a copy
+  const decoded = encoder.decodeMessage('envoy.service.discovery.v3.DiscoveryResponse', frame.message);
   expect(decoded).toEqual({
     version_info: 'v1',
     resources: [
@@ -32,16 +37,13 @@ test('hand-written SotW response bytes decode, with the standard message type, t
   });
 });
 
-test('hand-written delta response bytes decode to Resource entries and removed names', () => {
+test('hand-written delta response frames decode to Resource entries and removed names', () => {
   const cache = new EncodeCache(encoder);
   const enc = cache.encode('route', { name: 'r', version: 'x1', value: { name: 'r' } });
   if (!enc.ok) throw new Error('encode');
-  const bytes = codec.encodeDeltaResponse({
-    body: encodeDeltaResponseBody('sv', [enc.value.delta], ['gone-1', 'gone-2']),
-    typeUrl: TYPE_URL.route,
-    nonce: '3',
-  });
-  expect(encoder.decodeMessage('envoy.service.discovery.v3.DeltaDiscoveryResponse', bytes)).toEqual({
+  const frame = deltaFrame('sv', [enc.value.delta], ['gone-1', 'gone-2'], { typeUrl: TYPE_URL.route, nonce: '3' });
+  expect(frame.bytes.readUInt32BE(1)).toBe(frame.bytes.length - 5);
+  expect(encoder.decodeMessage('envoy.service.discovery.v3.DeltaDiscoveryResponse', frame.message)).toEqual({
     system_version_info: 'sv',
     resources: [{ name: 'r', version: 'x1', resource: { '@type': TYPE_URL.route, name: 'r' } }],
     type_url: TYPE_URL.route,
