@@ -3,10 +3,9 @@
  * compiler/ (the IR and themselves) and do no I/O; the edges import the core, never each other;
  * only the composition roots in cli/ wire edges together; nothing imports cli/ or test/.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-
-const ROOT = path.join(__dirname, '..', '..');
+import { productFiles, ROOT } from './source-files';
 
 /**
  * Folder → the folders (or single files, without extension) its files may import; a folder may
@@ -36,16 +35,6 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
 const PURE_BUILTINS = new Set(['node:crypto', 'node:net']);
 const PURE_PACKAGES = new Set(['zod', 'js-yaml', 'yaml']);
 
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = `${dir}/${e.name}`;
-    if (e.isDirectory()) out.push(...sourceFiles(rel));
-    else if (/\.(ts|js)$/.test(e.name) && !e.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
-}
-
 /** The room a path belongs to: the longest key of MAY_IMPORT that is a folder prefix of it. */
 function roomOf(file: string): string | null {
   const dir = path.posix.dirname(file);
@@ -64,14 +53,7 @@ function importsOf(file: string): { spec: string; line: number }[] {
   return out;
 }
 
-const ROOMS = ['compiler', 'sources', 'xds-server', 'monitor', 'bot', 'audit', 'stacks', 'demo', 'cli', 'bench', 'bin'];
-const files = ROOMS.flatMap((r) => {
-  try {
-    return sourceFiles(r);
-  } catch {
-    return []; // a room that does not exist yet (e.g. bot/ before the bot lands)
-  }
-});
+const files = productFiles();
 
 test('every source file belongs to a room of the table', () => {
   expect(files.length).toBeGreaterThan(50);
