@@ -9,15 +9,16 @@ import { productFiles, ROOT } from './source-files';
 
 /**
  * Folder → the folders (or single files, without extension) its files may import; a folder may
- * always import itself. compiler/result and compiler/duration are the stages' shared vocabulary.
+ * always import itself. compiler/result, compiler/duration and compiler/text-order are the stages'
+ * shared vocabulary.
  */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  'compiler/model': ['compiler/duration', 'compiler/result'],
-  'compiler/ir': ['compiler/model', 'compiler/result', 'compiler/duration'],
-  'compiler/envoy': ['compiler/ir', 'compiler/result'],
-  'compiler/cloud': ['compiler/ir', 'compiler/result'],
-  'compiler/diff': ['compiler/ir', 'compiler/result'],
-  'compiler/monitor': ['compiler/ir', 'compiler/result', 'compiler/duration'],
+  'compiler/model': ['compiler/duration', 'compiler/result', 'compiler/text-order'],
+  'compiler/ir': ['compiler/model', 'compiler/result', 'compiler/duration', 'compiler/text-order'],
+  'compiler/envoy': ['compiler/ir', 'compiler/result', 'compiler/text-order'],
+  'compiler/cloud': ['compiler/ir', 'compiler/result', 'compiler/text-order'],
+  'compiler/diff': ['compiler/ir', 'compiler/result', 'compiler/text-order'],
+  'compiler/monitor': ['compiler/ir', 'compiler/result', 'compiler/duration', 'compiler/text-order'],
   compiler: ['compiler'], // compiler/index.ts, result.ts, duration.ts: the front-end's public API
   sources: ['compiler'],
   'xds-server': ['compiler'],
