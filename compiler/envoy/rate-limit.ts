@@ -19,6 +19,7 @@
  * - A limit is one bucket per key across every route it names (as the WAF rule it becomes).
  */
 import type { EnvironmentIR, RateLimitIR, RouteIR } from '../ir/ir';
+import { compareText } from '../text-order';
 import { clientKeyRules, trustsXff } from './client-address';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, duration, fractionalPercent, typed } from './common';
 import type { JsonObject } from './resources';
@@ -137,7 +138,7 @@ export function environmentLimits(env: EnvironmentIR, pick: (limit: RateLimitIR)
       byName.set(limit.name, limit);
     }
   }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...byName.values()].sort((a, b) => compareText(a.name, b.name));
 }
 
 /**
