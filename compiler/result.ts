@@ -4,6 +4,8 @@
  * (a path such as `spec.routes[2].requests`) and what is wrong.
  */
 
+import { compareText } from './text-order';
+
 export interface Diagnostic {
   /** Path of the policy file, relative to the policy root's repository when known. */
   readonly file: string;
@@ -67,9 +69,10 @@ export function formatDiagnostic(d: Diagnostic): string {
   return head ? `${head}: ${message}` : message;
 }
 
-/** Sort order for reporting: by file, then position, then message (stable across runs). */
+/**
+ * Sort order for reporting: by file, then position, then message, in code-unit order (the order of
+ * the file walk and the IR; `localeCompare` would differ between machines).
+ */
 export function compareDiagnostics(a: Diagnostic, b: Diagnostic): number {
-  return (
-    a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.message.localeCompare(b.message)
-  );
+  return compareText(a.file, b.file) || a.line - b.line || a.column - b.column || compareText(a.message, b.message);
 }

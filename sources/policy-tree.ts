@@ -15,6 +15,7 @@
  */
 import { decodePolicyFile, isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
 import { compareDiagnostics, escapeUnprintable, type Diagnostic, type Result } from '../compiler/result';
+import { compareText } from '../compiler/text-order';
 
 /** One entry a reader found under the policy root. `path` is the display path ('/'-separated). */
 export interface TreeEntry {
@@ -56,7 +57,7 @@ export function judgeEntries(entries: readonly TreeEntry[]): { read: TreeEntry[]
   const skipped: string[] = [];
   const links: string[] = [];
   const submodules: string[] = [];
-  for (const e of [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+  for (const e of [...entries].sort((a, b) => compareText(a.path, b.path))) {
     const segments = e.relative.split('/');
     if (segments.some(isSkippedName)) {
       // Only the outermost skipped entry is named: the readers do not look inside.

@@ -8,6 +8,7 @@
  * local rate limits, whose token buckets must outlive RDS updates and so live in the listener.
  */
 import type { EnvironmentIR } from '../ir/ir';
+import { clientAddressConfig } from './client-address';
 import { FILTER, TYPE, typed } from './common';
 import { jwtAuthnConfig } from './jwt';
 import { fleetRateLimitConfig } from './fleet-rate-limit';
@@ -20,6 +21,8 @@ interface FilterSlot {
   readonly name: string;
   /** Null: the slot is not in this environment's chain (decided by environment settings alone). */
   readonly config: (env: EnvironmentIR) => JsonObject | null;
+  /** Off unless a route's `typed_per_filter_config` switches it on. */
+  readonly disabled?: true;
 }
 
 export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
@@ -41,33 +44,39 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   // 4. rbac: roles from that payload and the methods each rule allows (403). Before rate limits
   //    so refused callers do not spend the budget of legitimate ones.
   { name: FILTER.rbac, config: () => rbacConfig() },
-  // 5. local_ratelimit, enforce instance: limits in `enforce` mode answer 429. Its descriptors and
+  // 5. lua, client-address script: writes the client address as per-client rate limits key it (an
+  //    IPv4-mapped client as its IPv4 form) into dynamic metadata. Only on listeners trusting
+  //    X-Forwarded-For, disabled by default, switched on by routes with such limits (see
+  //    client-address.ts). Before every rate limit, which read what it writes; after access
+  //    control, so refused requests never run it.
+  { name: FILTER.clientAddress, config: (env) => clientAddressConfig(env.listener.xffNumTrustedHops), disabled: true },
+  // 6. local_ratelimit, enforce instance: limits in `enforce` mode answer 429. Its descriptors and
   //    buckets sit here in the listener, not in the routes, so route-configuration updates keep
   //    the counters (see rate-limit.ts); a limit change changes the listener.
   { name: FILTER.rateLimitEnforce, config: (env) => rateLimitConfig(env, 'enforce') },
-  // 6. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
+  // 7. local_ratelimit, shadow instance: limits in `shadow` mode only count (filter_enforced 0 %).
   //    Two instances because `filter_enforced` belongs to a whole filter config, not to one
   //    descriptor, and a route holds one config per filter instance: a route with an enforced and
   //    a shadow limit needs both. Separate stat prefixes also keep "would have limited" apart from
   //    "limited". After the enforce instance: a shadow limit measures what it would add to the
   //    limits in force, and requests already refused do not drain its buckets.
   { name: FILTER.rateLimitShadow, config: (env) => rateLimitConfig(env, 'shadow') },
-  // 7. ratelimit (global), fail-open instance: `scope: fleet` limits with `onServiceFailure: allow`,
+  // 8. ratelimit (global), fail-open instance: `scope: fleet` limits with `onServiceFailure: allow`,
   //    one budget for the environment counted by the rate-limit service. After the local limits,
   //    so the cheap per-instance first line refuses floods without a network call. Only in
   //    environments with a rate-limit service (see fleet-rate-limit.ts).
   { name: FILTER.rateLimitFleetAllow, config: (env) => fleetRateLimitConfig(env, 'allow') },
-  // 8. ratelimit (global), fail-closed instance: fleet limits with `onServiceFailure: deny` (503
+  // 9. ratelimit (global), fail-closed instance: fleet limits with `onServiceFailure: deny` (503
   //    when the service cannot answer). Its own instance because `failure_mode_deny` is per filter
   //    config; after the fail-open one, so a request it refuses for an outage was not refused anyway.
   { name: FILTER.rateLimitFleetDeny, config: (env) => fleetRateLimitConfig(env, 'deny') },
-  // 9. router: forwards to the route's cluster (or answers a disabled route's direct response).
+  // 10. router: forwards to the route's cluster (or answers a disabled route's direct response).
   { name: FILTER.router, config: () => typed(TYPE.router, {}) },
 ];
 
 export function httpFilters(env: EnvironmentIR): JsonObject[] {
   return HTTP_FILTER_ORDER.flatMap((slot) => {
     const config = slot.config(env);
-    return config === null ? [] : [{ name: slot.name, typed_config: config }];
+    return config === null ? [] : [{ name: slot.name, typed_config: config, ...(slot.disabled ? { disabled: true } : {}) }];
   });
 }

@@ -19,6 +19,8 @@
  * - A limit is one bucket per key across every route it names (as the WAF rule it becomes).
  */
 import type { EnvironmentIR, RateLimitIR, RouteIR } from '../ir/ir';
+import { compareText } from '../text-order';
+import { clientKeyRules, trustsXff } from './client-address';
 import { JWT_METADATA_NAMESPACE, JWT_PAYLOAD_KEY, TYPE, duration, fractionalPercent, typed } from './common';
 import type { JsonObject } from './resources';
 
@@ -46,8 +48,12 @@ export interface KeyRule {
   readonly entries: readonly JsonObject[];
 }
 
-/** The rules for one limit. Keys a request may lack get a second rule so they never escape the limit. */
-export function keyRules(limit: RateLimitIR): KeyRule[] {
+/**
+ * The rules for one limit. Keys a request may lack get a second rule so they never escape the
+ * limit. `clientFromXff`: the listener takes the client from X-Forwarded-For, where it may arrive
+ * IPv4-mapped; per-client keys then come from the client-address script (client-address.ts).
+ */
+export function keyRules(limit: RateLimitIR, clientFromXff: boolean): KeyRule[] {
   const nameAction: JsonObject = { generic_key: { descriptor_key: LIMIT_KEY, descriptor_value: limit.name } };
   const nameEntry: JsonObject = { key: LIMIT_KEY, value: limit.name };
   const rule = (action: JsonObject | null, entry: JsonObject | null): KeyRule => ({
@@ -59,15 +65,17 @@ export function keyRules(limit: RateLimitIR): KeyRule[] {
     case 'route':
       return [rule(null, null)];
     case 'client-ip':
-      // The client address after X-Forwarded-For processing, as RBAC sees it.
-      return [rule({ remote_address: {} }, { key: 'remote_address' })];
     case 'client-network':
-      return [
-        rule(
-          { masked_remote_address: { v4_prefix_mask_len: key.ipv4PrefixLength, v6_prefix_mask_len: key.ipv6PrefixLength } },
-          { key: 'masked_remote_address' },
-        ),
-      ];
+      if (clientFromXff) return clientKeyRules(key).map((r) => ({ actions: [nameAction, ...r.actions], entries: [nameEntry, ...r.entries] }));
+      // The TCP peer (a dual-stack listener sees IPv4 peers as IPv4), as RBAC sees it.
+      return key.kind === 'client-ip'
+        ? [rule({ remote_address: {} }, { key: 'remote_address' })]
+        : [
+            rule(
+              { masked_remote_address: { v4_prefix_mask_len: key.ipv4PrefixLength, v6_prefix_mask_len: key.ipv6PrefixLength } },
+              { key: 'masked_remote_address' },
+            ),
+          ];
     case 'header': {
       const header = key.name.toLowerCase();
       return [
@@ -130,7 +138,7 @@ export function environmentLimits(env: EnvironmentIR, pick: (limit: RateLimitIR)
       byName.set(limit.name, limit);
     }
   }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...byName.values()].sort((a, b) => compareText(a.name, b.name));
 }
 
 /**
@@ -145,8 +153,9 @@ export function rateLimitConfig(env: EnvironmentIR, mode: RateLimitMode): JsonOb
   const statPrefix = `portcullis_ratelimit.${mode}`;
   const limits = environmentLimits(env, (l) => !isFleet(l) && l.mode === mode);
   if (limits.length === 0) return typed(TYPE.localRateLimit, { stat_prefix: statPrefix });
+  const xff = trustsXff(env.listener.xffNumTrustedHops);
   const descriptors = limits.flatMap((limit) =>
-    keyRules(limit).map((r) => ({ entries: [...r.entries], token_bucket: tokenBucket(limit) })),
+    keyRules(limit, xff).map((r) => ({ entries: [...r.entries], token_bucket: tokenBucket(limit) })),
   );
   return typed(TYPE.localRateLimit, {
     stat_prefix: statPrefix,
@@ -191,7 +200,8 @@ function stageOf(limit: RateLimitIR): number {
  * the stage of the filter instance that counts it (local or fleet). Empty for a disabled route (it
  * has no route action).
  */
-export function rateLimitActions(route: RouteIR): JsonObject[] {
+export function rateLimitActions(route: RouteIR, xffNumTrustedHops: number): JsonObject[] {
   if (route.disabled !== null) return [];
-  return route.rateLimits.flatMap((limit) => keyRules(limit).map((r) => ({ stage: stageOf(limit), actions: [...r.actions] })));
+  const xff = trustsXff(xffNumTrustedHops);
+  return route.rateLimits.flatMap((limit) => keyRules(limit, xff).map((r) => ({ stage: stageOf(limit), actions: [...r.actions] })));
 }

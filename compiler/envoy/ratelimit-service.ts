@@ -13,6 +13,7 @@
  * - `shadow_mode` counts and reports but always answers OK.
  */
 import type { EnvironmentIR, RateLimitIR } from '../ir/ir';
+import { trustsXff } from './client-address';
 import { fleetLimits } from './fleet-rate-limit';
 import { keyRules } from './rate-limit';
 import { TYPE_URL, type JsonObject } from './resources';
@@ -33,15 +34,38 @@ function entryOf(e: JsonObject): JsonObject {
   return { key: e['key'] as string, ...(e['value'] === undefined ? {} : { value: e['value'] as string }) };
 }
 
+/**
+ * The descriptor trees of rules that share their entries so far: one node per distinct next entry
+ * (in order of first appearance), the limit's policy where a rule ends. The limit-name entry is the
+ * root, its key entries below it (a client-network limit behind XFF has a `client_family` level).
+ */
+function descriptorTrees(rules: readonly (readonly JsonObject[])[], limit: RateLimitIR): JsonObject[] {
+  const byEntry = new Map<string, { entry: JsonObject; rest: (readonly JsonObject[])[] }>();
+  for (const entries of rules) {
+    const entry = entryOf(entries[0] as JsonObject);
+    const id = JSON.stringify(entry);
+    const node = byEntry.get(id) ?? { entry, rest: [] };
+    byEntry.set(id, node);
+    node.rest.push(entries.slice(1));
+  }
+  return [...byEntry.values()].map(({ entry, rest }) => {
+    const deeper = rest.filter((r) => r.length > 0);
+    return {
+      ...entry,
+      ...(deeper.length < rest.length ? policy(limit) : {}),
+      ...(deeper.length > 0 ? { descriptors: descriptorTrees(deeper, limit) } : {}),
+    };
+  });
+}
+
 /** One limit's tree: the limit-name entry first, its key entries below it. */
-function limitDescriptor(limit: RateLimitIR): JsonObject {
-  const rules = keyRules(limit);
-  const [first] = rules;
-  if (first === undefined) throw new Error(`IR bug: rate limit ${limit.name} has no descriptor`);
-  const top = entryOf(first.entries[0] as JsonObject);
-  // A one-entry rule (key `route`) is limited at the top; otherwise each rule's second entry is.
-  if (first.entries.length === 1) return { ...top, ...policy(limit) };
-  return { ...top, descriptors: rules.map((r) => ({ ...entryOf(r.entries[1] as JsonObject), ...policy(limit) })) };
+function limitDescriptor(limit: RateLimitIR, clientFromXff: boolean): JsonObject {
+  const [tree, ...more] = descriptorTrees(
+    keyRules(limit, clientFromXff).map((r) => r.entries),
+    limit,
+  );
+  if (tree === undefined || more.length > 0) throw new Error(`IR bug: rate limit ${limit.name} has no single descriptor tree`);
+  return tree;
 }
 
 /**
@@ -52,5 +76,6 @@ function limitDescriptor(limit: RateLimitIR): JsonObject {
 export function rateLimitServiceConfig(env: EnvironmentIR): JsonObject | null {
   const service = env.rateLimitService;
   if (service === undefined) return null;
-  return { name: service.domain, domain: service.domain, descriptors: fleetLimits(env).map(limitDescriptor) };
+  const xff = trustsXff(env.listener.xffNumTrustedHops);
+  return { name: service.domain, domain: service.domain, descriptors: fleetLimits(env).map((l) => limitDescriptor(l, xff)) };
 }

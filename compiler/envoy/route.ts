@@ -7,6 +7,7 @@
  */
 import type { EnvironmentIR, HeaderMatchIR, RouteAccessIR, RouteIR, RouteMatchIR } from '../ir/ir';
 import { FILTER, anyOfRegex, duration, names } from './common';
+import { clientAddressMetadata, clientAddressPerRoute } from './client-address';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
 import { rateLimitActions, rateLimitOff } from './rate-limit';
@@ -24,13 +25,15 @@ export interface RouteContext {
   readonly rbac: RbacContext;
   /** Routes put first in every virtual host: the malformed X-Forwarded-For guard (xff.ts). */
   readonly guards: readonly JsonObject[];
+  /** The listener's trusted X-Forwarded-For hops (per-client rate-limit keys depend on it). */
+  readonly xffNumTrustedHops: number;
 }
 
 export function routeContext(env: EnvironmentIR): RouteContext {
   const rbac = rbacContext(env);
   const hops = env.listener.xffNumTrustedHops;
   const key = JSON.stringify([[...rbac.rolesClaims], hops]);
-  return { key, rbac, guards: malformedXffRoutes(hops) };
+  return { key, rbac, guards: malformedXffRoutes(hops), xffNumTrustedHops: hops };
 }
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();
@@ -99,12 +102,14 @@ function perFilterConfig(route: RouteIR, access: AccessConfigs, ctx: RouteContex
   if (enforceOff !== null) config[FILTER.rateLimitEnforce] = enforceOff;
   const shadowOff = rateLimitOff(route, 'shadow');
   if (shadowOff !== null) config[FILTER.rateLimitShadow] = shadowOff;
+  const clientAddress = clientAddressPerRoute(route, ctx.xffNumTrustedHops);
+  if (clientAddress !== null) config[FILTER.clientAddress] = clientAddress;
   return config;
 }
 
-function routeAction(route: RouteIR): JsonObject {
+function routeAction(route: RouteIR, ctx: RouteContext): JsonObject {
   const retries = route.retries;
-  const rateLimits = rateLimitActions(route);
+  const rateLimits = rateLimitActions(route, ctx.xffNumTrustedHops);
   return {
     cluster: names.serviceCluster(route.service),
     timeout: duration(route.timeoutMs),
@@ -126,7 +131,7 @@ export function envoyRoute(route: RouteIR, ctx: RouteContext): JsonObject {
   const access = accessConfigs(route, ctx);
   const action: JsonObject =
     route.disabled === null
-      ? { route: routeAction(route) }
+      ? { route: routeAction(route, ctx) }
       : {
           direct_response: {
             status: route.disabled.status,
@@ -137,9 +142,16 @@ export function envoyRoute(route: RouteIR, ctx: RouteContext): JsonObject {
     name: route.name,
     match: routeMatch(route.match),
     ...action,
-    ...(access.networks.metadata === null ? {} : { metadata: access.networks.metadata }),
+    ...routeMetadata(access.networks.metadata, clientAddressMetadata(route, ctx.xffNumTrustedHops)),
     typed_per_filter_config: perFilterConfig(route, access, ctx),
   };
+}
+
+/** The route's `metadata`: its client-network sets' and the client-address script's, when it has them. */
+function routeMetadata(networks: JsonObject | null, clientAddress: JsonObject | null): JsonObject {
+  if (clientAddress === null) return networks === null ? {} : { metadata: networks };
+  const filterMetadata = networks === null ? {} : (networks['filter_metadata'] as JsonObject);
+  return { metadata: { filter_metadata: { ...filterMetadata, [FILTER.clientAddress]: clientAddress } } };
 }
 
 /** Hosts in order of first appearance in the IR, the catch-all `*` last (Envoy picks by specificity anyway). */

@@ -8,6 +8,7 @@
  * fleet of an environment costs one translation.
  */
 import type { EnvironmentIR, PolicyIR, ServiceIR } from '../ir/ir';
+import { compareText } from '../text-order';
 import { serviceCluster, usesEds } from './cluster';
 import { loadAssignment } from './endpoints';
 import { versioned } from './hash';
@@ -22,7 +23,7 @@ import { routeConfiguration } from './route';
 /** Versioned resources sorted by name, read from the resource's own `nameKey` field. */
 function sortedResources(kind: XdsKind, values: readonly JsonObject[], nameKey = 'name'): EnvoyResource[] {
   const resources = values.map((v) => versioned(kind, v[nameKey] as string, v));
-  resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  resources.sort((a, b) => compareText(a.name, b.name));
   for (let i = 1; i < resources.length; i++) {
     if ((resources[i] as EnvoyResource).name === (resources[i - 1] as EnvoyResource).name) {
       throw new Error(`IR bug: two resources named ${(resources[i] as EnvoyResource).name}`);

@@ -2,6 +2,7 @@
  * Match order of routes: Envoy takes the first route that matches, so the compiler orders routes by
  * specificity, never by file (docs/policy-language.md, "Route").
  */
+import { compareText } from '../text-order';
 import type { RouteIR } from './ir';
 
 const PATH_RANK = { exact: 0, regex: 1, prefix: 2 } as const;
@@ -40,9 +41,4 @@ function hostRank(host: string): number {
 
 function conditions(r: RouteIR): number {
   return (r.match.methods.length > 0 ? 1 : 0) + r.match.headers.length;
-}
-
-/** Code-unit order: locale-independent, so the IR is the same on every machine. */
-export function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -7,9 +7,8 @@ import { canonicalAddress, parseCidr } from '../model/cidr';
 import { UNIT_SECONDS, type RateUnit } from '../model/schema';
 import { PLACEHOLDER_PATTERN } from '../model/trigger-schema';
 import { subjectOf, type TriggerDocument } from '../model/types';
+import { sortedUnique } from '../text-order';
 import type { LockdownActionTemplateIR, TriggerConditionIR, TriggerIR } from './ir';
-
-const sortedUnique = <T extends string>(values: readonly T[]): T[] => [...new Set(values)].sort();
 
 /** The triggers that watch `environment`, sorted by name (the model's order). */
 export function triggersFor(triggers: readonly TriggerDocument[], environment: string): TriggerIR[] {

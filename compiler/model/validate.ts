@@ -4,6 +4,7 @@
  * both allowed and denied, a "tightening" that loosens). Every error is collected, then reported at once.
  */
 import { compareDiagnostics, type Diagnostic, type Result } from '../result';
+import { compareText } from '../text-order';
 import { networkContains, parseCidr, type Network } from './cidr';
 import { suggest } from './issues';
 import { rawReferences } from './references';
@@ -438,10 +439,6 @@ function sharedRoute(a: ReadonlySet<string> | null, b: ReadonlySet<string> | nul
 
 function compareSource(a: DocSource, b: DocSource): number {
   return compareText(a.file, b.file) || a.index - b.index;
-}
-
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function formatEndpoint(e: { readonly address: string; readonly port: number }): string {

@@ -1,6 +1,8 @@
 /** Route match order: the comparator and the sort key the builder uses agree on any set of routes. */
 import type { RouteIR } from '../../compiler/ir/ir';
 import { compareRoutes, routeSortKey } from '../../compiler/ir/route-order';
+import { compareDiagnostics } from '../../compiler/result';
+import { compareText } from '../../compiler/text-order';
 
 function route(name: string, host: string, kind: 'exact' | 'prefix' | 'regex', value: string, methods: string[] = [], headers = 0): RouteIR {
   return {
@@ -61,4 +63,14 @@ test('routeSortKey orders exactly like compareRoutes (seeded random routes)', ()
   const byComparator = [...routes].sort(compareRoutes).map((r) => r.name);
   const byKey = [...routes].sort((a, b) => (routeSortKey(a) < routeSortKey(b) ? -1 : routeSortKey(a) > routeSortKey(b) ? 1 : 0)).map((r) => r.name);
   expect(byKey).toEqual(byComparator);
+});
+
+describe('one string order for every output (compiler/text-order)', () => {
+  test('diagnostics are reported in code-unit order of files and messages, whatever the locale', () => {
+    const d = (file: string, message: string) => ({ file, line: 1, column: 1, subject: '', path: '', message });
+    const sorted = [d('policies/b.yaml', 'x'), d('policies/B.yaml', 'x'), d('policies/a.yaml', 'y'), d('policies/a.yaml', 'Y')].sort(compareDiagnostics);
+    // localeCompare would put a before B and y before Y; the walk, the IR and Envoy output use code units.
+    expect(sorted.map((x) => `${x.file} ${x.message}`)).toEqual(['policies/B.yaml x', 'policies/a.yaml Y', 'policies/a.yaml y', 'policies/b.yaml x']);
+    expect(['b', 'B', 'a', 'é', 'z'].sort(compareText)).toEqual(['B', 'a', 'b', 'z', 'é']);
+  });
 });

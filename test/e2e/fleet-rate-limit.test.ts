@@ -55,11 +55,28 @@ spec:
   scope: fleet
 ---
 apiVersion: portcullis.dev/v1
+kind: Route
+metadata: { name: tenant }
+spec:
+  path: { prefix: /tenant }
+  service: catalog
+---
+apiVersion: portcullis.dev/v1
+kind: RateLimit
+metadata: { name: tenant-network }
+spec:
+  routes: [tenant]
+  requests: 4
+  per: hour
+  key: { type: clientNetwork, ipv4PrefixLength: 24, ipv6PrefixLength: 56 }
+  scope: fleet
+---
+apiVersion: portcullis.dev/v1
 kind: Access
 metadata: { name: fleet-access }
 spec:
   rules:
-    - routes: [login, signup]
+    - routes: [login, signup, tenant]
       public: true
 `,
 };
@@ -155,6 +172,21 @@ test('requests spread over both Envoys are admitted up to the fleet limit in tot
   // one Envoy happens about 3% of the time; all twenty on one is 2 in a million.)
   after.forEach((n, i) => expect(n).toBeGreaterThan(before[i] as number));
   expect(await statuses(2, '/login', '192.0.2.11')).toEqual([200, 200]);
+});
+
+test('IPv4-mapped clients count as their IPv4 form: one fleet budget per address (clientIp) and per /24 (clientNetwork)', async () => {
+  const spellings = ['198.51.100.7', '::ffff:198.51.100.7', '::ffff:c633:6407'];
+  const answers: number[] = [];
+  for (let i = 0; i < 8; i++) answers.push(await hit('/login', spellings[i % spellings.length] as string));
+  expect(answers).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+  const network = ['100.64.7.1', '::ffff:100.64.7.2', '::ffff:6440:703', '100.64.7.4', '::ffff:100.64.7.5'];
+  const inNetwork: number[] = [];
+  for (const client of network) inNetwork.push(await hit('/tenant', client));
+  expect(inNetwork).toEqual([200, 200, 200, 200, 429]);
+  // Mapped clients of five other /24s: five budgets, not one shared `::/56`.
+  const others: number[] = [];
+  for (const client of ['::ffff:10.0.0.1', '::ffff:10.0.1.1', '::ffff:10.0.2.1', '::ffff:10.0.3.1', '::ffff:10.0.4.1']) others.push(await hit('/tenant', client));
+  expect(others).toEqual([200, 200, 200, 200, 200]);
 });
 
 test('a commit adding an unrelated route resets no fleet counter', async () => {

@@ -149,12 +149,13 @@ describe('listener stability: policy changes that only touch routes leave the li
 });
 
 describe('HTTP filters', () => {
-  test('one order: client networks, jwt_authn, revoked tokens, rbac, local limits, fleet limits, router', () => {
+  test('one order: client networks, jwt_authn, revoked tokens, rbac, client address, local limits, fleet limits, router', () => {
     expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
       'portcullis.rbac.client_networks',
       'envoy.filters.http.jwt_authn',
       'portcullis.rbac.revoked_tokens',
       'envoy.filters.http.rbac',
+      'portcullis.lua.client_address',
       'portcullis.local_ratelimit.enforce',
       'portcullis.local_ratelimit.shadow',
       'portcullis.ratelimit.fleet_allow',
@@ -163,9 +164,12 @@ describe('HTTP filters', () => {
     ]);
     const chain = (name: string) =>
       (collect(translateEnvironment(load<EnvironmentIR>(name), 'edge-prod').listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[]).map((f) => f['name']);
-    // With a rate-limit service every slot is there; without one, the fleet slots are left out.
-    expect(chain('fleet-rate-limits')).toEqual(HTTP_FILTER_ORDER.map((f) => f.name));
-    expect(chain('minimal')).toEqual(HTTP_FILTER_ORDER.map((f) => f.name).filter((n) => !n.startsWith('portcullis.ratelimit.')));
+    // With a rate-limit service and trusted XFF every slot is there; without a service the fleet
+    // slots are left out, without trusted XFF the client-address script.
+    const all = HTTP_FILTER_ORDER.map((f) => f.name);
+    expect(chain('fleet-rate-limits-xff')).toEqual(all);
+    expect(chain('fleet-rate-limits')).toEqual(all.filter((n) => n !== FILTER.clientAddress));
+    expect(chain('minimal')).toEqual(all.filter((n) => !n.startsWith('portcullis.ratelimit.') && n !== FILTER.clientAddress));
   });
 
   test('every route names its JWT requirement or disables jwt_authn, and sets its RBAC', () => {
