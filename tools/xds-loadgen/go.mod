@@ -1,4 +1,4 @@
-module portcullis/bench/go-control-plane
+module portcullis/tools/xds-loadgen
 
 go 1.26.0
 
