@@ -46,6 +46,8 @@ export interface ScaleRound {
   readonly rssAfterPushMiB: number;
   readonly loopDelayMaxMs: number | null;
   readonly gaugeLoopDelayMaxSeconds: number | null;
+  /** From sending `publish FILE` (read, decode, snapshot) to the server's PUBLISHED, in ms. */
+  readonly publishMs: number;
   /** CPU time (user + system) of the server and of the load generator from ARMED to ROUND. */
   readonly serverCpuMs: number;
   readonly loadgenCpuMs: number;
@@ -129,12 +131,14 @@ async function measureRound(server: ServerProcess, gen: Loadgen, file: string, o
   await gen.next('ARMED', 10_000);
   const rssBeforePush = rssBytes(server.child.pid!);
   const cpu0 = [cpuMs(server.child.pid!), cpuMs(gen.child.pid!)];
+  const p0 = process.hrtime.bigint();
   await server.command(`publish ${file}`, 'PUBLISHED');
+  const publishMs = Number(process.hrtime.bigint() - p0) / 1e6;
   const line = await gen.next('ROUND', (o.timeoutSeconds + 10) * 1000);
   // Read before `stats`, which forces a GC: what a push leaves behind without one.
   const rssAfterPush = rssBytes(server.child.pid!);
   const [serverCpuMs, loadgenCpuMs] = [cpuMs(server.child.pid!) - cpu0[0]!, cpuMs(gen.child.pid!) - cpu0[1]!];
-  const r = { ...payload<Omit<ScaleRound, 'rssBeforePushMiB' | 'rssAfterPushMiB' | 'loopDelayMaxMs' | 'gaugeLoopDelayMaxSeconds' | 'serverCpuMs' | 'loadgenCpuMs'>>(line), serverCpuMs, loadgenCpuMs };
+  const r = { ...payload<Omit<ScaleRound, 'rssBeforePushMiB' | 'rssAfterPushMiB' | 'loopDelayMaxMs' | 'gaugeLoopDelayMaxSeconds' | 'serverCpuMs' | 'loadgenCpuMs' | 'publishMs'>>(line), serverCpuMs, loadgenCpuMs, publishMs };
   const s = portcullis ? payload<{ loopDelayMaxMs: number; gaugeLoopDelayMaxSeconds: number | null }>(await server.command('stats', 'STATS')) : null;
   return { ...r, rssBeforePushMiB: rssBeforePush / MiB, rssAfterPushMiB: rssAfterPush / MiB, loopDelayMaxMs: s?.loopDelayMaxMs ?? null, gaugeLoopDelayMaxSeconds: s?.gaugeLoopDelayMaxSeconds ?? null };
 }
@@ -200,6 +204,7 @@ function summary(r: ScaleResult): Record<string, number | null> {
     gauge: m((x) => x.gaugeLoopDelayMaxSeconds),
     before: m((x) => x.rssBeforePushMiB),
     after: m((x) => x.rssAfterPushMiB),
+    publish: m((x) => x.publishMs),
     serverCpu: m((x) => x.serverCpuMs),
     loadgenCpu: m((x) => x.loadgenCpuMs),
   };
@@ -207,8 +212,8 @@ function summary(r: ScaleResult): Record<string, number | null> {
 
 export function formatScale(results: readonly ScaleResult[]): string {
   const rows = [
-    '| server | variant | routes | clients | initial sync | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS |',
-    `|${' --- |'.repeat(4)}${' ---: |'.repeat(20)}`,
+    '| server | variant | routes | clients | initial sync | publish | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS |',
+    `|${' --- |'.repeat(4)}${' ---: |'.repeat(21)}`,
   ];
   for (const r of results) {
     const o = r.options;
@@ -220,7 +225,7 @@ export function formatScale(results: readonly ScaleResult[]): string {
     }
     const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}` : 'n/a';
     rows.push(
-      `${head} ${fmt(r.initialSyncSeconds, 2, ' s')} | ${fmt(s['p50'], 0, ' ms')} | ${fmt(s['p99'], 0, ' ms')} | ${fmt(s['last'], 0, ' ms')} | ${fmt((s['bytes'] ?? NaN) / 1024, 1, ' KiB')} | ${fmt(((s['bytes'] ?? NaN) / r.routeTableBytes) * 100, 1, '%')} | ${fmt(s['routePushes'], 2)} | ${fmt(s['otherPushes'])} | ${loop} | ${fmt(r.rssBeforeClientsMiB, 0, ' MiB')} | ${fmt(r.rssWithClientsMiB, 0, ' MiB')} | ${fmt(r.rssPerClientKiB, 1, ' KiB')} | ${fmt(s['before'], 0, ' MiB')} | ${fmt(s['after'], 0, ' MiB')} | ${fmt(s['serverCpu'], 0, ' ms')} | ${fmt(s['loadgenCpu'], 0, ' ms')} | ${fmt(r.storm?.p50Ms, 0, ' ms')} | ${fmt(r.storm?.p99Ms, 0, ' ms')} | ${fmt(r.storm?.lastMs, 0, ' ms')} | ${fmt(r.loadgenRssMiB, 0, ' MiB')} |${r.failure ? ` (${r.failure})` : ''}`,
+      `${head} ${fmt(r.initialSyncSeconds, 2, ' s')} | ${fmt(s['publish'], 0, ' ms')} | ${fmt(s['p50'], 0, ' ms')} | ${fmt(s['p99'], 0, ' ms')} | ${fmt(s['last'], 0, ' ms')} | ${fmt((s['bytes'] ?? NaN) / 1024, 1, ' KiB')} | ${fmt(((s['bytes'] ?? NaN) / r.routeTableBytes) * 100, 1, '%')} | ${fmt(s['routePushes'], 2)} | ${fmt(s['otherPushes'])} | ${loop} | ${fmt(r.rssBeforeClientsMiB, 0, ' MiB')} | ${fmt(r.rssWithClientsMiB, 0, ' MiB')} | ${fmt(r.rssPerClientKiB, 1, ' KiB')} | ${fmt(s['before'], 0, ' MiB')} | ${fmt(s['after'], 0, ' MiB')} | ${fmt(s['serverCpu'], 0, ' ms')} | ${fmt(s['loadgenCpu'], 0, ' ms')} | ${fmt(r.storm?.p50Ms, 0, ' ms')} | ${fmt(r.storm?.p99Ms, 0, ' ms')} | ${fmt(r.storm?.lastMs, 0, ' ms')} | ${fmt(r.loadgenRssMiB, 0, ' MiB')} |${r.failure ? ` (${r.failure})` : ''}`,
     );
   }
   return rows.join('\n');
