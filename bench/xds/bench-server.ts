@@ -2,10 +2,15 @@
  * The Portcullis side of the xDS benchmark: a child process running createXdsServer on loopback,
  * driven over stdin/stdout with the same line protocol as the go-control-plane peer:
  *   argv: --snapshot FILE [--port N]      stdout: READY <port>
- *   stdin "publish FILE"  → PUBLISHED     stdin "stats" → STATS {"heapBytes":..,"encodes":..}
+ *   stdin "publish FILE"  → PUBLISHED     stdin "stats" → STATS {"heapBytes":..,"encodes":..,"loopDelayMaxMs":..}
+ *   stdin "loopreset"     → LOOPRESET (the event-loop delay histogram starts again)
+ * loopDelayMaxMs: the longest event-loop delay since the last reset (perf_hooks
+ * monitorEventLoopDelay, 10 ms resolution); gaugeLoopDelayMaxSeconds: the server's own
+ * portcullis_xds_event_loop_delay_max_seconds gauge, when the registry has one (else null).
  * With $BENCH_AUDIT_DIR set, every push and ACK is also written to an audit trail there (its cost).
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -24,12 +29,15 @@ async function main(): Promise<void> {
   const audit = auditDir ? await AuditWriter.open({ dir: auditDir, stream: 'serve' }) : undefined;
   const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry, ...(audit ? { audit } : {}) });
   let commit = 0;
-  const publish = (file: string): void => {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  // Awaited: a publication may hand back a promise (work sliced over several turns of the loop).
+  const publish = async (file: string): Promise<void> => {
     const resources = JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;
-    const out = server.setSnapshots(new Map([[resources.fleet, resources]]), { commit: `bench-${++commit}`, compiledAt: new Date().toISOString() });
+    const out = await server.setSnapshots(new Map([[resources.fleet, resources]]), { commit: `bench-${++commit}`, compiledAt: new Date().toISOString() });
     if (!out.ok) throw new Error(`snapshot refused: ${JSON.stringify(out.errors.slice(0, 3))}`);
   };
-  publish(arg('--snapshot')!);
+  await publish(arg('--snapshot')!);
   const port = await server.listen('127.0.0.1', Number(arg('--port') ?? 0));
   process.stdout.write(`READY ${port}\n`);
   const lines = createInterface({ input: process.stdin });
@@ -37,23 +45,29 @@ async function main(): Promise<void> {
     const [cmd, file] = line.trim().split(/\s+/);
     if (cmd === 'publish') {
       const t0 = process.hrtime.bigint();
-      publish(file!);
-      // How long publication held the event loop (encoding + queueing every stream's push).
-      process.stdout.write(`PUBLISHED ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)}\n`);
+      // How long publication took (encoding + queueing every stream's push; held the loop when synchronous).
+      void publish(file!).then(() => process.stdout.write(`PUBLISHED ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)}\n`));
+    } else if (cmd === 'loopreset') {
+      loop.reset();
+      process.stdout.write('LOOPRESET\n');
     } else if (cmd === 'stats') {
+      const loopDelayMaxMs = loop.max / 1e6;
       (globalThis as { gc?: () => void }).gc?.();
-      void registry.getSingleMetric('portcullis_xds_resource_encodes_total')!.get().then((m) => {
-        const encodes = m.values.reduce((s, v) => s + v.value, 0);
-        const mem = process.memoryUsage();
-        process.stdout.write(
-          `STATS ${JSON.stringify({ heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes })}\n`,
-        );
-      });
+      void stats(registry, loopDelayMaxMs).then((s) => process.stdout.write(`STATS ${JSON.stringify(s)}\n`));
     }
   });
   lines.on('close', () => {
     void server.shutdown(100).then(() => process.exit(0));
   });
+}
+
+async function stats(registry: Registry, loopDelayMaxMs: number): Promise<Record<string, number | null>> {
+  const m = await registry.getSingleMetric('portcullis_xds_resource_encodes_total')!.get();
+  const encodes = m.values.reduce((s, v) => s + v.value, 0);
+  const gauge = registry.getSingleMetric('portcullis_xds_event_loop_delay_max_seconds');
+  const gaugeLoopDelayMaxSeconds = gauge ? Math.max(0, ...(await gauge.get()).values.map((v) => v.value)) : null;
+  const mem = process.memoryUsage();
+  return { heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes, loopDelayMaxMs, gaugeLoopDelayMaxSeconds };
 }
 
 void main();

@@ -17,6 +17,7 @@ export class DescriptorIndex {
   private readonly nameOfType = new WeakMap<protobuf.ReflectionObject, string>();
   private readonly oneofsOfType = new WeakMap<protobuf.Type, readonly OneofIndex[]>();
   private readonly mapEntries = new WeakMap<protobuf.Field, protobuf.Type | null>();
+  private readonly wireRanks = new WeakMap<protobuf.Field, number>();
 
   constructor(readonly root: protobuf.Root) {}
 
@@ -71,6 +72,24 @@ export class DescriptorIndex {
       this.nameOfType.set(type, name);
     }
     return name;
+  }
+
+  /**
+   * Where `field` goes in the message's bytes, as protobuf-go (so go-control-plane) orders them:
+   * fields outside a oneof by number, then the oneofs in declaration order. Lower goes first.
+   */
+  wireRank(field: protobuf.Field): number {
+    let rank = this.wireRanks.get(field);
+    if (rank === undefined) {
+      const oneof = field.partOf;
+      // A proto3 `optional` field's synthetic oneof does not count (protobuf-go's LegacyFieldOrder).
+      const real = oneof && !(field.options as Record<string, unknown> | undefined)?.['proto3_optional'];
+      // Field numbers are below 2^29, so each oneof gets its own band above the plain fields.
+      const type = field.parent instanceof protobuf.Type ? field.parent : null;
+      rank = real && type ? (type.oneofsArray.indexOf(oneof) + 1) * 2 ** 29 + field.id : field.id;
+      this.wireRanks.set(field, rank);
+    }
+    return rank;
   }
 
   oneofsOf(type: protobuf.Type): readonly OneofIndex[] {

@@ -1,14 +1,17 @@
 /**
  * JSON → wire bytes for plain messages, checked field by field against the descriptors. Fields are
- * written straight into a protobufjs Writer, in field-number order (equal JSON gives equal bytes
- * whatever its key order). A mistake is recorded and writing goes on, so that every mistake is
- * reported; the caller discards the bytes of a call with mistakes.
+ * written straight into a protobufjs Writer, in a fixed order whatever the JSON's key order. The
+ * bytes are go-control-plane's (protobuf-go's deterministic Marshal): plain fields by number, then
+ * oneof members by oneof declaration (DescriptorIndex.wireRank); a field without presence (a proto3 scalar or enum outside a oneof) that holds its default value
+ * is left out, an empty repeated field writes nothing; messages (wrappers included), oneof members
+ * and map entries are always written. A mistake is recorded and writing goes on, so that every
+ * mistake is reported; the caller discards the bytes of a call with mistakes.
  */
 import * as protobuf from 'protobufjs';
 import type { JsonValue } from '../../compiler/envoy/resources';
 import type { DescriptorIndex } from './descriptor-index';
 import { describe, isObject, join, type EncodeError } from './json';
-import { enumValue, PACKABLE, scalar, writePackable, writeScalar } from './scalars';
+import { enumValue, isDefaultScalar, PACKABLE, scalar, writePackable, writeScalar } from './scalars';
 import { WELL_KNOWN, type WriteCodec } from './well-known';
 
 export class JsonToWire implements WriteCodec {
@@ -54,7 +57,7 @@ export class JsonToWire implements WriteCodec {
     }
     if (present.length > 1) {
       this.checkOneofs(type, name, present, path, errors);
-      present.sort((a, b) => a.field.id - b.field.id);
+      present.sort((a, b) => this.index.wireRank(a.field) - this.index.wireRank(b.field));
     }
     for (const { field, key } of present) this.writeField(w, field, v[key]!, join(path, key), errors);
   }
@@ -91,17 +94,20 @@ export class JsonToWire implements WriteCodec {
     w.ldelim();
   }
 
-  /** Writes one element (of a singular or repeated field) with its tag. */
-  private writeElement(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean): void {
+  /**
+   * Writes one element (of a singular or repeated field, or a map value) with its tag; with
+   * `omitDefault` (a singular field without presence) a default scalar or enum writes nothing.
+   */
+  private writeElement(w: protobuf.Writer, field: protobuf.Field, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean, omitDefault = false): void {
     const rt = field.resolvedType;
     if (rt instanceof protobuf.Type) {
       this.writeNested(w, field.id, rt, v, path, errors, reuse);
     } else if (rt instanceof protobuf.Enum) {
       const n = enumValue(rt, this.index.fullName(rt), v, path, errors);
-      if (n !== undefined) w.uint32(field.id << 3).int32(n);
+      if (n !== undefined && !(omitDefault && n === 0)) w.uint32(field.id << 3).int32(n);
     } else {
       const value = scalar(field.type, v, path, errors);
-      if (value !== undefined) writeScalar(w, field.id, field.type, value);
+      if (value !== undefined && !(omitDefault && isDefaultScalar(field.type, value))) writeScalar(w, field.id, field.type, value);
     }
   }
 
@@ -109,7 +115,8 @@ export class JsonToWire implements WriteCodec {
     const entry = this.index.mapEntryOf(field);
     if (entry) this.writeMap(w, field, entry, v, path, errors);
     else if (field.repeated) this.writeRepeated(w, field, v, path, errors);
-    else this.writeElement(w, field, v, path, errors, false);
+    // hasPresence: a oneof member (or proto3 `optional`) is written even when it holds the default.
+    else this.writeElement(w, field, v, path, errors, false, !field.hasPresence);
   }
 
   private writeMap(w: protobuf.Writer, field: protobuf.Field, entry: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[]): void {
@@ -119,8 +126,9 @@ export class JsonToWire implements WriteCodec {
     }
     const keyField = entry.fields['key']!;
     const valueField = entry.fields['value']!;
-    // Sorted keys: equal JSON gives equal bytes whatever order the keys came in.
-    for (const k of Object.keys(v).sort()) {
+    // Sorted keys, as protobuf-go's deterministic Marshal orders them: equal JSON gives equal bytes
+    // whatever order the keys came in.
+    for (const k of sortedMapKeys(Object.keys(v), keyField.type)) {
       const value = v[k]!;
       if (value === null) continue;
       const key = keyField.type === 'string' ? k : scalar(keyField.type, keyField.type === 'bool' ? k === 'true' : k, join(path, k), errors);
@@ -143,7 +151,8 @@ export class JsonToWire implements WriteCodec {
       v.forEach((item, i) => this.writeElement(w, field, item, join(path, i), errors, true));
       return;
     }
-    // proto3 packs repeated scalars: one length-delimited run of values.
+    // proto3 packs repeated scalars: one length-delimited run of values (none for an empty list).
+    if (v.length === 0) return;
     w.uint32((field.id << 3) | 2).fork();
     v.forEach((item, i) => {
       const value = kind === 'enum' ? enumValue(rt as protobuf.Enum, this.index.fullName(rt!), item, join(path, i), errors) : scalar(kind, item, join(path, i), errors);
@@ -151,4 +160,14 @@ export class JsonToWire implements WriteCodec {
     });
     w.ldelim();
   }
+}
+
+/** Map keys in key order: strings as strings, integers by value, false before true. */
+function sortedMapKeys(keys: string[], kind: string): string[] {
+  if (kind === 'string' || kind === 'bool') return keys.sort();
+  const value = (k: string): bigint => (/^-?\d+$/.test(k) ? BigInt(k) : 0n);
+  return keys.sort((a, b) => {
+    const d = value(a) - value(b);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
 }

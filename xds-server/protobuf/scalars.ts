@@ -88,6 +88,22 @@ export function enumValue(e: protobuf.Enum, name: string, v: JsonValue, path: st
   return undefined;
 }
 
+/**
+ * Whether a converted scalar (or enum number) is its type's proto3 default, which a field without
+ * presence leaves off the wire (as protobuf-go and every other proto3 encoder do): 0, false, "",
+ * empty bytes, enum value 0. A negative zero float is not the default (its sign bit is kept).
+ */
+export function isDefaultScalar(kind: string, value: unknown): boolean {
+  switch (kind) {
+    case 'bool': return value === false;
+    case 'string': return value === '';
+    case 'bytes': return (value as Uint8Array).length === 0;
+    case 'double':
+    case 'float': return value === 0 && !Object.is(value, -0);
+    default: return LONG_TYPES.has(kind) ? /^-?0$/.test(value as string) : value === 0;
+  }
+}
+
 /** Writes one scalar value (already converted by `scalar`) with its tag. */
 export function writeScalar(w: protobuf.Writer, id: number, kind: string, value: unknown): void {
   switch (kind) {

@@ -7,7 +7,7 @@ import type * as protobuf from 'protobufjs';
 import type { JsonObject, JsonValue } from '../../compiler/envoy/resources';
 import type { DescriptorIndex } from './descriptor-index';
 import { describe, has, isObject, join, jsonNameOf, type EncodeError } from './json';
-import { scalar, scalarToJson, writeScalar } from './scalars';
+import { isDefaultScalar, scalar, scalarToJson, writeScalar } from './scalars';
 
 /** What writing a well-known type needs from the encoder: plain messages (inside an Any). */
 export interface WriteCodec {
@@ -33,8 +33,10 @@ const WRAPPER_NAMES = ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 
 const wrapper: WellKnownType = {
   write(_codec, w, type, v, path, errors) {
     const valueField = type.fields['value']!;
+    // The wrapper itself is a message, present even when it holds the default (an empty body);
+    // its `value` field has no presence, so a default is left out as in any proto3 message.
     const value = scalar(valueField.type, v, path, errors);
-    if (value !== undefined) writeScalar(w, 1, valueField.type, value);
+    if (value !== undefined && !isDefaultScalar(valueField.type, value)) writeScalar(w, 1, valueField.type, value);
   },
   read: (_codec, type, obj) => scalarToJson(type.fields['value']!, obj['value']),
 };
@@ -106,7 +108,7 @@ const any: WellKnownType = {
       errors.push({ path: join(path, '@type'), message: `unknown type "${typeUrl}" (not in the Envoy 1.40 API descriptors)` });
       return;
     }
-    w.uint32(10).string(typeUrl).uint32(18).fork();
+    w.uint32(10).string(typeUrl).fork();
     const innerName = codec.index.fullName(inner);
     if (SPECIAL_JSON.has(innerName)) {
       for (const k of Object.keys(v)) {
@@ -117,12 +119,13 @@ const any: WellKnownType = {
     } else {
       codec.writeMessage(w, inner, v, path, errors, true);
     }
-    w.ldelim();
+    // value=2 is bytes without presence: an Any of an empty message (a Router) has none.
+    ldelimUnlessEmpty(w, 18);
   },
   read(codec, _type, obj): JsonValue {
     const typeUrl = String(obj['type_url'] ?? '');
     const inner = codec.index.lookupType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
-    const bytes = (obj['value'] as Uint8Array | undefined) ?? new Uint8Array();
+    const bytes = has(obj, 'value') ? (obj['value'] as Uint8Array) : new Uint8Array();
     if (!inner) return { '@type': typeUrl, value: Buffer.from(bytes).toString('base64') };
     const decoded = codec.toJson(inner, inner.decode(bytes) as unknown as Record<string, unknown>);
     if (SPECIAL_JSON.has(codec.index.fullName(inner))) return { '@type': typeUrl, value: decoded };
@@ -144,6 +147,30 @@ export const WELL_KNOWN: ReadonlyMap<string, WellKnownType> = new Map<string, We
 
 /** Well-known types whose JSON form is not an object of fields; inside an Any they sit under "value". */
 export const SPECIAL_JSON: ReadonlySet<string> = new Set([...WELL_KNOWN.keys()].filter((n) => n !== 'google.protobuf.Any'));
+
+/** protobufjs's Writer state that ldelim() works on (public in its typings, as `object`). */
+interface WriterOps {
+  head: { next: unknown };
+  tail: { next: unknown };
+  len: number;
+}
+
+/**
+ * Ends the last fork() as Writer.ldelim() does (length, then the forked bytes), with `tag` before
+ * the length, or writes nothing at all when the fork wrote nothing: a length-delimited field
+ * without presence whose bytes turned out empty is left off the wire.
+ */
+function ldelimUnlessEmpty(w: protobuf.Writer, tag: number): void {
+  const forked = w as unknown as WriterOps;
+  const { head, tail, len } = forked;
+  w.reset();
+  if (len === 0) return;
+  w.uint32(tag).uint32(len);
+  const outer = w as unknown as WriterOps;
+  outer.tail.next = head.next; // the fork's first op is a no-op, as in ldelim
+  outer.tail = tail;
+  outer.len += len;
+}
 
 // ---- Duration, Timestamp ------------------------------------------------------------------------
 
