@@ -66,6 +66,9 @@ export interface LoggedCall {
   readonly operation: string | null;
   readonly status: number;
   readonly login: string | null;
+  /** When the request arrived (epoch ms) and how long the double took to answer it. */
+  readonly at: number;
+  readonly ms: number;
 }
 
 export class GitHubDouble {
@@ -111,6 +114,12 @@ export class GitHubDouble {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
     this.git.remove();
+  }
+
+  /** Compiles the validators of every operation the double implements, so no request pays for it. */
+  warm(): this {
+    githubOpenApi().warm(Object.keys(HANDLERS));
+    return this;
   }
 
   /** Waits until every webhook delivery sent so far has been answered. */
@@ -232,6 +241,7 @@ export class GitHubDouble {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
     const url = new URL(req.url ?? '/', 'http://double');
     const raw = await readBody(req);
     const log: { operation: string | null; login: string | null } = { operation: null, login: null };
@@ -243,7 +253,7 @@ export class GitHubDouble {
       this.violations.push(`${log.operation ?? url.pathname}: the double threw: ${e instanceof Error ? e.message : String(e)}`);
       reply = { status: 500, body: errorBody(500, 'GitHub double error') };
     }
-    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, operation: log.operation, status: reply.status, login: log.login });
+    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, operation: log.operation, status: reply.status, login: log.login, at, ms: Date.now() - at });
     const headers: Record<string, string> = { 'x-github-request-id': randomUUID(), 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600), ...reply.headers };
     if (reply.body === undefined) {
       res.writeHead(reply.status, headers).end();
