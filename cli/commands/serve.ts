@@ -95,13 +95,13 @@ async function parseServeFlags(o: ServeCommandOptions): Promise<Parsed<ParsedSer
   if (tlsFlags !== 0 && tlsFlags !== 3) return fail('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
   if (o.envoyBin !== undefined && !existsSync(o.envoyBin)) return fail(`--envoy-bin: ${o.envoyBin} does not exist`);
   if (o.envoyBin !== undefined && o.envoyValidate === false) return fail('--envoy-bin and --no-envoy-validate contradict each other');
-  // Loaded here: the bot's modules (octokit) are not needed by other commands.
-  const { planEmbeddedBot, statusGitHub } = await import('../serve-bot');
-  const bot = planEmbeddedBot(o);
+  // Loaded only when GitHub is used: the bot's modules (octokit) take a second to load.
+  const gh = o.bot || o.githubStatusRepo ? await import('../serve-bot') : null;
+  const bot = gh?.planEmbeddedBot(o) ?? { ok: true, value: null };
   if (!bot.ok) return bot;
   let status: ParsedServe['status'] = null;
-  if (o.githubStatusRepo) {
-    const github = statusGitHub(o);
+  if (gh && o.githubStatusRepo) {
+    const github = gh.statusGitHub(o);
     if (!github.ok) return fail(`--github-status-repo: ${github.error} (or env GITHUB_TOKEN)`);
     status = { repository: o.githubStatusRepo, github: github.value };
   }
@@ -128,7 +128,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
   let audit: ServeAudit | null = null;
   let server: ControlServer | null = null;
   let bot: BotService | null = null;
-  const { commitStatusClient, startEmbeddedBot } = await import('../serve-bot');
+  const gh = p.bot || p.status ? await import('../serve-bot') : null;
   try {
     if (auditDir) {
       const { openServeAudit } = await import('../audit-wiring');
@@ -136,15 +136,15 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
         dir: path.resolve(ctx.cwd, auditDir),
         fsync: (o.auditFsync ?? SERVE_DEFAULTS.auditFsync) as FsyncPolicy,
         ...(o.lokiUrl ? { lokiUrl: o.lokiUrl } : {}),
-        ...(p.status ? { githubStatus: { repository: p.status.repository, client: await commitStatusClient(p.status.github, p.status.repository, logger) } } : {}),
+        ...(gh && p.status ? { githubStatus: { repository: p.status.repository, client: await gh.commitStatusClient(p.status.github, p.status.repository, logger) } } : {}),
         ...(o.replicaId ? { replica: o.replicaId } : {}),
         logger,
       });
     } else logger.warn('no --audit-dir and no --work-dir: the audit trail is off');
     server = await startServer(ctx, o, p, logger, workDir, audit);
     audit?.attach(server);
-    if (p.bot) {
-      bot = await startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, ...(audit ? { audit: audit.sink } : {}) });
+    if (gh && p.bot) {
+      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, ...(audit ? { audit: audit.sink } : {}) });
       logger.info({ url: bot.url, repo: `${p.bot.owner}/${p.bot.repo}` }, 'bot listening: POST /hooks/alertmanager');
     }
   } catch (e) {
