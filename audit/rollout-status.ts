@@ -4,7 +4,8 @@
  * failure "2 Envoys rejected abc1234: <Envoy's error>". Fed by the same events as the audit trail
  * (it is an AuditSink: cli/ tees the trail into it); updates are coalesced and rate-limited per
  * context, and only a changed state or description is posted. With several control-server
- * replicas each reports its own nodes under its own context (`portcullis/<env> (<replica>)`).
+ * replicas each reports its own nodes under its own context (`portcullis/<env> (<replica>)`), and
+ * nothing for an environment none of its own Envoys belongs to.
  */
 import type { AuditSink } from './sink';
 
@@ -94,6 +95,8 @@ export class RolloutStatusReporter implements AuditSink {
         const first = rejected[0]!.lastNack!;
         description = `${rejected.length} Envoy${rejected.length === 1 ? '' : 's'} rejected ${short} (${first.type}): ${first.error}`;
       } else if (nodes.length === 0) {
+        // A replica speaks only for its own Envoys: those of this environment may all be on another one.
+        if (this.opts.replica) continue;
         [state, description] = ['pending', `no Envoy of ${env} connected; ${short} is served`];
       } else {
         state = enforcing === nodes.length ? 'success' : 'pending';

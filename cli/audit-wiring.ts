@@ -3,7 +3,7 @@
  * nudges, and the GitHub rollout reporter, teed into one AuditSink for the control server.
  */
 import type { Logger } from 'pino';
-import { AuditWriter, LokiShipper, RolloutStatusReporter, teeSink, type AuditSink, type FsyncPolicy } from '../audit';
+import { AuditWriter, LokiShipper, RolloutStatusReporter, teeSink, type AuditSink, type CommitStatusClient, type FsyncPolicy } from '../audit';
 import type { ControlServer } from './control-server';
 
 export interface ServeAuditOptions {
@@ -11,8 +11,8 @@ export interface ServeAuditOptions {
   readonly fsync: FsyncPolicy;
   /** Loki push URL; authorization from $PORTCULLIS_LOKI_AUTHORIZATION. */
   readonly lokiUrl?: string;
-  /** `owner/name` for commit statuses; token from $GITHUB_TOKEN. */
-  readonly githubStatusRepo?: string;
+  /** Commit statuses: `owner/name` and the client that posts them (cli/serve-bot.ts commitStatusClient). */
+  readonly githubStatus?: { readonly repository: string; readonly client: CommitStatusClient };
   readonly replica?: string;
   readonly logger: Logger;
 }
@@ -36,11 +36,10 @@ export async function openServeAudit(o: ServeAuditOptions): Promise<ServeAudit> 
   }
   let server: ControlServer | null = null;
   let reporter: RolloutStatusReporter | null = null;
-  if (o.githubStatusRepo) {
-    const { Octokit } = await import('octokit');
+  if (o.githubStatus) {
     reporter = new RolloutStatusReporter({
-      client: new Octokit({ auth: process.env.GITHUB_TOKEN }),
-      repository: o.githubStatusRepo,
+      client: o.githubStatus.client,
+      repository: o.githubStatus.repository,
       ...(o.replica ? { replica: o.replica } : {}),
       served: () => {
         const s = server?.follower.status().served;
@@ -50,7 +49,7 @@ export async function openServeAudit(o: ServeAuditOptions): Promise<ServeAudit> 
       onError: (e) => log.warn({ err: e instanceof Error ? e.message : String(e) }, 'commit status not posted; will retry'),
     });
   }
-  log.info({ dir: o.dir, fsync: o.fsync, loki: Boolean(o.lokiUrl), githubStatus: o.githubStatusRepo ?? null, head: writer.lastSeq }, 'audit trail open');
+  log.info({ dir: o.dir, fsync: o.fsync, loki: Boolean(o.lokiUrl), githubStatus: o.githubStatus?.repository ?? null, head: writer.lastSeq }, 'audit trail open');
   return {
     sink: reporter ? teeSink(writer, reporter) : writer,
     attach: (s) => {

@@ -94,122 +94,137 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
   // Whatever was opened, closed again when a later part fails to start (a port in use, …).
   const opened: (() => Promise<void>)[] = [];
   try {
-    const m = opts.monitor;
-    const monitor = createMonitor({
-      registry,
-      logger: log,
-      alertmanager: m?.alertmanagerUrl ? { url: m.alertmanagerUrl, authorization: m.alertmanagerAuthorization } : null,
-      prometheusUrl: m?.prometheusUrl ?? null,
-      ...(m?.evaluateEveryMs ? { evaluateEveryMs: m.evaluateEveryMs } : {}),
-    });
-    const xds = createXdsServer({
-      logger: log.child({ component: 'ads' }),
-      registry,
-      // Envoy's access logs arrive on the ADS port, through the cluster every fleet already has.
-      services: [monitor.grpcService],
-      ...(opts.audit ? { audit: opts.audit } : {}),
-      ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
-    });
-    opened.push(() => xds.shutdown(500));
-    const xdsPort = await xds.listen(opts.xdsHost, opts.xdsPort);
-
-    const compiler = createIncrementalCompiler();
-    const compile: CompileFn = (files, now) => compiler.compileFiles(files, now);
-    let servedIr: PolicyIR | null = null;
-    const binary = opts.envoyBinary ?? null;
-    if (!binary) log.warn('no Envoy binary for validation (--envoy-bin, $ENVOY_BIN, envoy on PATH): snapshots are served without `envoy --mode validate`; a resource Envoy refuses is NACKed by the fleet instead');
-    const publish = createPublisher({
-      xds,
-      logger: log,
-      validator: binary ? new EnvoyValidator({ binary }) : null,
-      validationMetrics: createValidationMetrics(registry),
-      allowFleetRemoval: opts.allowFleetRemoval ?? false,
-      transformResources: opts.transformResources,
-      onServed: (ir) => {
-        servedIr = ir;
-        monitor.setPolicy(ir);
-      },
-    });
-
+    const monitor = startMonitor(opts, registry);
+    const { xds, xdsPort } = await startXds(opts, registry, monitor, opened);
     const workDir = opts.workDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'portcullis-serve-')), 'mirror.git');
-    const follower = new PolicyFollower({
-      repo: opts.repo,
-      branch: opts.branch,
-      path: opts.path,
-      workDir,
-      pollIntervalMs: opts.pollIntervalMs,
-      compile,
-      publish,
-      logger: log,
-      registry,
-      ...(opts.clock ? { clock: opts.clock } : {}),
-      ...(opts.audit ? { audit: opts.audit } : {}),
-    });
+    const { follower, served } = createFollower(opts, workDir, registry, xds, monitor);
     opened.push(() => follower.stop());
-
-    const status = (): StatusDocument => {
-      const policy = follower.status();
-      const nodes = nodeStatuses(xds, servedIr);
-      return {
-        server: { version: VERSION, startedAt, xds: { host: opts.xdsHost, port: xdsPort } },
-        policy,
-        nodes,
-        lockdowns: lockdownEnforcement(policy.served, nodes),
-        refusedStreams: xds.refusedStreams(),
-        warnings: rateLimitServiceWarnings(servedIr, nodes),
-      };
-    };
-
-    const http = await startHttpEdge({
-      host: opts.httpHost,
-      port: opts.httpPort,
-      registry,
-      logger: log,
-      status,
-      ready: () => follower.status().served !== null,
-      webhook: {
-        secret: opts.webhookSecret,
-        branch: opts.branch,
-        onPush: (push) => {
-          // A push of the commit the last fetch already got needs no fetch (distinct deliveries of one push).
-          const last = follower.status().lastFetch;
-          if (push.after !== null && last?.ok && last.commit === push.after) return;
-          void follower.requestSync('webhook');
-        },
-      },
-      routes: [monitorRoutes(monitor, DEFAULT_EVIDENCE.bucketMs * DEFAULT_EVIDENCE.buckets)],
-    });
+    const status = statusOf(opts, startedAt, xdsPort, xds, follower, served);
+    const http = await startHttp(opts, registry, monitor, follower, status);
     opened.push(() => http.close());
     monitor.start();
     opened.push(async () => monitor.stop());
 
-    log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url, envoyValidation: binary }, 'control server starting');
+    log.info({ repo: redactCredentials(opts.repo), branch: opts.branch, path: opts.path, workDir, xds: `${opts.xdsHost}:${xdsPort}`, http: http.url, envoyValidation: opts.envoyBinary ?? null }, 'control server starting');
     const first = await follower.start();
     if (first.kind !== 'served' && follower.status().served === null) log.warn({ outcome: first }, 'no snapshot served yet: Envoys get nothing until a commit compiles');
 
     let stopping: Promise<void> | null = null;
-    return {
-      follower,
-      xds,
-      http,
-      xdsPort,
-      registry,
-      monitor,
-      status,
-      stop: () =>
-        (stopping ??= (async () => {
-          log.info('control server stopping');
-          monitor.stop();
-          await follower.stop();
-          await http.close();
-          await xds.shutdown(2000);
-          log.info('control server stopped');
-        })()),
-    };
+    const stop = () =>
+      (stopping ??= (async () => {
+        log.info('control server stopping');
+        monitor.stop();
+        await follower.stop();
+        await http.close();
+        await xds.shutdown(2000);
+        log.info('control server stopped');
+      })());
+    return { follower, xds, http, xdsPort, registry, monitor, status, stop };
   } catch (e) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
     throw e;
   }
+}
+
+/** The monitor (access logs → windows → keyed-trigger alerts); started once everything listens. */
+function startMonitor(opts: ServeOptions, registry: Registry): Monitor {
+  const m = opts.monitor;
+  return createMonitor({
+    registry,
+    logger: opts.logger,
+    alertmanager: m?.alertmanagerUrl ? { url: m.alertmanagerUrl, authorization: m.alertmanagerAuthorization } : null,
+    prometheusUrl: m?.prometheusUrl ?? null,
+    ...(m?.evaluateEveryMs ? { evaluateEveryMs: m.evaluateEveryMs } : {}),
+  });
+}
+
+/** The ADS server, listening (its shutdown pushed on `opened`). */
+async function startXds(opts: ServeOptions, registry: Registry, monitor: Monitor, opened: (() => Promise<void>)[]): Promise<{ xds: XdsServer; xdsPort: number }> {
+  const xds = createXdsServer({
+    logger: opts.logger.child({ component: 'ads' }),
+    registry,
+    // Envoy's access logs arrive on the ADS port, through the cluster every fleet already has.
+    services: [monitor.grpcService],
+    ...(opts.audit ? { audit: opts.audit } : {}),
+    ...(opts.tls ? { tls: { cert: readFileSync(opts.tls.certFile), key: readFileSync(opts.tls.keyFile), ca: readFileSync(opts.tls.clientCaFile) } } : {}),
+  });
+  opened.push(() => xds.shutdown(500));
+  return { xds, xdsPort: await xds.listen(opts.xdsHost, opts.xdsPort) };
+}
+
+/** git follower → incremental compiler → publisher (Envoy validation, ADS); `served()` is the IR in force. */
+function createFollower(opts: ServeOptions, workDir: string, registry: Registry, xds: XdsServer, monitor: Monitor): { follower: PolicyFollower; served: () => PolicyIR | null } {
+  const log = opts.logger;
+  const compiler = createIncrementalCompiler();
+  const compile: CompileFn = (files, now) => compiler.compileFiles(files, now);
+  let servedIr: PolicyIR | null = null;
+  const binary = opts.envoyBinary ?? null;
+  if (!binary) log.warn('no Envoy binary for validation (--envoy-bin, $ENVOY_BIN, envoy on PATH): snapshots are served without `envoy --mode validate`; a resource Envoy refuses is NACKed by the fleet instead');
+  const publish = createPublisher({
+    xds,
+    logger: log,
+    validator: binary ? new EnvoyValidator({ binary }) : null,
+    validationMetrics: createValidationMetrics(registry),
+    allowFleetRemoval: opts.allowFleetRemoval ?? false,
+    transformResources: opts.transformResources,
+    onServed: (ir) => {
+      servedIr = ir;
+      monitor.setPolicy(ir);
+    },
+  });
+  const follower = new PolicyFollower({
+    repo: opts.repo,
+    branch: opts.branch,
+    path: opts.path,
+    workDir,
+    pollIntervalMs: opts.pollIntervalMs,
+    compile,
+    publish,
+    logger: log,
+    registry,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.audit ? { audit: opts.audit } : {}),
+  });
+  return { follower, served: () => servedIr };
+}
+
+/** The /status document: what is served, every node, lockdowns in force, warnings. */
+function statusOf(opts: ServeOptions, startedAt: string, xdsPort: number, xds: XdsServer, follower: PolicyFollower, served: () => PolicyIR | null): () => StatusDocument {
+  return () => {
+    const policy = follower.status();
+    const nodes = nodeStatuses(xds, served());
+    return {
+      server: { version: VERSION, startedAt, xds: { host: opts.xdsHost, port: xdsPort } },
+      policy,
+      nodes,
+      lockdowns: lockdownEnforcement(policy.served, nodes),
+      refusedStreams: xds.refusedStreams(),
+      warnings: rateLimitServiceWarnings(served(), nodes),
+    };
+  };
+}
+
+/** The HTTP edge: push webhook → sync, /status, /ready, /metrics, the monitor's API. */
+function startHttp(opts: ServeOptions, registry: Registry, monitor: Monitor, follower: PolicyFollower, status: () => StatusDocument): Promise<HttpEdge> {
+  return startHttpEdge({
+    host: opts.httpHost,
+    port: opts.httpPort,
+    registry,
+    logger: opts.logger,
+    status,
+    ready: () => follower.status().served !== null,
+    webhook: {
+      secret: opts.webhookSecret,
+      branch: opts.branch,
+      onPush: (push) => {
+        // A push of the commit the last fetch already got needs no fetch (distinct deliveries of one push).
+        const last = follower.status().lastFetch;
+        if (push.after !== null && last?.ok && last.commit === push.after) return;
+        void follower.requestSync('webhook');
+      },
+    },
+    routes: [monitorRoutes(monitor, DEFAULT_EVIDENCE.bucketMs * DEFAULT_EVIDENCE.buckets)],
+  });
 }
 
 function nodeStatuses(xds: XdsServer, ir: PolicyIR | null): NodeStatus[] {

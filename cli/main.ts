@@ -29,11 +29,20 @@ function positiveInt(value: string): number {
 /** GitHub API and credentials, the same for the bot and the break-glass commands (cli/commands/bot.ts githubAuthFrom reads them). */
 function githubOptions(c: Command): Command {
   return c
-    .option('--github-url <url>', 'GitHub API base URL', 'https://api.github.com')
+    .option('--github-url <url>', 'GitHub API base URL', D.githubUrl)
     .option('--github-token-file <file>', 'GitHub token (default: env PORTCULLIS_GITHUB_TOKEN)')
     .option('--app-id <id>', 'GitHub App id (with --app-key-file: installation tokens instead of a token)')
     .option('--app-key-file <file>', 'GitHub App private key, PEM (default: env PORTCULLIS_GITHUB_APP_KEY)')
     .option('--installation-id <id>', 'GitHub App installation (default: the one on --repo)');
+}
+
+/** Alertmanager's credentials and the cool-down, the same for `portcullis bot` and `portcullis serve --bot`. */
+function alertReceiverOptions(c: Command): Command {
+  return c
+    .option('--hook-user <name>', 'basic auth user Alertmanager sends')
+    .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
+    .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
+    .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', D.cooldown);
 }
 
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
@@ -130,7 +139,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (o) => setExit(await runSchema(ctx, o)));
 
-  program
+  const serve = program
     .command('serve')
     .description('follow a policy repository and serve it to Envoy fleets over ADS, until SIGINT/SIGTERM (docs/operations.md)')
     .requiredOption('--repo <path-or-url>', 'policy repository: local path or git URL')
@@ -155,9 +164,14 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
     .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))
     .option('--loki-url <url>', 'also ship the audit trail to this Loki push URL (auth: env PORTCULLIS_LOKI_AUTHORIZATION)')
-    .option('--github-status-repo <owner/name>', 'post rollout commit statuses portcullis/<env> to this repository (token: env GITHUB_TOKEN)')
+    .option('--github-status-repo <owner/name>', 'post rollout commit statuses portcullis/<env> to this repository (GitHub access: --github-url and its credentials, else env GITHUB_TOKEN)')
     .option('--replica-id <name>', 'this replica\'s name, with several control servers: its own status context and Loki label')
-    .action(async (o) => setExit(await runServe(ctx, o)));
+    .option('--bot', 'also run the lockdown bot in this process (the flags of `portcullis bot`; base = --branch, folder = --path)', false)
+    .option('--github-repo <owner/name>', 'GitHub policy repository the bot opens lockdown pull requests on')
+    .option('--bot-host <host>', 'the bot\'s listen address (POST /hooks/alertmanager)', D.botHost)
+    .option('--bot-port <port>', 'the bot\'s listen port', port, D.botPort)
+    .option('--bot-housekeeping-interval <duration>', 'how often the bot looks for expired lockdown files to remove (0 = never)', D.botHousekeepingInterval);
+  alertReceiverOptions(githubOptions(serve)).action(async (o) => setExit(await runServe(ctx, o)));
 
   const bot = program
     .command('bot')
@@ -165,15 +179,11 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .requiredOption('--repo <owner/name>', 'GitHub policy repository')
     .option('--base <branch>', 'branch lockdowns are proposed against (the one the control server follows)', 'main')
     .option('--path <folder>', 'policy folder inside the repository', 'policies')
-    .option('--hook-user <name>', 'basic auth user Alertmanager sends')
-    .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
-    .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port', port, 18002)
     .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
-    .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', '6h')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'));
-  githubOptions(bot).action(async (o) => {
+  alertReceiverOptions(githubOptions(bot)).action(async (o) => {
     const { runBot } = await import('./commands/bot');
     setExit(await runBot(ctx, o));
   });

@@ -32,7 +32,7 @@ export interface BotOptions {
   readonly logLevel?: string;
 }
 
-type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 function secret(file: string | undefined, env: string, flag: string): Parsed<string | null> {
   if (file) {
@@ -63,7 +63,8 @@ export function githubAuthFrom(o: Pick<BotOptions, 'githubTokenFile' | 'appId' |
   return { ok: true, value: { kind: 'token', token: token.value } };
 }
 
-function hookAuthFrom(o: BotOptions): Parsed<ReceiverAuth> {
+/** Alertmanager's credentials on the webhook: a bearer token, or basic user + password (`portcullis bot` and `serve --bot`). */
+export function hookAuthFrom(o: Pick<BotOptions, 'hookTokenFile' | 'hookPasswordFile' | 'hookUser'>): Parsed<ReceiverAuth> {
   const token = secret(o.hookTokenFile, 'PORTCULLIS_HOOK_TOKEN', '--hook-token-file');
   if (!token.ok) return token;
   if (token.value) return { ok: true, value: { kind: 'bearer', token: token.value } };

@@ -76,3 +76,15 @@ test('two replicas each report their own nodes under their own context', async (
   await r2.reporter.flush();
   expect([...r1.last(), ...r2.last()]).toEqual(['1111111 portcullis/prod (cp-1) success: 2/2 Envoys enforce 1111111', '1111111 portcullis/prod (cp-2) pending: 1/3 Envoys enforce 1111111']);
 });
+
+test('a replica without Envoys of an environment posts nothing for it; a single server says none is connected', async () => {
+  const replica = world(0, 'cp-1');
+  const single = world(0);
+  for (const w of [replica, single]) {
+    w.state.served = { commit: C1, environments: ['prod', 'staging'] };
+    w.state.nodes = [node('a', { inSync: true })];
+    await w.reporter.flush();
+  }
+  expect(replica.last()).toEqual(['1111111 portcullis/prod (cp-1) success: 1/1 Envoys enforce 1111111']);
+  expect(single.last()).toEqual(['1111111 portcullis/prod success: 1/1 Envoys enforce 1111111', '1111111 portcullis/staging pending: no Envoy of staging connected; 1111111 is served']);
+});

@@ -29,6 +29,12 @@ test.each([
   [{ pollInterval: 'soon' }, '--poll-interval: "soon" is not a duration'],
   [{ webhookSecretFile: '/nonexistent/secret' }, '--webhook-secret-file: ENOENT'],
   [{ tlsCert: 'a.pem' }, '--tls-cert, --tls-key and --tls-client-ca go together'],
+  [{ bot: true }, '--bot needs --github-repo owner/name'],
+  [{ bot: true, githubRepo: 'policies' }, '--github-repo: "policies" is not owner/name'],
+  [{ bot: true, githubRepo: 'acme/policies', cooldown: 'later' }, '--cooldown: "later" is not a duration'],
+  [{ bot: true, githubRepo: 'acme/policies', botHousekeepingInterval: 'often' }, '--bot-housekeeping-interval: "often" is not a duration'],
+  [{ bot: true, githubRepo: 'acme/policies', githubTokenFile: '/nonexistent/token' }, '--github-token-file: ENOENT'],
+  [{ bot: true, githubRepo: 'acme/policies', appId: 'x', appKeyFile: '/k.pem' }, '--app-id: a GitHub App id (a number)'],
 ])('usage error %j → exit 2 with a message', async (extra, message) => {
   const c = captureCli();
   expect(await runServe(c.ctx, { repo: '/tmp/none', logLevel: 'silent', ...extra })).toBe(2);

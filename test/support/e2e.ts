@@ -77,12 +77,18 @@ export async function createPolicyWorld(extraFiles: Record<string, string> = {})
   };
 }
 
-/** The control server in this process (fast; allows test hooks). Logs go to a file in `dir`. */
+let serverCount = 0;
+
+/**
+ * The control server in this process (fast; allows test hooks). Logs go to a file in `dir`. It
+ * follows the world's repository, or `repo` (e.g. the GitHub double's bare repository).
+ */
 export async function startServerInProcess(
   world: PolicyWorld,
-  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock' | 'monitor'>> = {},
+  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock' | 'monitor' | 'repo'>> = {},
 ): Promise<ControlServer & { logFile: string }> {
-  const logFile = path.join(world.dir, `server-${Date.now()}.log`);
+  const n = `${Date.now()}-${++serverCount}`;
+  const logFile = path.join(world.dir, `server-${n}.log`);
   const logger = pino({ level: 'debug' }, pino.destination({ dest: logFile, sync: true }));
   const server = await startControlServer({
     repo: world.repo.dir,
@@ -94,7 +100,7 @@ export async function startServerInProcess(
     httpHost: '127.0.0.1',
     httpPort: 0,
     webhookSecret: Buffer.from(WEBHOOK_SECRET),
-    workDir: path.join(world.dir, `mirror-${Date.now()}.git`),
+    workDir: path.join(world.dir, `mirror-${n}.git`),
     logger,
     ...hooks,
   });

@@ -1,10 +1,10 @@
 /**
- * GitHub double: pull requests, reviews, issue comments, labels, commit statuses and App
+ * GitHub double: pull requests, reviews, issue comments, labels and App
  * installation tokens, with GitHub's refusals (422 "A pull request already exists", 405 for a
  * closed or conflicting merge, 409 for a stale head sha, 422 for approving one's own PR).
  */
 import { randomBytes } from 'node:crypto';
-import { errorBody, issueComment, label, pullRequest, review, status, user, type Pull } from './objects';
+import { errorBody, issueComment, label, pullRequest, review, user, type Pull } from './objects';
 import type { Call, Reply } from './server';
 
 type Handler = (c: Call) => Reply;
@@ -166,15 +166,6 @@ const updateComment: Handler = (c) => {
   return { status: 200, body: issueComment(c.gh.site, comment) };
 };
 
-const createStatus: Handler = (c) => {
-  const sha = c.op.params.sha ?? '';
-  if (!c.gh.git.exists(sha, 'commit')) return failed([{ resource: 'Status', field: 'sha', code: 'invalid' }]);
-  const { state, target_url = null, description = null, context = 'default' } = c.body as { state: 'success'; target_url?: string | null; description?: string | null; context?: string };
-  const st = { id: c.gh.id(), sha, state, targetUrl: target_url, description, context, creator: c.login, createdAt: c.gh.now() };
-  c.gh.statuses.push(st);
-  return { status: 201, body: status(c.gh.site, st) };
-};
-
 const installation: Handler = (c) => {
   const app = c.gh.options.app;
   if (!app) return notFound();
@@ -216,7 +207,6 @@ export const PULL_HANDLERS: Record<string, Handler> = {
   'issues/create-comment': createComment,
   'issues/list-comments': listComments,
   'issues/update-comment': updateComment,
-  'repos/create-commit-status': createStatus,
   'apps/get-repo-installation': installation,
   'apps/create-installation-access-token': accessToken,
 };

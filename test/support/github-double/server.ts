@@ -48,12 +48,20 @@ export interface DoubleOptions {
   readonly tokens?: Readonly<Record<string, string>>;
   /** A GitHub App: its id, public key (PEM) and the installation on this repository. */
   readonly app?: { readonly id: number; readonly publicKey: string; readonly installationId: number; readonly slug: string };
-  /** Where webhooks go (a URL), signed with `secret`. */
+  /** Where webhooks go (a URL), signed with `secret`; more with `addWebhook`. */
   readonly webhook?: { readonly url: string; readonly secret: string };
+}
+
+/** A repository webhook: every event, or only `events` (GitHub's hook "events" setting). */
+export interface Webhook {
+  readonly url: string;
+  readonly secret: string;
+  readonly events?: readonly string[];
 }
 
 export interface Delivery {
   readonly id: string;
+  readonly url: string;
   readonly event: string;
   readonly payload: Json;
   status?: number;
@@ -66,6 +74,9 @@ export interface LoggedCall {
   readonly operation: string | null;
   readonly status: number;
   readonly login: string | null;
+  /** When the request arrived (epoch ms) and how long the double took to answer it. */
+  readonly at: number;
+  readonly ms: number;
 }
 
 export class GitHubDouble {
@@ -79,7 +90,8 @@ export class GitHubDouble {
   readonly deliveries: Delivery[] = [];
   readonly tokens = new Map<string, string>();
   readonly site: Site;
-  webhook: { url: string; secret: string } | null;
+  /** The repository's webhooks (the first from `options.webhook`); each gets every event it subscribes to. */
+  readonly webhooks: Webhook[] = [];
   private nextNumber = 1;
   private nextId = 100;
   private fault: (Fault & { left: number }) | null = null;
@@ -89,7 +101,7 @@ export class GitHubDouble {
 
   constructor(readonly options: DoubleOptions = {}) {
     for (const [t, login] of Object.entries(options.tokens ?? {})) this.tokens.set(t, login);
-    this.webhook = options.webhook ? { ...options.webhook } : null;
+    if (options.webhook) this.webhooks.push({ ...options.webhook });
     this.site = { api: '', owner: options.owner ?? 'acme', repo: options.repo ?? 'policies', repoId: 4242 };
   }
 
@@ -111,6 +123,17 @@ export class GitHubDouble {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
     this.git.remove();
+  }
+
+  /** Adds a repository webhook (e.g. the control server's push hook beside the bot's). */
+  addWebhook(hook: Webhook): void {
+    this.webhooks.push(hook);
+  }
+
+  /** Compiles the validators of every operation the double implements, so no request pays for it. */
+  warm(): this {
+    githubOpenApi().warm(Object.keys(HANDLERS));
+    return this;
   }
 
   /** Waits until every webhook delivery sent so far has been answered. */
@@ -197,12 +220,14 @@ export class GitHubDouble {
   }
 
   send(event: string, payload: Json): void {
-    if (!this.webhook) return;
-    const delivery: Delivery = { id: randomUUID(), event, payload };
-    this.deliveries.push(delivery);
     const body = JSON.stringify(payload);
-    const { url, secret } = this.webhook;
-    const p = fetch(url, {
+    for (const hook of this.webhooks) if (!hook.events || hook.events.includes(event)) this.deliver(hook, event, payload, body);
+  }
+
+  private deliver(hook: Webhook, event: string, payload: Json, body: string): void {
+    const delivery: Delivery = { id: randomUUID(), url: hook.url, event, payload };
+    this.deliveries.push(delivery);
+    const p = fetch(hook.url, {
       method: 'POST',
       body,
       headers: {
@@ -210,8 +235,8 @@ export class GitHubDouble {
         'user-agent': 'GitHub-Hookshot/double',
         'x-github-event': event,
         'x-github-delivery': delivery.id,
-        'x-github-hook-id': '1',
-        'x-hub-signature-256': signBody(secret, body),
+        'x-github-hook-id': String(this.webhooks.indexOf(hook) + 1),
+        'x-hub-signature-256': signBody(hook.secret, body),
       },
     })
       .then(async (r) => {
@@ -232,6 +257,7 @@ export class GitHubDouble {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = Date.now();
     const url = new URL(req.url ?? '/', 'http://double');
     const raw = await readBody(req);
     const log: { operation: string | null; login: string | null } = { operation: null, login: null };
@@ -243,7 +269,7 @@ export class GitHubDouble {
       this.violations.push(`${log.operation ?? url.pathname}: the double threw: ${e instanceof Error ? e.message : String(e)}`);
       reply = { status: 500, body: errorBody(500, 'GitHub double error') };
     }
-    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, operation: log.operation, status: reply.status, login: log.login });
+    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, operation: log.operation, status: reply.status, login: log.login, at, ms: Date.now() - at });
     const headers: Record<string, string> = { 'x-github-request-id': randomUUID(), 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 3600), ...reply.headers };
     if (reply.body === undefined) {
       res.writeHead(reply.status, headers).end();
