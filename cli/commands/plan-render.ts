@@ -24,6 +24,9 @@ export interface RenderOptions {
 /** Steps of one topic and op beyond this many lines are folded ("… and 275 more"). */
 export const MAX_LINES_PER_GROUP = 20;
 
+/** IR paths shown per group of environments in markdown; the text plan shows every one. */
+export const MAX_DETAIL_LINES = 60;
+
 const SYMBOL = { add: '+', remove: '-', change: '~' } as const;
 
 const PLAIN: Style = { bold: (s) => s, dim: (s) => s, green: (s) => s, red: (s) => s, yellow: (s) => s } as Style;
@@ -186,12 +189,19 @@ function environmentSection(d: Doc, group: EnvGroup, report: PlanReport): void {
   if (details.length === 0) return;
   const count = details.reduce((n, e) => n + e.details.length, 0);
   d.fold(`Details at now: Envoy resources and ${count} IR path(s)`, (inner) => {
+    inner.code(details.flatMap((env) => env.fleetChanges.filter((f) => f.changed.length).map((f) => `envoy ${f.fleet}: ${f.changed.join('; ')}`)));
+    // Environments with the same IR changes (one new route everywhere) list them once.
+    const byLines = new Map<string, { envs: string[]; lines: string[] }>();
     for (const env of details) {
-      if (details.length > 1) inner.para(inner.md ? `**${env.name}**` : `${env.name}:`);
-      inner.code([
-        ...env.fleetChanges.filter((f) => f.changed.length).map((f) => `envoy ${f.fleet}: ${f.changed.join('; ')}`),
-        ...env.details.map(irLine),
-      ]);
+      const lines = env.details.map(irLine);
+      if (lines.length === 0) continue;
+      const k = lines.join('\n');
+      (byLines.get(k) ?? byLines.set(k, { envs: [], lines }).get(k)!).envs.push(env.name);
+    }
+    for (const { envs, lines } of byLines.values()) {
+      inner.para(inner.md ? `**${envs.join(', ')}**` : `${envs.join(', ')}:`);
+      const shown = inner.md ? lines.slice(0, MAX_DETAIL_LINES) : lines;
+      inner.code(shown.length < lines.length ? [...shown, `… and ${lines.length - shown.length} more (the text plan, \`portcullis plan\` without --format markdown, lists them all)`] : shown);
     }
   });
 }

@@ -126,6 +126,9 @@ describe('what a reviewer must see', () => {
     const text = md('300-routes');
     expect(summaryOf(text, 'prod')).toMatch(/^300 routes added/);
     expect(text).toContain('<details><summary>… and 280 more routes added</summary>');
+    // Fits a PR comment uncut: IR paths are listed once for the three environments, and capped.
+    expect(text.length).toBeLessThan(60_000);
+    expect(text).toContain('… and 240 more (the text plan');
     expect(text).toMatch(/^#### dev \(fleets: edge-dev\), prod \(fleets: edge-prod\), staging \(fleets: edge-staging\): the same changes$/m);
   });
 
