@@ -19,6 +19,8 @@ export interface RenderOptions {
   readonly maxChars?: number;
   /** Where the full plan is when the comment is cut (e.g. the workflow run's artifact). */
   readonly fullPlanUrl?: string;
+  /** Said instead of a link when there is no URL (default: the workflow run's `portcullis-plan` artifact). */
+  readonly fullPlanHint?: string;
 }
 
 /** Steps of one topic and op beyond this many lines are folded ("… and 275 more"). */
@@ -83,7 +85,7 @@ export function renderPlan(report: PlanReport, options: RenderOptions): string {
   }
   repeatedContext(d, report);
   const text = d.lines.join('\n') + '\n';
-  return md && options.maxChars !== undefined ? truncateMarkdown(text, options.maxChars, options.fullPlanUrl) : text;
+  return md && options.maxChars !== undefined ? truncateMarkdown(text, options.maxChars, options.fullPlanUrl, options.fullPlanHint) : text;
 }
 
 function instantLine(report: PlanReport, md: boolean): string {
@@ -292,9 +294,9 @@ function repeatedContext(d: Doc, report: PlanReport): void {
  * Cuts markdown at a line boundary so the result (with the notice) fits `maxChars`, closing an open
  * code fence and open <details>, and says that it was cut and where the full plan is.
  */
-export function truncateMarkdown(text: string, maxChars: number, fullPlanUrl?: string): string {
+export function truncateMarkdown(text: string, maxChars: number, fullPlanUrl?: string, hint?: string): string {
   if (text.length <= maxChars) return text;
-  const where = fullPlanUrl ? `[the full plan](${fullPlanUrl})` : 'the full plan in the `portcullis-plan` artifact of this workflow run';
+  const where = fullPlanUrl ? `[the full plan](${fullPlanUrl})` : (hint ?? 'the full plan in the `portcullis-plan` artifact of this workflow run');
   const notice = (shown: number): string =>
     `\n> **This plan is truncated**: the comment shows ${shown.toLocaleString('en-US')} of ${text.length.toLocaleString('en-US')} characters (GitHub's comment limit). Read ${where}.\n`;
   const budget = maxChars - notice(text.length).length - 200; // room for closing tags
