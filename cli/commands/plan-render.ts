@@ -19,10 +19,15 @@ export interface RenderOptions {
   readonly maxChars?: number;
   /** Where the full plan is when the comment is cut (e.g. the workflow run's artifact). */
   readonly fullPlanUrl?: string;
+  /** Said instead of a link when there is no URL (default: the workflow run's `portcullis-plan` artifact). */
+  readonly fullPlanHint?: string;
 }
 
 /** Steps of one topic and op beyond this many lines are folded ("… and 275 more"). */
 export const MAX_LINES_PER_GROUP = 20;
+
+/** IR paths shown per group of environments in markdown; the text plan shows every one. */
+export const MAX_DETAIL_LINES = 60;
 
 const SYMBOL = { add: '+', remove: '-', change: '~' } as const;
 
@@ -80,7 +85,7 @@ export function renderPlan(report: PlanReport, options: RenderOptions): string {
   }
   repeatedContext(d, report);
   const text = d.lines.join('\n') + '\n';
-  return md && options.maxChars !== undefined ? truncateMarkdown(text, options.maxChars, options.fullPlanUrl) : text;
+  return md && options.maxChars !== undefined ? truncateMarkdown(text, options.maxChars, options.fullPlanUrl, options.fullPlanHint) : text;
 }
 
 function instantLine(report: PlanReport, md: boolean): string {
@@ -186,12 +191,19 @@ function environmentSection(d: Doc, group: EnvGroup, report: PlanReport): void {
   if (details.length === 0) return;
   const count = details.reduce((n, e) => n + e.details.length, 0);
   d.fold(`Details at now: Envoy resources and ${count} IR path(s)`, (inner) => {
+    inner.code(details.flatMap((env) => env.fleetChanges.filter((f) => f.changed.length).map((f) => `envoy ${f.fleet}: ${f.changed.join('; ')}`)));
+    // Environments with the same IR changes (one new route everywhere) list them once.
+    const byLines = new Map<string, { envs: string[]; lines: string[] }>();
     for (const env of details) {
-      if (details.length > 1) inner.para(inner.md ? `**${env.name}**` : `${env.name}:`);
-      inner.code([
-        ...env.fleetChanges.filter((f) => f.changed.length).map((f) => `envoy ${f.fleet}: ${f.changed.join('; ')}`),
-        ...env.details.map(irLine),
-      ]);
+      const lines = env.details.map(irLine);
+      if (lines.length === 0) continue;
+      const k = lines.join('\n');
+      (byLines.get(k) ?? byLines.set(k, { envs: [], lines }).get(k)!).envs.push(env.name);
+    }
+    for (const { envs, lines } of byLines.values()) {
+      inner.para(inner.md ? `**${envs.join(', ')}**` : `${envs.join(', ')}:`);
+      const shown = inner.md ? lines.slice(0, MAX_DETAIL_LINES) : lines;
+      inner.code(shown.length < lines.length ? [...shown, `… and ${lines.length - shown.length} more (the text plan, \`portcullis plan\` without --format markdown, lists them all)`] : shown);
     }
   });
 }
@@ -282,9 +294,9 @@ function repeatedContext(d: Doc, report: PlanReport): void {
  * Cuts markdown at a line boundary so the result (with the notice) fits `maxChars`, closing an open
  * code fence and open <details>, and says that it was cut and where the full plan is.
  */
-export function truncateMarkdown(text: string, maxChars: number, fullPlanUrl?: string): string {
+export function truncateMarkdown(text: string, maxChars: number, fullPlanUrl?: string, hint?: string): string {
   if (text.length <= maxChars) return text;
-  const where = fullPlanUrl ? `[the full plan](${fullPlanUrl})` : 'the full plan in the `portcullis-plan` artifact of this workflow run';
+  const where = fullPlanUrl ? `[the full plan](${fullPlanUrl})` : (hint ?? 'the full plan in the `portcullis-plan` artifact of this workflow run');
   const notice = (shown: number): string =>
     `\n> **This plan is truncated**: the comment shows ${shown.toLocaleString('en-US')} of ${text.length.toLocaleString('en-US')} characters (GitHub's comment limit). Read ${where}.\n`;
   const budget = maxChars - notice(text.length).length - 200; // room for closing tags

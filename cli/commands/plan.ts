@@ -95,8 +95,13 @@ function readPreviews(args: readonly string[]): PreviewSummary[] | { errors: Dia
  * the head does not compile (the bot never proposes that).
  */
 export function planMarkdownForFiles(base: readonly SourceFile[], head: readonly SourceFile[], now: Date, title = 'Portcullis plan'): string {
-  return planForFiles(base, head, now, { title, format: 'markdown' });
+  // A pull request body holds at most 65,536 characters: leave room for the rest of the body.
+  const fullPlanHint = 'the full plan: `portcullis plan --base <base branch> --head <this branch>`';
+  return planForFiles(base, head, now, { title, format: 'markdown', maxChars: PR_BODY_PLAN_CHARS, fullPlanHint });
 }
+
+/** What of a lockdown pull request's body the plan may take. */
+export const PR_BODY_PLAN_CHARS = 50_000;
 
 /** Like planMarkdownForFiles, in either format, with the render options (cut, previews). */
 export function planForFiles(

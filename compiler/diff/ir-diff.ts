@@ -1,9 +1,9 @@
 /**
- * Structural diff of two IRs for `portcullis plan`: what changes in each environment, as short
- * human lines keyed by domain names (`routes[orders-list].timeoutMs`), not array indexes.
- * Pure: IR in, changes out.
+ * Structural diff of two environments' IR for `portcullis plan`: the changes as paths keyed by
+ * domain names (`routes[orders-list].timeoutMs`), not array indexes; policy-changes.ts groups them
+ * in the policy's terms, and the plan folds them as details. Pure: IR in, changes out.
  */
-import type { EnvironmentIR, PolicyIR } from '../ir/ir';
+import type { EnvironmentIR } from '../ir/ir';
 
 export interface IrChange {
   readonly op: 'add' | 'remove' | 'change';
@@ -11,14 +11,6 @@ export interface IrChange {
   readonly path: string;
   readonly before?: unknown;
   readonly after?: unknown;
-}
-
-export interface EnvironmentDiff {
-  readonly environment: string;
-  /** `added`/`removed` when the whole environment appears or disappears. */
-  readonly status: 'added' | 'removed' | 'changed' | 'unchanged';
-  readonly fleets: readonly string[];
-  readonly changes: readonly IrChange[];
 }
 
 type Json = unknown;
@@ -68,22 +60,6 @@ function diffArray(before: readonly Json[], after: readonly Json[], path: string
     if (old === undefined) out.push({ op: 'add', path: `${path}[${k}]`, after: v });
     else diffValue(old, v, `${path}[${k}]`, out);
   }
-}
-
-/** Changes per environment between two compiled revisions; `before` null = everything is new. */
-export function diffPolicies(before: PolicyIR | null, after: PolicyIR): EnvironmentDiff[] {
-  const old = new Map((before?.environments ?? []).map((e) => [e.name, e]));
-  const cur = new Map(after.environments.map((e) => [e.name, e]));
-  const names = [...new Set([...old.keys(), ...cur.keys()])].sort();
-  return names.map((name) => {
-    const b = old.get(name);
-    const a = cur.get(name);
-    if (!b) return { environment: name, status: 'added', fleets: a!.fleets, changes: [] };
-    if (!a) return { environment: name, status: 'removed', fleets: b.fleets, changes: [] };
-    const changes: IrChange[] = [];
-    diffValue(comparable(b), comparable(a), '', changes);
-    return { environment: name, status: changes.length ? 'changed' : 'unchanged', fleets: a.fleets, changes };
-  });
 }
 
 /** Environment fields worth showing; `name` is the heading already. */

@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { planCloud, type CloudPlan } from '../../compiler/cloud';
+import { planCloud, ruleGroupPlan, ruleGroupReference, type CloudPlan } from '../../compiler/cloud';
 import type { EnvironmentIR } from '../../compiler/ir/ir';
 import { freePort } from '../support/ports';
 import { CLOUD_TESTDATA, readEnvironment } from './golden';
@@ -121,5 +121,35 @@ describe('the cloud plan on moto (a real WAFv2 and API Gateway API)', () => {
     expect(r.conflicts).toEqual(['WAFOptimisticLockException']);
     // Both writes are there: the concurrent one and ours, applied on top of it after the retry.
     expect(r.addresses).toEqual([...new Set([...set.addresses, '198.18.0.0/15', '192.0.2.99/32'])].sort());
+  });
+});
+
+describe('attach: ruleGroup on moto, beside the team’s own web ACL', () => {
+  it('the rule group holds the plan; the team’s web ACL references it first and stays on the stage', () => {
+    const region = 'us-west-2'; // its own region: no name clash with the web ACL case above
+    const { restApiId } = py<{ restApiId: string }>({ cmd: 'gateway', region, stage: 'prod', resources: [{ path: '/orders/export', method: 'GET' }] });
+    const stageArn = `arn:aws:apigateway:${region}::/restapis/${restApiId}/stages/prod`;
+    const env = readEnvironment(join(CLOUD_TESTDATA, 'lockdown-active.in.yaml'));
+    const planned = planCloud({ ...env, cloud: { ...env.cloud!, region, apiGatewayStageArns: [stageArn], loadBalancerArns: [] } });
+    if (!planned.ok) throw new Error(JSON.stringify(planned.errors));
+    const group = ruleGroupPlan(planned.value, 200);
+    if (!group.ok) throw new Error(JSON.stringify(group.errors));
+    const r = py<{ ruleGroup: { arn: string; capacity: number; rules: string[]; customResponseBodies: string[] }; teamAcl: { name: string; priority: number; statement: Record<string, unknown> }[]; onStage: string }>({
+      cmd: 'rule-group',
+      region,
+      group: group.value,
+      ipSets: planned.value.ipSets,
+      stageArn,
+      reference: ruleGroupReference('__ARN__', 'portcullis-prod'),
+    });
+    expect(r.ruleGroup.capacity).toBe(200);
+    expect(r.ruleGroup.rules).toEqual(group.value.rules.map((x) => x.name));
+    expect(r.ruleGroup.customResponseBodies).toEqual(group.value.customResponseBodies.map((b) => b.key).sort());
+    expect(r.teamAcl.map((x) => [x.priority, x.name])).toEqual([
+      [0, 'portcullis-prod'],
+      [10, 'team-bad-bots'],
+    ]);
+    expect(r.teamAcl[0]?.statement).toEqual({ RuleGroupReferenceStatement: { ARN: r.ruleGroup.arn } });
+    expect(r.onStage).toBe('team-edge');
   });
 });

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { SourceFile } from '../../compiler';
-import { planForFiles, planMarkdownForFiles } from '../../cli/commands/plan';
+import { planForFiles, planMarkdownForFiles, PR_BODY_PLAN_CHARS } from '../../cli/commands/plan';
 import { truncateMarkdown } from '../../cli/commands/plan-render';
 import { expectGolden } from '../support/golden';
 
@@ -126,6 +126,9 @@ describe('what a reviewer must see', () => {
     const text = md('300-routes');
     expect(summaryOf(text, 'prod')).toMatch(/^300 routes added/);
     expect(text).toContain('<details><summary>… and 280 more routes added</summary>');
+    // Fits a PR comment uncut: IR paths are listed once for the three environments, and capped.
+    expect(text.length).toBeLessThan(60_000);
+    expect(text).toContain('… and 240 more (the text plan');
     expect(text).toMatch(/^#### dev \(fleets: edge-dev\), prod \(fleets: edge-prod\), staging \(fleets: edge-staging\): the same changes$/m);
   });
 
@@ -145,6 +148,13 @@ describe('a cut comment says so', () => {
     expect((cut.match(/<details>/g) ?? []).length).toBe((cut.match(/<\/details>/g) ?? []).length);
     expect((cut.match(/^```/gm) ?? []).length % 2).toBe(0);
     expect(truncateMarkdown('short\n', 5000)).toBe('short\n');
+  });
+
+  it('the bot entry keeps a lockdown PR body under GitHub\'s limit and says how to get the rest', () => {
+    const routes = Array.from({ length: 1500 }, (_, i) => route(`bulk-${i}`, `/bulk/${i}`)).join('---\n');
+    const body = planMarkdownForFiles(BASE, plus(BASE, 'policies/routes/bulk.yaml', routes), NOW, 'bulk');
+    expect(body.length).toBeLessThanOrEqual(PR_BODY_PLAN_CHARS);
+    expect(body).toContain('Read the full plan: `portcullis plan --base <base branch> --head <this branch>`.');
   });
 });
 

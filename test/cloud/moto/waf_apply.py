@@ -5,6 +5,8 @@ everything back. Driven by test/cloud/moto.test.ts, one JSON command on stdin, J
 Commands:
   {"cmd": "gateway", "region", "stage", "resources"} -> an existing REST API + stage (the team's gateway)
   {"cmd": "throttle", "region", "methodSettings"}  -> stage throttling alone; the paths the API lacks
+  {"cmd": "rule-group", "region", "group", "ipSets", "stageArn", "reference"}
+                                                   -> attach: ruleGroup next to the team's own web ACL
   {"cmd": "apply", "region", "plan"}               -> create everything the plan says; read it back
   {"cmd": "stale-update", "region", "ipSet", "add"} -> update an IP set with a stale LockToken, then
                                                       handle WAFOptimisticLockException: fresh token, retry
@@ -62,11 +64,10 @@ def resource_paths(apigw, rest_api_id):
     return {r["path"] for r in apigw.get_resources(restApiId=rest_api_id)["items"]}
 
 
-def apply(cmd):
-    region, plan = cmd["region"], cmd["plan"]
-    waf, apigw = client("wafv2", region), client("apigateway", region)
+def create_ip_sets(waf, ip_sets):
+    """The plan's IP sets; returns a function putting their ARNs into statements (plan `ipSet` names)."""
     arns = {}
-    for s in plan["ipSets"]:
+    for s in ip_sets:
         out = waf.create_ip_set(Name=s["name"], Scope=s["scope"], Description=s["description"],
                                 IPAddressVersion=s["ipAddressVersion"], Addresses=s["addresses"])
         arns[s["name"]] = out["Summary"]["ARN"]
@@ -82,15 +83,28 @@ def apply(cmd):
             return [resolve(v) for v in statement]
         return statement
 
+    return resolve
+
+
+def api_rules(rules, resolve):
+    return [api_shape({"name": r["name"], "priority": r["priority"], "action": r["action"],
+                       "statement": resolve(r["statement"]), "visibilityConfig": r["visibilityConfig"]})
+            for r in rules]
+
+
+def bodies(plan_bodies):
+    return {b["key"]: {"ContentType": b["contentType"], "Content": b["content"]} for b in plan_bodies}
+
+
+def apply(cmd):
+    region, plan = cmd["region"], cmd["plan"]
+    waf, apigw = client("wafv2", region), client("apigateway", region)
+    resolve = create_ip_sets(waf, plan["ipSets"])
     acl = plan["webAcl"]
-    rules = [api_shape({"name": r["name"], "priority": r["priority"], "action": r["action"],
-                        "statement": resolve(r["statement"]), "visibilityConfig": r["visibilityConfig"]})
-             for r in acl["rules"]]
     created = waf.create_web_acl(
         Name=acl["name"], Scope=acl["scope"], Description=acl["description"], DefaultAction={"Allow": {}},
-        Rules=rules, VisibilityConfig=api_shape(acl["visibilityConfig"]),
-        CustomResponseBodies={b["key"]: {"ContentType": b["contentType"], "Content": b["content"]}
-                              for b in acl["customResponseBodies"]})
+        Rules=api_rules(acl["rules"], resolve), VisibilityConfig=api_shape(acl["visibilityConfig"]),
+        CustomResponseBodies=bodies(acl["customResponseBodies"]))
     acl_arn = created["Summary"]["ARN"]
     for a in plan["associations"]:
         waf.associate_web_acl(WebACLArn=acl_arn, ResourceArn=a["resourceArn"])
@@ -168,9 +182,41 @@ def stale_update(cmd):
     return update_ip_set(waf, name, scope, cmd["add"], lambda _s: stale)
 
 
+def rule_group(cmd):
+    """attach: ruleGroup. The team's web ACL exists on its stage; Portcullis creates its rule group,
+    and the one-time change adds the printed reference to the team's ACL (with its LockToken)."""
+    region, group, stage_arn = cmd["region"], cmd["group"], cmd["stageArn"]
+    waf = client("wafv2", region)
+    visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "team-edge"}
+    managed = {"Name": "team-bad-bots", "Priority": 10, "Action": {"Count": {}}, "VisibilityConfig": {**visibility, "MetricName": "team-bad-bots"},
+               "Statement": {"ByteMatchStatement": {"FieldToMatch": {"SingleHeader": {"Name": "user-agent"}}, "PositionalConstraint": "CONTAINS",
+                                                    "SearchString": "badbot", "TextTransformations": [{"Priority": 0, "Type": "LOWERCASE"}]}}}
+    team = waf.create_web_acl(Name="team-edge", Scope="REGIONAL", DefaultAction={"Allow": {}}, Rules=[managed], VisibilityConfig=visibility)["Summary"]
+    waf.associate_web_acl(WebACLArn=team["ARN"], ResourceArn=stage_arn)
+
+    resolve = create_ip_sets(waf, cmd["ipSets"])
+    created = waf.create_rule_group(
+        Name=group["name"], Scope=group["scope"], Capacity=group["capacity"], Description=group["description"],
+        Rules=api_rules(group["rules"], resolve), VisibilityConfig=api_shape(group["visibilityConfig"]),
+        CustomResponseBodies=bodies(group["customResponseBodies"]))["Summary"]
+
+    current = waf.get_web_acl(Name="team-edge", Scope="REGIONAL", Id=team["Id"])
+    reference = json.loads(json.dumps(cmd["reference"]).replace("__ARN__", created["ARN"]))
+    waf.update_web_acl(Name="team-edge", Scope="REGIONAL", Id=team["Id"], DefaultAction={"Allow": {}},
+                       Rules=[reference] + current["WebACL"]["Rules"], VisibilityConfig=visibility, LockToken=current["LockToken"])
+
+    got_group = waf.get_rule_group(Name=group["name"], Scope=group["scope"], Id=created["Id"])["RuleGroup"]
+    got_acl = waf.get_web_acl(Name="team-edge", Scope="REGIONAL", Id=team["Id"])["WebACL"]
+    on_stage = waf.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["Name"]
+    return {"ruleGroup": {"arn": created["ARN"], "capacity": got_group["Capacity"], "rules": [r["Name"] for r in got_group["Rules"]],
+                          "customResponseBodies": sorted(got_group.get("CustomResponseBodies", {}).keys())},
+            "teamAcl": [{"name": r["Name"], "priority": r["Priority"], "statement": r["Statement"]} for r in got_acl["Rules"]],
+            "onStage": on_stage}
+
+
 def main():
     cmd = json.load(sys.stdin)
-    handlers = {"gateway": gateway, "apply": apply, "stale-update": stale_update,
+    handlers = {"gateway": gateway, "apply": apply, "stale-update": stale_update, "rule-group": rule_group,
                 "throttle": lambda cmd: {"missing": throttle(client("apigateway", cmd["region"]), cmd["methodSettings"])}}
     json.dump(handlers[cmd["cmd"]](cmd), sys.stdout, default=str)
 
