@@ -6,7 +6,7 @@
  * own view, with a counter, and comes back to the fleet view when Redis returns.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { accessEntry } from '../../bench/monitor/als-encode';
@@ -194,4 +194,27 @@ test('the Redis URL is checked when the monitor starts', () => {
   expect(parseRedisUrl('redis://[::1]')).toEqual({ host: '::1', port: 6379, password: undefined, db: undefined });
   expect(parseRedisUrl('http://127.0.0.1:6379')).toBe('expected redis://host:port, got http://127.0.0.1:6379');
   expect(() => createMonitor({ registry: new Registry(), logger: pino({ level: 'silent' }), alertmanager: null, fleetMerge: { redisUrl: 'redis://h/x' } })).toThrow('fleet merge: the database must be a number: redis://h/x');
+});
+
+test('the Redis client gives up on a server that does not answer or answers garbage, and reconnects', async () => {
+  const sockets: Socket[] = [];
+  let answer: ((s: Socket) => void) | null = null;
+  const server = createTcpServer((s) => {
+    sockets.push(s);
+    s.on('data', () => answer?.(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new RedisClient({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, 300);
+  try {
+    await expect(client.command('PING')).rejects.toThrow('Redis did not answer within 300 ms');
+    answer = (s) => s.write('?what\r\n');
+    await expect(client.command('PING')).rejects.toThrow('unexpected Redis reply byte');
+    answer = (s) => s.write('+PONG\r\n');
+    await expect(client.command('PING')).resolves.toBe('PONG');
+    expect(sockets).toHaveLength(3); // each failure dropped the connection
+  } finally {
+    client.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
