@@ -22,7 +22,10 @@ export interface FleetShareOptions {
   readonly replica: string;
   /** Prefix of every Redis key (default `portcullis:monitor`). */
   readonly prefix?: string;
-  /** Keys kept per bucket in Redis (default 512): the rest are trimmed after every publication. */
+  /**
+   * Keys kept per bucket in Redis (default 256, as deep as a replica reads its own buckets): the rest
+   * are trimmed after every publication.
+   */
   readonly keepPerBucket?: number;
   readonly metrics: MonitorMetrics;
   readonly logger: Logger;
@@ -52,7 +55,7 @@ export class FleetShare {
 
   constructor(private readonly opts: FleetShareOptions) {
     this.prefix = opts.prefix ?? 'portcullis:monitor';
-    this.keep = opts.keepPerBucket ?? 512;
+    this.keep = opts.keepPerBucket ?? 256;
   }
 
   /**

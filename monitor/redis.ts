@@ -139,7 +139,8 @@ export class RedisClient {
 
   private connect(): Promise<Socket> {
     if (this.socket) return Promise.resolve(this.socket);
-    this.connecting ??= new Promise<Socket>((resolve, reject) => {
+    if (this.connecting) return this.connecting;
+    const attempt: Promise<Socket> = new Promise<Socket>((resolve, reject) => {
       const s = createConnection({ host: this.target.host, port: this.target.port });
       s.setNoDelay(true);
       s.setTimeout(this.timeoutMs, () => s.destroy(new Error(`Redis connect to ${this.target.host}:${this.target.port} timed out`)));
@@ -149,17 +150,23 @@ export class RedisClient {
         this.connecting = null;
         this.hello(s).then(() => resolve(s), (e: unknown) => reject(e instanceof Error ? e : new Error(String(e))));
       });
-      s.on('data', (d: Buffer) => this.onData(d));
-      s.once('error', (e) => {
-        this.connecting = null;
-        reject(e);
+      s.on('data', (d: Buffer) => {
+        if (this.socket === s) this.onData(d);
+      });
+      s.on('error', (e) => {
+        // Before 'connect': this connection attempt failed; after: the connection is gone.
         if (this.socket === s) this.fail(e);
+        else if (this.connecting === attempt) {
+          this.connecting = null;
+          reject(e);
+        }
       });
       s.once('close', () => {
         if (this.socket === s) this.fail(new Error('Redis connection closed'));
       });
     });
-    return this.connecting;
+    this.connecting = attempt;
+    return attempt;
   }
 
   /** AUTH and SELECT on a new connection. */

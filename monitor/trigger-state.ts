@@ -79,6 +79,8 @@ export class TriggerState {
    * before evaluate; null = this replica's own view (no merge, or Redis unreachable).
    */
   merged: Map<string, WindowQuery> | null = null;
+  /** The windows as read by the evaluation in progress (evaluate reads each several times). */
+  private cache: { readonly nowMs: number; readonly queries: Map<string, WindowQuery> } | null = null;
 
   constructor(
     readonly ir: TriggerIR,
@@ -145,6 +147,16 @@ export class TriggerState {
    * publication failed): each count is the larger of the two.
    */
   private query(name: WindowName, nowMs: number, windowMs: number, limit = 0): WindowQuery {
+    // One evaluation reads a window several times: merge its buckets once, at the largest limit.
+    const cache = this.cache?.nowMs === nowMs ? this.cache.queries : null;
+    const cached = cache?.get(`${name}:${windowMs}`);
+    if (cached) return { total: cached.total, top: cached.top.slice(0, limit) };
+    const q = this.uncachedQuery(name, nowMs, windowMs, cache ? Math.max(limit, QUERY_LIMITS[name]) : limit);
+    cache?.set(`${name}:${windowMs}`, q);
+    return { total: q.total, top: q.top.slice(0, limit) };
+  }
+
+  private uncachedQuery(name: WindowName, nowMs: number, windowMs: number, limit: number): WindowQuery {
     const local = this[name].query(nowMs, windowMs, limit);
     const m = this.merged?.get(`${name}:${windowMs}`);
     if (!m) return local;
@@ -197,6 +209,15 @@ export class TriggerState {
 
   /** Firing alerts (after `for`) and alerts resolved since the last call. */
   evaluate(nowMs: number): { firing: TriggerAlert[]; resolved: TriggerAlert[]; topValue: number; threshold: number; baseline: number | null } {
+    this.cache = { nowMs, queries: new Map() };
+    try {
+      return this.evaluateNow(nowMs);
+    } finally {
+      this.cache = null;
+    }
+  }
+
+  private evaluateNow(nowMs: number): { firing: TriggerAlert[]; resolved: TriggerAlert[]; topValue: number; threshold: number; baseline: number | null } {
     const cands = this.candidates(nowMs).filter((k) => k.value > k.threshold);
     const firing: TriggerAlert[] = [];
     const seen = new Set<string>();

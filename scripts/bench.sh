@@ -53,3 +53,6 @@ node --expose-gc dist/bench/monitor/ingest-bench.js
 echo
 echo "== monitor: Envoy request latency with the access-log stream off, on, and the receiver stopped =="
 node dist/bench/monitor/als-latency-bench.js --rate "${BENCH_ALS_RATE:-200}" --seconds "${BENCH_ALS_SECONDS:-5}" --rounds "${BENCH_ALS_ROUNDS:-3}"
+echo
+echo "== monitor: merging two replicas through Redis (CPU per tick, Redis keys and memory) =="
+node dist/bench/monitor/fleet-merge-bench.js --ticks "${BENCH_MERGE_TICKS:-60}" --entries "${BENCH_MERGE_ENTRIES:-5000}"

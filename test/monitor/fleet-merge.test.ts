@@ -6,7 +6,7 @@
  * own view, with a counter, and comes back to the fleet view when Redis returns.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { accessEntry } from '../../bench/monitor/als-encode';
@@ -134,7 +134,7 @@ test('half an attack on each of two replicas: fires on the sum, one replica post
 test('Redis keys carry a TTL and buckets keep a bounded number of keys', async () => {
   clock = T0 + 3_600_000;
   const a = replica('a', 'test:bounded');
-  // 3 publications of 1,000 distinct networks into one bucket: up to 3 × 256 published, 512 kept.
+  // 3 publications of 1,000 distinct networks into one bucket: 3 × 256 published, 256 kept.
   for (let round = 0; round < 3; round++) {
     a.monitor.ingest('edge-prod', 'portcullis/prod', Array.from({ length: 1000 }, (_, i) => accessEntry({ startMs: clock, route: 'login', status: 401, clientIp: `${1 + round}.${Math.floor(i / 250)}.${i % 250}.1` })));
     await a.monitor.evaluate();
@@ -151,7 +151,7 @@ test('Redis keys carry a TTL and buckets keep a bounded number of keys', async (
     }
     const sets = keys.filter((k) => k.includes(':matched:') && !k.endsWith(':n'));
     expect(sets).toHaveLength(1);
-    expect(await client.command('ZCARD', sets[0] as string)).toBe(512);
+    expect(await client.command('ZCARD', sets[0] as string)).toBe(256);
     expect(await client.command('GET', `${sets[0] as string}:n`)).toBe('3000');
   } finally {
     client.close();
@@ -194,4 +194,27 @@ test('the Redis URL is checked when the monitor starts', () => {
   expect(parseRedisUrl('redis://[::1]')).toEqual({ host: '::1', port: 6379, password: undefined, db: undefined });
   expect(parseRedisUrl('http://127.0.0.1:6379')).toBe('expected redis://host:port, got http://127.0.0.1:6379');
   expect(() => createMonitor({ registry: new Registry(), logger: pino({ level: 'silent' }), alertmanager: null, fleetMerge: { redisUrl: 'redis://h/x' } })).toThrow('fleet merge: the database must be a number: redis://h/x');
+});
+
+test('the Redis client gives up on a server that does not answer or answers garbage, and reconnects', async () => {
+  const sockets: Socket[] = [];
+  let answer: ((s: Socket) => void) | null = null;
+  const server = createTcpServer((s) => {
+    sockets.push(s);
+    s.on('data', () => answer?.(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new RedisClient({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, 300);
+  try {
+    await expect(client.command('PING')).rejects.toThrow('Redis did not answer within 300 ms');
+    answer = (s) => s.write('?what\r\n');
+    await expect(client.command('PING')).rejects.toThrow('unexpected Redis reply byte');
+    answer = (s) => s.write('+PONG\r\n');
+    await expect(client.command('PING')).resolves.toBe('PONG');
+    expect(sockets).toHaveLength(3); // each failure dropped the connection
+  } finally {
+    client.close();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
