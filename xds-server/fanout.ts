@@ -23,6 +23,8 @@ export class SlicedQueue {
   /** Slices run so far, and the most tasks any of them ran (for tests and the bench). */
   slices = 0;
   largestSlice = 0;
+  /** Longest slice (ms, wall clock) since the last takeLongestMs(). */
+  private longestMs = 0;
 
   constructor(
     private readonly onError: (key: object, error: unknown) => void,
@@ -42,6 +44,13 @@ export class SlicedQueue {
       this.scheduled = true;
       this.schedule(() => this.runSlice());
     }
+  }
+
+  /** The longest slice since the previous call, in ms; resets it. */
+  takeLongestMs(): number {
+    const ms = this.longestMs;
+    this.longestMs = 0;
+    return ms;
   }
 
   /** Drops every pending task (shutdown). */
@@ -65,6 +74,7 @@ export class SlicedQueue {
     }
     this.slices++;
     this.largestSlice = Math.max(this.largestSlice, ran);
+    this.longestMs = Math.max(this.longestMs, this.clock() - start);
     if (this.tasks.size > 0 && !this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.runSlice());
