@@ -15,7 +15,7 @@ import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
 import { SlicedQueue } from './fanout';
 import { type AnyCall, FleetStreams } from './fleet-streams';
-import { createXdsMetrics, watchEventLoopDelay, type XdsMetrics } from './metrics';
+import { createXdsMetrics, watchEventLoop, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
 import { REFUSAL_REASONS, RefusedStreams, type RefusedStream } from './refused-streams';
 import { RequestGate } from './request-gate';
@@ -270,7 +270,6 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const root = loadEnvoyApi(options.descriptorsPath);
   const state: InForce = { current: new Map(), meta: null, since: new Map() };
   const metrics = createXdsMetrics(options.registry, () => streams.syncSamples((fleet) => state.since.get(fleet)?.since));
-  const loopDelay = watchEventLoopDelay(options.registry);
   const cache = new EncodeCache(createEncoder(root), metrics.encodes);
   const ctx = streamContext(options, metrics);
   const logger = ctx.logger;
@@ -279,6 +278,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const streams = new FleetStreams({ metrics, logger, refused, fleetOf: options.fleetOf ?? ((node: NodeInfo) => node.cluster) });
   const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e));
   const core: Core = { state, streams, waiting: new Map(), fanout, logger };
+  const loopWatch = watchEventLoop(options.registry, () => fanout.takeLongestMs());
   const server = adsServer(core, ctx, createAdsCodec(root), options.services);
   let shuttingDown = false;
 
@@ -315,7 +315,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       streams.closeAll('control server shutting down', 'server shutdown');
       core.waiting.clear();
       fanout.clear();
-      loopDelay.stop();
+      loopWatch.stop();
       return stopServer(server, graceMs);
     },
   };

@@ -48,7 +48,17 @@ async function serve(root: string, snapshotFile: string, fresh: boolean): Promis
   const pino = (await import('pino')).default;
   const { Registry } = await import('prom-client');
   const { createXdsServer } = (await import(join(root, 'xds-server', 'ads-server'))) as typeof import('../../xds-server/ads-server');
-  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry: new Registry() });
+  const registry = new Registry();
+  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry });
+  /** The server's own gauges, in ms (null when this build has none). */
+  const gaugeMs = async (name: string): Promise<number | null> => {
+    const m = registry.getSingleMetric(name);
+    return m ? ((await m.get()).values[0]?.value ?? 0) * 1000 : null;
+  };
+  const serverGauges = async () => ({
+    serverLoopMaxMs: await gaugeMs('portcullis_xds_event_loop_delay_max_seconds'),
+    pushSliceMaxMs: await gaugeMs('portcullis_xds_push_slice_max_seconds'),
+  });
   const interned = new Map<string, unknown>();
   const load = (file: string): EnvoyResources => {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;
@@ -68,19 +78,29 @@ async function serve(root: string, snapshotFile: string, fresh: boolean): Promis
   loop.enable();
   let cpu = process.cpuUsage();
   let gcMaxMs = 0;
+  // A cross-check of the monitor: how late a 5 ms JS interval fired, at most.
+  let last = performance.now();
+  let lateMaxMs = 0;
+  setInterval(() => {
+    const now = performance.now();
+    lateMaxMs = Math.max(lateMaxMs, now - last - 5);
+    last = now;
+  }, 5).unref();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, e.duration);
   }).observe({ entryTypes: ['gc'] });
   const say = (line: string): boolean => process.stdout.write(`${line}\n`);
   say(`READY ${port}`);
-  createInterface({ input: process.stdin }).on('line', (line) => {
+  createInterface({ input: process.stdin }).on('line', async (line) => {
     const [cmd, arg] = line.trim().split(/\s+/);
     if (cmd === 'load') {
       loaded = load(arg!);
       say('LOADED');
     } else if (cmd === 'mark') {
+      await serverGauges();
       loop.reset();
       gcMaxMs = 0;
+      lateMaxMs = 0;
       cpu = process.cpuUsage();
       say('MARKED');
     } else if (cmd === 'publish') {
@@ -90,7 +110,8 @@ async function serve(root: string, snapshotFile: string, fresh: boolean): Promis
       const mem = process.memoryUsage();
       // The monitor's samples include its 10 ms interval.
       const loopMaxMs = Math.max(0, loop.max / 1e6 - 10);
-      say(`STATS ${JSON.stringify({ rss: mem.rss, heapUsed: mem.heapUsed, arrayBuffers: mem.arrayBuffers, loopMaxMs, gcMaxMs, cpuMs: (used.user + used.system) / 1000 })}`);
+      const gauges = await serverGauges();
+      say(`STATS ${JSON.stringify({ ...gauges, rss: mem.rss, heapUsed: mem.heapUsed, arrayBuffers: mem.arrayBuffers, loopMaxMs, loopP99Ms: Math.max(0, loop.percentile(99) / 1e6 - 10), lateMaxMs, gcMaxMs, cpuMs: (used.user + used.system) / 1000 })}`);
     }
   }).on('close', () => void server.shutdown(100).then(() => process.exit(0)));
 }
@@ -172,6 +193,13 @@ export interface PushMemoryResult {
   readonly fresh: boolean;
   readonly rssMiB: { readonly noClients: number; readonly withClients: number; readonly prePush: number; readonly peak: number; readonly after2s: number; readonly after10s: number };
   readonly loopMaxMs: number;
+  /** 99th percentile of the monitor's samples during the push. */
+  readonly loopP99Ms: number;
+  /** The same stall seen by a 5 ms JS interval (a cross-check of the monitor). */
+  readonly intervalLateMaxMs: number;
+  /** The server's own portcullis_xds_event_loop_delay_max_seconds and push_slice_max_seconds, in ms (null: this build has none). */
+  readonly serverLoopMaxMs: number | null;
+  readonly pushSliceMaxMs: number | null;
   /** Longest GC pause during the push (a part of loopMaxMs when it is the stall). */
   readonly gcMaxMs: number;
   readonly setSnapshotsMs: number;
@@ -214,7 +242,7 @@ export async function runPushMemoryBench(o: { clients: number; routes: number; v
     const published = await child.command('publish', 'PUBLISHED');
     await until(() => envoys.every((e) => e.routes() > 2), 60_000, 'the measured push');
     const lastRouteMs = Date.now() - t0;
-    const stats = JSON.parse((await child.command('stats', 'STATS')).slice(6)) as { loopMaxMs: number; gcMaxMs: number; cpuMs: number };
+    const stats = JSON.parse((await child.command('stats', 'STATS')).slice(6)) as { loopMaxMs: number; loopP99Ms: number; lateMaxMs: number; gcMaxMs: number; cpuMs: number; serverLoopMaxMs: number | null; pushSliceMaxMs: number | null };
     await sleep(2000);
     const after2s = child.rss();
     await sleep(8000);
@@ -229,6 +257,10 @@ export async function runPushMemoryBench(o: { clients: number; routes: number; v
       rssMiB: { noClients: mib(noClients), withClients: mib(withClients), prePush: mib(prePush), peak: mib(peak), after2s: mib(after2s), after10s: mib(after10s) },
       loopMaxMs: Math.round(stats.loopMaxMs * 10) / 10,
       gcMaxMs: Math.round(stats.gcMaxMs * 10) / 10,
+      loopP99Ms: Math.round(stats.loopP99Ms * 10) / 10,
+      intervalLateMaxMs: Math.round(stats.lateMaxMs * 10) / 10,
+      serverLoopMaxMs: stats.serverLoopMaxMs === null ? null : Math.round(stats.serverLoopMaxMs * 10) / 10,
+      pushSliceMaxMs: stats.pushSliceMaxMs === null ? null : Math.round(stats.pushSliceMaxMs * 10) / 10,
       setSnapshotsMs: Number(published.split(' ')[1]),
       serverCpuMs: Math.round(stats.cpuMs),
       lastRouteMs,
