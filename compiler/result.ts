@@ -25,6 +25,14 @@ export type Result<T> =
   | { readonly ok: false; readonly errors: readonly Diagnostic[] };
 
 export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+
+/**
+ * A diagnostic with no position (a missing folder, a file that cannot be read, a failed
+ * translation): line and column 0, and only what is known of file, document and field.
+ */
+export function positionless(message: string, where: { readonly file?: string; readonly subject?: string; readonly path?: string } = {}): Diagnostic {
+  return { file: where.file ?? '', line: 0, column: 0, subject: where.subject ?? '', path: where.path ?? '', message };
+}
 export const fail = <T = never>(errors: readonly Diagnostic[]): Result<T> => ({ ok: false, errors });
 
 /**

@@ -7,7 +7,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import { isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
-import type { Diagnostic, Result } from '../compiler/result';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
 import { decodeName, decodePolicyText, isSkippedName, judgeEntries, type PolicyTree, type TreeEntry } from './policy-tree';
 
 export interface ReadOptions {
@@ -74,9 +74,9 @@ export async function readPolicyTree(root: string, options: ReadOptions = {}): P
   };
   try {
     const info = await stat(root);
-    if (!info.isDirectory()) return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'not a folder' }] };
+    if (!info.isDirectory()) return { ok: false, errors: [positionless('not a folder', { file: display(root) })] };
   } catch {
-    return { ok: false, errors: [{ file: display(root), line: 0, column: 0, subject: '', path: '', message: 'policy folder not found' }] };
+    return { ok: false, errors: [positionless('policy folder not found', { file: display(root) })] };
   }
   // Entries are named relative to `relativeTo` when inside it (the root itself may be it: no prefix).
   const prefix = relative(base, root) === '' ? '' : `${display(root)}/`;
@@ -101,7 +101,7 @@ export async function readPolicyTree(root: string, options: ReadOptions = {}): P
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ELOOP' ? 'became a symbolic link while being read: not read' : `cannot be read: ${code ?? 'error'}`;
-      problems.push({ file: e.path, line: 0, column: 0, subject: '', path: '', message: why });
+      problems.push(positionless(why, { file: e.path }));
     }
   }
   return { ok: true, value: { files, problems, notes: verdict.notes } };

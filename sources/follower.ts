@@ -7,7 +7,8 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { Diagnostic, Result } from '../compiler/result';
+import type { SourceFile } from '../compiler';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
 import type { PolicyIR } from '../compiler/ir/ir';
 import { PolicyRepoMirror, redactCredentials, type CommitTrailer } from './git';
 import { readTreeAt } from './git-tree';
@@ -15,14 +16,8 @@ import { loadLastGood, saveLastGood } from './last-good';
 import { lockdownChanges } from './lockdown-changes';
 import { withTreeProblems, type PolicyTree } from './policy-tree';
 
-/** One policy file handed to the compiler: repository-relative path and its text. */
-export interface PolicySource {
-  readonly path: string;
-  readonly text: string;
-}
-
 /** Compiles the policy files for one instant (the front-end's `compileSources`, or its incremental form). */
-export type CompileFn = (files: readonly PolicySource[], now: Date) => Result<PolicyIR> | Promise<Result<PolicyIR>>;
+export type CompileFn = (files: readonly SourceFile[], now: Date) => Result<PolicyIR> | Promise<Result<PolicyIR>>;
 
 /** What the publisher reports after it translated the IR and handed the snapshots to the ADS core. */
 export interface Published {
@@ -35,7 +30,7 @@ export interface Published {
 /** What the publisher may want to know about the commit besides its IR. */
 export interface PublishContext {
   /** The policy files the IR was compiled from (to trace a refusal to a file:line). */
-  readonly sources: readonly PolicySource[];
+  readonly sources: readonly SourceFile[];
   /** Trailers of the commit message (`Portcullis-Allow-Fleet-Removal: edge-old`). */
   readonly trailers: readonly CommitTrailer[];
   readonly trigger: SyncTrigger;
@@ -127,7 +122,11 @@ export type SyncOutcome =
   | { readonly kind: 'served'; readonly commit: string; readonly version: string }
   | { readonly kind: 'unchanged'; readonly commit: string }
   | { readonly kind: 'rejected'; readonly commit: string; readonly errors: readonly Diagnostic[] }
-  | { readonly kind: 'fetch-failed'; readonly error: string };
+  | { readonly kind: 'fetch-failed'; readonly error: string }
+  /** The follower was stopped before (or while) the sync was due: nothing was fetched. */
+  | { readonly kind: 'stopped' }
+  /** A bug (not a user mistake) ended the sync; the last good commit stays served. */
+  | { readonly kind: 'failed'; readonly error: string };
 
 // Node's timers hold at most 2^31-1 ms (~24.8 days); a later expiry is reached by re-arming.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -150,7 +149,7 @@ export class PolicyFollower {
   private rejected: RejectedCommit | null = null;
   private lastFetch: FetchStatus | null = null;
   /** Files of the served commit, kept for scheduled recompiles (no git access needed then). */
-  private servedSources: readonly PolicySource[] = [];
+  private servedSources: readonly SourceFile[] = [];
   private servedTrailers: readonly CommitTrailer[] = [];
   /** Blob id → text, for the files of the last read commit: unchanged files are not read again. */
   private blobCache = new Map<string, string>();
@@ -183,7 +182,7 @@ export class PolicyFollower {
    * coalesced into one follow-up sync; every caller gets that sync's outcome.
    */
   requestSync(trigger: SyncTrigger): Promise<SyncOutcome> {
-    if (this.stopped) return Promise.resolve({ kind: 'fetch-failed', error: 'follower stopped' });
+    if (this.stopped) return Promise.resolve({ kind: 'stopped' });
     return new Promise((resolve) => {
       if (!this.queued) this.queued = { triggers: [], waiters: [] };
       this.queued.triggers.push(trigger);
@@ -226,14 +225,14 @@ export class PolicyFollower {
       } catch (e) {
         // Bugs (not user mistakes) end up here; the follower keeps serving the last good commit.
         this.log.error({ err: e }, 'sync failed unexpectedly');
-        outcome = { kind: 'fetch-failed', error: String(e instanceof Error ? e.message : e) };
+        outcome = { kind: 'failed', error: String(e instanceof Error ? e.message : e) };
       }
       for (const w of batch.waiters) w(outcome);
     })().finally(() => {
       this.running = null;
       if (this.queued && !this.stopped) this.drain();
       else if (this.queued) {
-        for (const w of this.queued.waiters) w({ kind: 'fetch-failed', error: 'follower stopped' });
+        for (const w of this.queued.waiters) w({ kind: 'stopped' });
         this.queued = null;
       }
     });
@@ -276,7 +275,7 @@ export class PolicyFollower {
       tree = await this.readSources(head);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      return this.reject(head, 'read', [{ file: this.opts.path, line: 0, column: 0, subject: '', path: '', message }], await meta);
+      return this.reject(head, 'read', [positionless(message, { file: this.opts.path })], await meta);
     }
     return this.compileAndPublish(head, tree.files, trigger, seenAt, await meta, tree.problems);
   }
@@ -323,13 +322,39 @@ export class PolicyFollower {
   /** `treeProblems`: what the reader refused (links, bad names); refused together with the compile errors. */
   private async compileAndPublish(
     commit: string,
-    sources: readonly PolicySource[],
+    sources: readonly SourceFile[],
     trigger: SyncTrigger,
     seenAt: Date,
     meta: CommitMeta,
     treeProblems: readonly Diagnostic[] = [],
   ): Promise<SyncOutcome> {
     const now = this.clock();
+    const compiled = await this.compile(commit, sources, now, treeProblems);
+    if (!compiled.ok) return this.refuse(commit, trigger, 'compile', compiled.errors, meta);
+    const ir = compiled.value;
+    let published: Result<Published>;
+    try {
+      published = await this.opts.publish(ir, commit, { sources, trailers: meta.trailers, trigger });
+    } catch (e) {
+      published = { ok: false, errors: [positionless(`publish failed: ${e instanceof Error ? e.message : String(e)}`)] };
+    }
+    if (!published.ok) {
+      this.metrics.compiles.inc({ result: 'publish-error' });
+      return this.refuse(commit, trigger, 'publish', published.errors, meta);
+    }
+    const servedAt = new Date();
+    const previous = this.served;
+    const served = this.recordServed(ir, commit, published.value, { sources, trigger, seenAt, servedAt, meta });
+    this.armSchedule(ir.nextChangeAt);
+    this.audit('policy.compiled', { commit, version: published.value.version, fleetVersions: published.value.fleetVersions ?? {}, trigger, compiledAt: ir.compiledAt, files: sources.length });
+    for (const change of lockdownChanges(previous, served, now)) this.audit(change.kind, change.fields);
+    // After the served state is complete (Envoys may already enforce it): persisting is slower.
+    if (previous?.commit !== commit) await this.recordLastGood(commit, servedAt);
+    return { kind: 'served', commit, version: published.value.version };
+  }
+
+  /** Compiles the files for `now` (a compiler that throws refuses the commit), with the reader's problems. */
+  private async compile(commit: string, sources: readonly SourceFile[], now: Date, treeProblems: readonly Diagnostic[]): Promise<Result<PolicyIR>> {
     const start = process.hrtime.bigint();
     let compiled: Result<PolicyIR>;
     try {
@@ -337,51 +362,50 @@ export class PolicyFollower {
     } catch (e) {
       // A compiler bug must not take the server down: the commit is refused like any other error.
       this.log.error({ err: e, commit }, 'compiler threw');
-      compiled = { ok: false, errors: [{ file: '', line: 0, column: 0, subject: '', path: '', message: `compiler error: ${e instanceof Error ? e.message : String(e)}` }] };
+      compiled = { ok: false, errors: [positionless(`compiler error: ${e instanceof Error ? e.message : String(e)}`)] };
     }
     this.metrics.compileSeconds.observe(Number(process.hrtime.bigint() - start) / 1e9);
     compiled = withTreeProblems({ problems: treeProblems }, compiled);
-    if (!compiled.ok) {
-      this.metrics.compiles.inc({ result: 'rejected' });
-      if (trigger === 'schedule' && this.served?.commit === commit) {
-        // The same files compiled before; only `now` moved. Keep serving and say so loudly.
-        this.log.error({ commit, errors: compiled.errors }, 'scheduled recompile of the served commit failed; keeping the current snapshot');
-        return { kind: 'rejected', commit, errors: compiled.errors };
-      }
-      if (trigger === 'restore') {
-        // Not a refusal of the branch head: the first fetch decides what is shown as refused.
-        this.log.error({ commit, errors: compiled.errors }, 'last good commit from the work dir no longer compiles; waiting for the first fetch');
-        return { kind: 'rejected', commit, errors: compiled.errors };
-      }
-      return this.reject(commit, 'compile', compiled.errors, meta);
+    this.metrics.compiles.inc({ result: compiled.ok ? 'ok' : 'rejected' });
+    return compiled;
+  }
+
+  /**
+   * A commit that did not compile or publish. A scheduled recompile of the served commit keeps
+   * serving it (only `now` moved), and the last good commit restored at start-up is no refusal of
+   * the branch head (the first fetch decides what is shown as refused): both only log.
+   */
+  private refuse(commit: string, trigger: SyncTrigger, stage: 'compile' | 'publish', errors: readonly Diagnostic[], meta: CommitMeta): SyncOutcome {
+    if (stage === 'compile' && trigger === 'schedule' && this.served?.commit === commit) {
+      this.log.error({ commit, errors }, 'scheduled recompile of the served commit failed; keeping the current snapshot');
+      return { kind: 'rejected', commit, errors };
     }
-    this.metrics.compiles.inc({ result: 'ok' });
-    const ir = compiled.value;
-    let published: Result<Published>;
-    try {
-      published = await this.opts.publish(ir, commit, { sources, trailers: meta.trailers, trigger });
-    } catch (e) {
-      published = { ok: false, errors: [{ file: '', line: 0, column: 0, subject: '', path: '', message: `publish failed: ${e instanceof Error ? e.message : String(e)}` }] };
+    if (trigger === 'restore') {
+      const why = stage === 'compile' ? 'no longer compiles' : 'could not be published';
+      this.log.error({ commit, errors }, `last good commit from the work dir ${why}; waiting for the first fetch`);
+      return { kind: 'rejected', commit, errors };
     }
-    if (!published.ok) {
-      this.metrics.compiles.inc({ result: 'publish-error' });
-      if (trigger === 'restore') {
-        this.log.error({ commit, errors: published.errors }, 'last good commit from the work dir could not be published; waiting for the first fetch');
-        return { kind: 'rejected', commit, errors: published.errors };
-      }
-      return this.reject(commit, 'publish', published.errors, meta);
-    }
-    const servedAt = new Date();
+    return this.reject(commit, stage, errors, meta);
+  }
+
+  /** The served state (returned), metrics and log line once the publisher took the snapshot. */
+  private recordServed(
+    ir: PolicyIR,
+    commit: string,
+    published: Published,
+    at: { readonly sources: readonly SourceFile[]; readonly trigger: SyncTrigger; readonly seenAt: Date; readonly servedAt: Date; readonly meta: CommitMeta },
+  ): ServedCommit {
+    const { sources, trigger, meta } = at;
     const previous = this.served;
     this.served = {
       commit,
       subject: meta.subject,
       author: meta.author,
-      version: published.value.version,
-      fleetVersions: published.value.fleetVersions ?? {},
+      version: published.version,
+      fleetVersions: published.fleetVersions ?? {},
       compiledAt: ir.compiledAt,
-      servedAt: servedAt.toISOString(),
-      seenAt: previous?.commit === commit ? previous.seenAt : seenAt.toISOString(),
+      servedAt: at.servedAt.toISOString(),
+      seenAt: previous?.commit === commit ? previous.seenAt : at.seenAt.toISOString(),
       trigger,
       nextChangeAt: ir.nextChangeAt,
       environments: ir.environments.map((e) => ({
@@ -398,18 +422,13 @@ export class PolicyFollower {
       this.metrics.rejectedInfo.reset();
     }
     this.metrics.servedInfo.reset();
-    this.metrics.servedInfo.set({ commit, version: published.value.version }, 1);
+    this.metrics.servedInfo.set({ commit, version: published.version }, 1);
     this.metrics.lastServed.set(Date.now() / 1000);
     this.log.info(
-      { commit, version: published.value.version, trigger, compiledAt: ir.compiledAt, nextChangeAt: ir.nextChangeAt, files: sources.length },
+      { commit, version: published.version, trigger, compiledAt: ir.compiledAt, nextChangeAt: ir.nextChangeAt, files: sources.length },
       trigger === 'schedule' ? 'recompiled for a lockdown start/expiry; snapshot served' : 'policy commit served',
     );
-    this.armSchedule(ir.nextChangeAt);
-    this.audit('policy.compiled', { commit, version: published.value.version, fleetVersions: this.served.fleetVersions, trigger, compiledAt: ir.compiledAt, files: sources.length });
-    for (const change of lockdownChanges(previous, this.served, now)) this.audit(change.kind, change.fields);
-    // After the served state is complete (Envoys may already enforce it): persisting is slower.
-    if (previous?.commit !== commit) await this.recordLastGood(commit, servedAt);
-    return { kind: 'served', commit, version: published.value.version };
+    return this.served;
   }
 
   private async recordLastGood(commit: string, servedAt: Date): Promise<void> {

@@ -6,11 +6,11 @@
 import { GitObjects } from './git';
 import { readTreeAt } from './git-tree';
 import type { PolicyTree } from './policy-tree';
-import type { Result } from '../compiler/result';
+import { positionless, type Result } from '../compiler/result';
 
 const failure = (repo: string, message: string): Result<never> => ({
   ok: false,
-  errors: [{ file: repo, line: 0, column: 0, subject: '', path: '', message }],
+  errors: [positionless(message, { file: repo })],
 });
 
 export interface RevisionTree extends PolicyTree {

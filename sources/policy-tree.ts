@@ -14,7 +14,7 @@
  * - A file larger than MAX_FILE_BYTES is refused before it is read.
  */
 import { decodePolicyFile, isPolicyFileName, MAX_FILE_BYTES, type SourceFile } from '../compiler';
-import { compareDiagnostics, escapeUnprintable, type Diagnostic, type Result } from '../compiler/result';
+import { compareDiagnostics, escapeUnprintable, positionless, type Diagnostic, type Result } from '../compiler/result';
 import { compareText } from '../compiler/text-order';
 
 /** One entry a reader found under the policy root. `path` is the display path ('/'-separated). */
@@ -36,7 +36,7 @@ export interface PolicyTree {
   readonly notes: readonly string[];
 }
 
-const problem = (file: string, message: string): Diagnostic => ({ file, line: 0, column: 0, subject: '', path: '', message });
+const problem = (file: string, message: string): Diagnostic => positionless(message, { file });
 
 const tooLarge = (bytes: number): string =>
   `is ${(bytes / 1048576).toFixed(1)} MiB, more than the ${MAX_FILE_BYTES / 1048576} MiB a policy file may hold: not read; split it`;

@@ -7,12 +7,13 @@
  */
 import type { EnvironmentIR, HeaderMatchIR, RouteAccessIR, RouteIR, RouteMatchIR } from '../ir/ir';
 import { FILTER, anyOfRegex, duration, names } from './common';
-import { clientAddressMetadata, clientAddressPerRoute } from './client-address';
+import { clientAddressMetadata } from './client-address';
 import { jwtPerRoute } from './jwt';
 import { identityMemo } from './memo';
-import { rateLimitActions, rateLimitOff } from './rate-limit';
-import { clientNetworksPerRouteConfiguration, routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
-import { rbacContext, rbacPerRoute, revokedTokensPerRoute, type RbacContext } from './rbac';
+import { perFilterConfigs } from './http-filters';
+import { rateLimitActions } from './rate-limit';
+import { routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
+import { rbacContext, rbacPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
 import { malformedXffRoutes } from './xff';
 
@@ -39,7 +40,7 @@ export function routeContext(env: EnvironmentIR): RouteContext {
 const routeMemo = identityMemo<RouteIR, JsonObject>();
 
 /** What a route's access alone decides: its client-network sets, JWT requirement and RBAC. */
-interface AccessConfigs {
+export interface AccessConfigs {
   readonly networks: RouteNetworks;
   readonly jwt: JsonObject;
   readonly rbac: JsonObject;
@@ -93,18 +94,10 @@ export function routeMatch(match: RouteMatchIR): JsonObject {
   return { ...path, ...(headers.length > 0 ? { headers } : {}) };
 }
 
-/** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain. */
+/** Per-filter configs of one route, keyed by the filter names of the HTTP filter chain (its slots say). */
 function perFilterConfig(route: RouteIR, access: AccessConfigs, ctx: RouteContext): JsonObject {
-  const config: Record<string, JsonObject> = {};
-  config[FILTER.jwtAuthn] = access.jwt;
-  config[FILTER.rbac] = access.rbac;
-  const enforceOff = rateLimitOff(route, 'enforce');
-  if (enforceOff !== null) config[FILTER.rateLimitEnforce] = enforceOff;
-  const shadowOff = rateLimitOff(route, 'shadow');
-  if (shadowOff !== null) config[FILTER.rateLimitShadow] = shadowOff;
-  const clientAddress = clientAddressPerRoute(route, ctx.xffNumTrustedHops);
-  if (clientAddress !== null) config[FILTER.clientAddress] = clientAddress;
-  return config;
+  const inputs = { route, access, ctx };
+  return perFilterConfigs((slot) => slot.perRoute?.(inputs));
 }
 
 function routeAction(route: RouteIR, ctx: RouteContext): JsonObject {
@@ -202,11 +195,8 @@ export function routeConfiguration(env: EnvironmentIR): JsonObject {
     }
   }
   const ctx = routeContext(env);
-  const perFilter: Record<string, JsonObject> = {};
-  const networks = clientNetworksPerRouteConfiguration(networkSetsOf(env.routes, ctx));
-  if (networks !== null) perFilter[FILTER.clientNetworks] = networks;
-  const revoked = revokedTokensPerRoute(env.revokedTokens);
-  if (revoked !== null) perFilter[FILTER.revokedTokens] = revoked;
+  const inputs = { env, networkSets: () => networkSetsOf(env.routes, ctx) };
+  const perFilter = perFilterConfigs((slot) => slot.perRouteConfiguration?.(inputs));
   return {
     name: names.routeConfig(env.name),
     // Host headers carry a port (`api.example.com:10000`); match on the name alone.

@@ -12,8 +12,7 @@ import { compareText } from '../text-order';
 import { serviceCluster, usesEds } from './cluster';
 import { loadAssignment } from './endpoints';
 import { versioned } from './hash';
-import { jwksClusters } from './jwt';
-import { rateLimitServiceClusters } from './fleet-rate-limit';
+import { filterClusters } from './http-filters';
 import { edgeListener } from './listener';
 import { identityMemo } from './memo';
 import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from './resources';
@@ -44,8 +43,7 @@ function environmentResources(env: EnvironmentIR): EnvironmentResources {
   const bufferLimit = env.listener.perConnectionBufferLimitBytes;
   const clusters = [
     ...env.services.map((s) => clusterMemo(s, String(bufferLimit), () => serviceCluster(s, bufferLimit))),
-    ...jwksClusters(env),
-    ...rateLimitServiceClusters(env),
+    ...filterClusters(env),
   ];
   const assignments = env.services.filter(usesEds).map((s) => assignmentMemo(s, '', () => loadAssignment(s)));
   return {

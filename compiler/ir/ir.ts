@@ -92,7 +92,14 @@ export interface CloudIR {
   /** ARNs of existing load balancers to associate the web ACL with, sorted. */
   readonly loadBalancerArns: readonly string[];
   /** How WAF should find the client address: the source IP, or a forwarded header (e.g. X-Forwarded-For). */
-  readonly clientIpSource: { readonly kind: 'source-ip' } | { readonly kind: 'forwarded-header'; readonly header: string };
+  readonly clientIpSource:
+    /** The TCP peer of the gateway. */
+    | { readonly kind: 'source-ip' }
+    | {
+        readonly kind: 'forwarded-header';
+        /** Header carrying the client address, lower case (default `x-forwarded-for`). */
+        readonly header: string;
+      };
 }
 
 /** Where a rule came from: `Kind/name` of the document, e.g. `RateLimit/login-per-ip` or `Lockdown/stuffing-2026-11-20`. */
@@ -102,9 +109,11 @@ export type Provenance = string;
 // Services
 
 export interface ServiceIR {
+  /** `Service` metadata.name; the Envoy cluster's name. */
   readonly name: string;
   /** Upstream HTTP protocol. */
   readonly protocol: 'http1' | 'http2';
+  /** Envoy's connect timeout to an endpoint (cluster `connect_timeout`). */
   readonly connectTimeoutMs: number;
   /** Default timeout for routes to this service that set none. */
   readonly requestTimeoutMs: number;
@@ -116,15 +125,26 @@ export interface ServiceIR {
   /** Endpoints removed by a lockdown's quarantine action, sorted by (address, port). */
   readonly quarantined: readonly QuarantinedEndpointIR[];
   /** Set when a lockdown forces traffic to a tier: tiers below `tier` are left out. */
-  readonly forcedFailover: { readonly tier: number; readonly provenance: Provenance } | null;
+  readonly forcedFailover: {
+    /** Lowest tier left serving. */
+    readonly tier: number;
+    /** The Lockdown that forced it (the highest forced tier wins). */
+    readonly provenance: Provenance;
+  } | null;
+  /** Active HTTP health checking of the endpoints; null = none (Envoy assumes them healthy). */
   readonly healthCheck: HealthCheckIR | null;
+  /** Passive ejection of endpoints that fail (Envoy outlier detection); null = none. */
   readonly outlierDetection: OutlierDetectionIR | null;
+  /** Envoy's per-cluster limits on connections and requests (default thresholds, priority DEFAULT). */
   readonly circuitBreaker: CircuitBreakerIR;
+  /** TLS to the upstream; null = plain text. */
   readonly tls: UpstreamTlsIR | null;
 }
 
 export interface EndpointIR {
+  /** IP address or DNS name (DNS names make the cluster STRICT_DNS). */
   readonly address: string;
+  /** TCP port of the endpoint. */
   readonly port: number;
   /** Tier as written in the policy (0 serves first). */
   readonly tier: number;
@@ -133,8 +153,11 @@ export interface EndpointIR {
 }
 
 export interface QuarantinedEndpointIR {
+  /** The endpoint as the Service (or its override) names it. */
   readonly address: string;
+  /** Its TCP port. */
   readonly port: number;
+  /** The first Lockdown that quarantines it. */
   readonly provenance: Provenance;
 }
 
@@ -143,25 +166,37 @@ export interface HealthCheckIR {
   readonly path: string;
   /** Host header of the probe; null = the cluster name. */
   readonly host: string | null;
+  /** Time between probes of one endpoint. */
   readonly intervalMs: number;
+  /** A probe without an answer by then fails. */
   readonly timeoutMs: number;
+  /** Consecutive passing probes that make an unhealthy endpoint healthy again. */
   readonly healthyThreshold: number;
+  /** Consecutive failing probes that make an endpoint unhealthy. */
   readonly unhealthyThreshold: number;
   /** Status codes counted as healthy, sorted; default [200]. */
   readonly expectedStatuses: readonly number[];
 }
 
 export interface OutlierDetectionIR {
+  /** Consecutive 5xx answers (or connect failures) that eject an endpoint. */
   readonly consecutive5xx: number;
+  /** How often Envoy sweeps for ejections and returns ejected endpoints. */
   readonly intervalMs: number;
+  /** Ejection time of a first ejection; Envoy multiplies it by the number of ejections. */
   readonly baseEjectionTimeMs: number;
+  /** At most this share of the service's endpoints is ejected at once. */
   readonly maxEjectionPercent: number;
 }
 
 export interface CircuitBreakerIR {
+  /** Open connections to all endpoints together (HTTP/1). */
   readonly maxConnections: number;
+  /** Requests queued waiting for a connection; past it Envoy answers 503 at once. */
   readonly maxPendingRequests: number;
+  /** Requests in flight to the service (HTTP/2 streams count one each). */
   readonly maxRequests: number;
+  /** Retries in flight to the service: a retry budget across all its routes. */
   readonly maxRetries: number;
 }
 
@@ -182,20 +217,37 @@ export interface RouteIR {
   readonly name: string;
   /** Host (HTTP authority) matched, `*` for any. Envoy virtual hosts group routes by this. */
   readonly host: string;
+  /** What a request must look like to take this route (path, methods, headers). */
   readonly match: RouteMatchIR;
   /** Target service name (always a key of `EnvironmentIR.services`). */
   readonly service: string;
+  /** Whole-request timeout (the route's, else the service's request timeout, else 15 s). */
   readonly timeoutMs: number;
+  /** Envoy's retry policy; null = no retries. */
   readonly retries: RetryPolicyIR | null;
   /** Set when a lockdown disables the route: Envoy answers directly with this status and body. */
-  readonly disabled: { readonly status: number; readonly body: string; readonly provenance: Provenance } | null;
+  readonly disabled: {
+    /** HTTP status of the direct answer. */
+    readonly status: number;
+    /** Body of the answer; empty = none (at most 4096 bytes of UTF-8: Envoy's limit). */
+    readonly body: string;
+    /** The first Lockdown (by name) that disables the route. */
+    readonly provenance: Provenance;
+  } | null;
+  /** Who may call the route (shared by routes with the same rules: compare by identity). */
   readonly access: RouteAccessIR;
   /** Rate limits on this route, sorted by name. */
   readonly rateLimits: readonly RateLimitIR[];
 }
 
 export interface RouteMatchIR {
-  readonly path: { readonly kind: 'exact' | 'prefix' | 'regex'; readonly value: string };
+  /** The path condition (every route has exactly one). */
+  readonly path: {
+    /** Envoy path matcher: `path` (exact), `prefix`, or `safe_regex` (RE2, full match). */
+    readonly kind: 'exact' | 'prefix' | 'regex';
+    /** The path, prefix or regex as written (paths start with `/`). */
+    readonly value: string;
+  };
   /** HTTP methods, upper case, sorted; empty = any method. */
   readonly methods: readonly string[];
   /** Header matches, sorted by name. */
@@ -205,15 +257,24 @@ export interface RouteMatchIR {
 export interface HeaderMatchIR {
   /** Header name, lower case. */
   readonly name: string;
+  /** How the header's value must look. */
   readonly match:
-    | { readonly kind: 'exact' | 'prefix' | 'regex'; readonly value: string }
+    | {
+        /** Envoy string matcher: `exact`, `prefix` or `safe_regex` (RE2, full match). */
+        readonly kind: 'exact' | 'prefix' | 'regex';
+        /** The value, prefix or regex as written. */
+        readonly value: string;
+      }
+    /** The header is there, whatever its value. */
     | { readonly kind: 'present' };
   /** True = the request must NOT match. */
   readonly invert: boolean;
 }
 
 export interface RetryPolicyIR {
+  /** Retries after the first try (Envoy `num_retries`). */
   readonly attempts: number;
+  /** Timeout of each try; null = the route's timeout covers all tries together. */
   readonly perTryTimeoutMs: number | null;
   /** Envoy retry_on conditions, sorted, e.g. `5xx`, `connect-failure`, `reset`. */
   readonly on: readonly string[];
@@ -244,12 +305,14 @@ export interface AccessRuleIR {
   readonly methods: readonly string[];
   /** Roles (any of) read from the provider's roles claim, sorted; empty = no role needed. */
   readonly roles: readonly string[];
+  /** The Access document, or the Lockdown whose requireRole replaced the route's rules. */
   readonly provenance: Provenance;
 }
 
 export interface NetworkRuleIR {
   /** Canonical CIDR, e.g. `203.0.113.0/24` or `2001:db8::/32`. */
   readonly cidr: string;
+  /** The Access document, or the Lockdown that blocks the network. */
   readonly provenance: Provenance;
 }
 
@@ -261,18 +324,38 @@ export interface RevokedTokensIR {
 }
 
 export interface JwtProviderIR {
+  /** Provider name from the Access document (a DNS label); unique across the policy. */
   readonly name: string;
   /** Required `iss` (always set: jwt_authn skips the check when unset). */
   readonly issuer: string;
   /** Accepted `aud` values, sorted, at least one (jwt_authn skips the check when empty). */
   readonly audiences: readonly string[];
+  /** Where the signing keys come from. */
   readonly jwks:
-    | { readonly kind: 'remote'; readonly uri: string; readonly cacheDurationMs: number; readonly timeoutMs: number }
-    | { readonly kind: 'inline'; readonly json: string };
+    | {
+        /** Fetched by Envoy over HTTPS (a `jwks/<provider>` cluster). */
+        readonly kind: 'remote';
+        /** The JWKS URL. */
+        readonly uri: string;
+        /** How long Envoy keeps fetched keys before fetching again. */
+        readonly cacheDurationMs: number;
+        /** Deadline of one fetch. */
+        readonly timeoutMs: number;
+      }
+    | {
+        /** Written in the policy. */
+        readonly kind: 'inline';
+        /** The JWKS document as JSON text (every key parsed at validate time). */
+        readonly json: string;
+      };
   /** Reject tokens without `exp`. */
   readonly requireExpiration: boolean;
   /** Reject tokens whose exp - iat exceeds this; null = no bound. */
   readonly maxLifetimeMs: number | null;
+  /**
+   * Leeway for `exp` and `nbf`. Envoy counts whole seconds and reads 0 as its default (60 s), so
+   * the translator sends at least 1 s: 0 here means 1 s in Envoy.
+   */
   readonly clockSkewMs: number;
   /** Claim holding the caller's roles (a string or a list of strings). */
   readonly rolesClaim: string;
@@ -284,8 +367,11 @@ export interface JwtProviderIR {
 export interface RateLimitIR {
   /** `RateLimit` metadata.name (tightened limits keep the name of the limit they tighten). */
   readonly name: string;
+  /** Requests admitted per `unit` and key (a full bucket refilled once per unit: bursts allowed). */
   readonly requests: number;
+  /** The period `requests` are counted over (the bucket's fill interval). */
   readonly unit: 'second' | 'minute' | 'hour';
+  /** What the limit counts per (one bucket per key value). */
   readonly key: RateLimitKeyIR;
   /** `enforce` answers 429; `shadow` only counts (Envoy's filter_enforced 0%). */
   readonly mode: 'enforce' | 'shadow';
@@ -305,7 +391,9 @@ export interface RateLimitIR {
 
 /** The environment's global rate-limit service (envoyproxy/ratelimit), reached over gRPC. */
 export interface RateLimitServiceIR {
+  /** IP address or DNS name of the service's gRPC endpoint. */
   readonly address: string;
+  /** Its gRPC port. */
   readonly port: number;
   /** Envoy's deadline per check; past it, each limit's `onServiceFailure` decides. */
   readonly timeoutMs: number;
@@ -314,10 +402,28 @@ export interface RateLimitServiceIR {
 }
 
 export type RateLimitKeyIR =
+  /** One bucket per client address (an IPv4-mapped client counts as its IPv4 form). */
   | { readonly kind: 'client-ip' }
-  | { readonly kind: 'client-network'; readonly ipv4PrefixLength: number; readonly ipv6PrefixLength: number }
-  | { readonly kind: 'header'; readonly name: string }
-  | { readonly kind: 'jwt-claim'; readonly claim: string }
+  /** One bucket per client network. */
+  | {
+      readonly kind: 'client-network';
+      /** Prefix length that makes an IPv4 client's network (mapped clients included). */
+      readonly ipv4PrefixLength: number;
+      /** Prefix length that makes an IPv6 client's network. */
+      readonly ipv6PrefixLength: number;
+    }
+  /** One bucket per value of a request header (callers without it share one). */
+  | {
+      readonly kind: 'header';
+      /** Header name as written (the translator lower-cases it). */
+      readonly name: string;
+    }
+  /** One bucket per value of a claim of the verified token (tokens without it share one). */
+  | {
+      readonly kind: 'jwt-claim';
+      /** Claim name in the token payload, e.g. `sub`. */
+      readonly claim: string;
+    }
   /** One bucket for all callers of the route. */
   | { readonly kind: 'route' };
 
@@ -326,10 +432,15 @@ export type RateLimitKeyIR =
 
 /** An active lockdown as applied to one environment: for plans, status pages and the audit trail. */
 export interface LockdownSummaryIR {
+  /** `Lockdown` metadata.name. */
   readonly name: string;
+  /** Why it was put in place, as written. */
   readonly reason: string;
+  /** Who answers for it (a person or team handle). */
   readonly owner: string;
+  /** When it starts to apply (ISO 8601, as written). */
   readonly createdAt: string;
+  /** When it stops applying (ISO 8601, as written); the compiler recompiles then. */
   readonly expiresAt: string;
   /** Action kinds applied, in document order, e.g. `blockNetworks`. */
   readonly actions: readonly string[];
@@ -359,10 +470,17 @@ export interface TriggerIR {
   /** What the condition is evaluated per. */
   readonly key: TriggerKeyIR;
   /** Prefix lengths that make a client network of an address (key clientNetwork), default /24 and /56. */
-  readonly networkPrefix: { readonly ipv4: number; readonly ipv6: number };
+  readonly networkPrefix: {
+    /** IPv4 prefix length. */
+    readonly ipv4: number;
+    /** IPv6 prefix length. */
+    readonly ipv6: number;
+  };
+  /** When the trigger fires. */
   readonly condition: TriggerConditionIR;
   /** How long the condition must hold before the alert fires (Prometheus `for`); 0 = at once. */
   readonly forMs: number;
+  /** Alert severity label (Alertmanager routes on it). */
   readonly severity: 'info' | 'warning' | 'critical';
   /** The Lockdown the bot proposes when the trigger fires (see `instantiateLockdown`). */
   readonly lockdown: LockdownTemplateIR;
@@ -372,12 +490,26 @@ export interface TriggerIR {
 
 export type TriggerConditionIR =
   /** More than `above` matching responses (per key) in the last `windowMs`. */
-  | { readonly kind: 'rate'; readonly above: number; readonly windowMs: number }
+  | {
+      readonly kind: 'rate';
+      /** Threshold count (exclusive). */
+      readonly above: number;
+      /** Sliding window the count covers. */
+      readonly windowMs: number;
+    }
   /**
    * One key sends more than `abovePercent` % of the watched responses in the last `windowMs`, once
    * there are at least `minRequests` of them.
    */
-  | { readonly kind: 'share'; readonly abovePercent: number; readonly minRequests: number; readonly windowMs: number }
+  | {
+      readonly kind: 'share';
+      /** Threshold share of one key, in percent (exclusive). */
+      readonly abovePercent: number;
+      /** Watched responses needed before a share counts. */
+      readonly minRequests: number;
+      /** Sliding window the shares cover. */
+      readonly windowMs: number;
+    }
   /**
    * The count in the last `windowMs` is above `multiple` × the learned baseline (EWMA of that count)
    * AND above the static floor (`floor.above` in `floor.windowMs`). During `warmUpMs` after the
@@ -385,9 +517,18 @@ export type TriggerConditionIR =
    */
   | {
       readonly kind: 'baseline';
+      /** How many times the baseline the count must exceed. */
       readonly multiple: number;
+      /** Sliding window the count covers. */
       readonly windowMs: number;
-      readonly floor: { readonly above: number; readonly windowMs: number };
+      /** The static threshold that must be exceeded too (and alone while warming up). */
+      readonly floor: {
+        /** Threshold count (exclusive). */
+        readonly above: number;
+        /** Window of the floor's count. */
+        readonly windowMs: number;
+      };
+      /** Time after the monitor starts during which no baseline exists yet. */
       readonly warmUpMs: number;
     };
 
@@ -395,6 +536,7 @@ export type TriggerConditionIR =
 export interface LockdownTemplateIR {
   /** expiresAt = createdAt + durationMs. */
   readonly durationMs: number;
+  /** Owner written into the Lockdown. */
   readonly owner: string;
   /** GitHub users or org/team slugs asked to review the PR, in policy order. */
   readonly reviewers: readonly string[];

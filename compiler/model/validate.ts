@@ -24,6 +24,7 @@ import {
   type RateLimitDocument,
   type ServiceDocument,
 } from './types';
+import { checkLockdownAction, formatEndpoint, type LockdownChecks } from './lockdown-actions';
 import { checkTriggers, type TriggerChecks } from './validate-trigger';
 import { locate, parseYamlFile, type Position, type YamlFile } from './yaml-source';
 
@@ -293,6 +294,16 @@ class Validator {
   private checkLockdowns(lockdowns: readonly LockdownDocument[], accesses: readonly AccessDocument[]): void {
     const hasProviders = accesses.some((a) => a.spec.providers.length > 0);
     const roleClaims: { doc: LockdownDocument; index: number; route: string; envs: readonly string[] }[] = [];
+    const checks: LockdownChecks = {
+      report: (from, path, message) => this.report(from, path, message),
+      checkRef: (from, kind, name, path) => this.checkRef(from, kind, name, path),
+      checkRefList: (from, kind, names, path) => this.checkRefList(from, kind, names, path),
+      find: (kind, name) => this.find(kind, name),
+      checkTightens: (from, path, a, limit, env) => this.checkTightens(from, path, a, limit, env),
+      endpointsOf: effectiveEndpoints,
+      hasProviders: () => hasProviders || this.absencesUnknown || [...this.invalid].some((s) => s.startsWith('Access/')),
+      claimRoles: (doc, index, route) => roleClaims.push({ doc, index, route, envs: doc.spec.environments }),
+    };
     for (const l of lockdowns) {
       const s = l.spec;
       if (Date.parse(s.expiresAt) <= Date.parse(s.createdAt)) {
@@ -300,51 +311,7 @@ class Validator {
       }
       this.checkRefList(l, 'Environment', s.environments, ['spec', 'environments']);
       const envs = s.environments.map((e) => this.find('Environment', e)).filter((e): e is EnvironmentDocument => e !== undefined);
-      s.actions.forEach((a, i) => {
-        const path = ['spec', 'actions', i];
-        switch (a.type) {
-          case 'tightenRateLimit': {
-            const limit = this.checkRef(l, 'RateLimit', a.rateLimit, [...path, 'rateLimit']) ? this.find('RateLimit', a.rateLimit) : undefined;
-            if (limit) for (const env of envs) this.checkTightens(l, path, a, limit, env);
-            break;
-          }
-          case 'blockNetworks':
-            if (a.routes) this.checkRefList(l, 'Route', a.routes, [...path, 'routes']);
-            break;
-          case 'revokeTokens':
-            break;
-          case 'disableRoute':
-            this.checkRef(l, 'Route', a.route, [...path, 'route']);
-            break;
-          case 'requireRole':
-            this.checkRefList(l, 'Route', a.routes, [...path, 'routes']);
-            if (!hasProviders && !this.absencesUnknown && ![...this.invalid].some((s) => s.startsWith('Access/'))) this.report(l, [...path, 'type'], 'requireRole needs a JWT provider, but no Access document defines one');
-            for (const route of new Set(a.routes)) roleClaims.push({ doc: l, index: i, route, envs: s.environments });
-            break;
-          case 'quarantineEndpoint': {
-            const service = this.checkRef(l, 'Service', a.service, [...path, 'service']) ? this.find('Service', a.service) : undefined;
-            if (!service) break;
-            for (const env of envs) {
-              const endpoints = effectiveEndpoints(service, env);
-              if (!endpoints.some((e) => e.address === a.address && e.port === a.port)) {
-                this.report(l, [...path, 'address'], `Service/${a.service} has no endpoint ${formatEndpoint(a)} in Environment/${env.name}`);
-              }
-            }
-            break;
-          }
-          case 'forceFailover': {
-            const service = this.checkRef(l, 'Service', a.service, [...path, 'service']) ? this.find('Service', a.service) : undefined;
-            if (!service) break;
-            for (const env of envs) {
-              const tiers = [...new Set(effectiveEndpoints(service, env).map((e) => e.tier))].sort((x, y) => x - y);
-              if (!tiers.includes(a.tier)) {
-                this.report(l, [...path, 'tier'], `Service/${a.service} has no tier ${a.tier} in Environment/${env.name} (tiers: ${tiers.join(', ')})`);
-              }
-            }
-            break;
-          }
-        }
-      });
+      s.actions.forEach((a, index) => checkLockdownAction(a, { lockdown: l, index, path: ['spec', 'actions', index], envs }, checks));
     }
     // Two role requirements on one route at the same time cannot both be honoured by "any rule
     // matches": refuse, and ask for one lockdown that says what is meant.
@@ -439,10 +406,6 @@ function sharedRoute(a: ReadonlySet<string> | null, b: ReadonlySet<string> | nul
 
 function compareSource(a: DocSource, b: DocSource): number {
   return compareText(a.file, b.file) || a.index - b.index;
-}
-
-function formatEndpoint(e: { readonly address: string; readonly port: number }): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 function range(maxInclusive: number): number[] {

@@ -2,7 +2,8 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import type { Result } from '../../compiler/result';
-import { PolicyFollower, type CompileFn, type PolicySource, type PublishFn } from '../../sources/follower';
+import type { SourceFile } from '../../compiler';
+import { PolicyFollower, type CompileFn, type PublishFn } from '../../sources/follower';
 import { redactCredentials } from '../../sources/git';
 import { TestRepo, tempDir } from '../support/git-repo';
 
@@ -15,7 +16,7 @@ function fakeIr(now: Date, nextChangeAt: string | null): PolicyIR {
 interface Harness {
   repo: TestRepo;
   follower: PolicyFollower;
-  compiled: { files: PolicySource[]; now: Date }[];
+  compiled: { files: SourceFile[]; now: Date }[];
   published: { commit: string; ir: PolicyIR }[];
   logs: Record<string, unknown>[];
   registry: Registry;
@@ -218,4 +219,17 @@ describe('repository URLs carrying a token', () => {
       await follower.stop();
     }
   });
+});
+
+test('outcomes say what happened: a stopped follower is "stopped", a bug is "failed", neither "fetch-failed"', async () => {
+  const h = setup();
+  await h.follower.start();
+  // A bug inside a sync (here: the sync itself throws) is no fetch failure; the served commit stays.
+  const served = h.follower.status().served;
+  (h.follower as unknown as { syncOnce: () => Promise<never> }).syncOnce = () => Promise.reject(new Error('a bug'));
+  expect(await h.follower.requestSync('manual')).toEqual({ kind: 'failed', error: 'a bug' });
+  expect(h.follower.status().served).toEqual(served);
+  expect(h.follower.status().lastFetch).toMatchObject({ ok: true });
+  await h.follower.stop();
+  expect(await h.follower.requestSync('manual')).toEqual({ kind: 'stopped' });
 });
