@@ -233,14 +233,14 @@ export function formatScale(results: readonly ScaleResult[]): string {
 
 /** Portcullis ÷ go-control-plane for each (variant, routes, clients) both completed. */
 export function formatRatios(results: readonly ScaleResult[]): string {
-  const rows = ['| variant | routes | clients | change p50 | p99 | last ACK | bytes/client/change | RSS/client | after-push RSS growth | storm last |', `|${' --- |'.repeat(3)}${' ---: |'.repeat(7)}`];
+  const rows = ['| variant | routes | clients | change p50 | p99 | last ACK | bytes/client/change | RSS/client | RSS after push | storm last |', `|${' --- |'.repeat(3)}${' ---: |'.repeat(7)}`];
   for (const p of results.filter((r) => r.options.server === 'portcullis' && !r.failure)) {
     const g = results.find((r) => r.options.server === 'go-control-plane' && !r.failure && r.options.variant === p.options.variant && r.options.routes === p.options.routes && r.options.clients === p.options.clients);
     if (!g) continue;
     const [a, b] = [summary(p), summary(g)];
     const ratio = (x: number | null | undefined, y: number | null | undefined): string => (x == null || y == null || !y ? 'n/a' : `${(x / y).toFixed(2)}×`);
     rows.push(
-      `| ${p.options.variant} | ${p.options.routes} | ${p.options.clients} | ${ratio(a['p50'], b['p50'])} | ${ratio(a['p99'], b['p99'])} | ${ratio(a['last'], b['last'])} | ${ratio(a['bytes'], b['bytes'])} | ${ratio(p.rssPerClientKiB, g.rssPerClientKiB)} | ${ratio((a['after'] ?? 0) - (a['before'] ?? 0), (b['after'] ?? 0) - (b['before'] ?? 0))} | ${ratio(p.storm?.lastMs, g.storm?.lastMs)} |`,
+      `| ${p.options.variant} | ${p.options.routes} | ${p.options.clients} | ${ratio(a['p50'], b['p50'])} | ${ratio(a['p99'], b['p99'])} | ${ratio(a['last'], b['last'])} | ${ratio(a['bytes'], b['bytes'])} | ${ratio(p.rssPerClientKiB, g.rssPerClientKiB)} | ${ratio(a['after'], b['after'])} | ${ratio(p.storm?.lastMs, g.storm?.lastMs)} |`,
     );
   }
   return rows.join('\n');

@@ -194,8 +194,10 @@ func rssBytes() int64 {
 	return kb * 1024
 }
 
-func (f *fleet) errors() int {
-	n := 0
+// errors counts the clients whose stream failed at least once (and the retries), printing the
+// first error.
+func (f *fleet) errors() (int, int64) {
+	n, retries := 0, int64(0)
 	for _, c := range f.clients {
 		if e := c.err.Load(); e != nil {
 			if n == 0 {
@@ -203,8 +205,9 @@ func (f *fleet) errors() int {
 			}
 			n++
 		}
+		retries += c.retries.Load()
 	}
-	return n
+	return n, retries
 }
 
 func main() {
@@ -234,7 +237,8 @@ func main() {
 		fmt.Printf("%s %s\n", tag, b)
 	}
 	seconds, synced := f.connect(*batch)
-	out("SYNCED", map[string]any{"seconds": seconds, "synced": synced, "errors": f.errors()})
+	failed, retries := f.errors()
+	out("SYNCED", map[string]any{"seconds": seconds, "synced": synced, "failedClients": failed, "retries": retries})
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
@@ -243,7 +247,8 @@ func main() {
 		case "storm":
 			f.storm(out)
 		case "stats":
-			out("STATS", map[string]any{"rssBytes": rssBytes(), "errors": f.errors()})
+			failed, retries := f.errors()
+			out("STATS", map[string]any{"rssBytes": rssBytes(), "failedClients": failed, "retries": retries})
 		}
 	}
 	for _, c := range f.clients {
