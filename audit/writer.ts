@@ -34,6 +34,9 @@ interface Queued {
   readonly done: (err?: Error) => void;
 }
 
+/** Records chained and written in one go (the others wait for the next write). */
+export const MAX_BATCH = 256;
+
 export class AuditWriter implements AuditSink {
   private queue: Queued[] = [];
   private flushing: Promise<void> | null = null;
@@ -100,8 +103,10 @@ export class AuditWriter implements AuditSink {
     await new Promise((r) => setImmediate(r));
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue;
-        this.queue = [];
+        // At most MAX_BATCH records per write: chaining is synchronous CPU (~20 µs a record), and a
+        // rollout's burst (8,000 records for 1,000 Envoys) in one loop held the event loop — and
+        // the xDS streams — for 250–450 ms; the write between two chunks lets them run.
+        const batch = this.queue.splice(0, MAX_BATCH);
         await this.writeBatch(batch);
       }
     } finally {

@@ -50,6 +50,22 @@ describe('audit writer', () => {
     expect(report.streams[0]).toMatchObject({ stream: 'serve', records: 4, segments: 2, problem: null });
   });
 
+  it('writes a burst in chunks, so chaining thousands of records does not hold the event loop in one go', async () => {
+    const { AuditWriter, MAX_BATCH } = await import('../../audit/writer');
+    const fx = await openTrail();
+    await fx.writer.close();
+    let writes = 0;
+    const w = await AuditWriter.open({ dir: fx.dir, stream: 'serve', onAppend: () => writes++ });
+    const n = MAX_BATCH * 4 + 1;
+    // One tick, as a rollout's ACKs arrive: every record is queued before the first write.
+    await Promise.all(Array.from({ length: n }, (_, i) => w.record('xds.ack', { node: `envoy-${i}`, type: 'route', version: 'v1', commit: 'c0ffee', environment: 'prod' })));
+    await w.close();
+    expect(writes).toBe(5);
+    const report = await verifyAuditDir(fx.dir);
+    expect(report.ok).toBe(true);
+    expect(report.streams[0]!.records).toBe(n);
+  });
+
   it('refuses unknown kinds, missing required fields and writer-owned fields', async () => {
     const fx = await openTrail();
     await expect(fx.writer.record('lockdown.begun', {})).rejects.toThrow('unknown audit record kind "lockdown.begun"');
