@@ -8,13 +8,14 @@ import { parse } from 'yaml';
 import type { SourceFile } from '../compiler';
 import { formatDiagnostic } from '../compiler/result';
 import type { IncidentAlert } from './alerts';
-import { decide, type Action, type BotPull, type TriggerTemplate } from './decide';
+import { decide, type Action, type BotPull } from './decide';
 import { branchFor, commentMarker, fileFor, incidentName, type PrMarker } from './incident';
-import { compileWithOverlay, instantiate, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
+import { compileWithOverlay, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
 import { prBody, prTitle } from './pr-body';
 import type { PolicyRepo } from './repo';
 import { statusOf } from './github';
 import { KeyedQueue } from './keyed-queue';
+import { lockdownFor, triggersAt, type TriggerMap } from './triggers';
 
 /** The audit trail (audit/, CONTRACTS.md), declared structurally; the lead wires the real one in cli/. */
 export interface AuditSink {
@@ -32,10 +33,6 @@ export interface BotDeps {
   readonly log: BotLog;
   readonly audit?: AuditSink;
   readonly cooldownMs?: number;
-  /** Trigger templates at the base (interim reader, or the compiled IR once the kind lands). */
-  readonly triggers: (files: readonly SourceFile[]) => ReadonlyMap<string, TriggerTemplate>;
-  /** The files the compiler accepts (interim: without Trigger-only files). */
-  readonly compilable?: (files: readonly SourceFile[]) => SourceFile[];
   /** `portcullis plan` as markdown for base → head (cli/ injects it: the bot does not import cli/). */
   readonly describePlan?: (base: readonly SourceFile[], head: readonly SourceFile[], now: Date) => string;
   readonly alertmanagerUrl?: string;
@@ -66,6 +63,8 @@ export class LockdownBot {
   /** The last alert seen per incident key: the PR body shows every key's latest figures. */
   private readonly latest = new Map<string, IncidentAlert>();
   private readonly plans = new Map<string, string>();
+  /** The base's triggers (a compile), per base commit. */
+  private baseTriggers: { sha: string; triggers: ReturnType<typeof triggersAt> } | null = null;
 
   constructor(private readonly deps: BotDeps) {}
 
@@ -81,7 +80,11 @@ export class LockdownBot {
     const baseSha = await repo.branchHead(repo.ref.base);
     if (!baseSha) throw new Error(`base branch ${repo.ref.base} not found`);
     const files = await repo.policyFiles(baseSha);
-    const triggers = this.deps.triggers(files);
+    const known = this.baseTriggers?.sha === baseSha ? this.baseTriggers.triggers : triggersAt(files, now);
+    this.baseTriggers = { sha: baseSha, triggers: known };
+    // A base that does not compile says nothing about which triggers exist: act on nothing (never close).
+    if (!known.ok) return this.refuse(alert, `the base ${baseSha.slice(0, 12)} does not compile`, known.errors.map(formatDiagnostic));
+    const triggers = known.value;
     const pulls = await repo.botPulls([branchFor(alert.incident)]);
     // Comments matter only for "comment once" decisions: a resolution, or a repeat during a cool-down.
     const needsComments = (p: BotPull) => p.marker.keys.includes(alert.key) && (alert.status === 'resolved' || (p.state === 'closed' && !p.merged));
@@ -112,7 +115,8 @@ export class LockdownBot {
     // A branch left by an interrupted run (no PR yet) is reused as is; one of a closed PR starts over.
     const stale = pulls.some((p) => p.branch === branch);
     const existing = stale ? null : await repo.fileOn(branch, file);
-    const spec = (existing && specOf(existing.text)) || instantiate(trigger, alert, ctx.now);
+    const spec = (existing && specOf(existing.text)) || lockdownFor(trigger, alert, ctx.now);
+    if (typeof spec === 'string') return this.refuse(alert, 'the alert key does not fit the trigger', [spec]);
     const text = existing?.text ?? lockdownYaml(name, spec, `Proposed by portcullis-bot for incident ${alert.incident}.`);
     const compiled = this.check(ctx, file, text);
     if (compiled) return compiled;
@@ -139,7 +143,9 @@ export class LockdownBot {
     const current = await repo.fileOn(pull.branch, file);
     const old = current && specOf(current.text);
     if (!current || !old) throw new Error(`PR #${pull.number}: ${file} missing or unreadable on ${pull.branch}`);
-    const spec = mergeSpecs([old, instantiate(ctx.triggers.get(ctx.alert.trigger)!, ctx.alert, ctx.now)]);
+    const added = lockdownFor(ctx.triggers.get(ctx.alert.trigger)!, ctx.alert, ctx.now);
+    if (typeof added === 'string') return this.refuse(ctx.alert, 'the alert key does not fit the trigger', [added]);
+    const spec = mergeSpecs([old, added]);
     const text = lockdownYaml(name, spec, `Proposed by portcullis-bot for incident ${pull.marker.incident}.`);
     const refused = this.check(ctx, file, text);
     if (refused) return refused;
@@ -173,17 +179,19 @@ export class LockdownBot {
 
   /** Compiles base + overlay; a refusal is logged and audited, and nothing is proposed. */
   private check(ctx: Ctx, file: string, text: string): Outcome | null {
-    const base = (this.deps.compilable ?? ((f) => [...f]))(ctx.files);
-    const result = compileWithOverlay(base, file, text, ctx.now);
-    if (result.ok) return null;
-    const errors = result.errors.map(formatDiagnostic);
-    this.deps.log.warn({ incident: ctx.alert.incident, errors }, 'lockdown overlay does not compile; not proposed');
-    void this.deps.audit?.record('policy.refused', { incident: ctx.alert.incident, errors });
-    return { action: 'refused', incident: ctx.alert.incident, detail: errors.join('\n') };
+    const result = compileWithOverlay(ctx.files, file, text, ctx.now);
+    return result.ok ? null : this.refuse(ctx.alert, 'lockdown overlay does not compile', result.errors.map(formatDiagnostic));
+  }
+
+  /** Nothing is proposed: logged and audited (`policy.refused`), and answered 2xx (a retry would not help). */
+  private refuse(alert: IncidentAlert, why: string, errors: readonly string[]): Outcome {
+    this.deps.log.warn({ incident: alert.incident, errors }, `${why}; not proposed`);
+    void this.deps.audit?.record('policy.refused', { incident: alert.incident, fingerprint: alert.fingerprint, environment: alert.environment, errors });
+    return { action: 'refused', incident: alert.incident, detail: errors.join('\n') };
   }
 
   private body(ctx: Ctx, name: string, file: string, marker: PrMarker, spec: LockdownSpecData, text: string): string {
-    const base = (this.deps.compilable ?? ((f) => [...f]))(ctx.files);
+    const base = ctx.files;
     const head = [...base.filter((f) => f.path !== file), { path: file, text }];
     // The plan of one overlay on one base does not change between repeats: computed once (two compiles).
     const key = `${ctx.baseSha}:${createHash('sha256').update(text).digest('hex')}`;
@@ -203,6 +211,6 @@ interface Ctx {
   readonly files: readonly SourceFile[];
   readonly baseSha: string;
   readonly now: Date;
-  readonly triggers: ReadonlyMap<string, TriggerTemplate>;
+  readonly triggers: TriggerMap;
   readonly alertmanagerUrl: string;
 }

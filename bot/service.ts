@@ -15,7 +15,6 @@ import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
 import { createReceiver, type ReceiverAuth } from './receiver';
 import { PolicyRepo } from './repo';
-import { compilableFiles, readTriggers } from './trigger-interim';
 
 export interface BotServiceOptions {
   readonly host?: string;
@@ -63,7 +62,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const now = o.now ?? (() => new Date());
   const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
   const repo = new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
-  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, triggers: readTriggers, compilable: compilableFiles, describePlan: o.describePlan });
+  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan });
   const journal = await Journal.open(o.workDir);
 
   const handle = async (batch: AlertBatch): Promise<Outcome[]> => {

@@ -16,7 +16,6 @@ import { compileWithOverlay, lockdownYaml, type LockdownSpecData } from '../../b
 import { describeAction } from '../../bot/pr-body';
 import { proposeOnGitHub } from '../../bot/propose';
 import { PolicyRepo } from '../../bot/repo';
-import { compilableFiles } from '../../bot/trigger-interim';
 import { resolveNow, type CliContext } from '../context';
 import { resolvePolicyRoot } from '../policy-root';
 import { githubAuthFrom } from './bot';
@@ -78,7 +77,7 @@ async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | s
 
 /** Compiles base + change; prints every error and returns false when it does not compile. */
 function compiles(ctx: CliContext, files: readonly SourceFile[], file: string, text: string | null, now: Date): boolean {
-  const result = compileWithOverlay(compilableFiles(files), file, text, now);
+  const result = compileWithOverlay(files, file, text, now);
   if (result.ok) return true;
   ctx.stderr.write(`the lockdown does not compile with the base; nothing was written:\n${result.errors.map((e) => `  ${formatDiagnostic(e)}`).join('\n')}\n`);
   return false;
@@ -110,7 +109,7 @@ export async function runLockdownOpen(ctx: CliContext, o: TargetOptions & BreakG
   if (typeof target === 'string') return usage(ctx, [target]);
   const text = lockdownYaml(name, spec, `Break-glass lockdown opened with portcullis lockdown open (${spec.owner}).`);
   if (!compiles(ctx, target.files, file, text, now)) return 1;
-  const plan = planMarkdownForFiles(compilableFiles(target.files), [...compilableFiles(target.files).filter((f) => f.path !== file), { path: file, text }], now);
+  const plan = planMarkdownForFiles(target.files, [...target.files.filter((f) => f.path !== file), { path: file, text }], now);
   const where = await target.propose(`${BRANCH_PREFIX}${name}`, file, text, `Break-glass lockdown ${name}: ${spec.reason}`.slice(0, 200), body(name, file, spec, plan, 'Break-glass lockdown'));
   ctx.stdout.write(`${where}\n`);
   return 0;

@@ -6,7 +6,6 @@
  */
 import { parse } from 'yaml';
 import { compileSources } from '../../compiler';
-import { compilableFiles } from '../../bot/trigger-interim';
 import { branchFor, fileFor } from '../../bot/incident';
 import type { BotService } from '../../bot/service';
 import { GitHubDouble } from '../support/github-double';
@@ -65,7 +64,7 @@ test('a firing alert opens one PR whose lockdown file compiles with the base, wr
   expect(doc.spec).toMatchObject({ owner: '@oncall', environments: ['prod'], reason: 'Credential stuffing on accounts-login from 203.0.113.0/24', actions: [{ type: 'blockNetworks', cidrs: ['203.0.113.0/24'], routes: ['accounts-login'] }] });
   expect(Date.parse(doc.spec.expiresAt) - Date.parse(doc.spec.createdAt)).toBe(3_600_000);
   const files = gh.git.tree(pr!.headSha, true).filter((e) => e.type === 'blob').map((e) => ({ path: e.path, text: gh.git.readBlob(e.sha).toString() }));
-  const ir = compileSources(compilableFiles(files), new Date(doc.spec.createdAt));
+  const ir = compileSources(files, new Date(doc.spec.createdAt));
   expect(ir.ok).toBe(true);
   process.stdout.write(`alert received → PR opened: ${elapsed} ms\n`);
 });
