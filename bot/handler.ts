@@ -11,9 +11,11 @@ import type { IncidentAlert } from './alerts';
 import { decide, type Action, type BotPull } from './decide';
 import { branchFor, commentMarker, fileFor, incidentName, type PrMarker } from './incident';
 import { compileWithOverlay, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
-import { prBody, prTitle } from './pr-body';
-import type { PolicyRepo } from './repo';
-import { statusOf } from './github';
+import { cooldownComment, prBody, prTitle, resolvedComment } from './pr-body';
+import type { BotRepo } from './repo';
+import { codeOwnersFor, CODEOWNERS_PATHS } from './codeowners';
+import { blastRadiusLines, type BlastRadius, type EvidenceSource } from './evidence';
+import { messageOf, statusOf } from './github';
 import { KeyedQueue } from './keyed-queue';
 import { lockdownFor, triggersAt, type TriggerMap } from './triggers';
 
@@ -28,7 +30,7 @@ export interface BotLog {
 }
 
 export interface BotDeps {
-  readonly repo: PolicyRepo;
+  readonly repo: BotRepo;
   readonly now: () => Date;
   readonly log: BotLog;
   readonly audit?: AuditSink;
@@ -38,6 +40,8 @@ export interface BotDeps {
   readonly alertmanagerUrl?: string;
   readonly runbookUrl?: string;
   readonly labels?: readonly string[];
+  /** What a lockdown would have refused, from the monitor (the PR body and the resolved comment). */
+  readonly evidence?: EvidenceSource;
 }
 
 export interface Outcome {
@@ -97,7 +101,7 @@ export class LockdownBot {
       case 'open': return this.open(ctx, action.branch, action.file, withComments);
       case 'add-key': return this.addKey(ctx, action.pull);
       case 'update-body': return this.refreshBody(ctx, action.pull, action.pull.marker);
-      case 'comment': return this.commentOnce(alert, action.pull, action.reason, markers);
+      case 'comment': return this.commentOnce(ctx, action.pull, action.reason, markers);
       case 'close': {
         await repo.comment(action.pull.number, `${action.reason}: closing this lockdown proposal.`);
         await repo.updatePull(action.pull.number, { state: 'closed' });
@@ -121,19 +125,44 @@ export class LockdownBot {
     const compiled = this.check(ctx, file, text);
     if (compiled) return compiled;
     await repo.ensureBranch(branch, ctx.baseSha, stale);
-    if (!existing) {
-      const current = await repo.fileOn(branch, file);
-      if (current?.text !== text) await repo.writeFile(branch, file, text, `Lockdown ${name}: ${spec.reason}`.slice(0, 200), current?.sha);
-    }
-    const marker: PrMarker = { incident: alert.incident, trigger: alert.trigger, environment: alert.environment, keys: [alert.key] };
-    const body = this.body(ctx, name, file, marker, spec, text);
+    const current = existing ? null : await repo.fileOn(branch, file);
+    const written = !existing && current?.text !== text;
+    const commit = written ? await repo.writeFile(branch, file, text, `Lockdown ${name}: ${spec.reason}`.slice(0, 200), current?.sha) : await repo.branchHead(branch);
+    const marker: PrMarker = { incident: alert.incident, trigger: alert.trigger, environment: alert.environment, keys: [alert.key], ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}) };
+    const body = await this.body(ctx, name, file, marker, spec, text);
     const pr = await repo.openPull(branch, prTitle(alert, spec, marker.keys), body);
+    const ids = { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, commit: commit ?? undefined, environment: alert.environment };
+    if (pr.created) await this.deps.audit?.record('pr.opened', { ...ids, url: pr.url });
     await repo.addLabels(pr.number, this.deps.labels ?? ['portcullis', 'lockdown', `severity:${alert.severity || 'warning'}`]);
-    if (trigger.lockdown.reviewers.length) {
-      await repo.requestReviewers(pr.number, trigger.lockdown.reviewers).catch((e) => this.deps.log.warn({ pr: pr.number, status: statusOf(e) }, 'reviewers not requested'));
-    }
-    if (pr.created) await this.deps.audit?.record('pr.opened', { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, environment: alert.environment });
+    await this.requestReviews(ctx, trigger.lockdown.reviewers, file, ids);
+    if (commit) await this.compiledStatus(ctx, commit, spec);
     return { action: 'open', incident: alert.incident, pull: pr.number, url: pr.url };
+  }
+
+  /** The Trigger's reviewers, else the CODEOWNERS of the lockdown file; GitHub may refuse some (logged). */
+  private async requestReviews(ctx: Ctx, fromTrigger: readonly string[], file: string, ids: { pr: number } & Record<string, unknown>): Promise<void> {
+    let reviewers = fromTrigger;
+    if (!reviewers.length) {
+      for (const p of CODEOWNERS_PATHS) {
+        const owners = await this.deps.repo.fileOn(ctx.baseSha, p);
+        if (owners) {
+          reviewers = codeOwnersFor(owners.text, file);
+          break;
+        }
+      }
+    }
+    if (!reviewers.length) return;
+    const asked = await this.deps.repo.requestReviewers(ids.pr, reviewers).then(
+      () => true,
+      (e) => (this.deps.log.warn({ pr: ids.pr, status: statusOf(e), error: messageOf(e) }, 'reviewers not requested'), false),
+    );
+    if (asked) await this.deps.audit?.record('review.requested', { ...ids, reviewers: reviewers.map((r) => r.replace(/^@/, '')), source: fromTrigger.length ? 'trigger' : 'CODEOWNERS' });
+  }
+
+  /** The `portcullis` commit status on the PR head: base + this lockdown compile (checked before the push). */
+  private async compiledStatus(ctx: Ctx, sha: string, spec: LockdownSpecData): Promise<void> {
+    const description = `compiles with ${this.deps.repo.ref.base}@${ctx.baseSha.slice(0, 7)}; ${spec.actions.length} action${spec.actions.length === 1 ? '' : 's'} in ${spec.environments.join(', ')} until ${spec.expiresAt}`;
+    await this.deps.repo.setStatus(sha, { state: 'success', context: 'portcullis', description }).catch((e) => this.deps.log.warn({ sha, status: statusOf(e), error: messageOf(e) }, 'portcullis status not set'));
   }
 
   private async addKey(ctx: Ctx, pull: BotPull): Promise<Outcome> {
@@ -149,9 +178,10 @@ export class LockdownBot {
     const text = lockdownYaml(name, spec, `Proposed by portcullis-bot for incident ${pull.marker.incident}.`);
     const refused = this.check(ctx, file, text);
     if (refused) return refused;
-    await repo.writeFile(pull.branch, file, text, `Lockdown ${name}: add ${ctx.alert.key}`, current.sha);
+    const commit = await repo.writeFile(pull.branch, file, text, `Lockdown ${name}: add ${ctx.alert.key}`, current.sha);
     const marker = { ...pull.marker, keys: [...pull.marker.keys, ctx.alert.key] };
-    await this.deps.audit?.record('pr.updated', { incident: ctx.alert.incident, pr: pull.number, key: ctx.alert.key });
+    await this.deps.audit?.record('pr.updated', { incident: ctx.alert.incident, fingerprint: ctx.alert.fingerprint, pr: pull.number, commit, environment: ctx.alert.environment, key: ctx.alert.key });
+    await this.compiledStatus(ctx, commit, spec);
     return this.refreshBody(ctx, pull, marker, text);
   }
 
@@ -161,20 +191,26 @@ export class LockdownBot {
     const text = knownText ?? (await repo.fileOn(pull.branch, file))?.text;
     const spec = text ? specOf(text) : null;
     if (!text || !spec) return { action: 'nothing', incident: ctx.alert.incident, pull: pull.number, detail: `${file} not on ${pull.branch}` };
-    const body = this.body(ctx, incidentName(marker.incident), file, marker, spec, text);
+    const body = await this.body(ctx, incidentName(marker.incident), file, marker, spec, text);
     const current = await repo.pullBody(pull.number);
     if (current.body === body) return { action: 'nothing', incident: ctx.alert.incident, pull: pull.number, url: current.url, detail: 'body unchanged' };
     await repo.updatePull(pull.number, { body, title: prTitle(ctx.alert, spec, marker.keys) });
     return { action: marker.keys.length > pull.marker.keys.length ? 'add-key' : 'update-body', incident: ctx.alert.incident, pull: pull.number, url: current.url };
   }
 
-  private async commentOnce(alert: IncidentAlert, pull: BotPull, reason: 'resolved' | 'cooldown', markers: { resolved: string; cooldown: string }): Promise<Outcome> {
-    const text =
-      reason === 'resolved'
-        ? `The alert for \`${alert.key || alert.trigger}\` resolved at ${alert.endsAt || 'now'} (last value ${alert.value || '?'}, threshold ${alert.threshold || '?'}). ${pull.merged ? 'The lockdown stays until it expires; comment `/portcullis lift` to end it now.' : 'Merge only if the attack is still a risk.'}`
-        : `The trigger fired again for \`${alert.key || alert.trigger}\` (value ${alert.value || '?'}), but this proposal was closed unmerged recently: not proposing it again during the cool-down.`;
+  private async commentOnce(ctx: Ctx, pull: BotPull, reason: 'resolved' | 'cooldown', markers: { resolved: string; cooldown: string }): Promise<Outcome> {
+    const { alert } = ctx;
+    const text = reason === 'resolved' ? resolvedComment(alert, pull.merged, await this.enforcedFigures(ctx, pull)) : cooldownComment(alert);
     await this.deps.repo.comment(pull.number, `${markers[reason]}\n${text}`);
     return { action: 'comment', incident: alert.incident, pull: pull.number, detail: reason };
+  }
+
+  /** What the merged lockdown refused from the key since its merge (from the monitor), or null. */
+  private async enforcedFigures(ctx: Ctx, pull: BotPull): Promise<BlastRadius | null> {
+    const trigger = ctx.triggers.get(ctx.alert.trigger);
+    if (!pull.merged || !pull.mergedAt || !trigger || !this.deps.evidence) return null;
+    const since = Math.max(1000, ctx.now.getTime() - Date.parse(pull.mergedAt));
+    return this.deps.evidence.blastRadius(ctx.alert.environment, trigger, ctx.alert.key, since);
   }
 
   /** Compiles base + overlay; a refusal is logged and audited, and nothing is proposed. */
@@ -190,7 +226,7 @@ export class LockdownBot {
     return { action: 'refused', incident: alert.incident, detail: errors.join('\n') };
   }
 
-  private body(ctx: Ctx, name: string, file: string, marker: PrMarker, spec: LockdownSpecData, text: string): string {
+  private async body(ctx: Ctx, name: string, file: string, marker: PrMarker, spec: LockdownSpecData, text: string): Promise<string> {
     const base = ctx.files;
     const head = [...base.filter((f) => f.path !== file), { path: file, text }];
     // The plan of one overlay on one base does not change between repeats: computed once (two compiles).
@@ -202,7 +238,12 @@ export class LockdownBot {
       this.plans.set(key, plan);
     }
     const alerts = marker.keys.map((k) => this.latest.get(`${marker.trigger}/${marker.environment}/${k || '-'}`)).filter((a): a is IncidentAlert => a !== undefined);
-    return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
+    const trigger = ctx.triggers.get(marker.trigger);
+    const evidence = this.deps.evidence;
+    const blast = evidence && trigger && trigger.key !== 'none'
+      ? (await Promise.all(marker.keys.map(async (k) => blastRadiusLines(k, await evidence.blastRadius(marker.environment, trigger, k, trigger.condition.windowMs))))).flatMap((l) => [...l, ''])
+      : [];
+    return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, blastRadius: blast, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
   }
 }
 

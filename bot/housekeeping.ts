@@ -6,7 +6,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { SourceFile } from '../compiler';
 import { LOCKDOWN_FOLDER } from './incident';
-import type { PolicyRepo } from './repo';
+import type { BotRepo } from './repo';
 
 export const HOUSEKEEPING_BRANCH = 'portcullis/housekeeping';
 
@@ -28,12 +28,12 @@ export function expiredLockdownFiles(files: readonly SourceFile[], now: Date): s
 }
 
 /** Opens (or completes) the housekeeping PR; nothing when no lockdown file has expired. */
-export async function housekeep(repo: PolicyRepo, now: Date): Promise<{ pull: number | null; url?: string; removed: string[] }> {
+export async function housekeep(repo: BotRepo, now: Date): Promise<{ pull: number | null; url?: string; removed: string[] }> {
   const baseSha = await repo.branchHead(repo.ref.base);
   if (!baseSha) throw new Error(`base branch ${repo.ref.base} not found`);
   const expired = expiredLockdownFiles(await repo.policyFiles(baseSha), now);
   if (!expired.length) return { pull: null, removed: [] };
-  const open = (await repo.gh.request('GET /repos/{owner}/{repo}/pulls', { owner: repo.ref.owner, repo: repo.ref.repo, head: `${repo.ref.owner}:${HOUSEKEEPING_BRANCH}`, state: 'open' })).data as { number: number }[];
+  const open = await repo.openPullsOn(HOUSEKEEPING_BRANCH);
   // A merged or closed earlier housekeeping PR leaves its branch: start again from the base.
   await repo.ensureBranch(HOUSEKEEPING_BRANCH, baseSha, open.length === 0);
   const removed: string[] = [];

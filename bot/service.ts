@@ -13,6 +13,10 @@ import { LockdownBot, type AuditSink, type BotLog, type Outcome } from './handle
 import { housekeep } from './housekeeping';
 import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
+import { CloudWindow } from './cloud-window';
+import { monitorEvidence } from './evidence';
+import { GitHubEvents } from './events';
+import { githubHookHandler } from './github-hooks';
 import { createReceiver, type ReceiverAuth } from './receiver';
 import { PolicyRepo } from './repo';
 
@@ -42,6 +46,14 @@ export interface BotServiceOptions {
   readonly replayIntervalMs?: number;
   /** How often expired lockdown files are looked for (default 10 min; 0: never by itself). */
   readonly housekeepingIntervalMs?: number;
+  /** The GitHub webhook secret: enables POST /hooks/github (reviews, merges, `/portcullis lift`). */
+  readonly githubWebhookSecret?: string;
+  /** Where the monitor answers /monitor/blast-radius (the control server): the PR's would-have-refused figures. */
+  readonly monitor?: { readonly url: string; readonly authorization?: string; readonly timeoutMs?: number };
+  /** The deploy workflow dispatched when a lockdown that changes AWS rules starts or ends (unset: never). */
+  readonly deployWorkflow?: string;
+  /** How often the cloud window is checked besides its own timer and merges (default 60 s). */
+  readonly cloudIntervalMs?: number;
 }
 
 export interface BotService {
@@ -51,6 +63,8 @@ export interface BotService {
   readonly registry: Registry;
   /** Handles every pending journal entry once; resolves when done (failures stay pending). */
   replay(): Promise<void>;
+  /** Dispatches the deploy for lockdown starts and ends that passed (see cloud-window.ts); null without a workflow. */
+  readonly cloud: CloudWindow | null;
   /** Opens or completes the PR removing expired lockdown files (see housekeeping.ts). */
   housekeep(): Promise<{ pull: number | null; url?: string; removed: string[] }>;
   stop(): Promise<void>;
@@ -62,7 +76,11 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const now = o.now ?? (() => new Date());
   const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
   const repo = new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
-  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan });
+  const evidence = o.monitor ? monitorEvidence({ ...o.monitor, log: o.log }) : undefined;
+  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence });
+  const cloud = o.deployWorkflow ? new CloudWindow({ repo, workDir: o.workDir, workflow: o.deployWorkflow, log: o.log }) : null;
+  const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
+  const github = o.githubWebhookSecret ? githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log }) : undefined;
   const journal = await Journal.open(o.workDir);
 
   const handle = async (batch: AlertBatch): Promise<Outcome[]> => {
@@ -91,7 +109,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     return replaying;
   };
 
-  const server: Server = createReceiver({ auth: o.auth, maxBodyBytes: o.maxBodyBytes, journal, now, metrics, registry, handle, log: o.log });
+  const server: Server = createReceiver({ auth: o.auth, maxBodyBytes: o.maxBodyBytes, journal, now, metrics, registry, handle, log: o.log, github });
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const started = replay();
@@ -102,6 +120,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const houseInterval = o.housekeepingIntervalMs ?? 600_000;
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();
+  const stopCloud = cloud ? watchCloudWindow(cloud, now, o.cloudIntervalMs ?? 60_000, o.log) : () => undefined;
 
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
@@ -109,8 +128,10 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     journal,
     registry,
     replay,
+    cloud,
     housekeep: tidy,
     async stop() {
+      stopCloud();
       if (timer) clearInterval(timer);
       if (houseTimer) clearInterval(houseTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -119,5 +140,26 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
       await replaying?.catch(() => undefined);
       await journal.close();
     },
+  };
+}
+
+/** Scans the cloud window every `intervalMs` and at the next start or end it knows of; returns the stop. */
+function watchCloudWindow(cloud: CloudWindow, now: () => Date, intervalMs: number, log: BotLog): () => void {
+  let exact: NodeJS.Timeout | null = null;
+  const scan = () =>
+    void cloud.scan(now()).then(
+      ({ next }) => {
+        if (exact) clearTimeout(exact);
+        exact = next === null ? null : setTimeout(scan, Math.min(Math.max(0, next - now().getTime()) + 50, 2 ** 31 - 1));
+        exact?.unref();
+      },
+      (e: Error) => log.warn({ error: e.message }, 'cloud window scan failed; retried at the next interval'),
+    );
+  const timer = intervalMs > 0 ? setInterval(scan, intervalMs) : null;
+  timer?.unref();
+  scan();
+  return () => {
+    if (timer) clearInterval(timer);
+    if (exact) clearTimeout(exact);
   };
 }

@@ -4,11 +4,11 @@
  * GitHub code (or, with --local, commits it on a new branch of a local checkout); bad flags or an
  * overlay that does not compile → clear errors and nothing written.
  */
-import { parseAllDocuments } from 'yaml';
 import type { SourceFile } from '../../compiler';
 import { readPolicyFiles, readPolicyFilesAt } from '../../sources';
 import { formatDiagnostic } from '../../compiler/result';
-import { breakGlassLockdown, liftedSpec, type BreakGlassFlags } from '../../bot/breakglass';
+import { breakGlassLockdown, type BreakGlassFlags } from '../../bot/breakglass';
+import { liftChange, lockdownsIn } from '../../bot/lift';
 import { connectGitHub } from '../../bot/github';
 import { BRANCH_PREFIX } from '../../bot/incident';
 import { commitOnNewBranch } from '../../bot/local-branch';
@@ -120,32 +120,11 @@ export async function runLockdownLift(ctx: CliContext, o: TargetOptions & { name
   if (typeof now === 'string') return usage(ctx, [now]);
   const target = await openTarget(ctx, o).catch((e: Error) => `GitHub: ${e.message}`);
   if (typeof target === 'string') return usage(ctx, [target]);
-  const found = lockdownsIn(target.files).find((l) => l.name === o.name);
-  if (!found) return usage(ctx, [`no Lockdown named ${o.name} on ${o.base} (portcullis lockdown list shows them)`]);
-  const lifted = liftedSpec(found.spec, now);
-  const text = lifted ? lockdownYaml(o.name, lifted, `Lifted with portcullis lockdown lift at ${lifted.expiresAt}.`) : null;
-  if (!compiles(ctx, target.files, found.file, text, now)) return 1;
-  const what = lifted ? `ends at merge (expiresAt ${lifted.expiresAt})` : 'had not started: the file is removed';
-  const where = await target.propose(`portcullis/lift/${o.name}`, found.file, text, `Lift lockdown ${o.name}`, `### Lift lockdown \`${o.name}\`\n\nThe lockdown ${what}.\n`);
+  const lift = liftChange(target.files, o.name, now, 'portcullis lockdown lift', o.base);
+  if (typeof lift === 'string') return usage(ctx, [lift]);
+  const where = await target.propose(lift.branch, lift.file, lift.text, lift.title, lift.body);
   ctx.stdout.write(`${where}\n`);
   return 0;
-}
-
-interface Listed {
-  readonly name: string;
-  readonly file: string;
-  readonly spec: LockdownSpecData;
-}
-
-function lockdownsIn(files: readonly SourceFile[]): Listed[] {
-  const out: Listed[] = [];
-  for (const f of files) {
-    for (const d of parseAllDocuments(f.text)) {
-      const doc = d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: LockdownSpecData } | null;
-      if (doc?.kind === 'Lockdown' && doc.metadata?.name && doc.spec) out.push({ name: doc.metadata.name, file: f.path, spec: doc.spec });
-    }
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function left(ms: number): string {

@@ -1,10 +1,11 @@
 /** GitHub double: every operation it implements, by OpenAPI operation id; other operations answer 501 and are recorded as violations. */
+import { ACTION_HANDLERS } from './handlers-actions';
 import { GIT_HANDLERS, sameRepo } from './handlers-git';
 import { PULL_HANDLERS } from './handlers-pulls';
 import { errorBody } from './objects';
 import type { Call, Reply } from './server';
 
-const ALL: Record<string, (c: Call) => Reply> = { ...GIT_HANDLERS, ...PULL_HANDLERS };
+const ALL: Record<string, (c: Call) => Reply> = { ...GIT_HANDLERS, ...PULL_HANDLERS, ...ACTION_HANDLERS };
 
 /** Calls addressing another repository get GitHub's 404. */
 export const HANDLERS: Record<string, (c: Call) => Reply> = Object.fromEntries(
