@@ -153,6 +153,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--port <port>', 'listen port', port, 18002)
     .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
     .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', '6h')
+    .option('--webhook-secret-file <file>', 'GitHub webhook secret: enables POST /hooks/github (reviews, merges, /portcullis lift; default: env PORTCULLIS_GITHUB_WEBHOOK_SECRET)')
+    .option('--monitor-url <url>', 'control server whose /monitor/blast-radius gives the PR its would-have-refused figures (auth: env PORTCULLIS_MONITOR_AUTHORIZATION)')
+    .option('--deploy-workflow <file>', 'workflow dispatched when a lockdown that changes AWS rules starts or ends, e.g. deploy.yml (default: none)')
+    .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'));
   githubOptions(bot).action(async (o) => {
     const { runBot } = await import('./commands/bot');
@@ -183,7 +187,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       .option('--for <duration>', 'how long, e.g. 1h (at most 7 days)')
       .option('--reason <text>', 'why (the approver reads it first)')
       .option('--owner <who>', 'owner recorded in the lockdown', '@oncall')
-      .option('--name <name>', 'Lockdown name (default: derived)'),
+      .option('--name <name>', 'Lockdown name (default: derived)')
+      .option('--audit-dir <dir>', 'record breakglass.opened in this audit trail (default: $PORTCULLIS_AUDIT_DIR; none: not recorded)'),
   ).action(async (o) => {
     const { runLockdownOpen } = await import('./commands/lockdown');
     setExit(await runLockdownOpen(ctx, o));

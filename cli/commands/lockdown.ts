@@ -4,6 +4,8 @@
  * GitHub code (or, with --local, commits it on a new branch of a local checkout); bad flags or an
  * overlay that does not compile → clear errors and nothing written.
  */
+import { userInfo } from 'node:os';
+import { AuditWriter } from '../../audit';
 import type { SourceFile } from '../../compiler';
 import { readPolicyFiles, readPolicyFilesAt } from '../../sources';
 import { formatDiagnostic } from '../../compiler/result';
@@ -18,6 +20,7 @@ import { proposeOnGitHub } from '../../bot/propose';
 import { PolicyRepo } from '../../bot/repo';
 import { resolveNow, type CliContext } from '../context';
 import { resolvePolicyRoot } from '../policy-root';
+import { auditDir } from './audit';
 import { githubAuthFrom } from './bot';
 import { planMarkdownForFiles } from './plan';
 
@@ -33,12 +36,22 @@ export interface TargetOptions {
   readonly appKeyFile?: string;
   readonly installationId?: string;
   readonly now?: string;
+  /** Audit trail directory for `breakglass.opened` (else $PORTCULLIS_AUDIT_DIR; none: not recorded). */
+  readonly auditDir?: string;
 }
 
 /** Where the change goes: a GitHub PR, or a branch of a local checkout. */
 interface Target {
   readonly files: readonly SourceFile[];
-  propose(branch: string, file: string, text: string | null, title: string, body: string): Promise<string>;
+  propose(branch: string, file: string, text: string | null, title: string, body: string): Promise<Proposed>;
+}
+
+/** What was proposed: the line printed, and the PR or commit for the audit trail. */
+interface Proposed {
+  readonly where: string;
+  readonly pr?: number;
+  readonly url?: string;
+  readonly commit?: string;
 }
 
 async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | string> {
@@ -51,7 +64,7 @@ async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | s
       propose: async (branch, file, text, title) => {
         const commit = await commitOnNewBranch(dir, base.value.commit, branch, file, text, title).catch((e: Error) => e);
         if (commit instanceof Error) throw new Error(`cannot create branch ${branch}: ${commit.message.split('\n').find((l) => l.startsWith('fatal')) ?? commit.message}`);
-        return `branch ${branch} (${commit.slice(0, 12)}) in ${dir}: merge it with git to enforce`;
+        return { where: `branch ${branch} (${commit.slice(0, 12)}) in ${dir}: merge it with git to enforce`, commit };
       },
     };
   }
@@ -70,7 +83,7 @@ async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | s
     files,
     propose: async (branch, file, text, title, body) => {
       const pr = await proposeOnGitHub(repo, baseSha, { branch, file, text, message: title, title, body, labels: ['portcullis', 'lockdown', 'break-glass'] });
-      return pr.url;
+      return { where: pr.url, pr: pr.number, url: pr.url };
     },
   };
 }
@@ -110,9 +123,23 @@ export async function runLockdownOpen(ctx: CliContext, o: TargetOptions & BreakG
   const text = lockdownYaml(name, spec, `Break-glass lockdown opened with portcullis lockdown open (${spec.owner}).`);
   if (!compiles(ctx, target.files, file, text, now)) return 1;
   const plan = planMarkdownForFiles(target.files, [...target.files.filter((f) => f.path !== file), { path: file, text }], now);
-  const where = await target.propose(`${BRANCH_PREFIX}${name}`, file, text, `Break-glass lockdown ${name}: ${spec.reason}`.slice(0, 200), body(name, file, spec, plan, 'Break-glass lockdown'));
-  ctx.stdout.write(`${where}\n`);
+  const proposed = await target.propose(`${BRANCH_PREFIX}${name}`, file, text, `Break-glass lockdown ${name}: ${spec.reason}`.slice(0, 200), body(name, file, spec, plan, 'Break-glass lockdown'));
+  ctx.stdout.write(`${proposed.where}\n`);
+  const dir = o.auditDir ?? process.env.PORTCULLIS_AUDIT_DIR;
+  if (dir) await recordBreakGlass(ctx, dir, { lockdown: name, file, environment: spec.environments.join(','), expiresAt: spec.expiresAt, reason: spec.reason, ...proposed });
   return 0;
+}
+
+/** `breakglass.opened` in the audit trail (with --audit-dir or $PORTCULLIS_AUDIT_DIR): who, what, which PR. */
+async function recordBreakGlass(ctx: CliContext, dir: string, fields: Record<string, unknown>): Promise<void> {
+  const actor = process.env.PORTCULLIS_ACTOR || userInfo().username;
+  const { where: _printed, ...rest } = fields;
+  const writer = await AuditWriter.open({ dir: auditDir(ctx, dir), stream: 'cli', fsync: 'always', clock: ctx.now, lockWaitMs: 10_000 });
+  try {
+    await writer.record('breakglass.opened', { actor, ...rest });
+  } finally {
+    await writer.close();
+  }
 }
 
 export async function runLockdownLift(ctx: CliContext, o: TargetOptions & { name: string }): Promise<number> {
@@ -122,8 +149,8 @@ export async function runLockdownLift(ctx: CliContext, o: TargetOptions & { name
   if (typeof target === 'string') return usage(ctx, [target]);
   const lift = liftChange(target.files, o.name, now, 'portcullis lockdown lift', o.base);
   if (typeof lift === 'string') return usage(ctx, [lift]);
-  const where = await target.propose(lift.branch, lift.file, lift.text, lift.title, lift.body);
-  ctx.stdout.write(`${where}\n`);
+  const proposed = await target.propose(lift.branch, lift.file, lift.text, lift.title, lift.body);
+  ctx.stdout.write(`${proposed.where}\n`);
   return 0;
 }
 
