@@ -50,6 +50,8 @@ export interface Outcome {
   readonly pull?: number;
   readonly url?: string;
   readonly detail?: string;
+  /** For `open`: ms from the start of handling to the PR opened (before labels, reviewers, status). */
+  readonly openedInMs?: number;
 }
 
 /** The lockdown file's spec, for the second key (read back from the PR's branch). */
@@ -72,31 +74,39 @@ export class LockdownBot {
 
   constructor(private readonly deps: BotDeps) {}
 
+  /** The base branch's head, its policy files and Triggers (cached per commit); also warms the caches at start. */
+  async base(now = this.deps.now()): Promise<{ baseSha: string; files: SourceFile[]; triggers: ReturnType<typeof triggersAt> }> {
+    const { repo } = this.deps;
+    const baseSha = await repo.branchHead(repo.ref.base);
+    if (!baseSha) throw new Error(`base branch ${repo.ref.base} not found`);
+    const files = await repo.policyFiles(baseSha);
+    const triggers = this.baseTriggers?.sha === baseSha ? this.baseTriggers.triggers : triggersAt(files, now);
+    this.baseTriggers = { sha: baseSha, triggers };
+    return { baseSha, files, triggers };
+  }
+
   /** Handles one alert; throws when GitHub fails (the receiver answers 5xx, Alertmanager retries). */
   handle(alert: IncidentAlert, alertmanagerUrl = ''): Promise<Outcome> {
     return this.queue.run(`${alert.trigger}/${alert.environment}`, () => this.handleNow(alert, alertmanagerUrl));
   }
 
   private async handleNow(alert: IncidentAlert, alertmanagerUrl: string): Promise<Outcome> {
+    const startedAt = Date.now();
     const { repo, now: clock } = this.deps;
     const now = clock();
     if (alert.status === 'firing') this.latest.set(alert.incident, alert);
-    const baseSha = await repo.branchHead(repo.ref.base);
-    if (!baseSha) throw new Error(`base branch ${repo.ref.base} not found`);
-    const files = await repo.policyFiles(baseSha);
-    const known = this.baseTriggers?.sha === baseSha ? this.baseTriggers.triggers : triggersAt(files, now);
-    this.baseTriggers = { sha: baseSha, triggers: known };
+    // The base and the bot's PRs are independent reads: in parallel.
+    const [{ baseSha, files, triggers: known }, pulls] = await Promise.all([this.base(now), repo.botPulls([branchFor(alert.incident)])]);
     // A base that does not compile says nothing about which triggers exist: act on nothing (never close).
     if (!known.ok) return this.refuse(alert, `the base ${baseSha.slice(0, 12)} does not compile`, known.errors.map(formatDiagnostic));
     const triggers = known.value;
-    const pulls = await repo.botPulls([branchFor(alert.incident)]);
     // Comments matter only for "comment once" decisions: a resolution, or a repeat during a cool-down.
     const needsComments = (p: BotPull) => p.marker.keys.includes(alert.key) && (alert.status === 'resolved' || (p.state === 'closed' && !p.merged));
     const withComments = await Promise.all(pulls.map(async (p) => (needsComments(p) ? { ...p, commented: await repo.commentMarkers(p.number) } : p)));
     const markers = { resolved: commentMarker('resolved', alert.incident), cooldown: commentMarker('cooldown', alert.incident) };
     const action = decide({ alert, triggers, pulls: withComments, now, cooldownMs: this.deps.cooldownMs ?? 6 * 3_600_000, markers });
     this.deps.log.info({ incident: alert.incident, status: alert.status, action: action.kind, ...(action.kind === 'nothing' ? { reason: action.reason } : {}) }, 'alert decided');
-    const ctx = { alert, files, baseSha, now, triggers, alertmanagerUrl: alertmanagerUrl || this.deps.alertmanagerUrl || '' };
+    const ctx = { alert, files, baseSha, now, startedAt, triggers, alertmanagerUrl: alertmanagerUrl || this.deps.alertmanagerUrl || '' };
     switch (action.kind) {
       case 'open': return this.open(ctx, action.branch, action.file, withComments);
       case 'add-key': return this.addKey(ctx, action.pull);
@@ -116,27 +126,36 @@ export class LockdownBot {
     const { alert } = ctx;
     const trigger = ctx.triggers.get(alert.trigger)!;
     const name = incidentName(alert.incident);
+    const fresh = lockdownFor(trigger, alert, ctx.now);
+    if (typeof fresh === 'string') return this.refuse(alert, 'the alert key does not fit the trigger', [fresh]);
+    const freshText = lockdownYaml(name, fresh, `Proposed by portcullis-bot for incident ${alert.incident}.`);
+    const refused = this.check(ctx, file, freshText);
+    if (refused) return refused;
     // A branch left by an interrupted run (no PR yet) is reused as is; one of a closed PR starts over.
     const stale = pulls.some((p) => p.branch === branch);
-    const existing = stale ? null : await repo.fileOn(branch, file);
-    const spec = (existing && specOf(existing.text)) || lockdownFor(trigger, alert, ctx.now);
-    if (typeof spec === 'string') return this.refuse(alert, 'the alert key does not fit the trigger', [spec]);
-    const text = existing?.text ?? lockdownYaml(name, spec, `Proposed by portcullis-bot for incident ${alert.incident}.`);
-    const compiled = this.check(ctx, file, text);
-    if (compiled) return compiled;
-    await repo.ensureBranch(branch, ctx.baseSha, stale);
-    const current = existing ? null : await repo.fileOn(branch, file);
-    const written = !existing && current?.text !== text;
+    const created = await repo.ensureBranch(branch, ctx.baseSha, stale);
+    const existing = created || stale ? null : await repo.fileOn(branch, file);
+    const leftover = existing ? specOf(existing.text) : null;
+    const spec = leftover ?? fresh;
+    const text = leftover ? existing!.text : freshText;
+    if (leftover && text !== freshText) {
+      const stillCompiles = this.check(ctx, file, text);
+      if (stillCompiles) return stillCompiles;
+    }
+    // Otherwise the branch is the base's or has no such file: only a file already on the base needs its sha.
+    const current = !existing && ctx.files.some((f) => f.path === file) ? await repo.fileOn(branch, file) : existing;
+    const written = current?.text !== text;
     const commit = written ? await repo.writeFile(branch, file, text, `Lockdown ${name}: ${spec.reason}`.slice(0, 200), current?.sha) : await repo.branchHead(branch);
     const marker: PrMarker = { incident: alert.incident, trigger: alert.trigger, environment: alert.environment, keys: [alert.key], ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}) };
     const body = await this.body(ctx, name, file, marker, spec, text);
     const pr = await repo.openPull(branch, prTitle(alert, spec, marker.keys), body);
+    const openedInMs = Date.now() - ctx.startedAt;
     const ids = { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, commit: commit ?? undefined, environment: alert.environment };
     if (pr.created) await this.deps.audit?.record('pr.opened', { ...ids, url: pr.url });
     await repo.addLabels(pr.number, this.deps.labels ?? ['portcullis', 'lockdown', `severity:${alert.severity || 'warning'}`]);
     await this.requestReviews(ctx, trigger.lockdown.reviewers, file, ids);
     if (commit) await this.compiledStatus(ctx, commit, spec);
-    return { action: 'open', incident: alert.incident, pull: pr.number, url: pr.url };
+    return { action: 'open', incident: alert.incident, pull: pr.number, url: pr.url, openedInMs };
   }
 
   /** The Trigger's reviewers, else the CODEOWNERS of the lockdown file; GitHub may refuse some (logged). */
@@ -252,6 +271,8 @@ interface Ctx {
   readonly files: readonly SourceFile[];
   readonly baseSha: string;
   readonly now: Date;
+  /** Date.now() when handling began (latency figures). */
+  readonly startedAt: number;
   readonly triggers: TriggerMap;
   readonly alertmanagerUrl: string;
 }

@@ -29,7 +29,8 @@ export interface BotRepo {
   branchHead(branch: string): Promise<string | null>;
   policyFiles(commit: string): Promise<SourceFile[]>;
   fileOn(branch: string, path: string): Promise<{ text: string; sha: string } | null>;
-  ensureBranch(branch: string, sha: string, reset: boolean): Promise<void>;
+  /** True when the branch was created (it did not exist). */
+  ensureBranch(branch: string, sha: string, reset: boolean): Promise<boolean>;
   writeFile(branch: string, path: string, text: string | null, message: string, sha?: string): Promise<string>;
   botPulls(branches: readonly string[]): Promise<BotPull[]>;
   /** Open pull requests whose head is `branch`. */
@@ -109,12 +110,14 @@ export class PolicyRepo implements BotRepo {
   }
 
   /** Creates `branch` at `sha`, or moves it there (force) when `reset`; an existing branch is kept otherwise. */
-  async ensureBranch(branch: string, sha: string, reset: boolean): Promise<void> {
+  async ensureBranch(branch: string, sha: string, reset: boolean): Promise<boolean> {
     try {
       await this.gh.request('POST /repos/{owner}/{repo}/git/refs', { ...this.params, ref: `refs/heads/${branch}`, sha });
+      return true;
     } catch (e) {
       if (!(statusOf(e) === 422 && /already exists/i.test(messageOf(e)))) throw e;
       if (reset) await this.gh.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.params, ref: `heads/${branch}`, sha, force: true });
+      return false;
     }
   }
 

@@ -112,6 +112,9 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const server: Server = createReceiver({ auth: o.auth, maxBodyBytes: o.maxBodyBytes, journal, now, metrics, registry, handle, log: o.log, github });
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  // Reading and compiling the base once now keeps it off the first alert's path.
+  const warm = bot.base().catch((e: Error) => o.log.warn({ error: e.message }, 'base not read at start; the first alert reads it'));
+  await warm;
   const started = replay();
   const interval = o.replayIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void replay(), interval) : null;
