@@ -69,6 +69,8 @@ export class LockdownBot {
   /** The last alert seen per incident key: the PR body shows every key's latest figures. */
   private readonly latest = new Map<string, IncidentAlert>();
   private readonly plans = new Map<string, string>();
+  /** Runs queued and not started yet, by alert content. */
+  private readonly waiting = new Map<string, Promise<Outcome>>();
   /** The base's triggers (a compile), per base commit. */
   private baseTriggers: { sha: string; triggers: ReturnType<typeof triggersAt> } | null = null;
 
@@ -87,7 +89,17 @@ export class LockdownBot {
 
   /** Handles one alert; throws when GitHub fails (the receiver answers 5xx, Alertmanager retries). */
   handle(alert: IncidentAlert, alertmanagerUrl = ''): Promise<Outcome> {
-    return this.queue.run(`${alert.trigger}/${alert.environment}`, () => this.handleNow(alert, alertmanagerUrl));
+    // Duplicate deliveries of the same notification that queue up behind each other are one run: a
+    // copy joins the identical run that has not started yet (one that started may have read older state).
+    const same = `${alert.trigger}/${alert.environment}|${alertmanagerUrl}|${JSON.stringify(alert)}`;
+    const queued = this.waiting.get(same);
+    if (queued) return queued;
+    const run = this.queue.run(`${alert.trigger}/${alert.environment}`, () => {
+      this.waiting.delete(same);
+      return this.handleNow(alert, alertmanagerUrl);
+    });
+    this.waiting.set(same, run);
+    return run;
   }
 
   private async handleNow(alert: IncidentAlert, alertmanagerUrl: string): Promise<Outcome> {
