@@ -149,6 +149,8 @@ test('GitHub failing (500, then 429): 503 to the sender with bounded attempts; h
   const ok = await deliver(bot, alertPayload({ key }));
   expect(ok.status).toBe(200);
   expect(ok.body.outcomes[0]).toMatchObject({ action: 'open' });
+  // The double's validators for these operations are compiled by now (the first PR compiled them).
+  process.stdout.write(`alert received → PR opened, warm double (one 429 retried after 20 ms): ${ok.body.outcomes[0].openedInMs} ms\n`);
   expect(gh.calls.filter((c) => c.status === 429).length).toBe(1);
   gh.recover();
   // The 503'd delivery is still in the journal; replaying it creates nothing new.
@@ -185,5 +187,16 @@ test('an overlay that does not compile is never proposed', async () => {
   expect(res.status).toBe(200);
   expect(res.body.outcomes[0].action).toBe('refused');
   expect(res.body.outcomes[0].detail).toMatch(/no-such-route/);
+  expect(branches().length).toBe(before);
+});
+
+test('a key that does not fit the trigger (a CIDR with host bits) is refused by instantiateLockdown, nothing proposed', async () => {
+  // The test above left a base that does not compile (its trigger names an unknown route): repair it.
+  gh.pushCommit('main', { 'policies/triggers/broken.yaml': null }, 'remove the broken trigger', 'alice');
+  const before = branches().length;
+  const res = await deliver(bot, alertPayload({ key: '203.0.113.7/24' }));
+  expect(res.status).toBe(200);
+  expect(res.body.outcomes[0]).toMatchObject({ action: 'refused' });
+  expect(res.body.outcomes[0].detail).toMatch(/key clientNetwork: not a canonical CIDR/);
   expect(branches().length).toBe(before);
 });

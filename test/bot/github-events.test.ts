@@ -30,6 +30,13 @@ const SECRET = 'webhook-secret-for-tests';
 const KEY = '203.0.113.0/24';
 const INCIDENT = `login-stuffing/prod/${KEY}`;
 const DEPLOY = 'name: Deploy\non:\n  workflow_dispatch:\njobs: {}\n';
+const CODEOWNERS = '*  @acme/platform\n/policies/lockdowns/  @bob @acme/oncall\n';
+const NO_REVIEWERS_FILE = 'policies/triggers/orders-abuse.yaml';
+const NO_REVIEWERS = triggerYaml()
+  .replace('name: login-stuffing', 'name: orders-abuse')
+  .replace('    reviewers: [alice]\n', '')
+  .replace('routes: [accounts-login] }', 'routes: [orders-create] }')
+  .replace('routes: [accounts-login]\n', 'routes: [orders-create]\n');
 
 let gh: GitHubDouble;
 let bot: BotService;
@@ -70,7 +77,7 @@ beforeAll(async () => {
   gh = await new GitHubDouble({ tokens: { [BOT_TOKEN]: 'portcullis-bot[bot]', ghp_alice: 'alice', ghp_mallory: 'mallory' } }).start();
   collaboratorPermissions(gh).set('mallory', 'read');
   const files = { ...repositoryPolicies(), [TRIGGER_FILE]: triggerYaml() };
-  gh.seed({ ...files, '.github/workflows/deploy.yml': DEPLOY });
+  gh.seed({ ...files, '.github/workflows/deploy.yml': DEPLOY, '.github/CODEOWNERS': CODEOWNERS, [NO_REVIEWERS_FILE]: NO_REVIEWERS });
   const monitorUrl = await startMonitor(files);
   bot = await startTestBot(gh, { audit, githubWebhookSecret: SECRET, monitor: { url: monitorUrl }, deployWorkflow: 'deploy.yml', cloudIntervalMs: 0 });
   gh.webhook = { url: `${bot.url}/hooks/github`, secret: SECRET };
@@ -177,4 +184,12 @@ test('the alert resolving after the merge comments once, with what the lockdown 
   const resolved = [...gh.comments.values()].filter((c) => c.issue === p.number && /resolved at/.test(c.body));
   expect(resolved.length).toBe(1);
   expect(resolved[0]!.body).toMatch(/While the lockdown was in force \(last \d+[sm]\): \d+ requests from \d+ clients of `203\.0\.113\.0\/24` \(.*12×403.*\)/);
+});
+
+test('a Trigger without reviewers: the CODEOWNERS of the lockdown file are asked', async () => {
+  const res = await deliver(bot, alertPayload({ key: '192.0.2.0/24', trigger: 'orders-abuse' }));
+  expect(res.body.outcomes[0]).toMatchObject({ action: 'open' });
+  const p = gh.pulls.get(res.body.outcomes[0].pull)!;
+  expect([p.reviewers, p.teams]).toEqual([['bob'], ['oncall']]);
+  expect(recorded('review.requested').at(-1)!.fields).toMatchObject({ pr: p.number, reviewers: ['bob', 'acme/oncall'], source: 'CODEOWNERS' });
 });
