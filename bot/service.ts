@@ -10,7 +10,7 @@ import type { SourceFile } from '../compiler';
 import { parseAlertmanagerPayload, type AlertBatch } from './alerts';
 import { connectGitHub, type GitHubAuth } from './github';
 import { LockdownBot, type AuditSink, type BotLog, type Outcome } from './handler';
-import { housekeep } from './housekeeping';
+import { commentTimelines, housekeep, type IncidentTimeline } from './housekeeping';
 import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
 import { CloudWindow } from './cloud-window';
@@ -52,6 +52,8 @@ export interface BotServiceOptions {
   readonly monitor?: { readonly url: string; readonly authorization?: string; readonly timeoutMs?: number };
   /** The deploy workflow dispatched when a lockdown that changes AWS rules starts or ends (unset: never). */
   readonly deployWorkflow?: string;
+  /** The incident's audit timeline (markdown), appended to its PR when the lockdown has ended. */
+  readonly timeline?: IncidentTimeline;
   /** How often the cloud window is checked besides its own timer and merges (default 60 s). */
   readonly cloudIntervalMs?: number;
 }
@@ -66,7 +68,7 @@ export interface BotService {
   /** Dispatches the deploy for lockdown starts and ends that passed (see cloud-window.ts); null without a workflow. */
   readonly cloud: CloudWindow | null;
   /** Opens or completes the PR removing expired lockdown files (see housekeeping.ts). */
-  housekeep(): Promise<{ pull: number | null; url?: string; removed: string[] }>;
+  housekeep(): Promise<{ pull: number | null; url?: string; removed: string[]; expired: string[]; timelines: number[] }>;
   stop(): Promise<void>;
 }
 
@@ -119,7 +121,11 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const interval = o.replayIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void replay(), interval) : null;
   timer?.unref();
-  const tidy = () => housekeep(repo, now());
+  const tidy = async () => {
+    const result = await housekeep(repo, now());
+    const timelines = o.timeline ? await commentTimelines(repo, result.expired, o.timeline) : [];
+    return { ...result, timelines };
+  };
   const houseInterval = o.housekeepingIntervalMs ?? 600_000;
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();

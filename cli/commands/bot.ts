@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
-import { AuditWriter } from '../../audit';
+import { AuditWriter, buildTimeline, queryTrail, renderMarkdown } from '../../audit';
 import { parseDuration } from '../../compiler/duration';
 import type { GitHubAuth } from '../../bot/github';
 import type { ReceiverAuth } from '../../bot/receiver';
@@ -91,7 +91,8 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
   const webhookSecret = secret(o.webhookSecretFile, 'PORTCULLIS_GITHUB_WEBHOOK_SECRET', '--webhook-secret-file');
   if (!webhookSecret.ok) return usage(webhookSecret.error);
   const workDir = path.resolve(ctx.cwd, o.workDir);
-  const audit = await AuditWriter.open({ dir: path.resolve(ctx.cwd, o.auditDir ?? path.join(workDir, 'audit')), stream: 'bot', fsync: 'incident' }).catch((e: Error) => e);
+  const auditDir = path.resolve(ctx.cwd, o.auditDir ?? path.join(workDir, 'audit'));
+  const audit = await AuditWriter.open({ dir: auditDir, stream: 'bot', fsync: 'incident' }).catch((e: Error) => e);
   if (audit instanceof Error) return usage(`--audit-dir: ${audit.message}`);
   const logger = pino({ level: o.logLevel ?? 'info', base: { service: 'portcullis-bot' }, timestamp: pino.stdTimeFunctions.isoTime });
   const log = { info: (f: Record<string, unknown>, m: string) => logger.info(f, m), warn: (f: Record<string, unknown>, m: string) => logger.warn(f, m) };
@@ -100,6 +101,10 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     port: o.port,
     workDir,
     audit,
+    timeline: async (incident) => {
+      const records = await queryTrail(auditDir, { incident });
+      return records.length ? renderMarkdown(buildTimeline(records).steps, `incident ${incident}`) : null;
+    },
     ...(webhookSecret.value ? { githubWebhookSecret: webhookSecret.value } : {}),
     ...(o.monitorUrl ? { monitor: { url: o.monitorUrl, ...(process.env.PORTCULLIS_MONITOR_AUTHORIZATION ? { authorization: process.env.PORTCULLIS_MONITOR_AUTHORIZATION } : {}) } } : {}),
     ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}),

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
+import { AuditWriter, buildTimeline, queryTrail, renderMarkdown, teeSink } from '../../audit';
 import { checkRecord } from '../../audit/kinds';
 import { accessEntry } from '../../bench/monitor/als-encode';
 import { compileSources } from '../../compiler';
@@ -23,6 +24,7 @@ import { createMonitor } from '../../monitor/monitor';
 import { GitHubDouble } from '../support/github-double';
 import { collaboratorPermissions, dispatchesOf } from '../support/github-double/handlers-actions';
 import { alertPayload, BOT_TOKEN, deliver, repositoryPolicies, startTestBot, TRIGGER_FILE, triggerYaml } from '../support/bot-fixtures';
+import { tempDir } from '../support/git-repo';
 
 jest.setTimeout(180_000);
 
@@ -42,6 +44,8 @@ let gh: GitHubDouble;
 let bot: BotService;
 let monitorServer: Server;
 let monitor: ReturnType<typeof createMonitor>;
+let writer: AuditWriter;
+const auditDir = tempDir('portcullis-bot-audit-');
 const records: { kind: string; fields: Record<string, unknown> }[] = [];
 const audit = {
   async record(kind: string, fields: Record<string, unknown>) {
@@ -79,12 +83,18 @@ beforeAll(async () => {
   const files = { ...repositoryPolicies(), [TRIGGER_FILE]: triggerYaml() };
   gh.seed({ ...files, '.github/workflows/deploy.yml': DEPLOY, '.github/CODEOWNERS': CODEOWNERS, [NO_REVIEWERS_FILE]: NO_REVIEWERS });
   const monitorUrl = await startMonitor(files);
-  bot = await startTestBot(gh, { audit, githubWebhookSecret: SECRET, monitor: { url: monitorUrl }, deployWorkflow: 'deploy.yml', cloudIntervalMs: 0 });
+  writer = await AuditWriter.open({ dir: auditDir, stream: 'bot', fsync: 'never' });
+  const timeline = async (incident: string) => {
+    const trail = await queryTrail(auditDir, { incident });
+    return trail.length ? renderMarkdown(buildTimeline(trail).steps, `incident ${incident}`) : null;
+  };
+  bot = await startTestBot(gh, { audit: teeSink(writer, audit), timeline, githubWebhookSecret: SECRET, monitor: { url: monitorUrl }, deployWorkflow: 'deploy.yml', cloudIntervalMs: 0 });
   gh.webhook = { url: `${bot.url}/hooks/github`, secret: SECRET };
 }, 60_000);
 
 afterAll(async () => {
   await bot?.stop();
+  await writer?.close();
   await gh?.stop();
   await new Promise((resolve) => monitorServer?.close(resolve));
 });
@@ -173,6 +183,19 @@ test('/portcullis lift: refused without write permission; from a writer it opens
   await gh.settled();
   // The lockdown's end (expiresAt = the lift) is an edge of the cloud window: a second dispatch.
   expect(dispatchesOf(gh).length).toBe(2);
+});
+
+test('once the lifted lockdown has ended, housekeeping appends the incident\'s audit timeline to its PR, once', async () => {
+  const p = pr();
+  const first = await bot.housekeep();
+  expect(first.expired).toContain(fileFor(INCIDENT));
+  expect(first.timelines).toEqual([p.number]);
+  const trail = [...gh.comments.values()].filter((c) => c.issue === p.number && /from the audit trail/.test(c.body));
+  expect(trail.length).toBe(1);
+  for (const text of [`### Audit trail: incident ${INCIDENT}`, `PR #${p.number} opened: Lockdown prod: login-stuffing`, `PR #${p.number} approved by @alice (reviewed ${p.headSha.slice(0, 7)})`, `PR #${p.number} merged by @alice`]) {
+    expect(trail[0]!.body).toContain(text);
+  }
+  expect((await bot.housekeep()).timelines).toEqual([]);
 });
 
 test('the alert resolving after the merge comments once, with what the lockdown refused', async () => {
