@@ -2,10 +2,13 @@
  * Bot: `POST /hooks/github` — GitHub webhooks (pull_request, pull_request_review, issue_comment).
  * The body must carry a valid `X-Hub-Signature-256` (HMAC-SHA256 with the shared secret; 401 and
  * nothing else otherwise); a delivery (`X-GitHub-Delivery`) is handled once: a duplicate while the
- * first is in flight waits for it, one already handled is answered 200 without side effects.
+ * first is in flight waits for it, one already handled (also before a restart: `deliveryLog`) is
+ * answered 200 without side effects.
  * 2xx once handled; 500 when handling failed (the delivery is not marked, so a redelivery retries).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** True when `header` is `sha256=<hex HMAC of body>` under `secret` (constant-time compare). */
@@ -24,6 +27,20 @@ export interface GitHubHookOptions {
   readonly log: { warn(fields: Record<string, unknown>, msg: string): void };
   /** How many handled delivery ids are remembered (default 10,000). */
   readonly remember?: number;
+  /** Ids handled before (a restart): `deliveryLog` keeps them in the work dir. */
+  readonly known?: readonly string[];
+  /** Called once a delivery is handled (to persist its id). */
+  readonly onHandled?: (id: string) => Promise<void>;
+}
+
+/** Delivery ids handled, one per line in `file`: the last `keep` are loaded, new ones appended. */
+export async function deliveryLog(file: string, keep = 10_000): Promise<{ known: string[]; add(id: string): Promise<void> }> {
+  await mkdir(dirname(file), { recursive: true });
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const known = text.split('\n').filter((l) => /^[\w-]{1,100}$/.test(l)).slice(-keep);
+  // Rewritten at start with what is kept, so the file stays bounded.
+  await writeFile(file, known.length ? `${known.join('\n')}\n` : '');
+  return { known, add: (id) => appendFile(file, `${id.replace(/[^\w-]/g, '').slice(0, 100)}\n`) };
 }
 
 async function readBounded(req: IncomingMessage, max: number): Promise<Buffer | null> {
@@ -45,7 +62,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 /** The route handler for POST /hooks/github (mountable in any node:http server). */
 export function githubHookHandler(o: GitHubHookOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const max = o.maxBodyBytes ?? 25 * 1024 * 1024; // GitHub caps payloads at 25 MB
-  const handled = new Set<string>();
+  const handled = new Set<string>(o.known ?? []);
   const inFlight = new Map<string, Promise<string>>();
   const remember = (id: string) => {
     handled.add(id);
@@ -76,7 +93,10 @@ export function githubHookHandler(o: GitHubHookOptions): (req: IncomingMessage, 
     }
     try {
       const result = await work;
-      remember(delivery);
+      if (!handled.has(delivery)) {
+        remember(delivery);
+        await o.onHandled?.(delivery);
+      }
       send(res, 200, { ok: true, delivery, result });
     } catch (e) {
       o.log.warn({ event, delivery, error: e instanceof Error ? e.message : String(e) }, 'GitHub webhook not handled');

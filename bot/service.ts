@@ -4,6 +4,7 @@
  * `portcullis bot` (cli/commands/bot.ts) starts it; tests start it in-process.
  */
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import type { SourceFile } from '../compiler';
@@ -16,7 +17,7 @@ import { createBotMetrics } from './metrics';
 import { CloudWindow } from './cloud-window';
 import { monitorEvidence } from './evidence';
 import { GitHubEvents } from './events';
-import { githubHookHandler } from './github-hooks';
+import { deliveryLog, githubHookHandler } from './github-hooks';
 import { createReceiver, type ReceiverAuth } from './receiver';
 import { PolicyRepo } from './repo';
 
@@ -82,7 +83,11 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence });
   const cloud = o.deployWorkflow ? new CloudWindow({ repo, workDir: o.workDir, workflow: o.deployWorkflow, log: o.log }) : null;
   const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
-  const github = o.githubWebhookSecret ? githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log }) : undefined;
+  const deliveries = o.githubWebhookSecret ? await deliveryLog(path.join(o.workDir, 'github-deliveries.log')) : null;
+  const github =
+    o.githubWebhookSecret && deliveries
+      ? githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add })
+      : undefined;
   const journal = await Journal.open(o.workDir);
 
   const handle = async (batch: AlertBatch): Promise<Outcome[]> => {

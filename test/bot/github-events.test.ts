@@ -46,6 +46,8 @@ let monitorServer: Server;
 let monitor: ReturnType<typeof createMonitor>;
 let writer: AuditWriter;
 const auditDir = tempDir('portcullis-bot-audit-');
+const workDir = tempDir('portcullis-bot-work-');
+let botOptions: Parameters<typeof startTestBot>[1];
 const records: { kind: string; fields: Record<string, unknown> }[] = [];
 const audit = {
   async record(kind: string, fields: Record<string, unknown>) {
@@ -88,7 +90,8 @@ beforeAll(async () => {
     const trail = await queryTrail(auditDir, { incident });
     return trail.length ? renderMarkdown(buildTimeline(trail).steps, `incident ${incident}`) : null;
   };
-  bot = await startTestBot(gh, { audit: teeSink(writer, audit), timeline, githubWebhookSecret: SECRET, monitor: { url: monitorUrl }, deployWorkflow: 'deploy.yml', cloudIntervalMs: 0 });
+  botOptions = { workDir, audit: teeSink(writer, audit), timeline, githubWebhookSecret: SECRET, monitor: { url: monitorUrl }, deployWorkflow: 'deploy.yml', cloudIntervalMs: 0 };
+  bot = await startTestBot(gh, botOptions);
   gh.webhook = { url: `${bot.url}/hooks/github`, secret: SECRET };
 }, 60_000);
 
@@ -158,6 +161,13 @@ test('a bad signature is 401 and nothing else; a delivery already handled is not
   // Concurrent copies of one new delivery: handled once.
   const copies = await Promise.all(Array.from({ length: 5 }, () => post(good, 'redelivery-1')));
   expect(copies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+  expect(records.length).toBe(before + 1);
+  // A restarted bot (same work dir) still knows the deliveries it handled.
+  await bot.stop();
+  bot = await startTestBot(gh, botOptions);
+  gh.webhook = { url: `${bot.url}/hooks/github`, secret: SECRET };
+  const replayed = await post(good, 'redelivery-1');
+  expect(((await replayed.json()) as any).result).toBe('duplicate');
   expect(records.length).toBe(before + 1);
 });
 
