@@ -82,12 +82,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const evidence = o.monitor ? monitorEvidence({ ...o.monitor, log: o.log }) : undefined;
   const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence });
   const cloud = o.deployWorkflow ? new CloudWindow({ repo, workDir: o.workDir, workflow: o.deployWorkflow, log: o.log }) : null;
-  const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
-  const deliveries = o.githubWebhookSecret ? await deliveryLog(path.join(o.workDir, 'github-deliveries.log')) : null;
-  const github =
-    o.githubWebhookSecret && deliveries
-      ? githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add })
-      : undefined;
+  const github = await githubWebhooks(o, repo, now, cloud);
   const journal = await Journal.open(o.workDir);
 
   const handle = async (batch: AlertBatch): Promise<Outcome[]> => {
@@ -120,8 +115,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   // Reading and compiling the base once now keeps it off the first alert's path.
-  const warm = bot.base().catch((e: Error) => o.log.warn({ error: e.message }, 'base not read at start; the first alert reads it'));
-  await warm;
+  await bot.base().catch((e: Error) => o.log.warn({ error: e.message }, 'base not read at start; the first alert reads it'));
   const started = replay();
   const interval = o.replayIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void replay(), interval) : null;
@@ -155,6 +149,14 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
       await journal.close();
     },
   };
+}
+
+/** POST /hooks/github when a webhook secret is configured (deliveries handled are kept in the work dir). */
+async function githubWebhooks(o: BotServiceOptions, repo: PolicyRepo, now: () => Date, cloud: CloudWindow | null) {
+  if (!o.githubWebhookSecret) return undefined;
+  const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
+  const deliveries = await deliveryLog(path.join(o.workDir, 'github-deliveries.log'));
+  return githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add });
 }
 
 /** Scans the cloud window every `intervalMs` and at the next start or end it knows of; returns the stop. */
