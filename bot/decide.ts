@@ -3,23 +3,12 @@
  * the bot's pull requests (open and closed) and `now` → what to do. No I/O; the handler carries the
  * actions out. One PR per trigger and environment: a second offending key joins it as a commit.
  */
-import type { IncidentAlert, KeyType } from './alerts';
+import type { TriggerIR } from '../compiler';
+import type { IncidentAlert } from './alerts';
 import { branchFor, fileFor, type PrMarker } from './incident';
 
-/** A Trigger's lockdown template, as the bot needs it (CONTRACTS.md; TriggerIR on main). */
-export interface TriggerTemplate {
-  readonly name: string;
-  readonly key: KeyType;
-  readonly routes: readonly string[];
-  readonly lockdown: {
-    readonly durationMs: number;
-    readonly owner: string;
-    readonly reviewers: readonly string[];
-    readonly reason: string;
-    readonly environments: readonly string[] | null;
-    readonly actions: readonly Record<string, unknown>[];
-  };
-}
+/** What the decision reads of a Trigger at the base (the compiled TriggerIR). */
+export type TriggerTemplate = Pick<TriggerIR, 'key' | 'lockdown'>;
 
 /** One of the bot's pull requests, as read back from GitHub. */
 export interface BotPull {

@@ -5,6 +5,7 @@
  */
 import { App, Octokit } from 'octokit';
 import type { Counter, Histogram } from 'prom-client';
+import { DEFAULT_NOTIFICATION_PACING, DEFAULT_WRITE_PACING, pacingGroup, type Pacing } from './pacing';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export interface GitHubResponse {
@@ -40,6 +41,10 @@ export interface GitHubOptions {
   readonly maxRetryAfterSeconds?: number;
   /** Scales octokit's retry waits (1000 = seconds as GitHub says; tests use less). */
   readonly retryAfterBaseMs?: number;
+  /** Write pacing (pacing.ts); default a burst of 5, then 1 per second. */
+  readonly writePacing?: Pacing;
+  /** Pacing of writes that notify people (PRs, comments, review requests); default 3, then 1 per 3 s. */
+  readonly notificationPacing?: Pacing;
 }
 
 /** The status of a failed GitHub call (0: no answer at all). */
@@ -69,7 +74,14 @@ function octokitClass(o: GitHubOptions): typeof Octokit {
     baseUrl: o.baseUrl,
     userAgent: 'portcullis-bot',
     retry: { retries, retryAfterBaseValue: base },
-    throttle: { onRateLimit: limited('primary'), onSecondaryRateLimit: limited('secondary'), retryAfterBaseValue: base, fallbackSecondaryRateRetryAfter: 60 },
+    throttle: {
+      onRateLimit: limited('primary'),
+      onSecondaryRateLimit: limited('secondary'),
+      retryAfterBaseValue: base,
+      fallbackSecondaryRateRetryAfter: 60,
+      write: pacingGroup(o.writePacing ?? DEFAULT_WRITE_PACING),
+      notifications: pacingGroup(o.notificationPacing ?? DEFAULT_NOTIFICATION_PACING),
+    },
     log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
   });
 }

@@ -8,13 +8,16 @@ import { parse } from 'yaml';
 import type { SourceFile } from '../compiler';
 import { formatDiagnostic } from '../compiler/result';
 import type { IncidentAlert } from './alerts';
-import { decide, type Action, type BotPull, type TriggerTemplate } from './decide';
+import { decide, type Action, type BotPull } from './decide';
 import { branchFor, commentMarker, fileFor, incidentName, type PrMarker } from './incident';
-import { compileWithOverlay, instantiate, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
-import { prBody, prTitle } from './pr-body';
-import type { PolicyRepo } from './repo';
-import { statusOf } from './github';
+import { compileWithOverlay, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
+import { cooldownComment, prBody, prTitle, resolvedComment } from './pr-body';
+import type { BotRepo } from './repo';
+import { codeOwnersFor, CODEOWNERS_PATHS } from './codeowners';
+import { blastRadiusLines, type BlastRadius, type EvidenceSource } from './evidence';
+import { messageOf, statusOf } from './github';
 import { KeyedQueue } from './keyed-queue';
+import { lockdownFor, triggersAt, type TriggerMap } from './triggers';
 
 /** The audit trail (audit/, CONTRACTS.md), declared structurally; the lead wires the real one in cli/. */
 export interface AuditSink {
@@ -27,20 +30,18 @@ export interface BotLog {
 }
 
 export interface BotDeps {
-  readonly repo: PolicyRepo;
+  readonly repo: BotRepo;
   readonly now: () => Date;
   readonly log: BotLog;
   readonly audit?: AuditSink;
   readonly cooldownMs?: number;
-  /** Trigger templates at the base (interim reader, or the compiled IR once the kind lands). */
-  readonly triggers: (files: readonly SourceFile[]) => ReadonlyMap<string, TriggerTemplate>;
-  /** The files the compiler accepts (interim: without Trigger-only files). */
-  readonly compilable?: (files: readonly SourceFile[]) => SourceFile[];
   /** `portcullis plan` as markdown for base → head (cli/ injects it: the bot does not import cli/). */
   readonly describePlan?: (base: readonly SourceFile[], head: readonly SourceFile[], now: Date) => string;
   readonly alertmanagerUrl?: string;
   readonly runbookUrl?: string;
   readonly labels?: readonly string[];
+  /** What a lockdown would have refused, from the monitor (the PR body and the resolved comment). */
+  readonly evidence?: EvidenceSource;
 }
 
 export interface Outcome {
@@ -49,6 +50,8 @@ export interface Outcome {
   readonly pull?: number;
   readonly url?: string;
   readonly detail?: string;
+  /** For `open`: ms from the start of handling to the PR opened (before labels, reviewers, status). */
+  readonly openedInMs?: number;
 }
 
 /** The lockdown file's spec, for the second key (read back from the PR's branch). */
@@ -66,35 +69,61 @@ export class LockdownBot {
   /** The last alert seen per incident key: the PR body shows every key's latest figures. */
   private readonly latest = new Map<string, IncidentAlert>();
   private readonly plans = new Map<string, string>();
+  /** Runs queued and not started yet, by alert content. */
+  private readonly waiting = new Map<string, Promise<Outcome>>();
+  /** The base's triggers (a compile), per base commit. */
+  private baseTriggers: { sha: string; triggers: ReturnType<typeof triggersAt> } | null = null;
 
   constructor(private readonly deps: BotDeps) {}
 
-  /** Handles one alert; throws when GitHub fails (the receiver answers 5xx, Alertmanager retries). */
-  handle(alert: IncidentAlert, alertmanagerUrl = ''): Promise<Outcome> {
-    return this.queue.run(`${alert.trigger}/${alert.environment}`, () => this.handleNow(alert, alertmanagerUrl));
-  }
-
-  private async handleNow(alert: IncidentAlert, alertmanagerUrl: string): Promise<Outcome> {
-    const { repo, now: clock } = this.deps;
-    const now = clock();
-    if (alert.status === 'firing') this.latest.set(alert.incident, alert);
+  /** The base branch's head, its policy files and Triggers (cached per commit); also warms the caches at start. */
+  async base(now = this.deps.now()): Promise<{ baseSha: string; files: SourceFile[]; triggers: ReturnType<typeof triggersAt> }> {
+    const { repo } = this.deps;
     const baseSha = await repo.branchHead(repo.ref.base);
     if (!baseSha) throw new Error(`base branch ${repo.ref.base} not found`);
     const files = await repo.policyFiles(baseSha);
-    const triggers = this.deps.triggers(files);
-    const pulls = await repo.botPulls([branchFor(alert.incident)]);
+    const triggers = this.baseTriggers?.sha === baseSha ? this.baseTriggers.triggers : triggersAt(files, now);
+    this.baseTriggers = { sha: baseSha, triggers };
+    return { baseSha, files, triggers };
+  }
+
+  /** Handles one alert; throws when GitHub fails (the receiver answers 5xx, Alertmanager retries). */
+  handle(alert: IncidentAlert, alertmanagerUrl = ''): Promise<Outcome> {
+    // Duplicate deliveries of the same notification that queue up behind each other are one run: a
+    // copy joins the identical run that has not started yet (one that started may have read older state).
+    const same = `${alert.trigger}/${alert.environment}|${alertmanagerUrl}|${JSON.stringify(alert)}`;
+    const queued = this.waiting.get(same);
+    if (queued) return queued;
+    const run = this.queue.run(`${alert.trigger}/${alert.environment}`, () => {
+      this.waiting.delete(same);
+      return this.handleNow(alert, alertmanagerUrl);
+    });
+    this.waiting.set(same, run);
+    return run;
+  }
+
+  private async handleNow(alert: IncidentAlert, alertmanagerUrl: string): Promise<Outcome> {
+    const startedAt = Date.now();
+    const { repo, now: clock } = this.deps;
+    const now = clock();
+    if (alert.status === 'firing') this.latest.set(alert.incident, alert);
+    // The base and the bot's PRs are independent reads: in parallel.
+    const [{ baseSha, files, triggers: known }, pulls] = await Promise.all([this.base(now), repo.botPulls([branchFor(alert.incident)])]);
+    // A base that does not compile says nothing about which triggers exist: act on nothing (never close).
+    if (!known.ok) return this.refuse(alert, `the base ${baseSha.slice(0, 12)} does not compile`, known.errors.map(formatDiagnostic));
+    const triggers = known.value;
     // Comments matter only for "comment once" decisions: a resolution, or a repeat during a cool-down.
     const needsComments = (p: BotPull) => p.marker.keys.includes(alert.key) && (alert.status === 'resolved' || (p.state === 'closed' && !p.merged));
     const withComments = await Promise.all(pulls.map(async (p) => (needsComments(p) ? { ...p, commented: await repo.commentMarkers(p.number) } : p)));
     const markers = { resolved: commentMarker('resolved', alert.incident), cooldown: commentMarker('cooldown', alert.incident) };
     const action = decide({ alert, triggers, pulls: withComments, now, cooldownMs: this.deps.cooldownMs ?? 6 * 3_600_000, markers });
     this.deps.log.info({ incident: alert.incident, status: alert.status, action: action.kind, ...(action.kind === 'nothing' ? { reason: action.reason } : {}) }, 'alert decided');
-    const ctx = { alert, files, baseSha, now, triggers, alertmanagerUrl: alertmanagerUrl || this.deps.alertmanagerUrl || '' };
+    const ctx = { alert, files, baseSha, now, startedAt, triggers, alertmanagerUrl: alertmanagerUrl || this.deps.alertmanagerUrl || '' };
     switch (action.kind) {
       case 'open': return this.open(ctx, action.branch, action.file, withComments);
       case 'add-key': return this.addKey(ctx, action.pull);
       case 'update-body': return this.refreshBody(ctx, action.pull, action.pull.marker);
-      case 'comment': return this.commentOnce(alert, action.pull, action.reason, markers);
+      case 'comment': return this.commentOnce(ctx, action.pull, action.reason, markers);
       case 'close': {
         await repo.comment(action.pull.number, `${action.reason}: closing this lockdown proposal.`);
         await repo.updatePull(action.pull.number, { state: 'closed' });
@@ -109,27 +138,62 @@ export class LockdownBot {
     const { alert } = ctx;
     const trigger = ctx.triggers.get(alert.trigger)!;
     const name = incidentName(alert.incident);
+    const fresh = lockdownFor(trigger, alert, ctx.now);
+    if (typeof fresh === 'string') return this.refuse(alert, 'the alert key does not fit the trigger', [fresh]);
+    const freshText = lockdownYaml(name, fresh, `Proposed by portcullis-bot for incident ${alert.incident}.`);
+    const refused = this.check(ctx, file, freshText);
+    if (refused) return refused;
     // A branch left by an interrupted run (no PR yet) is reused as is; one of a closed PR starts over.
     const stale = pulls.some((p) => p.branch === branch);
-    const existing = stale ? null : await repo.fileOn(branch, file);
-    const spec = (existing && specOf(existing.text)) || instantiate(trigger, alert, ctx.now);
-    const text = existing?.text ?? lockdownYaml(name, spec, `Proposed by portcullis-bot for incident ${alert.incident}.`);
-    const compiled = this.check(ctx, file, text);
-    if (compiled) return compiled;
-    await repo.ensureBranch(branch, ctx.baseSha, stale);
-    if (!existing) {
-      const current = await repo.fileOn(branch, file);
-      if (current?.text !== text) await repo.writeFile(branch, file, text, `Lockdown ${name}: ${spec.reason}`.slice(0, 200), current?.sha);
+    const created = await repo.ensureBranch(branch, ctx.baseSha, stale);
+    const existing = created || stale ? null : await repo.fileOn(branch, file);
+    const leftover = existing ? specOf(existing.text) : null;
+    const spec = leftover ?? fresh;
+    const text = leftover ? existing!.text : freshText;
+    if (leftover && text !== freshText) {
+      const stillCompiles = this.check(ctx, file, text);
+      if (stillCompiles) return stillCompiles;
     }
-    const marker: PrMarker = { incident: alert.incident, trigger: alert.trigger, environment: alert.environment, keys: [alert.key] };
-    const body = this.body(ctx, name, file, marker, spec, text);
+    // Otherwise the branch is the base's or has no such file: only a file already on the base needs its sha.
+    const current = !existing && ctx.files.some((f) => f.path === file) ? await repo.fileOn(branch, file) : existing;
+    const written = current?.text !== text;
+    const commit = written ? await repo.writeFile(branch, file, text, `Lockdown ${name}: ${spec.reason}`.slice(0, 200), current?.sha) : await repo.branchHead(branch);
+    const marker: PrMarker = { incident: alert.incident, trigger: alert.trigger, environment: alert.environment, keys: [alert.key], ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}) };
+    const body = await this.body(ctx, name, file, marker, spec, text);
     const pr = await repo.openPull(branch, prTitle(alert, spec, marker.keys), body);
+    const openedInMs = Date.now() - ctx.startedAt;
+    const ids = { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, commit: commit ?? undefined, environment: alert.environment };
+    if (pr.created) await this.deps.audit?.record('pr.opened', { ...ids, url: pr.url, title: prTitle(alert, spec, marker.keys) });
     await repo.addLabels(pr.number, this.deps.labels ?? ['portcullis', 'lockdown', `severity:${alert.severity || 'warning'}`]);
-    if (trigger.lockdown.reviewers.length) {
-      await repo.requestReviewers(pr.number, trigger.lockdown.reviewers).catch((e) => this.deps.log.warn({ pr: pr.number, status: statusOf(e) }, 'reviewers not requested'));
+    await this.requestReviews(ctx, trigger.lockdown.reviewers, file, ids);
+    if (commit) await this.compiledStatus(ctx, commit, spec);
+    return { action: 'open', incident: alert.incident, pull: pr.number, url: pr.url, openedInMs };
+  }
+
+  /** The Trigger's reviewers, else the CODEOWNERS of the lockdown file; GitHub may refuse some (logged). */
+  private async requestReviews(ctx: Ctx, fromTrigger: readonly string[], file: string, ids: { pr: number } & Record<string, unknown>): Promise<void> {
+    let reviewers = fromTrigger;
+    if (!reviewers.length) {
+      for (const p of CODEOWNERS_PATHS) {
+        const owners = await this.deps.repo.fileOn(ctx.baseSha, p);
+        if (owners) {
+          reviewers = codeOwnersFor(owners.text, file);
+          break;
+        }
+      }
     }
-    if (pr.created) await this.deps.audit?.record('pr.opened', { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, environment: alert.environment });
-    return { action: 'open', incident: alert.incident, pull: pr.number, url: pr.url };
+    if (!reviewers.length) return;
+    const asked = await this.deps.repo.requestReviewers(ids.pr, reviewers).then(
+      () => true,
+      (e) => (this.deps.log.warn({ pr: ids.pr, status: statusOf(e), error: messageOf(e) }, 'reviewers not requested'), false),
+    );
+    if (asked) await this.deps.audit?.record('review.requested', { ...ids, reviewers: reviewers.map((r) => r.replace(/^@/, '')), source: fromTrigger.length ? 'trigger' : 'CODEOWNERS' });
+  }
+
+  /** The `portcullis` commit status on the PR head: base + this lockdown compile (checked before the push). */
+  private async compiledStatus(ctx: Ctx, sha: string, spec: LockdownSpecData): Promise<void> {
+    const description = `compiles with ${this.deps.repo.ref.base}@${ctx.baseSha.slice(0, 7)}; ${spec.actions.length} action${spec.actions.length === 1 ? '' : 's'} in ${spec.environments.join(', ')} until ${spec.expiresAt}`;
+    await this.deps.repo.setStatus(sha, { state: 'success', context: 'portcullis', description }).catch((e) => this.deps.log.warn({ sha, status: statusOf(e), error: messageOf(e) }, 'portcullis status not set'));
   }
 
   private async addKey(ctx: Ctx, pull: BotPull): Promise<Outcome> {
@@ -139,13 +203,16 @@ export class LockdownBot {
     const current = await repo.fileOn(pull.branch, file);
     const old = current && specOf(current.text);
     if (!current || !old) throw new Error(`PR #${pull.number}: ${file} missing or unreadable on ${pull.branch}`);
-    const spec = mergeSpecs([old, instantiate(ctx.triggers.get(ctx.alert.trigger)!, ctx.alert, ctx.now)]);
+    const added = lockdownFor(ctx.triggers.get(ctx.alert.trigger)!, ctx.alert, ctx.now);
+    if (typeof added === 'string') return this.refuse(ctx.alert, 'the alert key does not fit the trigger', [added]);
+    const spec = mergeSpecs([old, added]);
     const text = lockdownYaml(name, spec, `Proposed by portcullis-bot for incident ${pull.marker.incident}.`);
     const refused = this.check(ctx, file, text);
     if (refused) return refused;
-    await repo.writeFile(pull.branch, file, text, `Lockdown ${name}: add ${ctx.alert.key}`, current.sha);
+    const commit = await repo.writeFile(pull.branch, file, text, `Lockdown ${name}: add ${ctx.alert.key}`, current.sha);
     const marker = { ...pull.marker, keys: [...pull.marker.keys, ctx.alert.key] };
-    await this.deps.audit?.record('pr.updated', { incident: ctx.alert.incident, pr: pull.number, key: ctx.alert.key });
+    await this.deps.audit?.record('pr.updated', { incident: ctx.alert.incident, fingerprint: ctx.alert.fingerprint, pr: pull.number, commit, environment: ctx.alert.environment, key: ctx.alert.key });
+    await this.compiledStatus(ctx, commit, spec);
     return this.refreshBody(ctx, pull, marker, text);
   }
 
@@ -155,35 +222,43 @@ export class LockdownBot {
     const text = knownText ?? (await repo.fileOn(pull.branch, file))?.text;
     const spec = text ? specOf(text) : null;
     if (!text || !spec) return { action: 'nothing', incident: ctx.alert.incident, pull: pull.number, detail: `${file} not on ${pull.branch}` };
-    const body = this.body(ctx, incidentName(marker.incident), file, marker, spec, text);
+    const body = await this.body(ctx, incidentName(marker.incident), file, marker, spec, text);
     const current = await repo.pullBody(pull.number);
     if (current.body === body) return { action: 'nothing', incident: ctx.alert.incident, pull: pull.number, url: current.url, detail: 'body unchanged' };
     await repo.updatePull(pull.number, { body, title: prTitle(ctx.alert, spec, marker.keys) });
     return { action: marker.keys.length > pull.marker.keys.length ? 'add-key' : 'update-body', incident: ctx.alert.incident, pull: pull.number, url: current.url };
   }
 
-  private async commentOnce(alert: IncidentAlert, pull: BotPull, reason: 'resolved' | 'cooldown', markers: { resolved: string; cooldown: string }): Promise<Outcome> {
-    const text =
-      reason === 'resolved'
-        ? `The alert for \`${alert.key || alert.trigger}\` resolved at ${alert.endsAt || 'now'} (last value ${alert.value || '?'}, threshold ${alert.threshold || '?'}). ${pull.merged ? 'The lockdown stays until it expires; comment `/portcullis lift` to end it now.' : 'Merge only if the attack is still a risk.'}`
-        : `The trigger fired again for \`${alert.key || alert.trigger}\` (value ${alert.value || '?'}), but this proposal was closed unmerged recently: not proposing it again during the cool-down.`;
+  private async commentOnce(ctx: Ctx, pull: BotPull, reason: 'resolved' | 'cooldown', markers: { resolved: string; cooldown: string }): Promise<Outcome> {
+    const { alert } = ctx;
+    const text = reason === 'resolved' ? resolvedComment(alert, pull.merged, await this.enforcedFigures(ctx, pull)) : cooldownComment(alert);
     await this.deps.repo.comment(pull.number, `${markers[reason]}\n${text}`);
     return { action: 'comment', incident: alert.incident, pull: pull.number, detail: reason };
   }
 
-  /** Compiles base + overlay; a refusal is logged and audited, and nothing is proposed. */
-  private check(ctx: Ctx, file: string, text: string): Outcome | null {
-    const base = (this.deps.compilable ?? ((f) => [...f]))(ctx.files);
-    const result = compileWithOverlay(base, file, text, ctx.now);
-    if (result.ok) return null;
-    const errors = result.errors.map(formatDiagnostic);
-    this.deps.log.warn({ incident: ctx.alert.incident, errors }, 'lockdown overlay does not compile; not proposed');
-    void this.deps.audit?.record('policy.refused', { incident: ctx.alert.incident, errors });
-    return { action: 'refused', incident: ctx.alert.incident, detail: errors.join('\n') };
+  /** What the merged lockdown refused from the key since its merge (from the monitor), or null. */
+  private async enforcedFigures(ctx: Ctx, pull: BotPull): Promise<BlastRadius | null> {
+    const trigger = ctx.triggers.get(ctx.alert.trigger);
+    if (!pull.merged || !pull.mergedAt || !trigger || !this.deps.evidence) return null;
+    const since = Math.max(1000, ctx.now.getTime() - Date.parse(pull.mergedAt));
+    return this.deps.evidence.blastRadius(ctx.alert.environment, trigger, ctx.alert.key, since);
   }
 
-  private body(ctx: Ctx, name: string, file: string, marker: PrMarker, spec: LockdownSpecData, text: string): string {
-    const base = (this.deps.compilable ?? ((f) => [...f]))(ctx.files);
+  /** Compiles base + overlay; a refusal is logged and audited, and nothing is proposed. */
+  private check(ctx: Ctx, file: string, text: string): Outcome | null {
+    const result = compileWithOverlay(ctx.files, file, text, ctx.now);
+    return result.ok ? null : this.refuse(ctx.alert, 'lockdown overlay does not compile', result.errors.map(formatDiagnostic));
+  }
+
+  /** Nothing is proposed: logged and audited (`policy.refused`), and answered 2xx (a retry would not help). */
+  private refuse(alert: IncidentAlert, why: string, errors: readonly string[]): Outcome {
+    this.deps.log.warn({ incident: alert.incident, errors }, `${why}; not proposed`);
+    void this.deps.audit?.record('policy.refused', { incident: alert.incident, fingerprint: alert.fingerprint, environment: alert.environment, errors });
+    return { action: 'refused', incident: alert.incident, detail: errors.join('\n') };
+  }
+
+  private async body(ctx: Ctx, name: string, file: string, marker: PrMarker, spec: LockdownSpecData, text: string): Promise<string> {
+    const base = ctx.files;
     const head = [...base.filter((f) => f.path !== file), { path: file, text }];
     // The plan of one overlay on one base does not change between repeats: computed once (two compiles).
     const key = `${ctx.baseSha}:${createHash('sha256').update(text).digest('hex')}`;
@@ -194,7 +269,12 @@ export class LockdownBot {
       this.plans.set(key, plan);
     }
     const alerts = marker.keys.map((k) => this.latest.get(`${marker.trigger}/${marker.environment}/${k || '-'}`)).filter((a): a is IncidentAlert => a !== undefined);
-    return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
+    const trigger = ctx.triggers.get(marker.trigger);
+    const evidence = this.deps.evidence;
+    const blast = evidence && trigger && trigger.key !== 'none'
+      ? (await Promise.all(marker.keys.map(async (k) => blastRadiusLines(k, await evidence.blastRadius(marker.environment, trigger, k, trigger.condition.windowMs))))).flatMap((l) => [...l, ''])
+      : [];
+    return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, blastRadius: blast, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
   }
 }
 
@@ -203,6 +283,8 @@ interface Ctx {
   readonly files: readonly SourceFile[];
   readonly baseSha: string;
   readonly now: Date;
-  readonly triggers: ReadonlyMap<string, TriggerTemplate>;
+  /** Date.now() when handling began (latency figures). */
+  readonly startedAt: number;
+  readonly triggers: TriggerMap;
   readonly alertmanagerUrl: string;
 }

@@ -34,6 +34,8 @@ export interface PrMarker {
   readonly environment: string;
   /** Every offending key the PR's lockdown covers, first one first. */
   readonly keys: readonly string[];
+  /** The Alertmanager fingerprint of the first alert (audit correlation). */
+  readonly fingerprint?: string;
 }
 
 const MARKER = /<!-- portcullis-incident (\{.*?\}) -->/;

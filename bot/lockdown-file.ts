@@ -1,54 +1,14 @@
 /**
- * Bot: the Lockdown overlay of an incident — the trigger's template filled for each offending key
- * (createdAt = now, expiresAt = now + duration) — as a YAML file, and the check that the base plus
- * this overlay compiles (an overlay that does not is never proposed). Pure.
+ * Bot: the Lockdown overlay of an incident — the compiler's `instantiateLockdown` of the trigger for
+ * each offending key, merged into one spec — as a YAML file, and the check that the base plus this
+ * overlay compiles (an overlay that does not is never proposed). Pure.
  */
 import { stringify } from 'yaml';
-import { compileSources, type SourceFile } from '../compiler';
+import { compileSources, type LockdownSpecData, type SourceFile } from '../compiler';
 import type { PolicyIR } from '../compiler/ir/ir';
 import type { Result } from '../compiler/result';
-import type { TriggerTemplate } from './decide';
 
-/** What fired, per key (CONTRACTS.md TriggerFiring). */
-export interface Firing {
-  readonly environment: string;
-  readonly key: string;
-  readonly route: string;
-}
-
-export interface LockdownSpecData {
-  readonly reason: string;
-  readonly owner: string;
-  readonly createdAt: string;
-  readonly expiresAt: string;
-  readonly environments: readonly string[];
-  readonly actions: readonly Record<string, unknown>[];
-}
-
-const PLACEHOLDER = /\{\{\s*(network|ip|sub|jti|route|environment)\s*\}\}/g;
-
-/** The contract's instantiateLockdown (compiler/index.ts on main once the Trigger kind lands). */
-export function instantiate(t: TriggerTemplate, f: Firing, createdAt: Date): LockdownSpecData {
-  const route = t.routes.length === 1 ? t.routes[0]! : f.route;
-  const values: Record<string, string> = {
-    environment: f.environment,
-    route: route || 'several routes',
-    network: t.key === 'clientNetwork' ? f.key : '',
-    ip: t.key === 'clientIp' ? f.key : '',
-    sub: t.key === 'tokenSubject' ? f.key : '',
-    jti: t.key === 'tokenId' ? f.key : '',
-  };
-  const fill = (v: unknown): unknown =>
-    typeof v === 'string' ? v.replace(PLACEHOLDER, (_m, n: string) => values[n] ?? '') : Array.isArray(v) ? v.map(fill) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)])) : v;
-  return {
-    reason: String(fill(t.lockdown.reason)).slice(0, 2000),
-    owner: t.lockdown.owner,
-    createdAt: createdAt.toISOString().replace('.000Z', 'Z'),
-    expiresAt: new Date(createdAt.getTime() + t.lockdown.durationMs).toISOString().replace('.000Z', 'Z'),
-    environments: t.lockdown.environments ?? [f.environment],
-    actions: t.lockdown.actions.map((a) => fill(a) as Record<string, unknown>),
-  };
-}
+export type { LockdownSpecData } from '../compiler';
 
 /** Several keys of one trigger in one lockdown: list actions of the same shape merge (cidrs, jtis, subjects). */
 export function mergeSpecs(specs: readonly LockdownSpecData[]): LockdownSpecData {

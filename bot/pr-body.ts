@@ -4,6 +4,7 @@
  * links, and how to lift it. Pure: the same alert and plan give the same text (bodies are updated in place).
  */
 import type { IncidentAlert } from './alerts';
+import type { BlastRadius } from './evidence';
 import { renderMarker, type PrMarker } from './incident';
 import type { LockdownSpecData } from './lockdown-file';
 
@@ -16,6 +17,8 @@ export interface BodyInput {
   readonly spec: LockdownSpecData;
   /** Markdown of `portcullis plan` for base → base + overlay ('' when unavailable). */
   readonly plan: string;
+  /** Markdown lines: what the lockdown would have refused over the trigger's window (empty: no monitor). */
+  readonly blastRadius?: readonly string[];
   readonly alertmanagerUrl: string;
   readonly runbookUrl: string;
 }
@@ -80,6 +83,7 @@ export function prBody(b: BodyInput): string {
     `### What fired`,
     '',
     ...b.alerts.flatMap((a) => [...firedSection(a), '']),
+    ...(b.blastRadius?.length ? ['### What it would have refused', '', 'From the traffic the monitor counted (before any lockdown):', '', ...b.blastRadius] : []),
     `### What this lockdown does`,
     '',
     `\`${b.file}\` (Lockdown \`${b.name}\`) — ${s.reason}`,
@@ -99,4 +103,20 @@ export function prBody(b: BodyInput): string {
     `Merge, and it expires at ${s.expiresAt}. To end it earlier: comment \`/portcullis lift\` here or run \`portcullis lockdown lift ${b.name}\` (opens the lift PR). Closing this PR unmerged declines it; the bot will not propose the same key again during the cool-down.`,
     '',
   ].join('\n');
+}
+
+/** The one comment when the alert resolves; with the figures of what the merged lockdown refused. */
+export function resolvedComment(alert: IncidentAlert, merged: boolean, enforced: BlastRadius | null): string {
+  const who = alert.key || alert.trigger;
+  const lines = [`The alert for \`${who}\` resolved at ${alert.endsAt || 'now'} (last value ${alert.value || '?'}, threshold ${alert.threshold || '?'}${alert.window ? `, window ${alert.window}` : ''}).`];
+  if (enforced) {
+    const statuses = Object.entries(enforced.byStatus).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${n}×${s}`).join(', ');
+    lines.push('', `While the lockdown was in force (last ${enforced.window}): ${enforced.requests} requests from ${enforced.clients} client${enforced.clients === 1 ? '' : 's'} of \`${who}\`${statuses ? ` (${statuses})` : ''}; ${enforced.withValidToken.requests} carried a valid token.`);
+  }
+  lines.push('', merged ? 'The lockdown stays until it expires; comment `/portcullis lift` to end it now.' : 'Merge only if the attack is still a risk.');
+  return lines.join('\n');
+}
+
+export function cooldownComment(alert: IncidentAlert): string {
+  return `The trigger fired again for \`${alert.key || alert.trigger}\` (value ${alert.value || '?'}), but this proposal was closed unmerged recently: not proposing it again during the cool-down.`;
 }

@@ -3,7 +3,7 @@
  * the pull request, labels — each step tolerant of a previous run's leftovers. Used by the
  * break-glass CLI (`portcullis lockdown open|lift`); the alert handler follows the same steps.
  */
-import type { PolicyRepo } from './repo';
+import type { BotRepo } from './repo';
 
 export interface Proposal {
   readonly branch: string;
@@ -17,7 +17,7 @@ export interface Proposal {
   readonly reviewers?: readonly string[];
 }
 
-export async function proposeOnGitHub(repo: PolicyRepo, baseSha: string, p: Proposal): Promise<{ number: number; url: string; created: boolean }> {
+export async function proposeOnGitHub(repo: BotRepo, baseSha: string, p: Proposal): Promise<{ number: number; url: string; created: boolean }> {
   await repo.ensureBranch(p.branch, baseSha, false);
   const current = await repo.fileOn(p.branch, p.file);
   if ((current?.text ?? null) !== p.text) await repo.writeFile(p.branch, p.file, p.text, p.message, current?.sha);

@@ -1,7 +1,8 @@
 /**
  * Bot: `POST /hooks/alertmanager` (Alertmanager webhook, version 4) over node:http. Basic or bearer
  * credentials (401 and nothing else without them), a bounded body, 2xx only once the delivery is in
- * the journal and handled; 503 while GitHub fails (Alertmanager retries 5xx only). Also GET /metrics.
+ * the journal and handled; 503 while GitHub fails (Alertmanager retries 5xx only). Also GET /metrics,
+ * and POST /hooks/github when a webhook secret is configured.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,6 +23,8 @@ export interface ReceiverOptions {
   /** Handles a recorded batch; throws when GitHub fails (→ 503, the entry stays pending). */
   readonly handle: (batch: AlertBatch) => Promise<unknown>;
   readonly log: { warn(fields: Record<string, unknown>, msg: string): void };
+  /** POST /hooks/github (github-hooks.ts); 404 when the bot has no webhook secret. */
+  readonly github?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 const same = (a: string, b: string) => {
@@ -71,6 +74,7 @@ export function createReceiver(o: ReceiverOptions): Server {
       return;
     }
     if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true, pending: o.journal.pending().length });
+    if (url.pathname === '/hooks/github' && o.github) return o.github(req, res);
     if (url.pathname !== '/hooks/alertmanager') return send(res, 404, { error: 'not found' });
     if (req.method !== 'POST') return send(res, 405, { error: 'POST only' }, { allow: 'POST' });
     if (!authorized(req.headers.authorization, o.auth)) {

@@ -17,8 +17,41 @@ export interface RepoRef {
   readonly folder: string;
 }
 
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+
+/**
+ * Everything the bot does to the policy repository. `PolicyRepo` is the GitHub implementation; a
+ * local one (git only, bot/local-*.ts) plugs in the same way. Pull-request numbers, comments,
+ * statuses and workflow runs are GitHub's words; a local implementation maps them as it can.
+ */
+export interface BotRepo {
+  readonly ref: RepoRef;
+  branchHead(branch: string): Promise<string | null>;
+  policyFiles(commit: string): Promise<SourceFile[]>;
+  fileOn(branch: string, path: string): Promise<{ text: string; sha: string } | null>;
+  /** True when the branch was created (it did not exist). */
+  ensureBranch(branch: string, sha: string, reset: boolean): Promise<boolean>;
+  writeFile(branch: string, path: string, text: string | null, message: string, sha?: string): Promise<string>;
+  botPulls(branches: readonly string[]): Promise<BotPull[]>;
+  /** Open pull requests whose head is `branch`. */
+  openPullsOn(branch: string): Promise<{ number: number; url: string }[]>;
+  commentMarkers(issue: number): Promise<string[]>;
+  openPull(head: string, title: string, body: string): Promise<{ number: number; url: string; created: boolean }>;
+  pullBody(number: number): Promise<{ body: string; url: string; headSha: string; merged: boolean }>;
+  updatePull(number: number, fields: { body?: string; title?: string; state?: 'closed' }): Promise<void>;
+  comment(issue: number, body: string): Promise<void>;
+  addLabels(issue: number, labels: readonly string[]): Promise<void>;
+  requestReviewers(pull: number, reviewers: readonly string[]): Promise<void>;
+  /** A commit status on `sha` (context e.g. `portcullis`). */
+  setStatus(sha: string, status: { state: CommitState; context: string; description: string; targetUrl?: string }): Promise<void>;
+  /** The user's permission on the repository: admin, maintain, write, triage, read or none. */
+  permissionOf(login: string): Promise<string>;
+  /** `workflow_dispatch` of a workflow (file name or id) on `ref`. */
+  dispatchWorkflow(workflow: string, ref: string, inputs?: Record<string, string>): Promise<void>;
+}
+
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export class PolicyRepo {
+export class PolicyRepo implements BotRepo {
   /** Blobs never change: their text is cached by sha. */
   private readonly blobs = new Map<string, string>();
   /** The last commit's policy files (the base moves rarely; every alert reads it). */
@@ -77,12 +110,14 @@ export class PolicyRepo {
   }
 
   /** Creates `branch` at `sha`, or moves it there (force) when `reset`; an existing branch is kept otherwise. */
-  async ensureBranch(branch: string, sha: string, reset: boolean): Promise<void> {
+  async ensureBranch(branch: string, sha: string, reset: boolean): Promise<boolean> {
     try {
       await this.gh.request('POST /repos/{owner}/{repo}/git/refs', { ...this.params, ref: `refs/heads/${branch}`, sha });
+      return true;
     } catch (e) {
       if (!(statusOf(e) === 422 && /already exists/i.test(messageOf(e)))) throw e;
       if (reset) await this.gh.request('PATCH /repos/{owner}/{repo}/git/refs/{ref}', { ...this.params, ref: `heads/${branch}`, sha, force: true });
+      return false;
     }
   }
 
@@ -111,10 +146,33 @@ export class PolicyRepo {
     return out;
   }
 
+  async openPullsOn(branch: string): Promise<{ number: number; url: string }[]> {
+    const r = await this.gh.request('GET /repos/{owner}/{repo}/pulls', { ...this.params, head: `${this.ref.owner}:${branch}`, state: 'open' });
+    return (r.data as any[]).map((p) => ({ number: p.number as number, url: p.html_url as string }));
+  }
+
   /** The bot's comment markers on a PR (`<!-- portcullis-... -->`). */
   async commentMarkers(issue: number): Promise<string[]> {
     const r = await this.gh.request('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { ...this.params, issue_number: issue, per_page: 100 });
     return (r.data as any[]).flatMap((c) => (typeof c.body === 'string' ? (c.body.match(/<!-- portcullis-[a-z]+ [0-9a-f]{8} -->/g) ?? []) : []));
+  }
+
+  async setStatus(sha: string, st: { state: CommitState; context: string; description: string; targetUrl?: string }): Promise<void> {
+    await this.gh.request('POST /repos/{owner}/{repo}/statuses/{sha}', { ...this.params, sha, state: st.state, context: st.context, description: st.description.slice(0, 140), ...(st.targetUrl ? { target_url: st.targetUrl } : {}) });
+  }
+
+  async permissionOf(login: string): Promise<string> {
+    try {
+      const r = await this.gh.request('GET /repos/{owner}/{repo}/collaborators/{username}/permission', { ...this.params, username: login });
+      return String(r.data.permission ?? 'none');
+    } catch (e) {
+      if (statusOf(e) === 404) return 'none';
+      throw e;
+    }
+  }
+
+  async dispatchWorkflow(workflow: string, ref: string, inputs?: Record<string, string>): Promise<void> {
+    await this.gh.request('POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches', { ...this.params, workflow_id: workflow, ref, ...(inputs ? { inputs } : {}) });
   }
 
   /** Opens a PR, or finds the open one GitHub says already exists for the head. */
@@ -131,9 +189,9 @@ export class PolicyRepo {
     }
   }
 
-  async pullBody(number: number): Promise<{ body: string; url: string; headSha: string }> {
+  async pullBody(number: number): Promise<{ body: string; url: string; headSha: string; merged: boolean }> {
     const r = await this.gh.request('GET /repos/{owner}/{repo}/pulls/{pull_number}', { ...this.params, pull_number: number });
-    return { body: r.data.body ?? '', url: r.data.html_url, headSha: r.data.head.sha };
+    return { body: r.data.body ?? '', url: r.data.html_url, headSha: r.data.head.sha, merged: Boolean(r.data.merged) };
   }
 
   async updatePull(number: number, fields: { body?: string; title?: string; state?: 'closed' }): Promise<void> {

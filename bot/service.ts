@@ -4,18 +4,22 @@
  * `portcullis bot` (cli/commands/bot.ts) starts it; tests start it in-process.
  */
 import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import type { SourceFile } from '../compiler';
 import { parseAlertmanagerPayload, type AlertBatch } from './alerts';
 import { connectGitHub, type GitHubAuth } from './github';
 import { LockdownBot, type AuditSink, type BotLog, type Outcome } from './handler';
-import { housekeep } from './housekeeping';
+import { commentTimelines, housekeep, type IncidentTimeline } from './housekeeping';
 import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
+import { CloudWindow } from './cloud-window';
+import { monitorEvidence } from './evidence';
+import { GitHubEvents } from './events';
+import { deliveryLog, githubHookHandler } from './github-hooks';
 import { createReceiver, type ReceiverAuth } from './receiver';
 import { PolicyRepo } from './repo';
-import { compilableFiles, readTriggers } from './trigger-interim';
 
 export interface BotServiceOptions {
   readonly host?: string;
@@ -43,6 +47,16 @@ export interface BotServiceOptions {
   readonly replayIntervalMs?: number;
   /** How often expired lockdown files are looked for (default 10 min; 0: never by itself). */
   readonly housekeepingIntervalMs?: number;
+  /** The GitHub webhook secret: enables POST /hooks/github (reviews, merges, `/portcullis lift`). */
+  readonly githubWebhookSecret?: string;
+  /** Where the monitor answers /monitor/blast-radius (the control server): the PR's would-have-refused figures. */
+  readonly monitor?: { readonly url: string; readonly authorization?: string; readonly timeoutMs?: number };
+  /** The deploy workflow dispatched when a lockdown that changes AWS rules starts or ends (unset: never). */
+  readonly deployWorkflow?: string;
+  /** The incident's audit timeline (markdown), appended to its PR when the lockdown has ended. */
+  readonly timeline?: IncidentTimeline;
+  /** How often the cloud window is checked besides its own timer and merges (default 60 s). */
+  readonly cloudIntervalMs?: number;
 }
 
 export interface BotService {
@@ -52,8 +66,10 @@ export interface BotService {
   readonly registry: Registry;
   /** Handles every pending journal entry once; resolves when done (failures stay pending). */
   replay(): Promise<void>;
+  /** Dispatches the deploy for lockdown starts and ends that passed (see cloud-window.ts); null without a workflow. */
+  readonly cloud: CloudWindow | null;
   /** Opens or completes the PR removing expired lockdown files (see housekeeping.ts). */
-  housekeep(): Promise<{ pull: number | null; url?: string; removed: string[] }>;
+  housekeep(): Promise<{ pull: number | null; url?: string; removed: string[]; expired: string[]; timelines: number[] }>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +79,10 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const now = o.now ?? (() => new Date());
   const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
   const repo = new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
-  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, triggers: readTriggers, compilable: compilableFiles, describePlan: o.describePlan });
+  const evidence = o.monitor ? monitorEvidence({ ...o.monitor, log: o.log }) : undefined;
+  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence });
+  const cloud = o.deployWorkflow ? new CloudWindow({ repo, workDir: o.workDir, workflow: o.deployWorkflow, log: o.log }) : null;
+  const github = await githubWebhooks(o, repo, now, cloud);
   const journal = await Journal.open(o.workDir);
 
   const handle = async (batch: AlertBatch): Promise<Outcome[]> => {
@@ -92,17 +111,24 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     return replaying;
   };
 
-  const server: Server = createReceiver({ auth: o.auth, maxBodyBytes: o.maxBodyBytes, journal, now, metrics, registry, handle, log: o.log });
+  const server: Server = createReceiver({ auth: o.auth, maxBodyBytes: o.maxBodyBytes, journal, now, metrics, registry, handle, log: o.log, github });
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  // Reading and compiling the base once now keeps it off the first alert's path.
+  await bot.base().catch((e: Error) => o.log.warn({ error: e.message }, 'base not read at start; the first alert reads it'));
   const started = replay();
   const interval = o.replayIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void replay(), interval) : null;
   timer?.unref();
-  const tidy = () => housekeep(repo, now());
+  const tidy = async () => {
+    const result = await housekeep(repo, now());
+    const timelines = o.timeline ? await commentTimelines(repo, result.expired, o.timeline) : [];
+    return { ...result, timelines };
+  };
   const houseInterval = o.housekeepingIntervalMs ?? 600_000;
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();
+  const stopCloud = cloud ? watchCloudWindow(cloud, now, o.cloudIntervalMs ?? 60_000, o.log) : () => undefined;
 
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
@@ -110,8 +136,10 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     journal,
     registry,
     replay,
+    cloud,
     housekeep: tidy,
     async stop() {
+      stopCloud();
       if (timer) clearInterval(timer);
       if (houseTimer) clearInterval(houseTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -120,5 +148,34 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
       await replaying?.catch(() => undefined);
       await journal.close();
     },
+  };
+}
+
+/** POST /hooks/github when a webhook secret is configured (deliveries handled are kept in the work dir). */
+async function githubWebhooks(o: BotServiceOptions, repo: PolicyRepo, now: () => Date, cloud: CloudWindow | null) {
+  if (!o.githubWebhookSecret) return undefined;
+  const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
+  const deliveries = await deliveryLog(path.join(o.workDir, 'github-deliveries.log'));
+  return githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add });
+}
+
+/** Scans the cloud window every `intervalMs` and at the next start or end it knows of; returns the stop. */
+function watchCloudWindow(cloud: CloudWindow, now: () => Date, intervalMs: number, log: BotLog): () => void {
+  let exact: NodeJS.Timeout | null = null;
+  const scan = () =>
+    void cloud.scan(now()).then(
+      ({ next }) => {
+        if (exact) clearTimeout(exact);
+        exact = next === null ? null : setTimeout(scan, Math.min(Math.max(0, next - now().getTime()) + 50, 2 ** 31 - 1));
+        exact?.unref();
+      },
+      (e: Error) => log.warn({ error: e.message }, 'cloud window scan failed; retried at the next interval'),
+    );
+  const timer = intervalMs > 0 ? setInterval(scan, intervalMs) : null;
+  timer?.unref();
+  scan();
+  return () => {
+    if (timer) clearInterval(timer);
+    if (exact) clearTimeout(exact);
   };
 }

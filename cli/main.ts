@@ -42,7 +42,9 @@ function alertReceiverOptions(c: Command): Command {
     .option('--hook-user <name>', 'basic auth user Alertmanager sends')
     .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
     .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
-    .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', D.cooldown);
+    .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', D.cooldown)
+    .option('--webhook-secret-file <file>', 'GitHub webhook secret: enables POST /hooks/github (reviews, merges, /portcullis lift; default: env PORTCULLIS_GITHUB_WEBHOOK_SECRET)')
+    .option('--deploy-workflow <file>', 'workflow dispatched when a lockdown that changes AWS rules starts or ends, e.g. deploy.yml (default: none)');
 }
 
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
@@ -182,6 +184,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port', port, 18002)
     .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
+    .option('--monitor-url <url>', 'control server whose /monitor/blast-radius gives the PR its would-have-refused figures (auth: env PORTCULLIS_MONITOR_AUTHORIZATION)')
+    .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'));
   alertReceiverOptions(githubOptions(bot)).action(async (o) => {
     const { runBot } = await import('./commands/bot');
@@ -212,7 +216,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
       .option('--for <duration>', 'how long, e.g. 1h (at most 7 days)')
       .option('--reason <text>', 'why (the approver reads it first)')
       .option('--owner <who>', 'owner recorded in the lockdown', '@oncall')
-      .option('--name <name>', 'Lockdown name (default: derived)'),
+      .option('--name <name>', 'Lockdown name (default: derived)')
+      .option('--audit-dir <dir>', 'record breakglass.opened in this audit trail (default: $PORTCULLIS_AUDIT_DIR; none: not recorded)'),
   ).action(async (o) => {
     const { runLockdownOpen } = await import('./commands/lockdown');
     setExit(await runLockdownOpen(ctx, o));

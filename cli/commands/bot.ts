@@ -1,11 +1,12 @@
 /**
  * `portcullis bot`: the lockdown bot as a service (composition root): Alertmanager webhook in,
- * lockdown pull requests out (docs/incident-response.md). Wires the bot edge to the plan renderer
- * of cli/commands/plan.ts; runs until SIGINT/SIGTERM.
+ * lockdown pull requests out, GitHub webhooks in (docs/incident-response.md). Wires the bot edge to
+ * the plan renderer of cli/commands/plan.ts and its audit trail (stream `bot`); runs until SIGINT/SIGTERM.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import pino from 'pino';
+import { AuditWriter, buildTimeline, queryTrail, renderMarkdown } from '../../audit';
 import { parseDuration } from '../../compiler/duration';
 import type { GitHubAuth } from '../../bot/github';
 import type { ReceiverAuth } from '../../bot/receiver';
@@ -30,6 +31,10 @@ export interface BotOptions {
   readonly hookTokenFile?: string;
   readonly cooldown: string;
   readonly logLevel?: string;
+  readonly webhookSecretFile?: string;
+  readonly monitorUrl?: string;
+  readonly deployWorkflow?: string;
+  readonly auditDir?: string;
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -84,12 +89,26 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
   if (!gh.ok) return usage(gh.error);
   const hook = hookAuthFrom(o);
   if (!hook.ok) return usage(hook.error);
+  const webhookSecret = secret(o.webhookSecretFile, 'PORTCULLIS_GITHUB_WEBHOOK_SECRET', '--webhook-secret-file');
+  if (!webhookSecret.ok) return usage(webhookSecret.error);
+  const workDir = path.resolve(ctx.cwd, o.workDir);
+  const auditDir = path.resolve(ctx.cwd, o.auditDir ?? path.join(workDir, 'audit'));
+  const audit = await AuditWriter.open({ dir: auditDir, stream: 'bot', fsync: 'incident' }).catch((e: Error) => e);
+  if (audit instanceof Error) return usage(`--audit-dir: ${audit.message}`);
   const logger = pino({ level: o.logLevel ?? 'info', base: { service: 'portcullis-bot' }, timestamp: pino.stdTimeFunctions.isoTime });
   const log = { info: (f: Record<string, unknown>, m: string) => logger.info(f, m), warn: (f: Record<string, unknown>, m: string) => logger.warn(f, m) };
   const service = await startBotService({
     host: o.host,
     port: o.port,
-    workDir: path.resolve(ctx.cwd, o.workDir),
+    workDir,
+    audit,
+    timeline: async (incident) => {
+      const records = await queryTrail(auditDir, { incident });
+      return records.length ? renderMarkdown(buildTimeline(records).steps, `incident ${incident}`) : null;
+    },
+    ...(webhookSecret.value ? { githubWebhookSecret: webhookSecret.value } : {}),
+    ...(o.monitorUrl ? { monitor: { url: o.monitorUrl, ...(process.env.PORTCULLIS_MONITOR_AUTHORIZATION ? { authorization: process.env.PORTCULLIS_MONITOR_AUTHORIZATION } : {}) } } : {}),
+    ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}),
     auth: hook.value,
     github: { baseUrl: o.githubUrl, owner, repo, auth: gh.value },
     base: o.base,
@@ -99,12 +118,14 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     describePlan: (base, head, now) => planMarkdownForFiles(base, head, now),
   }).catch((e: unknown) => e as Error);
   if (service instanceof Error) {
+    await audit.close();
     ctx.stderr.write(`portcullis bot: ${service.message}\n`);
     return 1;
   }
-  logger.info({ url: service.url, repo: o.repo, base: o.base }, 'bot listening: POST /hooks/alertmanager');
+  logger.info({ url: service.url, repo: o.repo, base: o.base, githubHooks: Boolean(webhookSecret.value) }, `bot listening: POST /hooks/alertmanager${webhookSecret.value ? ', POST /hooks/github' : ''}`);
   await untilStopSignal(signals);
   await service.stop();
+  await audit.close();
   logger.flush();
   return 0;
 }

@@ -4,11 +4,13 @@
  * GitHub code (or, with --local, commits it on a new branch of a local checkout); bad flags or an
  * overlay that does not compile → clear errors and nothing written.
  */
-import { parseAllDocuments } from 'yaml';
+import { userInfo } from 'node:os';
+import { AuditWriter } from '../../audit';
 import type { SourceFile } from '../../compiler';
 import { readPolicyFiles, readPolicyFilesAt } from '../../sources';
 import { formatDiagnostic } from '../../compiler/result';
-import { breakGlassLockdown, liftedSpec, type BreakGlassFlags } from '../../bot/breakglass';
+import { breakGlassLockdown, type BreakGlassFlags } from '../../bot/breakglass';
+import { liftChange, lockdownsIn } from '../../bot/lift';
 import { connectGitHub } from '../../bot/github';
 import { BRANCH_PREFIX } from '../../bot/incident';
 import { commitOnNewBranch } from '../../bot/local-branch';
@@ -16,9 +18,9 @@ import { compileWithOverlay, lockdownYaml, type LockdownSpecData } from '../../b
 import { describeAction } from '../../bot/pr-body';
 import { proposeOnGitHub } from '../../bot/propose';
 import { PolicyRepo } from '../../bot/repo';
-import { compilableFiles } from '../../bot/trigger-interim';
 import { resolveNow, type CliContext } from '../context';
 import { resolvePolicyRoot } from '../policy-root';
+import { auditDir } from './audit';
 import { githubAuthFrom } from './bot';
 import { planMarkdownForFiles } from './plan';
 
@@ -34,12 +36,22 @@ export interface TargetOptions {
   readonly appKeyFile?: string;
   readonly installationId?: string;
   readonly now?: string;
+  /** Audit trail directory for `breakglass.opened` (else $PORTCULLIS_AUDIT_DIR; none: not recorded). */
+  readonly auditDir?: string;
 }
 
 /** Where the change goes: a GitHub PR, or a branch of a local checkout. */
 interface Target {
   readonly files: readonly SourceFile[];
-  propose(branch: string, file: string, text: string | null, title: string, body: string): Promise<string>;
+  propose(branch: string, file: string, text: string | null, title: string, body: string): Promise<Proposed>;
+}
+
+/** What was proposed: the line printed, and the PR or commit for the audit trail. */
+interface Proposed {
+  readonly where: string;
+  readonly pr?: number;
+  readonly url?: string;
+  readonly commit?: string;
 }
 
 async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | string> {
@@ -52,7 +64,7 @@ async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | s
       propose: async (branch, file, text, title) => {
         const commit = await commitOnNewBranch(dir, base.value.commit, branch, file, text, title).catch((e: Error) => e);
         if (commit instanceof Error) throw new Error(`cannot create branch ${branch}: ${commit.message.split('\n').find((l) => l.startsWith('fatal')) ?? commit.message}`);
-        return `branch ${branch} (${commit.slice(0, 12)}) in ${dir}: merge it with git to enforce`;
+        return { where: `branch ${branch} (${commit.slice(0, 12)}) in ${dir}: merge it with git to enforce`, commit };
       },
     };
   }
@@ -71,14 +83,14 @@ async function openTarget(ctx: CliContext, o: TargetOptions): Promise<Target | s
     files,
     propose: async (branch, file, text, title, body) => {
       const pr = await proposeOnGitHub(repo, baseSha, { branch, file, text, message: title, title, body, labels: ['portcullis', 'lockdown', 'break-glass'] });
-      return pr.url;
+      return { where: pr.url, pr: pr.number, url: pr.url };
     },
   };
 }
 
 /** Compiles base + change; prints every error and returns false when it does not compile. */
 function compiles(ctx: CliContext, files: readonly SourceFile[], file: string, text: string | null, now: Date): boolean {
-  const result = compileWithOverlay(compilableFiles(files), file, text, now);
+  const result = compileWithOverlay(files, file, text, now);
   if (result.ok) return true;
   ctx.stderr.write(`the lockdown does not compile with the base; nothing was written:\n${result.errors.map((e) => `  ${formatDiagnostic(e)}`).join('\n')}\n`);
   return false;
@@ -110,10 +122,24 @@ export async function runLockdownOpen(ctx: CliContext, o: TargetOptions & BreakG
   if (typeof target === 'string') return usage(ctx, [target]);
   const text = lockdownYaml(name, spec, `Break-glass lockdown opened with portcullis lockdown open (${spec.owner}).`);
   if (!compiles(ctx, target.files, file, text, now)) return 1;
-  const plan = planMarkdownForFiles(compilableFiles(target.files), [...compilableFiles(target.files).filter((f) => f.path !== file), { path: file, text }], now);
-  const where = await target.propose(`${BRANCH_PREFIX}${name}`, file, text, `Break-glass lockdown ${name}: ${spec.reason}`.slice(0, 200), body(name, file, spec, plan, 'Break-glass lockdown'));
-  ctx.stdout.write(`${where}\n`);
+  const plan = planMarkdownForFiles(target.files, [...target.files.filter((f) => f.path !== file), { path: file, text }], now);
+  const proposed = await target.propose(`${BRANCH_PREFIX}${name}`, file, text, `Break-glass lockdown ${name}: ${spec.reason}`.slice(0, 200), body(name, file, spec, plan, 'Break-glass lockdown'));
+  ctx.stdout.write(`${proposed.where}\n`);
+  const dir = o.auditDir ?? process.env.PORTCULLIS_AUDIT_DIR;
+  if (dir) await recordBreakGlass(ctx, dir, { lockdown: name, file, environment: spec.environments.join(','), expiresAt: spec.expiresAt, reason: spec.reason, ...proposed });
   return 0;
+}
+
+/** `breakglass.opened` in the audit trail (with --audit-dir or $PORTCULLIS_AUDIT_DIR): who, what, which PR. */
+async function recordBreakGlass(ctx: CliContext, dir: string, fields: Record<string, unknown>): Promise<void> {
+  const actor = process.env.PORTCULLIS_ACTOR || userInfo().username;
+  const { where: _printed, ...rest } = fields;
+  const writer = await AuditWriter.open({ dir: auditDir(ctx, dir), stream: 'cli', fsync: 'always', clock: ctx.now, lockWaitMs: 10_000 });
+  try {
+    await writer.record('breakglass.opened', { actor, ...rest });
+  } finally {
+    await writer.close();
+  }
 }
 
 export async function runLockdownLift(ctx: CliContext, o: TargetOptions & { name: string }): Promise<number> {
@@ -121,32 +147,11 @@ export async function runLockdownLift(ctx: CliContext, o: TargetOptions & { name
   if (typeof now === 'string') return usage(ctx, [now]);
   const target = await openTarget(ctx, o).catch((e: Error) => `GitHub: ${e.message}`);
   if (typeof target === 'string') return usage(ctx, [target]);
-  const found = lockdownsIn(target.files).find((l) => l.name === o.name);
-  if (!found) return usage(ctx, [`no Lockdown named ${o.name} on ${o.base} (portcullis lockdown list shows them)`]);
-  const lifted = liftedSpec(found.spec, now);
-  const text = lifted ? lockdownYaml(o.name, lifted, `Lifted with portcullis lockdown lift at ${lifted.expiresAt}.`) : null;
-  if (!compiles(ctx, target.files, found.file, text, now)) return 1;
-  const what = lifted ? `ends at merge (expiresAt ${lifted.expiresAt})` : 'had not started: the file is removed';
-  const where = await target.propose(`portcullis/lift/${o.name}`, found.file, text, `Lift lockdown ${o.name}`, `### Lift lockdown \`${o.name}\`\n\nThe lockdown ${what}.\n`);
-  ctx.stdout.write(`${where}\n`);
+  const lift = liftChange(target.files, o.name, now, 'portcullis lockdown lift', o.base);
+  if (typeof lift === 'string') return usage(ctx, [lift]);
+  const proposed = await target.propose(lift.branch, lift.file, lift.text, lift.title, lift.body);
+  ctx.stdout.write(`${proposed.where}\n`);
   return 0;
-}
-
-interface Listed {
-  readonly name: string;
-  readonly file: string;
-  readonly spec: LockdownSpecData;
-}
-
-function lockdownsIn(files: readonly SourceFile[]): Listed[] {
-  const out: Listed[] = [];
-  for (const f of files) {
-    for (const d of parseAllDocuments(f.text)) {
-      const doc = d.toJS() as { kind?: string; metadata?: { name?: string }; spec?: LockdownSpecData } | null;
-      if (doc?.kind === 'Lockdown' && doc.metadata?.name && doc.spec) out.push({ name: doc.metadata.name, file: f.path, spec: doc.spec });
-    }
-  }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function left(ms: number): string {

@@ -7,12 +7,10 @@ const NOW = new Date('2026-12-01T12:00:00Z');
 const HOUR = 3_600_000;
 
 const trigger: TriggerTemplate = {
-  name: 'login-stuffing',
   key: 'clientNetwork',
-  routes: ['accounts-login'],
   lockdown: { durationMs: HOUR, owner: '@oncall', reviewers: [], reason: 'stuffing from {{network}}', environments: null, actions: [{ type: 'blockNetworks', cidrs: ['{{network}}'] }] },
 };
-const triggers = new Map([[trigger.name, trigger]]);
+const triggers = new Map([['login-stuffing', trigger]]);
 
 function alert(key: string, status: 'firing' | 'resolved' = 'firing', name = 'login-stuffing'): IncidentAlert {
   return {

@@ -3,9 +3,11 @@
  * and with --local (a branch of a plain git checkout); bad flags → clear errors, nothing written;
  * `lockdown list` with time left; `lockdown lift`.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parse } from 'yaml';
 import { GitHubDouble } from '../support/github-double';
-import { TestRepo } from '../support/git-repo';
+import { tempDir, TestRepo } from '../support/git-repo';
 import { runCli } from '../support/cli';
 import { repositoryPolicies } from '../support/bot-fixtures';
 
@@ -31,10 +33,13 @@ afterEach(() => gh.assertClean());
 
 const open = ['lockdown', 'open', '--env', 'prod', '--block', '203.0.113.0/24', '--route', 'accounts-login', '--for', '1h', '--reason', 'stuffing from one /24'];
 
-test('open against GitHub: one PR with a compiling lockdown, its URL printed', async () => {
+test('open against GitHub: one PR with a compiling lockdown, its URL printed, breakglass.opened in the audit trail', async () => {
   process.env.PORTCULLIS_GITHUB_TOKEN = 'ghp_oncall';
-  const r = await runCli([...open, '--repo', 'acme/policies', '--github-url', gh.url, '--tighten', 'login-per-ip=2/minute'], { cwd: checkout.dir, now: NOW });
+  process.env.PORTCULLIS_ACTOR = 'carol';
+  const auditDir = tempDir('portcullis-breakglass-audit-');
+  const r = await runCli([...open, '--repo', 'acme/policies', '--github-url', gh.url, '--tighten', 'login-per-ip=2/minute', '--audit-dir', auditDir], { cwd: checkout.dir, now: NOW });
   delete process.env.PORTCULLIS_GITHUB_TOKEN;
+  delete process.env.PORTCULLIS_ACTOR;
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
   const [pr] = [...gh.pulls.values()];
@@ -49,6 +54,9 @@ test('open against GitHub: one PR with a compiling lockdown, its URL printed', a
     actions: [{ type: 'blockNetworks', cidrs: ['203.0.113.0/24'], routes: ['accounts-login'] }, { type: 'tightenRateLimit', rateLimit: 'login-per-ip', requests: 2, per: 'minute' }],
   });
   expect(pr!.body).toContain('403 for `203.0.113.0/24` on `accounts-login`');
+  const lines = readdirSync(path.join(auditDir, 'cli')).flatMap((f) => readFileSync(path.join(auditDir, 'cli', f), 'utf8').trim().split('\n'));
+  const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => x.kind === 'breakglass.opened');
+  expect(records).toEqual([expect.objectContaining({ actor: 'carol', pr: pr!.number, url: r.out.trim(), environment: 'prod', lockdown: expect.stringMatching(/^breakglass-/) })]);
 });
 
 test('bad flags: every error at once, nothing written', async () => {
