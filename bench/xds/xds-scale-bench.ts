@@ -185,7 +185,8 @@ export async function runScaleBench(o: ScaleOptions, files: readonly string[], r
   }
 }
 
-const fmt = (v: number | null | undefined, digits = 0, unit = ''): string => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : `${v.toFixed(digits)}${unit}`);
+// n/a: not measured, or no sample at all (the load generator's -1).
+const fmt = (v: number | null | undefined, digits = 0, unit = ''): string => (v === null || v === undefined || Number.isNaN(v) || v < 0 ? 'n/a' : `${v.toFixed(digits)}${unit}`);
 
 /** Medians over the measured rounds. */
 function summary(r: ScaleResult): Record<string, number | null> {
@@ -212,20 +213,24 @@ function summary(r: ScaleResult): Record<string, number | null> {
 
 export function formatScale(results: readonly ScaleResult[]): string {
   const rows = [
-    '| server | variant | routes | clients | initial sync | publish | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS |',
-    `|${' --- |'.repeat(4)}${' ---: |'.repeat(21)}`,
+    '| server | variant | routes | clients | initial sync | publish | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS | notes |',
+    `|${' --- |'.repeat(4)}${' ---: |'.repeat(21)} --- |`,
   ];
   for (const r of results) {
     const o = r.options;
     const s = summary(r);
     const head = `| ${o.server} | ${o.variant} | ${o.routes} | ${o.clients} |`;
     if (r.failure && r.rounds.length === 0) {
-      rows.push(`${head} did not complete: ${r.failure} (synced ${r.synced}, initial sync ${fmt(r.initialSyncSeconds, 2, ' s')}) |`);
+      rows.push(`${head} ${fmt(r.initialSyncSeconds, 2, ' s')} |${' |'.repeat(20)} did not complete: ${r.failure} (synced ${r.synced}) |`);
       continue;
     }
     const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}` : 'n/a';
+    // Rounds or a storm that did not reach every client within the timeout say so.
+    const short = r.rounds.map((x, i) => (x.acked < o.clients ? `round ${i + 1}: ${x.acked}/${o.clients} ACKed within ${o.timeoutSeconds} s` : '')).filter(Boolean);
+    if (r.storm && r.storm.synced < o.clients) short.push(`storm: ${Math.max(0, r.storm.synced)}/${o.clients} resynced within ${o.timeoutSeconds} s`);
+    if (r.failure) short.push(r.failure);
     rows.push(
-      `${head} ${fmt(r.initialSyncSeconds, 2, ' s')} | ${fmt(s['publish'], 0, ' ms')} | ${fmt(s['p50'], 0, ' ms')} | ${fmt(s['p99'], 0, ' ms')} | ${fmt(s['last'], 0, ' ms')} | ${fmt((s['bytes'] ?? NaN) / 1024, 1, ' KiB')} | ${fmt(((s['bytes'] ?? NaN) / r.routeTableBytes) * 100, 1, '%')} | ${fmt(s['routePushes'], 2)} | ${fmt(s['otherPushes'])} | ${loop} | ${fmt(r.rssBeforeClientsMiB, 0, ' MiB')} | ${fmt(r.rssWithClientsMiB, 0, ' MiB')} | ${fmt(r.rssPerClientKiB, 1, ' KiB')} | ${fmt(s['before'], 0, ' MiB')} | ${fmt(s['after'], 0, ' MiB')} | ${fmt(s['serverCpu'], 0, ' ms')} | ${fmt(s['loadgenCpu'], 0, ' ms')} | ${fmt(r.storm?.p50Ms, 0, ' ms')} | ${fmt(r.storm?.p99Ms, 0, ' ms')} | ${fmt(r.storm?.lastMs, 0, ' ms')} | ${fmt(r.loadgenRssMiB, 0, ' MiB')} |${r.failure ? ` (${r.failure})` : ''}`,
+      `${head} ${fmt(r.initialSyncSeconds, 2, ' s')} | ${fmt(s['publish'], 0, ' ms')} | ${fmt(s['p50'], 0, ' ms')} | ${fmt(s['p99'], 0, ' ms')} | ${fmt(s['last'], 0, ' ms')} | ${fmt((s['bytes'] ?? NaN) / 1024, 1, ' KiB')} | ${fmt(((s['bytes'] ?? NaN) / r.routeTableBytes) * 100, 1, '%')} | ${fmt(s['routePushes'], 2)} | ${fmt(s['otherPushes'])} | ${loop} | ${fmt(r.rssBeforeClientsMiB, 0, ' MiB')} | ${fmt(r.rssWithClientsMiB, 0, ' MiB')} | ${fmt(r.rssPerClientKiB, 1, ' KiB')} | ${fmt(s['before'], 0, ' MiB')} | ${fmt(s['after'], 0, ' MiB')} | ${fmt(s['serverCpu'], 0, ' ms')} | ${fmt(s['loadgenCpu'], 0, ' ms')} | ${fmt(r.storm?.p50Ms, 0, ' ms')} | ${fmt(r.storm?.p99Ms, 0, ' ms')} | ${fmt(r.storm?.lastMs, 0, ' ms')} | ${fmt(r.loadgenRssMiB, 0, ' MiB')} | ${short.join('; ')} |`,
     );
   }
   return rows.join('\n');
@@ -238,9 +243,11 @@ export function formatRatios(results: readonly ScaleResult[]): string {
     const g = results.find((r) => r.options.server === 'go-control-plane' && !r.failure && r.options.variant === p.options.variant && r.options.routes === p.options.routes && r.options.clients === p.options.clients);
     if (!g) continue;
     const [a, b] = [summary(p), summary(g)];
-    const ratio = (x: number | null | undefined, y: number | null | undefined): string => (x == null || y == null || !y ? 'n/a' : `${(x / y).toFixed(2)}×`);
+    const ratio = (x: number | null | undefined, y: number | null | undefined): string => (x == null || y == null || !(y > 0) || !(x > 0) ? 'n/a' : `${(x / y).toFixed(2)}×`);
+    const complete = (r: ScaleResult): boolean => r.rounds.every((x) => x.acked === r.options.clients);
+    const stormed = (r: ScaleResult): boolean => r.storm !== null && r.storm.synced === r.options.clients;
     rows.push(
-      `| ${p.options.variant} | ${p.options.routes} | ${p.options.clients} | ${ratio(a['p50'], b['p50'])} | ${ratio(a['p99'], b['p99'])} | ${ratio(a['last'], b['last'])} | ${ratio(a['bytes'], b['bytes'])} | ${ratio(p.rssPerClientKiB, g.rssPerClientKiB)} | ${ratio(a['after'], b['after'])} | ${ratio(p.storm?.lastMs, g.storm?.lastMs)} |`,
+      `| ${p.options.variant} | ${p.options.routes} | ${p.options.clients} | ${complete(p) && complete(g) ? `${ratio(a['p50'], b['p50'])} | ${ratio(a['p99'], b['p99'])} | ${ratio(a['last'], b['last'])} | ${ratio(a['bytes'], b['bytes'])}` : 'n/a (a round did not reach every client) | | |'} | ${ratio(p.rssPerClientKiB, g.rssPerClientKiB)} | ${ratio(a['after'], b['after'])} | ${stormed(p) && stormed(g) ? ratio(p.storm?.lastMs, g.storm?.lastMs) : 'n/a'} |`,
     );
   }
   return rows.join('\n');
