@@ -79,6 +79,12 @@ async function startMonitor(files: Record<string, string>): Promise<string> {
   return `http://127.0.0.1:${(monitorServer.address() as AddressInfo).port}`;
 }
 
+/** The double's only webhook goes to the (possibly restarted) bot. */
+function hookToBot(): void {
+  gh.webhooks.length = 0;
+  gh.addWebhook({ url: `${bot.url}/hooks/github`, secret: SECRET });
+}
+
 beforeAll(async () => {
   gh = await new GitHubDouble({ tokens: { [BOT_TOKEN]: 'portcullis-bot[bot]', ghp_alice: 'alice', ghp_mallory: 'mallory' } }).start();
   collaboratorPermissions(gh).set('mallory', 'read');
@@ -92,7 +98,7 @@ beforeAll(async () => {
   };
   botOptions = { workDir, audit: teeSink(writer, audit), timeline, githubWebhookSecret: SECRET, monitor: { url: monitorUrl }, deployWorkflow: 'deploy.yml', cloudIntervalMs: 0 };
   bot = await startTestBot(gh, botOptions);
-  gh.webhook = { url: `${bot.url}/hooks/github`, secret: SECRET };
+  hookToBot();
 }, 60_000);
 
 afterAll(async () => {
@@ -165,7 +171,7 @@ test('a bad signature is 401 and nothing else; a delivery already handled is not
   // A restarted bot (same work dir) still knows the deliveries it handled.
   await bot.stop();
   bot = await startTestBot(gh, botOptions);
-  gh.webhook = { url: `${bot.url}/hooks/github`, secret: SECRET };
+  hookToBot();
   const replayed = await post(good, 'redelivery-1');
   expect(((await replayed.json()) as any).result).toBe('duplicate');
   expect(records.length).toBe(before + 1);
