@@ -12,7 +12,7 @@ import { decide, type Action, type BotPull, type TriggerTemplate } from './decid
 import { branchFor, commentMarker, fileFor, incidentName, type PrMarker } from './incident';
 import { compileWithOverlay, instantiate, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
 import { prBody, prTitle } from './pr-body';
-import type { PolicyRepo } from './repo';
+import type { BotRepo } from './repo';
 import { statusOf } from './github';
 import { KeyedQueue } from './keyed-queue';
 
@@ -27,7 +27,7 @@ export interface BotLog {
 }
 
 export interface BotDeps {
-  readonly repo: PolicyRepo;
+  readonly repo: BotRepo;
   readonly now: () => Date;
   readonly log: BotLog;
   readonly audit?: AuditSink;

@@ -17,6 +17,9 @@ export interface RepoRef {
   readonly folder: string;
 }
 
+/** What the alert handler uses of a repository: PolicyRepo's public face without its GitHub client (bot/local-repo.ts is the git-only one). */
+export type BotRepo = Omit<PolicyRepo, 'gh'>;
+
 /* eslint-disable @typescript-eslint/no-explicit-any */
 export class PolicyRepo {
   /** Blobs never change: their text is cached by sha. */

@@ -14,7 +14,7 @@ import { housekeep } from './housekeeping';
 import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
 import { createReceiver, type ReceiverAuth } from './receiver';
-import { PolicyRepo } from './repo';
+import { PolicyRepo, type BotRepo } from './repo';
 import { compilableFiles, readTriggers } from './trigger-interim';
 
 export interface BotServiceOptions {
@@ -22,7 +22,8 @@ export interface BotServiceOptions {
   readonly port?: number;
   readonly workDir: string;
   readonly auth: ReceiverAuth;
-  readonly github: {
+  /** Required unless `repo` is given. */
+  readonly github?: {
     readonly baseUrl: string;
     readonly owner: string;
     readonly repo: string;
@@ -31,6 +32,8 @@ export interface BotServiceOptions {
     readonly retryAfterBaseMs?: number;
     readonly maxRetryAfterSeconds?: number;
   };
+  /** Instead of `github`: a repository reached another way (bot/local-repo.ts); no housekeeping PRs then. */
+  readonly repo?: BotRepo;
   readonly base?: string;
   readonly folder?: string;
   readonly now?: () => Date;
@@ -57,12 +60,17 @@ export interface BotService {
   stop(): Promise<void>;
 }
 
+async function gitHubRepo(o: BotServiceOptions, metrics: ReturnType<typeof createBotMetrics>): Promise<PolicyRepo> {
+  if (!o.github) throw new Error('the bot needs a GitHub repository (github) or a local one (repo)');
+  const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
+  return new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
+}
+
 export async function startBotService(o: BotServiceOptions): Promise<BotService> {
   const registry = new Registry();
   const metrics = createBotMetrics(registry);
   const now = o.now ?? (() => new Date());
-  const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
-  const repo = new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
+  const repo = o.repo ?? (await gitHubRepo(o, metrics));
   const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, triggers: readTriggers, compilable: compilableFiles, describePlan: o.describePlan });
   const journal = await Journal.open(o.workDir);
 
@@ -99,8 +107,8 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const interval = o.replayIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void replay(), interval) : null;
   timer?.unref();
-  const tidy = () => housekeep(repo, now());
-  const houseInterval = o.housekeepingIntervalMs ?? 600_000;
+  const tidy = async () => (repo instanceof PolicyRepo ? housekeep(repo, now()) : { pull: null, removed: [] });
+  const houseInterval = repo instanceof PolicyRepo ? (o.housekeepingIntervalMs ?? 600_000) : 0;
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();
 
