@@ -48,6 +48,11 @@ export class LocalPolicyRepo implements BotRepo {
   private readonly blobs = new Map<string, string>();
   private lastFiles: { commit: string; files: SourceFile[] } | null = null;
   private saving: Promise<void> = Promise.resolve();
+  /**
+   * Branches ensured but not yet written: created with their first commit, so a branch never shows
+   * up (to a user, or to `demo:attack`) pointing at the base with the lockdown not in it yet.
+   */
+  private readonly pending = new Map<string, string>();
 
   private constructor(
     /** The checkout (or bare repository) lockdown branches are created in. */
@@ -94,6 +99,10 @@ export class LocalPolicyRepo implements BotRepo {
   }
 
   async branchHead(branch: string): Promise<string | null> {
+    return (await this.refHead(branch)) ?? this.pending.get(branch) ?? null;
+  }
+
+  private refHead(branch: string): Promise<string | null> {
     return git(this.dir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`]).catch(() => null);
   }
 
@@ -121,16 +130,18 @@ export class LocalPolicyRepo implements BotRepo {
   }
 
   async fileOn(branch: string, file: string): Promise<{ text: string; sha: string } | null> {
-    const line = await git(this.dir, ['ls-tree', `refs/heads/${branch}`, '--', file]).catch(() => '');
+    const head = await this.branchHead(branch);
+    const line = head ? await git(this.dir, ['ls-tree', head, '--', file]).catch(() => '') : '';
     const m = /^\d+ blob ([0-9a-f]+)\t/.exec(line);
     if (!m) return null;
     return { text: await this.blob(m[1]!), sha: m[1]! };
   }
 
   async ensureBranch(branch: string, sha: string, reset: boolean): Promise<void> {
-    const head = await this.branchHead(branch);
-    if (head === null) await git(this.dir, ['update-ref', `refs/heads/${branch}`, sha, ZERO_SHA]);
-    else if (reset && head !== sha) await git(this.dir, ['update-ref', `refs/heads/${branch}`, sha, head]);
+    const head = await this.refHead(branch);
+    if (head === null) {
+      if (reset || !this.pending.has(branch)) this.pending.set(branch, sha);
+    } else if (reset && head !== sha) await git(this.dir, ['update-ref', `refs/heads/${branch}`, sha, head]);
   }
 
   async writeFile(branch: string, file: string, text: string | null, message: string, sha?: string): Promise<string> {
@@ -138,10 +149,12 @@ export class LocalPolicyRepo implements BotRepo {
     if (!head) throw Object.assign(new Error(`branch ${branch} not found`), { status: 404 });
     if (sha !== undefined && (await this.fileOn(branch, file))?.sha !== sha) throw conflict(`${file} on ${branch} changed since it was read`);
     const commit = await commitFileOn(this.dir, head, file, text, message);
-    // Compare-and-swap on the head read above: a concurrent writer makes this fail, not vanish.
-    await git(this.dir, ['update-ref', `refs/heads/${branch}`, commit, head]).catch((e: Error) => {
+    // Compare-and-swap on the head read above (all zeros: the branch is created now): a concurrent writer makes this fail, not vanish.
+    const old = (await this.refHead(branch)) === null ? ZERO_SHA : head;
+    await git(this.dir, ['update-ref', `refs/heads/${branch}`, commit, old]).catch((e: Error) => {
       throw conflict(`${branch} moved while writing ${file}: ${e.message.split('\n')[0]}`);
     });
+    this.pending.delete(branch);
     const open = this.state.pulls.find((p) => p.branch === branch && p.state === 'open');
     if (open) {
       open.head = commit;
@@ -157,7 +170,7 @@ export class LocalPolicyRepo implements BotRepo {
     const reachable = head !== p.openedOn && (await git(this.dir, ['merge-base', '--is-ancestor', head, baseHead]).then(() => true, () => false));
     const when = this.now().toISOString();
     if (reachable) Object.assign(p, { head, state: 'closed', merged: true, closedAt: when, mergedAt: when });
-    else if (!(await this.branchHead(p.branch))) Object.assign(p, { state: 'closed', closedAt: when });
+    else if (!(await this.refHead(p.branch))) Object.assign(p, { state: 'closed', closedAt: when });
     else if (head !== p.head) p.head = head;
     else return false;
     return true;
@@ -203,8 +216,9 @@ export class LocalPolicyRepo implements BotRepo {
     if (fields.title !== undefined) p.title = fields.title;
     if (fields.state === 'closed' && p.state === 'open') {
       // Closing a local proposal deletes its branch (that is also how a person closes one).
-      const head = await this.branchHead(p.branch);
+      const head = await this.refHead(p.branch);
       if (head) await git(this.dir, ['update-ref', '-d', `refs/heads/${p.branch}`, head]);
+      this.pending.delete(p.branch);
       Object.assign(p, { state: 'closed', closedAt: this.now().toISOString() });
     }
     await this.save(p);

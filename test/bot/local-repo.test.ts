@@ -125,3 +125,19 @@ test('a branch deleted unmerged is a closed proposal: not proposed again during 
   expect(pull).toEqual(expect.objectContaining({ state: 'closed', merged: false }));
   expect(await local.commentMarkers(pull.number)).toHaveLength(1);
 });
+
+test('a branch appears only with its first commit: never at the base without the lockdown in it', async () => {
+  const branch = 'portcullis/lockdown/appears-with-commit';
+  const base = world.repo.head();
+  await local.ensureBranch(branch, base, false);
+  expect(branches()).not.toContain(branch); // a user merging now would merge nothing
+  expect(await local.branchHead(branch)).toBe(base);
+  const commit = await local.writeFile(branch, 'policies/lockdowns/x.yaml', '# x\n', 'lockdown x');
+  expect(branches()).toContain(branch);
+  expect(world.repo.git('rev-parse', `${branch}^`)).toBe(base);
+  expect(await local.fileOn(branch, 'policies/lockdowns/x.yaml')).toEqual({ text: '# x\n', sha: expect.stringMatching(/^[0-9a-f]{40}$/) });
+  // A stale write (the blob it replaces changed) is a conflict, like GitHub's 409.
+  await expect(local.writeFile(branch, 'policies/lockdowns/x.yaml', '# y\n', 'again', 'f'.repeat(40))).rejects.toMatchObject({ status: 409 });
+  expect(world.repo.head(branch)).toBe(commit);
+  world.repo.git('branch', '-D', branch);
+});
