@@ -5,6 +5,7 @@
  * a real Envoy answers 403 to the /24 while other clients keep 200. Repeats find the same branch;
  * a merged proposal is not proposed again while in force; a branch deleted unmerged is "closed".
  */
+import { runBot } from '../../cli/commands/bot';
 import { planMarkdownForFiles } from '../../cli/commands/plan';
 import { compileWithOverlay } from '../../bot/lockdown-file';
 import { LocalPolicyRepo } from '../../bot/local-repo';
@@ -14,6 +15,7 @@ import { formatDiagnostic } from '../../compiler/result';
 import { readPolicyFilesAt } from '../../sources';
 import { signBody } from '../../xds-server/http/webhook';
 import { alertPayload, deliver, HOOK_AUTH, quietLog } from '../support/bot-fixtures';
+import { captureCli } from '../support/cli';
 import { call, createPolicyWorld, startServerInProcess, waitInSync, WEBHOOK_SECRET, type PolicyWorld } from '../support/e2e';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { tempDir } from '../support/git-repo';
@@ -140,4 +142,22 @@ test('a branch appears only with its first commit: never at the base without the
   await expect(local.writeFile(branch, 'policies/lockdowns/x.yaml', '# y\n', 'again', 'f'.repeat(40))).rejects.toMatchObject({ status: 409 });
   expect(world.repo.head(branch)).toBe(commit);
   world.repo.git('branch', '-D', branch);
+});
+
+test('portcullis bot takes --repo or --local-repo, exactly one; a directory that is not a git repository is a usage error', async () => {
+  const base = { base: 'main', path: 'policies', host: '127.0.0.1', port: 0, workDir: tempDir('portcullis-local-bot-cli-'), cooldown: '6h', githubUrl: 'https://api.github.com', hookTokenFile: undefined };
+  process.env.PORTCULLIS_HOOK_TOKEN = 'local-cli-test-token';
+  try {
+    for (const [o, message] of [
+      [{ repo: 'acme/policies', localRepo: world.repo.dir }, 'give --repo OWNER/NAME (GitHub pull requests) or --local-repo DIR'],
+      [{}, 'give --repo OWNER/NAME (GitHub pull requests) or --local-repo DIR'],
+      [{ localRepo: tempDir('portcullis-not-git-') }, 'not a git repository'],
+    ] as const) {
+      const c = captureCli();
+      expect(await runBot(c.ctx, { ...base, ...o })).toBe(2);
+      expect(c.err()).toContain(message);
+    }
+  } finally {
+    delete process.env.PORTCULLIS_HOOK_TOKEN;
+  }
 });
