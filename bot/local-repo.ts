@@ -65,10 +65,10 @@ export class LocalPolicyRepo implements BotRepo {
 
   /** Opens `dir` (must be a git repository with `base`); pull records live in `stateDir`. */
   static async open(dir: string, o: { base: string; folder: string; stateDir: string; now?: () => Date }): Promise<LocalPolicyRepo> {
-    const top = await git(dir, ['rev-parse', '--absolute-git-dir']).catch((e: Error) => {
+    await git(dir, ['rev-parse', '--git-dir']).catch((e: Error) => {
       throw new Error(`--local-repo ${dir}: not a git repository (${e.message.split('\n')[0]})`);
     });
-    const ref: RepoRef = { owner: 'local', repo: path.basename(path.dirname(top)), base: o.base, folder: o.folder };
+    const ref: RepoRef = { owner: 'local', repo: path.basename(path.resolve(dir)), base: o.base, folder: o.folder };
     await mkdir(path.join(o.stateDir, 'pulls'), { recursive: true });
     const text = await readFile(path.join(o.stateDir, 'local-pulls.json'), 'utf8').catch(() => null);
     const state = text ? (JSON.parse(text) as State) : { next: 1, pulls: [] };
