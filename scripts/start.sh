@@ -63,12 +63,16 @@ fi
 pids=()
 names=()
 cleanup() {
-  trap - EXIT INT TERM HUP
+  # Nothing may interrupt the cleanup: a second SIGTERM (the process group signalled twice, the
+  # watcher below) or a write to a reader that is gone (SIGPIPE) used to kill this shell half-way,
+  # leaving the children running.
+  trap '' EXIT INT TERM HUP PIPE
+  set +e
   [ -n "$watcher" ] && kill "$watcher" 2>/dev/null
   say "stopping"
-  # Each child runs in its own process group (setsid): signal the groups, then wait for them.
+  # Each child runs in its own process group (setsid): signal the groups, wait ≤ 3 s, then SIGKILL.
   for pid in "${pids[@]+"${pids[@]}"}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
+  for _ in $(seq 30); do
     alive=0
     for pid in "${pids[@]+"${pids[@]}"}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     [ "$alive" = 0 ] && break
@@ -105,8 +109,9 @@ bot_up() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -X POST "htt
 # say: the listener port, the rate-limit service's gRPC port, the upstreams.
 mapfile -t FROM_POLICIES < <(node dist/demo/preflight.js --root "$REPO/policies" --fleet "$FLEET" --xds-port "$XDS_PORT" --http-port "$HTTP_PORT" \
   --admin-port "$ADMIN_PORT" --control-port "$CONTROL_PORT" --bot-port "$BOT_PORT" --prometheus-port "$PROM_PORT" --alertmanager-port "$AM_PORT" \
-  --redis-port "$REDIS_PORT" --ratelimit-http-port "$RL_HTTP_PORT" --ratelimit-debug-port "$RL_DEBUG_PORT" --ratelimit-metrics-port "$RL_METRICS_PORT"; echo "rc=$?")
-[ "${FROM_POLICIES[-1]}" = "rc=0" ] || { say "not started: ports in use or policies do not compile (above)"; exit 1; }
+  --redis-port "$REDIS_PORT" --ratelimit-http-port "$RL_HTTP_PORT" --ratelimit-debug-port "$RL_DEBUG_PORT" --ratelimit-metrics-port "$RL_METRICS_PORT" \
+  && echo "rc=0" || echo "rc=1")
+[ "${FROM_POLICIES[${#FROM_POLICIES[@]}-1]:-}" = "rc=0" ] || { say "not started: ports in use or policies do not compile (above)"; exit 1; }
 LISTENER_PORT=${FROM_POLICIES[0]}
 RL_GRPC_PORT=${FROM_POLICIES[1]}
 ENV_NAME=${FROM_POLICIES[2]}

@@ -115,6 +115,7 @@ test('a port held by another Envoy (SO_REUSEPORT) stops the demo before it start
     expect(out).toContain(`port ${held} (Envoy admin, 127.0.0.1) is not free: held by pid ${squatter.proc.pid} (`);
     expect(out).toMatch(/held by pid \d+ \(\S*envoy -c /);
     expect(out).not.toContain('demo upstreams (logs');
+    expect(out).toContain('not started: ports in use or policies do not compile (above)');
     expect(r.status).toBe(1);
   } finally {
     await squatter.stop();
@@ -176,7 +177,14 @@ describe('npm start, then demo:attack, then SIGINT to the npm process alone', ()
 
     process.kill(npm.pid, 'SIGINT'); // the npm process only, not its group
     await waitFor('npm to exit', () => !npm!.running, 20_000, 100);
+    // A second signal during the cleanup (a test runner stopping the group) must not cut it short:
+    // it used to kill start.sh half-way and leave Prometheus, the server and the bot running.
+    await waitFor('the cleanup to start', () => output.includes('stopping'), 10_000, 20);
+    try {
+      process.kill(-npm.pid, 'SIGTERM');
+    } catch {
+      // the cleanup was already done: nothing left in the group
+    }
     await waitFor('every demo port free', () => allFree(all), 15_000, 200);
-    expect(output).toContain('stopping');
   });
 });
