@@ -19,14 +19,15 @@ import { monitorEvidence } from './evidence';
 import { GitHubEvents } from './events';
 import { deliveryLog, githubHookHandler } from './github-hooks';
 import { createReceiver, type ReceiverAuth } from './receiver';
-import { PolicyRepo } from './repo';
+import { PolicyRepo, type BotRepo } from './repo';
 
 export interface BotServiceOptions {
   readonly host?: string;
   readonly port?: number;
   readonly workDir: string;
   readonly auth: ReceiverAuth;
-  readonly github: {
+  /** Required unless `repo` is given. */
+  readonly github?: {
     readonly baseUrl: string;
     readonly owner: string;
     readonly repo: string;
@@ -35,6 +36,8 @@ export interface BotServiceOptions {
     readonly retryAfterBaseMs?: number;
     readonly maxRetryAfterSeconds?: number;
   };
+  /** Instead of `github`: a repository reached another way (bot/local-repo.ts); no housekeeping PRs then. */
+  readonly repo?: BotRepo;
   readonly base?: string;
   readonly folder?: string;
   readonly now?: () => Date;
@@ -73,12 +76,17 @@ export interface BotService {
   stop(): Promise<void>;
 }
 
+async function gitHubRepo(o: BotServiceOptions, metrics: ReturnType<typeof createBotMetrics>): Promise<PolicyRepo> {
+  if (!o.github) throw new Error('the bot needs a GitHub repository (github) or a local one (repo)');
+  const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
+  return new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
+}
+
 export async function startBotService(o: BotServiceOptions): Promise<BotService> {
   const registry = new Registry();
   const metrics = createBotMetrics(registry);
   const now = o.now ?? (() => new Date());
-  const gh = await connectGitHub({ ...o.github, log: o.log, metrics: { requests: metrics.githubRequests, seconds: metrics.githubSeconds } });
-  const repo = new PolicyRepo(gh, { owner: o.github.owner, repo: o.github.repo, base: o.base ?? 'main', folder: o.folder ?? 'policies' });
+  const repo = o.repo ?? (await gitHubRepo(o, metrics));
   const evidence = o.monitor ? monitorEvidence({ ...o.monitor, log: o.log }) : undefined;
   const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence });
   const cloud = o.deployWorkflow ? new CloudWindow({ repo, workDir: o.workDir, workflow: o.deployWorkflow, log: o.log }) : null;
@@ -152,7 +160,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
 }
 
 /** POST /hooks/github when a webhook secret is configured (deliveries handled are kept in the work dir). */
-async function githubWebhooks(o: BotServiceOptions, repo: PolicyRepo, now: () => Date, cloud: CloudWindow | null) {
+async function githubWebhooks(o: BotServiceOptions, repo: BotRepo, now: () => Date, cloud: CloudWindow | null) {
   if (!o.githubWebhookSecret) return undefined;
   const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
   const deliveries = await deliveryLog(path.join(o.workDir, 'github-deliveries.log'));

@@ -178,7 +178,8 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
   const bot = program
     .command('bot')
     .description('the lockdown bot: Alertmanager webhook (POST /hooks/alertmanager) → one lockdown pull request per incident (docs/incident-response.md)')
-    .requiredOption('--repo <owner/name>', 'GitHub policy repository')
+    .option('--repo <owner/name>', 'GitHub policy repository')
+    .option('--local-repo <dir>', 'local mode instead of --repo: lockdown branches in this git checkout, merged with git (no GitHub)')
     .option('--base <branch>', 'branch lockdowns are proposed against (the one the control server follows)', 'main')
     .option('--path <folder>', 'policy folder inside the repository', 'policies')
     .option('--host <host>', 'listen address', '127.0.0.1')

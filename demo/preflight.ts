@@ -3,16 +3,15 @@
  * Envoy binds its listeners with SO_REUSEPORT, so a second Envoy on the same port would silently
  * share it (requests alternating between two configurations); a plain bind here fails instead, and
  * the message names the port, what the demo wanted it for, and the process holding it.
- * On success prints the Envoy listener port of the fleet's environment (read from the policies).
+ * The upstreams, the listener and the rate-limit service's gRPC port come from the policies (the
+ * fleet's environment); on success they are printed for start.sh (see main).
  *
- * Run: node dist/demo/preflight.js [--root policies] [--fleet edge-dev] --xds-port 18000
- *      --http-port 18001 --admin-port 9901 --control-port 9100
+ * Run: node dist/demo/preflight.js [--root policies] [--fleet edge-dev] [--xds-port 18000] ...
  */
 import { createServer } from 'node:net';
 import { compileDirectory } from '../sources';
 import { formatDiagnostic } from '../compiler/result';
 import { portOwners } from './port-owner';
-import { BUNDLED_UPSTREAMS } from './upstreams';
 
 export interface DemoPort {
   readonly what: string;
@@ -42,6 +41,26 @@ export async function busyPorts(ports: readonly DemoPort[]): Promise<string[]> {
   return problems;
 }
 
+/** The ports `npm start` uses besides the environment's (scripts/start.sh passes each; defaults in README). */
+const DEMO_PORTS: readonly (readonly [flag: string, what: string, fallback: number])[] = [
+  ['--control-port', 'demo upstreams control', 9100],
+  ['--xds-port', 'control server xDS', 18000],
+  ['--http-port', 'control server HTTP', 18001],
+  ['--admin-port', 'Envoy admin', 9901],
+  ['--bot-port', 'lockdown bot (local mode)', 18002],
+  ['--prometheus-port', 'Prometheus', 9090],
+  ['--alertmanager-port', 'Alertmanager', 9093],
+  ['--redis-port', 'Redis (rate-limit counters)', 16379],
+  ['--ratelimit-http-port', 'rate-limit service HTTP', 18080],
+  ['--ratelimit-debug-port', 'rate-limit service debug', 16070],
+  ['--ratelimit-metrics-port', 'rate-limit service Prometheus (off, bound explicitly)', 16071],
+];
+
+/**
+ * What start.sh needs from the policies, one line each: the listener port; the rate-limit service's
+ * gRPC port ('' when the environment has none); the environment's name; the demo upstreams as
+ * `service=address:port@tier`.
+ */
 async function main(argv: readonly string[]): Promise<number> {
   const opt = (name: string, fallback: string): string => {
     const i = argv.indexOf(name);
@@ -58,21 +77,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`preflight: no Environment lists fleet ${fleet}\n`);
     return 1;
   }
+  const upstreams = env.services.flatMap((s) => s.endpoints.map((e) => ({ service: s.name, address: e.address, port: e.port, tier: e.tier })));
+  const rls = env.rateLimitService;
   const ports: DemoPort[] = [
-    ...BUNDLED_UPSTREAMS.map((u) => ({ what: `demo upstream ${u.service} tier ${u.tier ?? 0}`, host: u.address, port: u.port })),
-    { what: 'demo upstreams control', host: '127.0.0.1', port: Number(opt('--control-port', '9100')) },
-    { what: 'control server xDS', host: '127.0.0.1', port: Number(opt('--xds-port', '18000')) },
-    { what: 'control server HTTP', host: '127.0.0.1', port: Number(opt('--http-port', '18001')) },
-    { what: 'Envoy admin', host: '127.0.0.1', port: Number(opt('--admin-port', '9901')) },
+    ...upstreams.map((u) => ({ what: `demo upstream ${u.service} tier ${u.tier}`, host: u.address, port: u.port })),
+    ...DEMO_PORTS.map(([flag, what, fallback]) => ({ what, host: '127.0.0.1', port: Number(opt(flag, String(fallback))) })),
     { what: `Envoy listener of environment ${env.name}`, host: env.listener.address, port: env.listener.port },
+    ...(rls ? [{ what: `rate-limit service gRPC of environment ${env.name}`, host: rls.address, port: rls.port }] : []),
   ];
   const problems = await busyPorts(ports);
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`${p}\n`);
-    process.stderr.write('stop what holds these ports (an earlier `npm start`?) or choose other ports (PORTCULLIS_XDS_PORT, PORTCULLIS_HTTP_PORT, PORTCULLIS_ADMIN_PORT)\n');
+    process.stderr.write('stop what holds these ports (an earlier `npm start`?) or choose other ports (PORTCULLIS_*_PORT, README "npm start")\n');
     return 1;
   }
-  process.stdout.write(`${env.listener.port}\n`);
+  process.stdout.write(`${env.listener.port}\n${rls?.port ?? ''}\n${env.name}\n${upstreams.map((u) => `${u.service}=${u.address}:${u.port}@${u.tier}`).join(' ')}\n`);
   return 0;
 }
 

@@ -2,7 +2,9 @@
  * Demo upstreams for `npm start` and the end-to-end tests: small node:http servers that answer with
  * JSON naming the service and the endpoint (address:port) that answered, so a curl through Envoy
  * shows where a request went. `/healthz` answers 200 until the endpoint is set unhealthy, which is
- * how failover is shown (tier 1 takes over when tier 0's health check fails).
+ * how failover is shown (tier 1 takes over when tier 0's health check fails). The accounts service's
+ * `POST /login` answers 401 unless the body is the demo login ({"user":"demo","password":"demo"}):
+ * failed logins are what `npm run demo:attack` sends.
  *
  * Run: node dist/demo/upstreams.js [--control-port 9100] [service=address:port[@tier] ...]
  * (default: the bundled policies' services). Control: curl -X POST 127.0.0.1:9100/down/9101 | /up/9101
@@ -45,17 +47,30 @@ export const BUNDLED_UPSTREAMS: readonly UpstreamSpec[] = [
   { service: 'catalog', address: '127.0.0.1', port: 9301, tier: 0 },
 ];
 
+/** The demo's one valid login (accounts `POST /login`): anything else answers 401, as a failed login does. */
+export const DEMO_LOGIN = { user: 'demo', password: 'demo' } as const;
+
+function demoLoginOk(body: string): boolean {
+  try {
+    const v = JSON.parse(body) as { user?: unknown; password?: unknown };
+    return v.user === DEMO_LOGIN.user && v.password === DEMO_LOGIN.password;
+  } catch {
+    return false;
+  }
+}
+
 export async function startUpstream(spec: UpstreamSpec): Promise<Upstream> {
   let healthy = true;
   let requests = 0;
   let probes = 0;
   let endpoint = '';
   const server: Server = createServer((req, res) => {
-    // Drain the body so keep-alive connections stay usable; bodies are not echoed.
-    req.resume();
-    req.on('end', () => answer(req, res));
+    // Read the body (the first few KiB: a login's credentials) so keep-alive connections stay usable; bodies are not echoed.
+    let body = '';
+    req.on('data', (c: Buffer) => (body.length < 4096 ? (body += c.toString('utf8')) : undefined));
+    req.on('end', () => answer(req, res, body));
   });
-  const answer = (req: IncomingMessage, res: ServerResponse): void => {
+  const answer = (req: IncomingMessage, res: ServerResponse, reqBody: string): void => {
     const url = new URL(req.url ?? '/', 'http://upstream');
     if (url.pathname === '/healthz') {
       probes++;
@@ -63,6 +78,10 @@ export async function startUpstream(spec: UpstreamSpec): Promise<Upstream> {
       return void res.end(JSON.stringify({ service: spec.service, endpoint, healthy }) + '\n');
     }
     requests++;
+    if (spec.service === 'accounts' && url.pathname === '/login' && req.method === 'POST' && !demoLoginOk(reqBody)) {
+      res.writeHead(401, { 'content-type': 'application/json', 'x-upstream-endpoint': endpoint, 'x-upstream-service': spec.service });
+      return void res.end(JSON.stringify({ service: spec.service, endpoint, error: 'bad credentials' }) + '\n');
+    }
     const body = {
       service: spec.service,
       endpoint,

@@ -3,14 +3,15 @@
  * fleet limit (envoyproxy/ratelimit + Redis) at a fixed request rate. The policy is compiled by the
  * product's compiler and run as a static bootstrap; the service reads the same RateLimitConfig
  * from a file (the server serves it over xDS in production; the per-request path is the same).
- * Reports p50/p99 per route. Measures only: never fails on a figure. Usage:
+ * Reports p50/p99 per route, the load average, and the CPU time each process spent on each route's
+ * run (the client's from process.cpuUsage, the others' from /proc). Measures only: never fails on a figure. Usage:
  *   npx ts-node --transpile-only bench/ratelimit/latency-bench.ts [--rate 200] [--seconds 10]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, Agent } from 'node:http';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { compileSources } from '../../compiler';
@@ -101,6 +102,16 @@ async function measure(port: number, urlPath: string): Promise<number[]> {
   return out;
 }
 
+/** CPU milliseconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 
 async function main(): Promise<void> {
@@ -137,10 +148,15 @@ async function main(): Promise<void> {
     await until('ratelimit service', async () => (await fetch(`http://127.0.0.1:${rlHttp}/healthcheck`)).status === 200);
     await until('envoy', async () => (await fetch(`http://127.0.0.1:${admin}/ready`)).status === 200);
     console.log(`${RATE} requests/s for ${SECONDS} s per route, one Envoy (1 worker), keep-alive, limits never reached`);
-    console.log('route   p50 ms  p99 ms  max ms');
+    console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (1/5/15 min)`);
+    console.log('route   p50 ms  p99 ms  max ms   CPU ms: client  envoy  ratelimit  redis');
+    const [redis, ratelimit, envoy] = children.map((c) => c.pid);
     for (const route of ['none', 'local', 'fleet']) {
+      const cpu0 = [process.cpuUsage(), cpuMsOf(envoy), cpuMsOf(ratelimit), cpuMsOf(redis)] as const;
       const ms = (await measure(listener, `/${route}`)).sort((a, b) => a - b);
-      console.log(`${route.padEnd(6)} ${pct(ms, 50).toFixed(3).padStart(7)} ${pct(ms, 99).toFixed(3).padStart(7)} ${(ms[ms.length - 1] as number).toFixed(3).padStart(7)}`);
+      const client = process.cpuUsage(cpu0[0]);
+      const cpu = [(client.user + client.system) / 1000, cpuMsOf(envoy) - cpu0[1], cpuMsOf(ratelimit) - cpu0[2], cpuMsOf(redis) - cpu0[3]].map((v) => v.toFixed(0));
+      console.log(`${route.padEnd(6)} ${pct(ms, 50).toFixed(3).padStart(7)} ${pct(ms, 99).toFixed(3).padStart(7)} ${(ms[ms.length - 1] as number).toFixed(3).padStart(7)}   ${cpu[0]!.padStart(13)} ${cpu[1]!.padStart(6)} ${cpu[2]!.padStart(10)} ${cpu[3]!.padStart(6)}`);
     }
     // Proof the fleet route really asked the service (a service error would fail open, unseen).
     const stats = await (await fetch(`http://127.0.0.1:${admin}/stats?filter=portcullis_fleet_allow`)).text();

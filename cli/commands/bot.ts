@@ -10,12 +10,15 @@ import { AuditWriter, buildTimeline, queryTrail, renderMarkdown } from '../../au
 import { parseDuration } from '../../compiler/duration';
 import type { GitHubAuth } from '../../bot/github';
 import type { ReceiverAuth } from '../../bot/receiver';
+import { LocalPolicyRepo } from '../../bot/local-repo';
 import { startBotService } from '../../bot/service';
 import { untilStopSignal, type CliContext } from '../context';
 import { planMarkdownForFiles } from './plan';
 
 export interface BotOptions {
-  readonly repo: string;
+  readonly repo?: string;
+  /** Local mode: lockdown branches in this git checkout instead of GitHub pull requests (bot/local-repo.ts). */
+  readonly localRepo?: string;
   readonly githubUrl: string;
   readonly base: string;
   readonly path: string;
@@ -81,11 +84,12 @@ export function hookAuthFrom(o: Pick<BotOptions, 'hookTokenFile' | 'hookPassword
 
 export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.EventEmitter = process): Promise<number> {
   const usage = (m: string) => (ctx.stderr.write(`portcullis bot: ${m}\n`), 2);
-  const [owner, repo, ...rest] = o.repo.split('/');
+  if (!o.repo === !o.localRepo) return usage('give --repo OWNER/NAME (GitHub pull requests) or --local-repo DIR (branches of a local checkout), one of them');
+  const [owner, repo, ...rest] = (o.repo ?? 'local/repo').split('/');
   if (!owner || !repo || rest.length) return usage(`--repo: "${o.repo}" is not OWNER/NAME`);
   const cooldownMs = parseDuration(o.cooldown);
   if (cooldownMs === null) return usage(`--cooldown: "${o.cooldown}" is not a duration (e.g. 6h)`);
-  const gh = githubAuthFrom(o);
+  const gh: Parsed<GitHubAuth | null> = o.localRepo ? { ok: true, value: null } : githubAuthFrom(o);
   if (!gh.ok) return usage(gh.error);
   const hook = hookAuthFrom(o);
   if (!hook.ok) return usage(hook.error);
@@ -97,6 +101,8 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
   if (audit instanceof Error) return usage(`--audit-dir: ${audit.message}`);
   const logger = pino({ level: o.logLevel ?? 'info', base: { service: 'portcullis-bot' }, timestamp: pino.stdTimeFunctions.isoTime });
   const log = { info: (f: Record<string, unknown>, m: string) => logger.info(f, m), warn: (f: Record<string, unknown>, m: string) => logger.warn(f, m) };
+  const local = o.localRepo ? await LocalPolicyRepo.open(path.resolve(ctx.cwd, o.localRepo), { base: o.base, folder: o.path, stateDir: workDir }).catch((e: Error) => e) : undefined;
+  if (local instanceof Error) return usage(local.message);
   const service = await startBotService({
     host: o.host,
     port: o.port,
@@ -110,7 +116,7 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     ...(o.monitorUrl ? { monitor: { url: o.monitorUrl, ...(process.env.PORTCULLIS_MONITOR_AUTHORIZATION ? { authorization: process.env.PORTCULLIS_MONITOR_AUTHORIZATION } : {}) } } : {}),
     ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}),
     auth: hook.value,
-    github: { baseUrl: o.githubUrl, owner, repo, auth: gh.value },
+    ...(local ? { repo: local } : { github: { baseUrl: o.githubUrl, owner, repo, auth: gh.value! } }),
     base: o.base,
     folder: o.path,
     log,
@@ -122,7 +128,7 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     ctx.stderr.write(`portcullis bot: ${service.message}\n`);
     return 1;
   }
-  logger.info({ url: service.url, repo: o.repo, base: o.base, githubHooks: Boolean(webhookSecret.value) }, `bot listening: POST /hooks/alertmanager${webhookSecret.value ? ', POST /hooks/github' : ''}`);
+  logger.info({ url: service.url, repo: o.repo ?? local?.dir, base: o.base, githubHooks: Boolean(webhookSecret.value) }, `bot listening: POST /hooks/alertmanager${webhookSecret.value ? ', POST /hooks/github' : ''}`);
   await untilStopSignal(signals);
   await service.stop();
   await audit.close();

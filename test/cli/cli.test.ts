@@ -126,12 +126,13 @@ describe('plan', () => {
     const repo = policyRepo('plan-fleet-repo');
     const limits = join(repo, 'policies', 'rate-limits.yaml');
     const text = readFileSync(limits, 'utf8');
-    // The first limit becomes a fleet limit failing closed; every environment gets a service.
+    // The first limit becomes a fleet limit failing closed; every environment has a service (the bundled ones do already).
     const fleet = text.replace(/(\n  key: [^\n]+)/, '$1\n  scope: fleet\n  onServiceFailure: deny');
     expect(fleet).not.toBe(text);
     writeFileSync(limits, fleet);
     const envs = join(repo, 'policies', 'environments.yaml');
-    writeFileSync(envs, readFileSync(envs, 'utf8').replace(/\n  fleets: \[([a-z-]+)\]/g, '\n  fleets: [$1]\n  rateLimitService: { address: 127.0.0.1, port: 8081 }'));
+    const envText = readFileSync(envs, 'utf8');
+    if (!envText.includes('rateLimitService')) writeFileSync(envs, envText.replace(/\n  fleets: \[([a-z-]+)\]/g, '\n  fleets: [$1]\n  rateLimitService: { address: 127.0.0.1, port: 8081 }'));
     git(repo, 'commit', '-qam', 'a fleet limit');
 
     const r = await run(['plan', '--base', 'HEAD~1', '--head', 'HEAD', '--repo', repo]);
@@ -139,7 +140,7 @@ describe('plan', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.scope: "?instance"? → "?fleet"?/);
     expect(r.out).toMatch(/~ routes\[[a-z0-9-]+\]\.rateLimits\[[a-z0-9-]+\]\.onServiceFailure: "?allow"? → "?deny"?/);
-    expect(r.out).toMatch(/envoy edge-prod: .*rate-limit service: \+portcullis-prod/);
+    expect(r.out).toMatch(/envoy edge-prod: .*rate-limit service: [+~]portcullis-prod/); // new, or changed when prod has fleet limits already
   });
 
   it('shows what a commit changes per environment and fleet', async () => {

@@ -10,15 +10,17 @@ import { runStatus } from '../../cli/commands/status';
 import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { captureCli } from '../support/cli';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, pushCommit, serverStatus, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { call, pushCommit, serverStatus, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startE2eFleet, type E2eFleet } from '../support/e2e-fleet';
 import { lockdownFile } from '../support/policies';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(90_000);
 
+let fleet: E2eFleet;
 let world: PolicyWorld;
-let server: Awaited<ReturnType<typeof startServerInProcess>>;
+let server: E2eFleet['server'];
 let envoy: EnvoyProcess;
 /**
  * Test hook: when set, every route configuration gets a virtual host with a regex Envoy refuses (RE2
@@ -54,18 +56,13 @@ async function status(): Promise<{ code: number; out: string }> {
 }
 
 beforeAll(async () => {
-  world = await createPolicyWorld();
   // No Envoy validation here: these tests need the fleet itself to NACK (envoy-validation.test.ts has it on).
-  server = await startServerInProcess(world, { transformResources: badRouteHook, envoyBinary: null });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-guards-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
+  fleet = await startE2eFleet('e2e-guards-1', { transformResources: badRouteHook, envoyBinary: null });
+  ({ world, server, envoy } = fleet);
 });
 
 afterAll(async () => {
-  await envoy?.stop();
-  await server?.stop();
-  await world?.close();
+  await fleet?.close();
 });
 
 test('a lockdown the fleet NACKs is shown NOT ENFORCED, naming the node; status exits 1', async () => {

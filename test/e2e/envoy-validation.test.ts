@@ -4,46 +4,29 @@
  * at a policy file:line), so the connected Envoy never sees it and never NACKs; good commits still
  * go through, checked.
  */
-import type { EnvoyResources } from '../../compiler/envoy/resources';
-import { envoyBinary, startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { createPolicyWorld, pushCommit, serverStatus, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
-import { freePort } from '../support/ports';
+import { envoyBinary, type EnvoyProcess } from '../support/envoy';
+import { pushCommit, serverStatus, waitInSync, type PolicyWorld } from '../support/e2e';
+import { badClusterHook, extraRoute, startE2eFleet, type E2eFleet } from '../support/e2e-fleet';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(90_000);
 
+let fleet: E2eFleet;
 let world: PolicyWorld;
-let server: Awaited<ReturnType<typeof startServerInProcess>>;
+let server: E2eFleet['server'];
 let envoy: EnvoyProcess;
-let injectBadCluster = false;
-
 /** When set, every fleet gets a cluster Envoy refuses (a negative connect timeout). */
-function badClusterHook(r: EnvoyResources): EnvoyResources {
-  if (!injectBadCluster) return r;
-  const bad = { name: 'e2e-rejected', type: 'STATIC', connect_timeout: '-1s', load_assignment: { cluster_name: 'e2e-rejected', endpoints: [] } };
-  return { ...r, clusters: [...r.clusters, { name: 'e2e-rejected', version: 'bad-0001', value: bad }].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-}
-
-async function metric(series: string): Promise<number> {
-  const text = await (await fetch(`${server.http.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
-
-const route = (prefix: string): string => `apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: extra }\nspec:\n  path: { prefix: ${prefix} }\n  service: catalog\n`;
+let injectBadCluster = false;
+const metric = async (series: string) => (await fleet.metric(series)) ?? NaN;
+const route = extraRoute;
 
 beforeAll(async () => {
-  world = await createPolicyWorld();
-  server = await startServerInProcess(world, { transformResources: badClusterHook, envoyBinary: envoyBinary() });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-validate-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
+  fleet = await startE2eFleet('e2e-validate-1', { transformResources: badClusterHook(() => injectBadCluster), envoyBinary: envoyBinary() });
+  ({ world, server, envoy } = fleet);
 });
 
 afterAll(async () => {
-  await envoy?.stop();
-  await server?.stop();
-  await world?.close();
+  await fleet?.close();
 });
 
 test('a configuration Envoy would refuse is refused before publishing, with Envoy’s reason at a policy position; the fleet never NACKs', async () => {

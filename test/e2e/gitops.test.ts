@@ -3,55 +3,30 @@
  * invalid commit changes nothing (not one failed request), and a resource Envoy rejects is reported
  * with Envoy's error and is not sent again.
  */
-import type { EnvoyResources } from '../../compiler/envoy/resources';
 import type { ControlServer } from '../../cli/control-server';
-import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, pushCommit, serverStatus, startServerInProcess, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
+import type { EnvoyProcess } from '../support/envoy';
+import { call, pushCommit, serverStatus, steadyLoad, waitInSync, type PolicyWorld } from '../support/e2e';
+import { badClusterHook, extraRoute, startE2eFleet, type E2eFleet } from '../support/e2e-fleet';
 import { lockdownFile } from '../support/policies';
-import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(60_000);
 
+let fleet: E2eFleet;
 let world: PolicyWorld;
 let server: ControlServer;
 let envoy: EnvoyProcess;
 /** Test hook: when set, the server adds a cluster Envoy refuses (negative connect timeout). */
 let injectBadCluster = false;
-
-function badClusterHook(r: EnvoyResources): EnvoyResources {
-  if (!injectBadCluster) return r;
-  const bad = {
-    name: 'e2e-rejected',
-    type: 'STATIC',
-    connect_timeout: '-1s',
-    load_assignment: { cluster_name: 'e2e-rejected', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 9 } } } }] }] },
-  };
-  return { ...r, clusters: [...r.clusters, { name: 'e2e-rejected', version: 'bad-0001', value: bad }].sort((a, b) => (a.name < b.name ? -1 : 1)) };
-}
-
-const extraRoute = (prefix: string): string =>
-  `apiVersion: portcullis.dev/v1\nkind: Route\nmetadata: { name: extra }\nspec:\n  path: { prefix: ${prefix} }\n  service: catalog\n`;
-
-/** One sample of the server's /metrics, by its exact series text. */
-async function metric(series: string): Promise<number | undefined> {
-  const text = await (await fetch(`${server.http.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+const metric = (series: string) => fleet.metric(series);
 
 beforeAll(async () => {
-  world = await createPolicyWorld();
-  server = await startServerInProcess(world, { transformResources: badClusterHook });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-gitops-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
+  fleet = await startE2eFleet('e2e-gitops-1', { transformResources: badClusterHook(() => injectBadCluster) });
+  ({ world, server, envoy } = fleet);
 });
 
 afterAll(async () => {
-  await envoy?.stop();
-  await server?.stop();
-  await world?.close();
+  await fleet?.close();
 });
 
 test('a pushed commit changes what Envoy enforces (commit → enforcement time printed)', async () => {
@@ -87,7 +62,7 @@ test('an invalid commit is refused: Envoy stays on the last good config with 0 f
   const good = server.follower.status().served!;
   const versionsBefore = await envoy.versions();
   const load = steadyLoad(world.ports.listener, '/catalog', { maxRequests: 600, maxMs: 8000, xff: '192.0.2.60' });
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('the load running', () => load.result.sent >= 10, 5000, 10);
   const { commit: bad } = await pushCommit(
     world,
     server.http.url,
@@ -101,7 +76,9 @@ test('an invalid commit is refused: Envoy stays on the last good config with 0 f
   expect(status.policy.served!.commit).toBe(good.commit);
   expect(status.policy.rejected!.stage).toBe('compile');
   expect(status.policy.rejected!.errors.some((e) => e.file === 'policies/routes.yaml' && e.line > 0)).toBe(true);
-  await new Promise((r) => setTimeout(r, 1000));
+  // Requests after the refusal, counted rather than timed: they must all still succeed.
+  const sentAtRefusal = load.result.sent;
+  await waitFor('requests after the refusal', () => load.result.sent >= sentAtRefusal + 20, 5000, 10);
   load.stop();
   const result = await load.done;
   expect(result.sent).toBeGreaterThan(20);
@@ -131,18 +108,18 @@ test('a resource Envoy rejects is reported with its error detail and not re-sent
   expect(await metric('portcullis_xds_nacks_total{type="cluster",fleet="e2e-delta"}')).toBe(1);
   // Envoy rejected exactly once, the server does not send that version again, and Envoy keeps serving its last good config.
   await waitFor('Envoy counting the rejection', async () => Number(await envoy.stat('cluster_manager.cds.update_rejected')) === rejectedBefore + 1);
-  const clusterPushes = await metric('portcullis_xds_pushes_total{type="cluster",variant="delta"}');
-  await new Promise((r) => setTimeout(r, 2000));
-  expect(Number(await envoy.stat('cluster_manager.cds.update_rejected'))).toBe(rejectedBefore + 1);
-  expect(await metric('portcullis_xds_pushes_total{type="cluster",variant="delta"}')).toBe(clusterPushes);
   expect((await call(world.ports.listener, '/catalog', { xff: '192.0.2.70' })).status).toBe(200);
 
-  // A good commit after the bad one brings the node back in sync.
+  // A good commit after the bad one brings the node back in sync. It is also the barrier for "not
+  // re-sent" (instead of a fixed wait): had the server re-sent the rejected version before this
+  // commit was served, Envoy would have rejected it again (update_rejected + 2, a second NACK).
   injectBadCluster = false;
   const { commit: next } = await pushCommit(world, server.http.url, { 'policies/extra.yaml': extraRoute('/extra-2') }, 'commit without the bad cluster');
   const status = await waitInSync(server.http.url, 'e2e-delta');
   const node = status.nodes.find((n) => n.id === 'e2e-gitops-1')!;
   expect(node.servedCommit).toBe(next);
+  expect(Number(await envoy.stat('cluster_manager.cds.update_rejected'))).toBe(rejectedBefore + 1);
+  expect(await metric('portcullis_xds_nacks_total{type="cluster",fleet="e2e-delta"}')).toBe(1);
   // The refused cluster set is gone: Envoy holds the cluster version the server serves now.
   const clusters = node.types.find((t) => t.type === 'cluster')!;
   expect(clusters.ackedVersion).toBe(clusters.servedVersion);

@@ -8,6 +8,7 @@ import { makePki } from '../support/certs';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { call, createPolicyWorld, serverStatus, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
 import { freePort } from '../support/ports';
+import { waitFor } from '../support/processes';
 
 jest.setTimeout(60_000);
 
@@ -43,8 +44,8 @@ test('an Envoy with a fleet client certificate gets its config over mTLS; one wi
   expect((await call(world.ports.listener, '/catalog')).json?.service).toBe('catalog');
   const status = await waitInSync(server.http.url, 'e2e-delta');
   expect(status.nodes.map((n) => n.id)).toEqual(['e2e-mtls-1']);
-  // Give the certificate-less Envoy time for several connection attempts.
-  await new Promise((r) => setTimeout(r, 3000));
+  // Several connection attempts of the certificate-less Envoy, counted by its xDS cluster (not timed).
+  await waitFor('3 refused xDS connections', async () => Number(await withoutCert.stat('cluster.xds_cluster.upstream_cx_total')) >= 3, 20_000, 100);
   expect((await fetch(`${withoutCert.adminUrl}/ready`)).status).toBe(503);
   // Not connected_state: with TLS 1.3 the client finishes its handshake before the server checks
   // its certificate, so Envoy can read "connected" for a moment before the stream is refused. What
