@@ -11,13 +11,13 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MonitorMetrics } from './metrics';
-import { RedisReplyError, type RedisClient, type RedisReply } from './redis';
+import type { RedisConnection, RedisReply } from './redis-connection';
 import { QUERY_LIMITS, type TriggerState, type WindowName } from './trigger-state';
 import type { HeavyHitter } from './space-saving';
 import type { WindowQuery } from './window';
 
 export interface FleetShareOptions {
-  readonly redis: RedisClient;
+  readonly redis: RedisConnection;
   /** This replica's name (unique in the fleet): lease owner and temporary key names. */
   readonly replica: string;
   /** Prefix of every Redis key (default `portcullis:monitor`). */
@@ -145,7 +145,7 @@ export class FleetShare {
     let replies: RedisReply[];
     try {
       replies = await this.opts.redis.pipeline(cmds);
-      const bad = replies.find((r) => r instanceof RedisReplyError);
+      const bad = replies.find((r) => r instanceof Error);
       if (bad) throw bad;
     } catch (e) {
       this.opts.metrics.fleetMergeErrors.inc();

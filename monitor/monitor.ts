@@ -15,7 +15,7 @@ import { DEFAULT_EVIDENCE, EnvironmentMonitor, type EvidenceSizing } from './env
 import { createMonitorMetrics, type MonitorMetrics } from './metrics';
 import type { AccessEntry } from './als-decode';
 import { FleetShare } from './fleet-share';
-import { parseRedisUrl, RedisClient } from './redis';
+import { parseRedisUrl, RedisConnection } from './redis-connection';
 import type { TriggerState } from './trigger-state';
 
 export interface MonitorOptions {
@@ -261,7 +261,7 @@ function fleetShare(o: FleetMergeOptions | null, metrics: MonitorMetrics, logger
   if (!o) return null;
   const target = parseRedisUrl(o.redisUrl);
   if (typeof target === 'string') throw new Error(`fleet merge: ${target}`);
-  const redis = new RedisClient(target);
+  const redis = new RedisConnection(target);
   const replica = o.replica ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   logger.info({ redis: `${target.host}:${target.port}`, replica }, 'fleet merge: triggers evaluate the traffic of every replica through Redis');
   return new FleetShare({ redis, replica, metrics, logger, ...(o.prefix ? { prefix: o.prefix } : {}) });

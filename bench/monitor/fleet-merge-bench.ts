@@ -14,7 +14,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { compileSources } from '../../compiler';
 import { createMonitor, type Monitor } from '../../monitor/monitor';
-import { RedisClient } from '../../monitor/redis';
+import { RedisConnection } from '../../monitor/redis-connection';
 import { accessEntry } from './als-encode';
 
 const flag = (name: string, fallback: number): number => {
@@ -73,7 +73,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Redis INFO fields as numbers. */
-async function info(redis: RedisClient): Promise<Map<string, number>> {
+async function info(redis: RedisConnection): Promise<Map<string, number>> {
   const text = String(await redis.command('INFO'));
   return new Map(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), Number(l.slice(l.indexOf(':') + 1))]));
 }
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   if (!compiled.ok) throw new Error(compiled.errors.map((e) => e.message).join('\n'));
   const port = await freePort();
   const server = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const redis = new RedisClient({ host: '127.0.0.1', port });
+  const redis = new RedisConnection({ host: '127.0.0.1', port });
   try {
     for (let i = 0; i < 100 && !(await redis.command('PING').then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
     const clock = { now: T0 };

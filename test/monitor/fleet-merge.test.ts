@@ -11,7 +11,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { accessEntry } from '../../bench/monitor/als-encode';
 import { createMonitor, type Monitor } from '../../monitor/monitor';
-import { parseRedisUrl, RedisClient } from '../../monitor/redis';
+import { parseRedisUrl, RedisConnection, type RedisTarget } from '../../monitor/redis-connection';
 import { RedisProcess } from '../support/ratelimit-service';
 import { policy, T0 } from './policy';
 
@@ -139,7 +139,7 @@ test('Redis keys carry a TTL and buckets keep a bounded number of keys', async (
     a.monitor.ingest('edge-prod', 'portcullis/prod', Array.from({ length: 1000 }, (_, i) => accessEntry({ startMs: clock, route: 'login', status: 401, clientIp: `${1 + round}.${Math.floor(i / 250)}.${i % 250}.1` })));
     await a.monitor.evaluate();
   }
-  const client = new RedisClient({ host: '127.0.0.1', port: redis.port });
+  const client = new RedisConnection({ host: '127.0.0.1', port: redis.port });
   try {
     const keys = (await client.command('KEYS', 'test:bounded:*')) as string[];
     expect(keys.length).toBeGreaterThan(0);
@@ -196,6 +196,23 @@ test('the Redis URL is checked when the monitor starts', () => {
   expect(() => createMonitor({ registry: new Registry(), logger: pino({ level: 'silent' }), alertmanager: null, fleetMerge: { redisUrl: 'redis://h/x' } })).toThrow('fleet merge: the database must be a number: redis://h/x');
 });
 
+test('the password and database of the Redis URL are used', async () => {
+  const admin = new RedisConnection({ host: '127.0.0.1', port: redis.port });
+  const url = (auth: string) => parseRedisUrl(`redis://${auth}127.0.0.1:${redis.port}/2`) as RedisTarget;
+  const good = new RedisConnection(url(':s%40cret@'));
+  const bad = new RedisConnection(url(':wrong@'));
+  try {
+    await admin.command('CONFIG', 'SET', 'requirepass', 's@cret'); // admin stays authenticated
+    await expect(bad.command('PING')).rejects.toThrow(/cannot connect to Redis at 127.0.0.1:\d+: WRONGPASS/);
+    await good.command('SET', 'test:auth', 'in db 2');
+    expect(await admin.command('GET', 'test:auth')).toBeNull(); // db 0
+    expect(String(await good.command('CLIENT', 'INFO'))).toContain(' db=2 ');
+  } finally {
+    await admin.command('CONFIG', 'SET', 'requirepass', '');
+    for (const c of [admin, good, bad]) c.close();
+  }
+});
+
 test('the Redis client gives up on a server that does not answer or answers garbage, and reconnects', async () => {
   const sockets: Socket[] = [];
   let answer: ((s: Socket) => void) | null = null;
@@ -204,14 +221,21 @@ test('the Redis client gives up on a server that does not answer or answers garb
     s.on('data', () => answer?.(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = new RedisClient({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, 300);
+  const client = new RedisConnection({ host: '127.0.0.1', port: (server.address() as AddressInfo).port }, 300);
   try {
     await expect(client.command('PING')).rejects.toThrow('Redis did not answer within 300 ms');
     answer = (s) => s.write('?what\r\n');
-    await expect(client.command('PING')).rejects.toThrow('unexpected Redis reply byte');
+    await expect(client.command('PING')).rejects.toThrow(/cannot connect to Redis at 127.0.0.1:\d+: Unknown RESP type 63/);
     answer = (s) => s.write('+PONG\r\n');
     await expect(client.command('PING')).resolves.toBe('PONG');
-    expect(sockets).toHaveLength(3); // each failure dropped the connection
+    expect(sockets.length).toBe(3); // each failure dropped the connection
+    // A connection Redis closes between exchanges is not reopened in the background (no retry
+    // loop during an outage): the next exchange opens it.
+    sockets[2]?.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(sockets.length).toBe(3);
+    await expect(client.command('PING')).resolves.toBe('PONG');
+    expect(sockets.length).toBe(4);
   } finally {
     client.close();
     for (const s of sockets) s.destroy();
