@@ -262,6 +262,8 @@ test('a credential-stuffing burst becomes one lockdown PR; merged, Envoy enforce
       `alert received → PR opened: ${s(at.alertReceived, at.prOpened)} (target ≤ 2 s)`,
       `merge → Envoy enforcing: ${s(at.merge, at.enforcing)} (target ≤ 1 s)`,
       `expiry → Envoy back to normal: ${s(expiry, at.backToNormal)}`,
+      // Where alert → PR goes: the bot's GitHub calls (ms after the alert reached it, and how long the double took).
+      `GitHub calls alert → PR: ${gh.calls.filter((c) => c.at >= at.alertReceived && c.at <= at.prOpened).map((c) => `${c.operation}@+${c.at - at.alertReceived}(${c.ms})`).join(' ')}`,
     ].join('\n'),
   );
 });
