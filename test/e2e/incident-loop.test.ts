@@ -58,8 +58,6 @@ const INCIDENT = `orders-stuffing/e2e/${ATTACK_NET}`;
 const NODES = ['e2e-loop-delta', 'e2e-loop-sotw'];
 const BOT_TOKEN = 'ghs_e2e_loop_bot';
 const HOOK_TOKEN = 'e2e-loop-alertmanager-token';
-/** The bot's GitHub webhook secret (pull_request, pull_request_review → review.submitted, pr.merged). */
-const GITHUB_HOOK_SECRET = 'e2e-loop-github-hook-secret';
 const OWNER_REPO = 'acme/policies';
 
 let world: PolicyWorld;
@@ -135,7 +133,8 @@ beforeAll(async () => {
     return a?.status === 200 && b !== null;
   }, 30_000, 100);
   gh.addWebhook({ url: `${httpUrl}/hooks/git`, secret: WEBHOOK_SECRET, events: ['push'] });
-  gh.addWebhook({ url: `${botUrl}/hooks/github`, secret: GITHUB_HOOK_SECRET, events: ['pull_request', 'pull_request_review', 'issue_comment'] });
+  // The bot's hook (pull_request, pull_request_review → pr.merged, review.submitted) has the same secret.
+  gh.addWebhook({ url: `${botUrl}/hooks/github`, secret: WEBHOOK_SECRET, events: ['pull_request', 'pull_request_review', 'issue_comment'] });
 
   envoys = [
     startAdsEnvoy({ nodeId: NODES[0]!, fleet: 'e2e-delta', xdsPort, adminPort: admin1, delta: true, logLevel: 'warn' }),
