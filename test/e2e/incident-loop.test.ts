@@ -332,4 +332,6 @@ test('the trail: alert → incident → PR → review → merge → compiled →
   console.log(`portcullis audit show --incident ${INCIDENT}\n${show.out()}`);
   expect(show.out()).toContain(`#${pr.number}`);
   expect(show.out()).toMatch(/approved by @alice.*merged/s);
+  // The summary line: the Envoys enforced the merge before the lockdown expired (not at the expiry's re-push).
+  expect(show.out().split('\n')[0]).toMatch(/merged [\d:]+ → .*2\/2 e2e Envoys [\d:]+ → .*expired [\d:]+/);
 });
