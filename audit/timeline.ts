@@ -111,7 +111,9 @@ function foldRollouts(xds: readonly StoredRecord[]): Rollout[] {
     if (r.kind === 'xds.pushed') {
       n.pushed.add(type);
       n.firstPush ??= r.time;
-    } else if (r.kind === 'xds.ack') n.acked.set(type, r.time);
+      // The first ACK per type: a later re-push of the same commit (the recompile at a lockdown's
+      // expiry, a reconnect) is not when the commit came into force.
+    } else if (r.kind === 'xds.ack' && !n.acked.has(type)) n.acked.set(type, r.time);
     else if (r.kind === 'xds.nack') n.nacks.push({ type, error: String(r.error) });
   }
   const out: Rollout[] = [];

@@ -84,9 +84,13 @@ export async function commitStatusClient(github: { baseUrl: string; auth: GitHub
 }
 
 /** Starts the bot service of `plan` against the served branch and folder; its journal under `workDir`. */
-export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string; folder: string; workDir: string; logger: Logger; audit?: AuditSink }): Promise<BotService> {
+export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string; folder: string; workDir: string; logger: Logger; audit?: AuditSink; webhookSecret?: Buffer | null }): Promise<BotService> {
   const [{ startBotService }, { planMarkdownForFiles }] = await Promise.all([import('../bot/service'), import('./commands/plan')]);
   const logger = o.logger.child({ component: 'bot' });
+  // The bot's GitHub webhook (POST /hooks/github: reviews, merges) takes the push webhook's secret:
+  // one secret for the repository's two hooks. Spread untyped until the bot's githubWebhookSecret
+  // option is on this branch (it is on the bot branch); startBotService ignores it before that.
+  const githubHook: Record<string, string> = o.webhookSecret ? { githubWebhookSecret: o.webhookSecret.toString('utf8') } : {};
   return startBotService({
     host: plan.host,
     port: plan.port,
@@ -100,5 +104,6 @@ export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string;
     cooldownMs: plan.cooldownMs,
     housekeepingIntervalMs: plan.housekeepingIntervalMs,
     describePlan: (base, head, now) => planMarkdownForFiles(base, head, now),
+    ...githubHook,
   });
 }

@@ -144,7 +144,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     server = await startServer(ctx, o, p, logger, workDir, audit);
     audit?.attach(server);
     if (gh && p.bot) {
-      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, ...(audit ? { audit: audit.sink } : {}) });
+      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, ...(audit ? { audit: audit.sink } : {}) });
       logger.info({ url: bot.url, repo: `${p.bot.owner}/${p.bot.repo}` }, 'bot listening: POST /hooks/alertmanager');
     }
   } catch (e) {

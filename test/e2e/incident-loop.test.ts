@@ -58,8 +58,6 @@ const INCIDENT = `orders-stuffing/e2e/${ATTACK_NET}`;
 const NODES = ['e2e-loop-delta', 'e2e-loop-sotw'];
 const BOT_TOKEN = 'ghs_e2e_loop_bot';
 const HOOK_TOKEN = 'e2e-loop-alertmanager-token';
-/** The bot's GitHub webhook secret (pull_request, pull_request_review → review.submitted, pr.merged). */
-const GITHUB_HOOK_SECRET = 'e2e-loop-github-hook-secret';
 const OWNER_REPO = 'acme/policies';
 
 let world: PolicyWorld;
@@ -135,7 +133,8 @@ beforeAll(async () => {
     return a?.status === 200 && b !== null;
   }, 30_000, 100);
   gh.addWebhook({ url: `${httpUrl}/hooks/git`, secret: WEBHOOK_SECRET, events: ['push'] });
-  gh.addWebhook({ url: `${botUrl}/hooks/github`, secret: GITHUB_HOOK_SECRET, events: ['pull_request', 'pull_request_review', 'issue_comment'] });
+  // The bot's hook (pull_request, pull_request_review → pr.merged, review.submitted) has the same secret.
+  gh.addWebhook({ url: `${botUrl}/hooks/github`, secret: WEBHOOK_SECRET, events: ['pull_request', 'pull_request_review', 'issue_comment'] });
 
   envoys = [
     startAdsEnvoy({ nodeId: NODES[0]!, fleet: 'e2e-delta', xdsPort, adminPort: admin1, delta: true, logLevel: 'warn' }),
@@ -262,6 +261,8 @@ test('a credential-stuffing burst becomes one lockdown PR; merged, Envoy enforce
       `alert received → PR opened: ${s(at.alertReceived, at.prOpened)} (target ≤ 2 s)`,
       `merge → Envoy enforcing: ${s(at.merge, at.enforcing)} (target ≤ 1 s)`,
       `expiry → Envoy back to normal: ${s(expiry, at.backToNormal)}`,
+      // Where alert → PR goes: the bot's GitHub calls (ms after the alert reached it, and how long the double took).
+      `GitHub calls alert → PR: ${gh.calls.filter((c) => c.at >= at.alertReceived && c.at <= at.prOpened).map((c) => `${c.operation}@+${c.at - at.alertReceived}(${c.ms})`).join(' ')}`,
     ].join('\n'),
   );
 });
@@ -331,4 +332,6 @@ test('the trail: alert → incident → PR → review → merge → compiled →
   console.log(`portcullis audit show --incident ${INCIDENT}\n${show.out()}`);
   expect(show.out()).toContain(`#${pr.number}`);
   expect(show.out()).toMatch(/approved by @alice.*merged/s);
+  // The summary line: the Envoys enforced the merge before the lockdown expired (not at the expiry's re-push).
+  expect(show.out().split('\n')[0]).toMatch(/merged [\d:]+ → .*2\/2 e2e Envoys [\d:]+ → .*expired [\d:]+/);
 });

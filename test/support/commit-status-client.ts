@@ -1,6 +1,7 @@
 /**
  * Test harness: a commit-status client shaped like octokit's `rest.repos.createCommitStatus` that
- * records every call (the bot's GitHub double was not on main when the rollout reporter was built).
+ * records every call, for the rollout reporter's unit tests (coalescing, rate limits, retries); the
+ * end-to-end tests post to the GitHub double instead (test/e2e/audit-trail.test.ts).
  */
 import type { CommitStatusClient } from '../../audit';
 

@@ -38,6 +38,9 @@ const BOT: Person = { name: 'GitHub', email: 'noreply@github.com', date: '' };
 
 export class GitStore {
   readonly dir: string;
+  /** Object sha → type, and blob sha → bytes: git objects are immutable, so both are safe to keep. */
+  private readonly types = new Map<string, string>();
+  private readonly blobs = new Map<string, Buffer>();
 
   constructor() {
     this.dir = mkdtempSync(path.join(tmpdir(), 'github-double-'));
@@ -70,7 +73,14 @@ export class GitStore {
   }
 
   exists(sha: string, type: 'commit' | 'tree' | 'blob'): boolean {
-    return /^[0-9a-f]{40}$/.test(sha) && this.tryGit(['cat-file', '-t', sha]) === type;
+    if (!/^[0-9a-f]{40}$/.test(sha)) return false;
+    // Objects never change: what git said once (or what the double wrote itself) is answered from memory.
+    let known: string | null | undefined = this.types.get(sha);
+    if (known === undefined) {
+      known = this.tryGit(['cat-file', '-t', sha]);
+      if (known !== null) this.types.set(sha, known);
+    }
+    return known === type;
   }
 
   /** Compare-and-swap: moves `ref` to `sha` only if it still points at `old` (null = must not exist). */
@@ -94,11 +104,20 @@ export class GitStore {
   }
 
   writeBlob(content: Buffer): string {
-    return this.git(['hash-object', '-w', '--stdin'], { input: content });
+    const sha = this.git(['hash-object', '-w', '--stdin'], { input: content });
+    this.blobs.set(sha, content);
+    this.types.set(sha, 'blob');
+    return sha;
   }
 
+  /** A blob's bytes; from memory when the double wrote or read it before (one git process less per read). */
   readBlob(sha: string): Buffer {
-    return execFileSync('git', ['cat-file', 'blob', sha], { cwd: this.dir, maxBuffer: 64 * 1024 * 1024 });
+    let content = this.blobs.get(sha);
+    if (!content) {
+      content = execFileSync('git', ['cat-file', 'blob', sha], { cwd: this.dir, maxBuffer: 64 * 1024 * 1024 });
+      this.blobs.set(sha, content);
+    }
+    return content;
   }
 
   commit(sha: string): CommitInfo {

@@ -125,6 +125,15 @@ export class GitHubDouble {
     this.git.remove();
   }
 
+  /** The first webhook; setting it replaces that one (null removes it). */
+  get webhook(): Webhook | null {
+    return this.webhooks[0] ?? null;
+  }
+
+  set webhook(hook: Webhook | null) {
+    this.webhooks.splice(0, this.webhooks.length ? 1 : 0, ...(hook ? [hook] : []));
+  }
+
   /** Adds a repository webhook (e.g. the control server's push hook beside the bot's). */
   addWebhook(hook: Webhook): void {
     this.webhooks.push(hook);
