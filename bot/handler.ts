@@ -163,7 +163,10 @@ export class LockdownBot {
     const pr = await repo.openPull(branch, prTitle(alert, spec, marker.keys), body);
     const openedInMs = Date.now() - ctx.startedAt;
     const ids = { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, commit: commit ?? undefined, environment: alert.environment };
-    if (pr.created) await this.deps.audit?.record('pr.opened', { ...ids, url: pr.url, title: prTitle(alert, spec, marker.keys) });
+    if (pr.created) {
+      await this.deps.audit?.record('incident.opened', { incident: alert.incident, fingerprint: alert.fingerprint, environment: alert.environment, trigger: alert.trigger, key: alert.key || undefined });
+      await this.deps.audit?.record('pr.opened', { ...ids, lockdown: name, url: pr.url, title: prTitle(alert, spec, marker.keys) });
+    }
     await repo.addLabels(pr.number, this.deps.labels ?? ['portcullis', 'lockdown', `severity:${alert.severity || 'warning'}`]);
     await this.requestReviews(ctx, trigger.lockdown.reviewers, file, ids);
     if (commit) await this.compiledStatus(ctx, commit, spec);

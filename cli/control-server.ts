@@ -22,7 +22,7 @@ import { lockdownEnforcement } from './lockdown-enforcement';
 import { createPublisher } from './publish';
 import { DEFAULT_EVIDENCE } from '../monitor/environment-monitor';
 import { monitorRoutes } from '../monitor/http-api';
-import { createMonitor, type Monitor } from '../monitor/monitor';
+import { createMonitor, type FleetMergeOptions, type Monitor } from '../monitor/monitor';
 import { packageVersion } from './package-version';
 import type { AuditSink } from '../audit';
 
@@ -65,6 +65,8 @@ export interface ServeOptions {
     readonly alertmanagerAuthorization?: string | undefined;
     readonly prometheusUrl: string | null;
     readonly evaluateEveryMs?: number | undefined;
+    /** Merge keyed triggers' windows with the other replicas through Redis (null: this replica's view only). */
+    readonly fleetMerge?: FleetMergeOptions | null;
   };
   /** Audit sink (audit/'s AuditSink) for the follower's policy.* and lockdown.* and the streams' xds.* records. */
   readonly audit?: AuditSink;
@@ -135,6 +137,7 @@ function startMonitor(opts: ServeOptions, registry: Registry): Monitor {
     alertmanager: m?.alertmanagerUrl ? { url: m.alertmanagerUrl, authorization: m.alertmanagerAuthorization } : null,
     prometheusUrl: m?.prometheusUrl ?? null,
     ...(m?.evaluateEveryMs ? { evaluateEveryMs: m.evaluateEveryMs } : {}),
+    fleetMerge: m?.fleetMerge ?? null,
   });
 }
 

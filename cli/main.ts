@@ -43,7 +43,6 @@ function alertReceiverOptions(c: Command): Command {
     .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
     .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
     .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', D.cooldown)
-    .option('--webhook-secret-file <file>', 'GitHub webhook secret: enables POST /hooks/github (reviews, merges, /portcullis lift; default: env PORTCULLIS_GITHUB_WEBHOOK_SECRET)')
     .option('--deploy-workflow <file>', 'workflow dispatched when a lockdown that changes AWS rules starts or ends, e.g. deploy.yml (default: none)');
 }
 
@@ -162,6 +161,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--allow-fleet-removal', 'let any commit drop fleets that have connected Envoys (default: only a commit with the Portcullis-Allow-Fleet-Removal trailer)', false)
     .option('--alertmanager-url <url>', 'Alertmanager the monitor posts keyed-trigger alerts to (default: none; env PORTCULLIS_ALERTMANAGER_AUTHORIZATION adds an Authorization header)')
     .option('--prometheus-url <url>', 'Prometheus base URL for graph links in alert annotations')
+    .option('--monitor-redis-url <url>', 'Redis (redis://[:password@]host:port[/db]) through which several replicas merge keyed triggers; one replica posts each incident (docs/monitor.md)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
     .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))
@@ -185,6 +185,7 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--host <host>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port', port, 18002)
     .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
+    .option('--webhook-secret-file <file>', 'GitHub webhook secret: enables POST /hooks/github (reviews, merges, /portcullis lift; default: env PORTCULLIS_GITHUB_WEBHOOK_SECRET)')
     .option('--monitor-url <url>', 'control server whose /monitor/blast-radius gives the PR its would-have-refused figures (auth: env PORTCULLIS_MONITOR_AUTHORIZATION)')
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'));

@@ -12,7 +12,7 @@ import type { AuditSink, CommitStatusClient } from '../audit';
 import type { GitHubAuth } from '../bot/github';
 import type { ReceiverAuth } from '../bot/receiver';
 import type { BotService } from '../bot/service';
-import { githubAuthFrom, hookAuthFrom, type Parsed } from './commands/bot';
+import { githubAuthFrom, hookAuthFrom, incidentTimeline, type Parsed } from './commands/bot';
 import { SERVE_DEFAULTS } from './commands/serve';
 
 /** `portcullis serve` flags of the bot and of GitHub access (cli/main.ts: githubOptions, botOptions). */
@@ -31,6 +31,7 @@ export interface ServeGitHubFlags {
   readonly botHost?: string;
   readonly botPort?: number;
   readonly botHousekeepingInterval?: string;
+  readonly deployWorkflow?: string;
 }
 
 const BOT_DEFAULTS = SERVE_DEFAULTS;
@@ -44,6 +45,8 @@ export interface EmbeddedBotPlan {
   readonly housekeepingIntervalMs: number;
   readonly host: string;
   readonly port: number;
+  /** Dispatched when a lockdown that changes AWS rules starts or ends. */
+  readonly deployWorkflow?: string;
 }
 
 /** The bot's settings from the flags; null without `--bot`; an error message for a bad flag. */
@@ -61,7 +64,7 @@ export function planEmbeddedBot(o: ServeGitHubFlags): Parsed<EmbeddedBotPlan | n
   if (!hook.ok) return hook;
   return {
     ok: true,
-    value: { owner, repo, github: { baseUrl: o.githubUrl ?? BOT_DEFAULTS.githubUrl, auth: auth.value }, hook: hook.value, cooldownMs, housekeepingIntervalMs, host: o.botHost ?? BOT_DEFAULTS.botHost, port: o.botPort ?? BOT_DEFAULTS.botPort },
+    value: { owner, repo, github: { baseUrl: o.githubUrl ?? BOT_DEFAULTS.githubUrl, auth: auth.value }, hook: hook.value, cooldownMs, housekeepingIntervalMs, host: o.botHost ?? BOT_DEFAULTS.botHost, port: o.botPort ?? BOT_DEFAULTS.botPort, ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}) },
   };
 }
 
@@ -84,13 +87,11 @@ export async function commitStatusClient(github: { baseUrl: string; auth: GitHub
 }
 
 /** Starts the bot service of `plan` against the served branch and folder; its journal under `workDir`. */
-export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string; folder: string; workDir: string; logger: Logger; audit?: AuditSink; webhookSecret?: Buffer | null }): Promise<BotService> {
+export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string; folder: string; workDir: string; logger: Logger; audit?: AuditSink; auditDir?: string; webhookSecret?: Buffer | null }): Promise<BotService> {
   const [{ startBotService }, { planMarkdownForFiles }] = await Promise.all([import('../bot/service'), import('./commands/plan')]);
   const logger = o.logger.child({ component: 'bot' });
   // The bot's GitHub webhook (POST /hooks/github: reviews, merges) takes the push webhook's secret:
-  // one secret for the repository's two hooks. Spread untyped until the bot's githubWebhookSecret
-  // option is on this branch (it is on the bot branch); startBotService ignores it before that.
-  const githubHook: Record<string, string> = o.webhookSecret ? { githubWebhookSecret: o.webhookSecret.toString('utf8') } : {};
+  // one secret for the repository's two hooks.
   return startBotService({
     host: plan.host,
     port: plan.port,
@@ -104,6 +105,8 @@ export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string;
     cooldownMs: plan.cooldownMs,
     housekeepingIntervalMs: plan.housekeepingIntervalMs,
     describePlan: (base, head, now) => planMarkdownForFiles(base, head, now),
-    ...githubHook,
+    ...(o.webhookSecret ? { githubWebhookSecret: o.webhookSecret.toString('utf8') } : {}),
+    ...(plan.deployWorkflow ? { deployWorkflow: plan.deployWorkflow } : {}),
+    ...(o.auditDir ? { timeline: incidentTimeline(o.auditDir) } : {}),
   });
 }

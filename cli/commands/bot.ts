@@ -82,6 +82,14 @@ export function hookAuthFrom(o: Pick<BotOptions, 'hookTokenFile' | 'hookPassword
   return { ok: true, value: { kind: 'basic', username: o.hookUser, password: password.value } };
 }
 
+/** The incident's timeline in markdown from the trail under `auditDir` (null before any record): appended to its PR when it ends. */
+export function incidentTimeline(auditDir: string): (incident: string) => Promise<string | null> {
+  return async (incident) => {
+    const records = await queryTrail(auditDir, { incident });
+    return records.length ? renderMarkdown(buildTimeline(records).steps, `incident ${incident}`) : null;
+  };
+}
+
 export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.EventEmitter = process): Promise<number> {
   const usage = (m: string) => (ctx.stderr.write(`portcullis bot: ${m}\n`), 2);
   if (!o.repo === !o.localRepo) return usage('give --repo OWNER/NAME (GitHub pull requests) or --local-repo DIR (branches of a local checkout), one of them');
@@ -108,10 +116,7 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     port: o.port,
     workDir,
     audit,
-    timeline: async (incident) => {
-      const records = await queryTrail(auditDir, { incident });
-      return records.length ? renderMarkdown(buildTimeline(records).steps, `incident ${incident}`) : null;
-    },
+    timeline: incidentTimeline(auditDir),
     ...(webhookSecret.value ? { githubWebhookSecret: webhookSecret.value } : {}),
     ...(o.monitorUrl ? { monitor: { url: o.monitorUrl, ...(process.env.PORTCULLIS_MONITOR_AUTHORIZATION ? { authorization: process.env.PORTCULLIS_MONITOR_AUTHORIZATION } : {}) } } : {}),
     ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}),

@@ -10,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import { parseDuration } from '../../compiler/duration';
 import { untilStopSignal, type CliContext } from '../context';
 import type { FsyncPolicy } from '../../audit';
+import { parseRedisUrl } from '../../monitor/redis-connection';
 import type { ServeAudit } from '../audit-wiring';
 import type { ControlServer } from '../control-server';
 import { findEnvoyBinary } from '../../xds-server/envoy-validate';
@@ -45,6 +46,8 @@ export interface ServeCommandOptions extends ServeGitHubFlags {
   readonly replicaId?: string;
   readonly alertmanagerUrl?: string;
   readonly prometheusUrl?: string;
+  /** Redis through which several replicas merge keyed triggers' windows (docs/monitor.md). */
+  readonly monitorRedisUrl?: string;
 }
 
 export const SERVE_DEFAULTS = {
@@ -95,6 +98,8 @@ async function parseServeFlags(o: ServeCommandOptions): Promise<Parsed<ParsedSer
   if (tlsFlags !== 0 && tlsFlags !== 3) return fail('--tls-cert, --tls-key and --tls-client-ca go together (mTLS for xDS)');
   if (o.envoyBin !== undefined && !existsSync(o.envoyBin)) return fail(`--envoy-bin: ${o.envoyBin} does not exist`);
   if (o.envoyBin !== undefined && o.envoyValidate === false) return fail('--envoy-bin and --no-envoy-validate contradict each other');
+  const redis = o.monitorRedisUrl === undefined ? null : parseRedisUrl(o.monitorRedisUrl);
+  if (typeof redis === 'string') return fail(`--monitor-redis-url: ${redis}`);
   // Loaded only when GitHub is used: the bot's modules (octokit) take a second to load.
   const gh = o.bot || o.githubStatusRepo ? await import('../serve-bot') : null;
   const bot = gh?.planEmbeddedBot(o) ?? { ok: true, value: null };
@@ -144,7 +149,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     server = await startServer(ctx, o, p, logger, workDir, audit);
     audit?.attach(server);
     if (gh && p.bot) {
-      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, ...(audit ? { audit: audit.sink } : {}) });
+      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, ...(audit && auditDir ? { audit: audit.sink, auditDir: path.resolve(ctx.cwd, auditDir) } : {}) });
       logger.info({ url: bot.url, repo: `${p.bot.owner}/${p.bot.repo}` }, 'bot listening: POST /hooks/alertmanager');
     }
   } catch (e) {
@@ -186,6 +191,7 @@ async function startServer(ctx: CliContext, o: ServeCommandOptions, p: ParsedSer
       // A bearer token or basic credentials for an Alertmanager behind a proxy: from the environment, never a flag.
       alertmanagerAuthorization: process.env.PORTCULLIS_ALERTMANAGER_AUTHORIZATION || undefined,
       prometheusUrl: o.prometheusUrl ?? null,
+      fleetMerge: o.monitorRedisUrl ? { redisUrl: o.monitorRedisUrl } : null,
     },
   });
 }

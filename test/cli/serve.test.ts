@@ -11,6 +11,7 @@ import { TestRepo, tempDir } from '../support/git-repo';
 import { basePolicies } from '../support/policies';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
+import { RedisProcess } from '../support/ratelimit-service';
 
 test.each([
   ['5s', 5000],
@@ -29,6 +30,7 @@ test.each([
   [{ pollInterval: 'soon' }, '--poll-interval: "soon" is not a duration'],
   [{ webhookSecretFile: '/nonexistent/secret' }, '--webhook-secret-file: ENOENT'],
   [{ tlsCert: 'a.pem' }, '--tls-cert, --tls-key and --tls-client-ca go together'],
+  [{ monitorRedisUrl: 'http://127.0.0.1:6379' }, '--monitor-redis-url: expected redis://host:port'],
   [{ bot: true }, '--bot needs --github-repo owner/name'],
   [{ bot: true, githubRepo: 'policies' }, '--github-repo: "policies" is not owner/name'],
   [{ bot: true, githubRepo: 'acme/policies', cooldown: 'later' }, '--cooldown: "later" is not a duration'],
@@ -103,3 +105,40 @@ test('HTTP port in use: start-up fails with exit 1 and releases the xDS port it 
     repo.remove();
   }
 });
+
+test('--monitor-redis-url: the monitor merges keyed triggers through that Redis (the gauge says it reached it)', async () => {
+  const repo = TestRepo.create();
+  const ports = { listener: 10, sotwListener: 11, catalog: 12, accounts0: 13, accounts1: 14, orders0: 15, orders1: 16 };
+  const trigger = `apiVersion: portcullis.dev/v1
+kind: Trigger
+metadata: { name: stuffing }
+spec:
+  routes: [accounts]
+  responses: { statuses: [401] }
+  key: clientNetwork
+  condition: { rate: { above: 30, per: minute } }
+  lockdown:
+    duration: 1h
+    owner: "@oncall"
+    actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [accounts] }]
+`;
+  repo.commit({ ...basePolicies(ports, generateSigningKey().jwks), 'policies/trigger.yaml': trigger }, 'policies with a keyed trigger');
+  const redis = await RedisProcess.start();
+  const [xdsPort, httpPort] = [await freePort(), await freePort()];
+  const signals = new EventEmitter();
+  const c = captureCli();
+  const exit = runServe(c.ctx, { repo: repo.dir, pollInterval: '0', xdsPort, httpPort, monitorRedisUrl: `redis://127.0.0.1:${redis.port}`, logLevel: 'silent' }, signals);
+  const base = `http://127.0.0.1:${httpPort}`;
+  const mergeUp = async () => /^portcullis_monitor_fleet_merge_up (\d)/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1];
+  try {
+    await waitFor('ready', async () => (await fetch(`${base}/readyz`).catch(() => null))?.status === 200);
+    await waitFor('the merge reached Redis', async () => (await mergeUp()) === '1', 10_000);
+    await redis.stop();
+    await waitFor('the merge noticed Redis is gone', async () => (await mergeUp()) === '0', 10_000);
+  } finally {
+    signals.emit('SIGTERM', 'SIGTERM');
+    await redis.stop();
+  }
+  expect(await exit).toBe(0);
+  repo.remove();
+}, 60_000);
