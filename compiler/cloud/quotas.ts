@@ -10,7 +10,7 @@
  */
 import type { Diagnostic } from '../result';
 import { logicalDepth, walk } from './statements';
-import type { CloudPlan, FieldToMatch, TextTransformation, WafRulePlan, WafStatement } from './types';
+import type { CloudPlan, CustomResponseBodyPlan, FieldToMatch, IpSetPlan, TextTransformation, WafRulePlan, WafStatement } from './types';
 
 export const WAF_LIMITS = {
   /** Web ACL capacity units: fixed maximum per web ACL (since April 2023; it was 1,500). */
@@ -109,16 +109,27 @@ export function checkWafLimits(plan: CloudPlan): Diagnostic[] {
   const env = `Environment/${plan.environment}`;
   const acl = plan.webAcl;
   if (!acl) return out;
-  const subjectOf = (r: WafRulePlan): string => r.provenance[0] ?? env;
-
   checkName(out, env, 'metadata.name', 'web ACL name', acl.name);
   checkMetricName(out, env, 'metadata.name', acl.visibilityConfig.metricName);
+  checkRules(out, env, acl.rules);
+  checkAclTotals(out, env, acl);
+  checkBodies(out, env, acl.customResponseBodies);
+  checkIpSets(out, env, plan.ipSets);
+  checkMethodSettings(out, plan.methodSettings);
+  return out;
+}
 
-  // Priorities and names must be unique; each band has room for WAF_LIMITS.rulesPerBand rules.
+/** The policy a rule came from, else the environment. */
+function ruleSubject(env: string, rule: WafRulePlan): string {
+  return rule.provenance[0] ?? env;
+}
+
+/** Each rule on its own; priorities and names must be unique; each band has room for WAF_LIMITS.rulesPerBand rules. */
+function checkRules(out: Diagnostic[], env: string, rules: readonly WafRulePlan[]): void {
   const priorities = new Map<number, string>();
   const names = new Set<string>();
-  for (const rule of acl.rules) {
-    const subject = subjectOf(rule);
+  for (const rule of rules) {
+    const subject = ruleSubject(env, rule);
     const clash = priorities.get(rule.priority);
     if (clash !== undefined)
       out.push(planDiagnostic(subject, '', `WAF rule ${rule.name} has priority ${rule.priority}, already used by rule ${clash}; priorities must be unique`));
@@ -130,19 +141,22 @@ export function checkWafLimits(plan: CloudPlan): Diagnostic[] {
     checkRule(out, subject, rule);
   }
   const bandCounts = new Map<number, number>();
-  for (const rule of acl.rules) {
+  for (const rule of rules) {
     const band = Math.floor(rule.priority / WAF_LIMITS.rulesPerBand);
     bandCounts.set(band, (bandCounts.get(band) ?? 0) + 1);
   }
   for (const [band, count] of bandCounts)
     if (count > WAF_LIMITS.rulesPerBand - 1)
       out.push(planDiagnostic(env, '', `${count} WAF rules of one kind (priority band ${band}); at most ${WAF_LIMITS.rulesPerBand - 1} fit`));
+}
 
+/** Web-ACL-wide quotas: rate-based rules, IP set references, capacity units. */
+function checkAclTotals(out: Diagnostic[], env: string, acl: NonNullable<CloudPlan['webAcl']>): void {
   const rateRules = acl.rules.filter((r) => 'rateBasedStatement' in r.statement);
   if (rateRules.length > WAF_LIMITS.maxRateBasedRulesPerWebAcl)
     out.push(
       planDiagnostic(
-        subjectOf(rateRules[WAF_LIMITS.maxRateBasedRulesPerWebAcl] as WafRulePlan),
+        ruleSubject(env, rateRules[WAF_LIMITS.maxRateBasedRulesPerWebAcl] as WafRulePlan),
         '',
         `${rateRules.length} rate-based rules (${rateRules.map((r) => r.name).join(', ')}); an AWS WAF web ACL holds at most ${WAF_LIMITS.maxRateBasedRulesPerWebAcl}`,
       ),
@@ -161,16 +175,20 @@ export function checkWafLimits(plan: CloudPlan): Diagnostic[] {
       .join(', ');
     out.push(planDiagnostic(env, '', `the web ACL needs about ${wcu} WCU, above AWS WAF's maximum of ${WAF_LIMITS.maxWebAclWcu} (largest rules: ${top})`));
   }
+}
 
-  if (acl.customResponseBodies.length > WAF_LIMITS.maxCustomResponseBodiesPerWebAcl)
-    out.push(planDiagnostic(env, '', `${acl.customResponseBodies.length} custom response bodies; an AWS WAF web ACL holds at most ${WAF_LIMITS.maxCustomResponseBodiesPerWebAcl}`));
-  for (const body of acl.customResponseBodies) {
+function checkBodies(out: Diagnostic[], env: string, bodies: readonly CustomResponseBodyPlan[]): void {
+  if (bodies.length > WAF_LIMITS.maxCustomResponseBodiesPerWebAcl)
+    out.push(planDiagnostic(env, '', `${bodies.length} custom response bodies; an AWS WAF web ACL holds at most ${WAF_LIMITS.maxCustomResponseBodiesPerWebAcl}`));
+  for (const body of bodies) {
     checkName(out, env, '', 'custom response body key', body.key);
     if (body.content.length < 1 || body.content.length > WAF_LIMITS.maxCustomResponseBodyChars)
       out.push(planDiagnostic(env, '', `custom response body ${body.key} has ${body.content.length} characters; AWS WAF accepts 1 to ${WAF_LIMITS.maxCustomResponseBodyChars}`));
   }
+}
 
-  for (const set of plan.ipSets) {
+function checkIpSets(out: Diagnostic[], env: string, ipSets: readonly IpSetPlan[]): void {
+  for (const set of ipSets) {
     const subject = set.provenance[0] ?? env;
     checkName(out, subject, '', 'IP set name', set.name);
     if (set.addresses.length > WAF_LIMITS.maxAddressesPerIpSet)
@@ -180,14 +198,15 @@ export function checkWafLimits(plan: CloudPlan): Diagnostic[] {
     for (const a of set.addresses)
       if (a.endsWith('/0')) out.push(planDiagnostic(subject, '', `IP set ${set.name}: AWS WAF does not accept the /0 range ${a}`));
   }
+}
 
-  for (const m of plan.methodSettings) {
+function checkMethodSettings(out: Diagnostic[], settings: CloudPlan['methodSettings']): void {
+  for (const m of settings) {
     if (!(m.throttlingRateLimit > 0) || !Number.isFinite(m.throttlingRateLimit))
       out.push(planDiagnostic(m.provenance, 'spec.requests', `API Gateway throttling rate for ${m.methodPath} must be a positive number, got ${m.throttlingRateLimit}`));
     if (!Number.isInteger(m.throttlingBurstLimit) || m.throttlingBurstLimit < 0 || m.throttlingBurstLimit > 2 ** 31 - 1)
       out.push(planDiagnostic(m.provenance, 'spec.requests', `API Gateway burst limit for ${m.methodPath} must be an integer from 0 to ${2 ** 31 - 1}, got ${m.throttlingBurstLimit}`));
   }
-  return out;
 }
 
 function checkRule(out: Diagnostic[], subject: string, rule: WafRulePlan): void {

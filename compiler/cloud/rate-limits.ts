@@ -101,78 +101,125 @@ export interface RateRulesResult {
   readonly notes: PlanNote[];
 }
 
+/** A limit WAF counts only loosely: its Envoy-only entry is written once we know whether the backstop fit. */
+interface Backstop {
+  readonly name: string;
+  readonly subject: string;
+  readonly feature: string;
+  readonly reason: string;
+  readonly backstop: string;
+}
+
 /** Rate-based rule specs for every expressible group; the rest go to the Envoy-only list. */
 export function rateRules(routes: readonly RouteIR[], target: CloudTarget): RateRulesResult {
-  const rules: RateRuleSpec[] = [];
-  const envoyOnly: EnvoyOnlyEntry[] = [];
-  const notes: PlanNote[] = [];
+  const out: RateRulesResult = { rules: [], envoyOnly: [], notes: [] };
   const groups = groupRateLimits(routes);
+  const nameOf = ruleNamer(groups);
+  const backstops: Backstop[] = [];
+  for (const group of groups) {
+    const backstop = groupRules(group, target, nameOf, out);
+    if (backstop) backstops.push(backstop);
+  }
+  const dropped = dropBackstops(out.rules);
+  for (const b of backstops)
+    out.envoyOnly.push({
+      subject: b.subject,
+      feature: b.feature,
+      reason: `${b.reason}; ${dropped.has(b.name) ? `no backstop on AWS, which holds at most ${WAF_LIMITS.maxRateBasedRulesPerWebAcl} rate-based rules per web ACL` : b.backstop}`,
+    });
+  return out;
+}
+
+/**
+ * Rule names: `rate-limit-<name>`, numbered `-1`, `-2`, ... in group order when several groups share
+ * the limit's name. Call it once per group that gets rules, in group order.
+ */
+function ruleNamer(groups: readonly RateLimitGroup[]): (limit: string) => string {
   const perName = new Map<string, number>();
   for (const g of groups) perName.set(g.rateLimit.name, (perName.get(g.rateLimit.name) ?? 0) + 1);
   const seen = new Map<string, number>();
-  const backstops: { name: string; subject: string; feature: string; reason: string; backstop: string }[] = [];
-  for (const { rateLimit: rl, routes: rs } of groups) {
-    const subject = rl.provenance;
-    const routeNames = rs.map((r) => r.name);
-    const feature = `RateLimit ${rl.name} on ${routeNames.join(', ')}`;
-    const field = rl.provenance.startsWith('RateLimit/') ? 'spec.requests' : `spec.actions (tightenRateLimit ${rl.name})`;
-    const keyed = aggregation(rl, target);
-    if ('reason' in keyed) {
-      envoyOnly.push({ subject, feature, reason: `spec.key: ${keyed.reason}` });
-      continue;
-    }
-    const rate = toWafRate(rl.requests, rl.unit);
-    if (rate.kind === 'none') {
-      envoyOnly.push({ subject, feature, reason: `${field}: ${rate.reason}` });
-      continue;
-    }
-    if (rate.kind === 'backstop')
-      backstops.push({ name: rl.name, subject, feature, reason: `${field}: ${rate.reason}`, backstop: `AWS WAF enforces ${rate.limit} per ${rate.window} s as a looser backstop` });
-    if (rate.kind === 'exact' && rate.note) notes.push({ subject, message: `${rl.name}: ${rate.note}` });
-    if (keyed.note) notes.push({ subject, message: `${rl.name}: ${keyed.note}` });
-    const base = `rate-limit-${rl.name}`;
-    const index = (seen.get(rl.name) ?? 0) + 1;
-    seen.set(rl.name, index);
-    const name = (perName.get(rl.name) ?? 1) > 1 ? `${base}-${index}` : base;
+  return (limit) => {
+    const index = (seen.get(limit) ?? 0) + 1;
+    seen.set(limit, index);
+    return (perName.get(limit) ?? 1) > 1 ? `rate-limit-${limit}-${index}` : `rate-limit-${limit}`;
+  };
+}
 
-    // One counter for all the limit's routes when the scope-down fits the provider's nesting limit;
-    // otherwise one rule (and counter) per route.
-    const combined = routesScope(rs, subject);
-    notes.push(...combined.notes);
-    const scopes =
-      combined.statement === null || logicalDepth(combined.statement) <= WAF_LIMITS.maxScopeDownLogicalDepth
-        ? [{ routes: rs, statement: combined.statement }]
-        : rs.map((r) => ({ routes: [r], statement: routeScope(r, subject).statement }));
-    if (scopes.length > 1)
-      notes.push({ subject, message: `${rl.name}: the routes' conditions nest too deep for one WAF rule; AWS counts each route separately` });
-    else if (rs.length > 1)
-      notes.push({ subject, message: `${rl.name}: AWS WAF counts requests to ${routeNames.join(', ')} together (one counter per key)` });
-
-    for (const scope of scopes) {
-      const scopeDown = scope.statement ?? (keyed.aggregateKeyType === 'CONSTANT' ? ANY_REQUEST : null);
-      const statement: WafStatement = {
-        rateBasedStatement: {
-          limit: rate.limit,
-          evaluationWindowSec: rate.window,
-          aggregateKeyType: keyed.aggregateKeyType,
-          ...(keyed.forwardedIpConfig ? { forwardedIpConfig: keyed.forwardedIpConfig } : {}),
-          ...(keyed.customKeys ? { customKeys: keyed.customKeys } : {}),
-          ...(scopeDown ? { scopeDownStatement: scopeDown } : {}),
-        },
-      };
-      const onRoutes = scope.routes.map((r) => r.name);
-      rules.push({
-        name: scopes.length > 1 ? `${name}-${onRoutes[0]}` : name,
-        rateLimit: rl,
-        routes: onRoutes,
-        statement,
-        backstop: rate.kind === 'backstop',
-        description: `${rl.name}: ${rl.requests} per ${rl.unit} per ${keyed.label} on ${onRoutes.join(', ')} → ${rate.limit} per ${rate.window} s window${rate.kind === 'backstop' ? ' (backstop; the exact limit is enforced in Envoy)' : ''} (${rl.mode === 'enforce' ? 'block with 429' : 'count only'})`,
-      });
-    }
+/** One group's rules into `out` (or its Envoy-only entry); the backstop to report, if it is one. */
+function groupRules(group: RateLimitGroup, target: CloudTarget, nameOf: (limit: string) => string, out: RateRulesResult): Backstop | null {
+  const { rateLimit: rl, routes: rs } = group;
+  const subject = rl.provenance;
+  const routeNames = rs.map((r) => r.name);
+  const feature = `RateLimit ${rl.name} on ${routeNames.join(', ')}`;
+  const field = rl.provenance.startsWith('RateLimit/') ? 'spec.requests' : `spec.actions (tightenRateLimit ${rl.name})`;
+  const keyed = aggregation(rl, target);
+  if ('reason' in keyed) {
+    out.envoyOnly.push({ subject, feature, reason: `spec.key: ${keyed.reason}` });
+    return null;
   }
-  // AWS holds at most WAF_LIMITS.maxRateBasedRulesPerWebAcl rate-based rules: backstops give way
-  // first (the limits they stand in for are enforced in Envoy anyway); beyond that limits.ts fails.
+  const rate = toWafRate(rl.requests, rl.unit);
+  if (rate.kind === 'none') {
+    out.envoyOnly.push({ subject, feature, reason: `${field}: ${rate.reason}` });
+    return null;
+  }
+  if (rate.kind === 'exact' && rate.note) out.notes.push({ subject, message: `${rl.name}: ${rate.note}` });
+  if (keyed.note) out.notes.push({ subject, message: `${rl.name}: ${keyed.note}` });
+  const name = nameOf(rl.name);
+  const scopes = rateScopes(group, out.notes);
+  for (const scope of scopes) {
+    const onRoutes = scope.routes.map((r) => r.name);
+    out.rules.push({
+      name: scopes.length > 1 ? `${name}-${onRoutes[0]}` : name,
+      rateLimit: rl,
+      routes: onRoutes,
+      statement: rateStatement(rate, keyed, scope.statement),
+      backstop: rate.kind === 'backstop',
+      description: `${rl.name}: ${rl.requests} per ${rl.unit} per ${keyed.label} on ${onRoutes.join(', ')} → ${rate.limit} per ${rate.window} s window${rate.kind === 'backstop' ? ' (backstop; the exact limit is enforced in Envoy)' : ''} (${rl.mode === 'enforce' ? 'block with 429' : 'count only'})`,
+    });
+  }
+  if (rate.kind !== 'backstop') return null;
+  return { name: rl.name, subject, feature, reason: `${field}: ${rate.reason}`, backstop: `AWS WAF enforces ${rate.limit} per ${rate.window} s as a looser backstop` };
+}
+
+/**
+ * One counter for all the limit's routes when the scope-down fits the provider's nesting limit;
+ * otherwise one rule (and counter) per route.
+ */
+function rateScopes({ rateLimit: rl, routes: rs }: RateLimitGroup, notes: PlanNote[]): { routes: readonly RouteIR[]; statement: WafStatement | null }[] {
+  const subject = rl.provenance;
+  const combined = routesScope(rs, subject);
+  notes.push(...combined.notes);
+  const scopes =
+    combined.statement === null || logicalDepth(combined.statement) <= WAF_LIMITS.maxScopeDownLogicalDepth
+      ? [{ routes: rs, statement: combined.statement }]
+      : rs.map((r) => ({ routes: [r], statement: routeScope(r, subject).statement }));
+  if (scopes.length > 1)
+    notes.push({ subject, message: `${rl.name}: the routes' conditions nest too deep for one WAF rule; AWS counts each route separately` });
+  else if (rs.length > 1)
+    notes.push({ subject, message: `${rl.name}: AWS WAF counts requests to ${rs.map((r) => r.name).join(', ')} together (one counter per key)` });
+  return scopes;
+}
+
+function rateStatement(rate: { readonly limit: number; readonly window: 60 | 600 }, keyed: Exclude<Aggregation, { readonly reason: string }>, scope: WafStatement | null): WafStatement {
+  const scopeDown = scope ?? (keyed.aggregateKeyType === 'CONSTANT' ? ANY_REQUEST : null);
+  return {
+    rateBasedStatement: {
+      limit: rate.limit,
+      evaluationWindowSec: rate.window,
+      aggregateKeyType: keyed.aggregateKeyType,
+      ...(keyed.forwardedIpConfig ? { forwardedIpConfig: keyed.forwardedIpConfig } : {}),
+      ...(keyed.customKeys ? { customKeys: keyed.customKeys } : {}),
+      ...(scopeDown ? { scopeDownStatement: scopeDown } : {}),
+    },
+  };
+}
+
+/**
+ * AWS holds at most WAF_LIMITS.maxRateBasedRulesPerWebAcl rate-based rules: backstops give way
+ * first, last rule first (the limits they stand in for are enforced in Envoy anyway); beyond that
+ * quotas.ts fails. Removes them from `rules`; returns the names of the limits that lost one.
+ */
+function dropBackstops(rules: RateRuleSpec[]): Set<string> {
   let excess = rules.length - WAF_LIMITS.maxRateBasedRulesPerWebAcl;
   const dropped = new Set<string>();
   for (let i = rules.length - 1; i >= 0 && excess > 0; i--) {
@@ -182,13 +229,7 @@ export function rateRules(routes: readonly RouteIR[], target: CloudTarget): Rate
     excess--;
     dropped.add(r.rateLimit.name);
   }
-  for (const b of backstops)
-    envoyOnly.push({
-      subject: b.subject,
-      feature: b.feature,
-      reason: `${b.reason}; ${dropped.has(b.name) ? `no backstop on AWS, which holds at most ${WAF_LIMITS.maxRateBasedRulesPerWebAcl} rate-based rules per web ACL` : b.backstop}`,
-    });
-  return { rules, envoyOnly, notes };
+  return dropped;
 }
 
 type Aggregation =

@@ -21,22 +21,39 @@ import type {
   WafStatement,
 } from './types';
 
+/** What a band's builder reads (the environment) and adds to (IP sets, bodies, notes, Envoy-only entries). */
+interface BandContext {
+  readonly env: EnvironmentIR;
+  readonly target: CloudTarget;
+  readonly ipSets: IpSetPlan[];
+  readonly bodies: CustomResponseBodyPlan[];
+  readonly envoyOnly: EnvoyOnlyEntry[];
+  readonly notes: PlanNote[];
+}
+
+interface Band {
+  readonly kind: WafRuleKind;
+  readonly band: number;
+  /** The band's rules, in their order within the band. */
+  readonly build: (ctx: BandContext) => RuleSpec[];
+}
+
 /**
- * Evaluation order. WAF evaluates rules by ascending priority and stops at the first terminating
- * action (block); each kind gets a band of WAF_LIMITS.rulesPerBand priorities so adding a rule of
- * one kind never renumbers the others.
+ * Evaluation order, and the builder of each kind's rules. WAF evaluates rules by ascending priority
+ * and stops at the first terminating action (block); each kind gets a band of
+ * WAF_LIMITS.rulesPerBand priorities so adding a rule of one kind never renumbers the others.
  */
-export const RULE_ORDER: readonly { readonly kind: WafRuleKind; readonly band: number }[] = [
+export const RULE_ORDER: readonly Band[] = [
   // 1. An incident's network block wins over everything: the attacker gets 403 whatever it calls.
-  { kind: 'lockdown-block-networks', band: 1 },
+  { kind: 'lockdown-block-networks', band: 1, build: (ctx) => deniedNetworkRules(ctx, true) },
   // 2. Routes a lockdown disabled answer the lockdown's status and body, as Envoy's direct response does.
-  { kind: 'disabled-route', band: 2 },
+  { kind: 'disabled-route', band: 2, build: disabledRouteRules },
   // 3. Access deny lists: deny beats allow, so they come before allow-lists.
-  { kind: 'denied-networks', band: 3 },
+  { kind: 'denied-networks', band: 3, build: (ctx) => deniedNetworkRules(ctx, false) },
   // 4. Allow-lists: a route restricted to some networks blocks every other client.
-  { kind: 'allowed-networks', band: 4 },
+  { kind: 'allowed-networks', band: 4, build: allowedNetworkRules },
   // 5. Rate limits last: a request blocked above never counts against its caller's budget.
-  { kind: 'rate-limit', band: 5 },
+  { kind: 'rate-limit', band: 5, build: rateLimitRules },
 ];
 
 export const FORBIDDEN_BODY: CustomResponseBodyPlan = { key: 'portcullis-forbidden', contentType: 'TEXT_PLAIN', content: 'Forbidden\n' };
@@ -46,8 +63,8 @@ export const TOO_MANY_REQUESTS_BODY: CustomResponseBodyPlan = {
   content: 'Too Many Requests\n',
 };
 
+/** A rule before its band (RULE_ORDER) gives it a kind and a priority. */
 interface RuleSpec {
-  readonly kind: WafRuleKind;
   readonly name: string;
   readonly provenance: readonly string[];
   readonly description: string;
@@ -68,68 +85,84 @@ const BLOCK_403: RuleAction = { block: { customResponse: { responseCode: 403, cu
 const BLOCK_429: RuleAction = { block: { customResponse: { responseCode: 429, customResponseBodyKey: TOO_MANY_REQUESTS_BODY.key } } };
 
 export function wafRules(env: EnvironmentIR, target: CloudTarget): WafRulesResult {
-  const specs: RuleSpec[] = [];
-  const ipSets: IpSetPlan[] = [];
-  const notes: PlanNote[] = [];
-  const bodies: CustomResponseBodyPlan[] = [FORBIDDEN_BODY, TOO_MANY_REQUESTS_BODY];
-  const ipSetBase = (rule: string): string => `portcullis-${env.name}-${rule}`;
+  const ctx: BandContext = { env, target, ipSets: [], bodies: [FORBIDDEN_BODY, TOO_MANY_REQUESTS_BODY], envoyOnly: [], notes: [] };
+  const rules = RULE_ORDER.flatMap(({ kind, band, build }) => build(ctx).map((spec, i) => rulePlan(spec, kind, band * WAF_LIMITS.rulesPerBand + i)));
+  return {
+    rules,
+    ipSets: [...ctx.ipSets].sort((a, b) => compare(a.name, b.name)),
+    customResponseBodies: ctx.bodies.sort((a, b) => compare(a.key, b.key)),
+    envoyOnly: ctx.envoyOnly,
+    notes: ctx.notes,
+  };
+}
 
-  // 1 and 3: denied networks, split by where they came from (a lockdown or an Access document);
-  // per document, CIDRs denied on the same routes share one rule and one pair of IP sets.
-  for (const lockdown of [true, false]) {
-    const routesByCidr = new Map<string, Map<string, RouteIR[]>>();
-    for (const route of env.routes)
-      for (const n of route.access.deniedNetworks) {
-        if (n.provenance.startsWith('Lockdown/') !== lockdown) continue;
-        const byCidr = routesByCidr.get(n.provenance) ?? new Map<string, RouteIR[]>();
-        const routes = byCidr.get(n.cidr) ?? [];
-        if (!routes.includes(route)) routes.push(route);
-        byCidr.set(n.cidr, routes);
-        routesByCidr.set(n.provenance, byCidr);
-      }
-    for (const prov of [...routesByCidr.keys()].sort()) {
-      const cidrsByRoutes = new Map<string, { routes: RouteIR[]; cidrs: string[] }>();
-      for (const [cidr, routes] of routesByCidr.get(prov) as Map<string, RouteIR[]>) {
-        const key = routes.map((r) => r.name).join(',');
-        const g = cidrsByRoutes.get(key) ?? { routes, cidrs: [] };
-        g.cidrs.push(cidr);
-        cidrsByRoutes.set(key, g);
-      }
-      // Rules covering more routes first (the every-route rule leads), then by route names.
-      const groups = [...cidrsByRoutes.entries()]
-        .sort(([ka, a], [kb, b]) => b.routes.length - a.routes.length || compare(ka, kb))
-        .map(([, g]) => g);
-      groups.forEach(({ routes, cidrs: unsorted }, i) => {
-        const cidrs = [...unsorted].sort();
-        const name = `${slug(prov)}-${lockdown ? 'block' : 'deny'}-networks${groups.length > 1 ? `-${i + 1}` : ''}`;
-        const families = splitFamilies(cidrs, prov, notes);
-        const sets = ipSetsFor(ipSetBase(name), families, target, `${lockdown ? 'Blocked' : 'Denied'} by ${prov} (Portcullis)`, [prov]);
-        ipSets.push(...sets);
-        const matchClient = ipMatch(sets, target);
-        specs.push(
-          ...scoped(env, routes, prov, notes, (scope, onRoutes) => ({
-            kind: lockdown ? 'lockdown-block-networks' : 'denied-networks',
-            name: onRoutes ? `${name}-${onRoutes}` : name,
-            provenance: [prov],
-            description: `${prov}: 403 for ${describeCidrs(cidrs)} on ${onRoutes ? `route ${onRoutes}` : describeRoutes(env, routes)}`,
-            action: BLOCK_403,
-            statement: scope ? and(matchClient, scope) : matchClient,
-          })),
-        );
-      });
+function ipSetBase(env: EnvironmentIR, rule: string): string {
+  return `portcullis-${env.name}-${rule}`;
+}
+
+/**
+ * Bands 1 and 3: denied networks from a lockdown (`lockdown`) or from Access documents; per
+ * document, CIDRs denied on the same routes share one rule and one pair of IP sets.
+ */
+function deniedNetworkRules(ctx: BandContext, lockdown: boolean): RuleSpec[] {
+  const { env, target, notes } = ctx;
+  const routesByCidr = new Map<string, Map<string, RouteIR[]>>();
+  for (const route of env.routes)
+    for (const n of route.access.deniedNetworks) {
+      if (n.provenance.startsWith('Lockdown/') !== lockdown) continue;
+      const byCidr = routesByCidr.get(n.provenance) ?? new Map<string, RouteIR[]>();
+      const routes = byCidr.get(n.cidr) ?? [];
+      if (!routes.includes(route)) routes.push(route);
+      byCidr.set(n.cidr, routes);
+      routesByCidr.set(n.provenance, byCidr);
     }
+  const specs: RuleSpec[] = [];
+  for (const prov of [...routesByCidr.keys()].sort()) {
+    const groups = cidrsByRoutes(routesByCidr.get(prov) as Map<string, RouteIR[]>);
+    groups.forEach(({ routes, cidrs: unsorted }, i) => {
+      const cidrs = [...unsorted].sort();
+      const name = `${slug(prov)}-${lockdown ? 'block' : 'deny'}-networks${groups.length > 1 ? `-${i + 1}` : ''}`;
+      const families = splitFamilies(cidrs, prov, notes);
+      const sets = ipSetsFor(ipSetBase(env, name), families, target, `${lockdown ? 'Blocked' : 'Denied'} by ${prov} (Portcullis)`, [prov]);
+      ctx.ipSets.push(...sets);
+      const matchClient = ipMatch(sets, target);
+      specs.push(
+        ...scoped(env, routes, prov, notes, (scope, onRoutes) => ({
+          name: onRoutes ? `${name}-${onRoutes}` : name,
+          provenance: [prov],
+          description: `${prov}: 403 for ${describeCidrs(cidrs)} on ${onRoutes ? `route ${onRoutes}` : describeRoutes(env, routes)}`,
+          action: BLOCK_403,
+          statement: scope ? and(matchClient, scope) : matchClient,
+        })),
+      );
+    });
   }
+  return specs;
+}
 
-  // 2: routes a lockdown disabled.
-  for (const route of env.routes) {
+/** One document's denied CIDRs grouped by the routes they apply to: more routes first (the every-route group leads), then by route names. */
+function cidrsByRoutes(routesByCidr: ReadonlyMap<string, RouteIR[]>): { routes: RouteIR[]; cidrs: string[] }[] {
+  const groups = new Map<string, { routes: RouteIR[]; cidrs: string[] }>();
+  for (const [cidr, routes] of routesByCidr) {
+    const key = routes.map((r) => r.name).join(',');
+    const g = groups.get(key) ?? { routes, cidrs: [] };
+    g.cidrs.push(cidr);
+    groups.set(key, g);
+  }
+  return [...groups.entries()].sort(([ka, a], [kb, b]) => b.routes.length - a.routes.length || compare(ka, kb)).map(([, g]) => g);
+}
+
+/** Band 2: routes a lockdown disabled answer its status and body. */
+function disabledRouteRules(ctx: BandContext): RuleSpec[] {
+  const specs: RuleSpec[] = [];
+  for (const route of ctx.env.routes) {
     if (!route.disabled) continue;
     const { status, body, provenance } = route.disabled;
     const key = `portcullis-route-disabled-${route.name}`;
-    bodies.push({ key, contentType: 'TEXT_PLAIN', content: body });
+    ctx.bodies.push({ key, contentType: 'TEXT_PLAIN', content: body });
     const scope = routeScope(route, provenance);
-    notes.push(...scope.notes);
+    ctx.notes.push(...scope.notes);
     specs.push({
-      kind: 'disabled-route',
       name: `disable-route-${route.name}`,
       provenance: [provenance],
       description: `${provenance}: route ${route.name} answers ${status} "${clipText(body)}"`,
@@ -137,23 +170,19 @@ export function wafRules(env: EnvironmentIR, target: CloudTarget): WafRulesResul
       statement: scope.statement ?? ANY_REQUEST,
     });
   }
+  return specs;
+}
 
-  // 4: allow-lists, one rule per distinct set of allowed networks.
-  const allowGroups = new Map<string, { routes: RouteIR[]; networks: NetworkRuleIR[] }>();
-  for (const route of env.routes) {
-    if (route.access.allowedNetworks.length === 0) continue;
-    const key = [...new Set(route.access.allowedNetworks.map((n) => n.cidr))].sort().join(',');
-    const g = allowGroups.get(key) ?? { routes: [], networks: [] };
-    g.routes.push(route);
-    g.networks.push(...route.access.allowedNetworks);
-    allowGroups.set(key, g);
-  }
-  const allowNames = new Map<string, number>();
-  const allowEntries = [...allowGroups].sort(([a], [b]) => compare(a, b));
+/** Band 4: allow-lists, one rule per distinct set of allowed networks. */
+function allowedNetworkRules(ctx: BandContext): RuleSpec[] {
+  const { env, target, notes } = ctx;
+  const entries = allowGroups(env.routes);
   const baseOf = (networks: readonly NetworkRuleIR[]): string => `${slug(provenances(networks)[0] ?? 'access')}-allow-networks`;
   const baseCount = new Map<string, number>();
-  for (const [, g] of allowEntries) baseCount.set(baseOf(g.networks), (baseCount.get(baseOf(g.networks)) ?? 0) + 1);
-  for (const [key, g] of allowEntries) {
+  for (const [, g] of entries) baseCount.set(baseOf(g.networks), (baseCount.get(baseOf(g.networks)) ?? 0) + 1);
+  const allowNames = new Map<string, number>();
+  const specs: RuleSpec[] = [];
+  for (const [key, g] of entries) {
     const provs = provenances(g.networks);
     const base = baseOf(g.networks);
     const n = (allowNames.get(base) ?? 0) + 1;
@@ -161,12 +190,11 @@ export function wafRules(env: EnvironmentIR, target: CloudTarget): WafRulesResul
     const name = (baseCount.get(base) ?? 1) > 1 ? `${base}-${n}` : base;
     const subject = provs[0] ?? `Environment/${env.name}`;
     const cidrs = key.split(',');
-    const sets = ipSetsFor(ipSetBase(name), splitFamilies(cidrs, subject, notes), target, `Allowed by ${provs.join(', ')} (Portcullis)`, provs);
-    ipSets.push(...sets);
+    const sets = ipSetsFor(ipSetBase(env, name), splitFamilies(cidrs, subject, notes), target, `Allowed by ${provs.join(', ')} (Portcullis)`, provs);
+    ctx.ipSets.push(...sets);
     const outsider = not(ipMatch(sets, target));
     specs.push(
       ...scoped(env, g.routes, subject, notes, (scope, onRoutes) => ({
-        kind: 'allowed-networks',
         name: onRoutes ? `${name}-${onRoutes}` : name,
         provenance: provs,
         description: `${provs.join(', ')}: 403 on ${onRoutes ? `route ${onRoutes}` : describeRoutes(env, g.routes)} unless the client is in ${describeCidrs(cidrs)}`,
@@ -175,28 +203,36 @@ export function wafRules(env: EnvironmentIR, target: CloudTarget): WafRulesResul
       })),
     );
   }
+  return specs;
+}
 
-  // 5: rate limits.
-  const rate = rateRules(env.routes, target);
-  notes.push(...rate.notes);
-  for (const r of rate.rules)
-    specs.push({
-      kind: 'rate-limit',
-      name: r.name,
-      provenance: [r.rateLimit.provenance],
-      description: r.description,
-      rateLimit: { name: r.rateLimit.name, requests: r.rateLimit.requests, per: r.rateLimit.unit },
-      action: r.rateLimit.mode === 'enforce' ? BLOCK_429 : { count: {} },
-      statement: r.statement,
-    });
+/** Routes with an allow-list, grouped by their distinct allowed CIDRs (the key, comma-joined), sorted by key. */
+function allowGroups(routes: readonly RouteIR[]): [string, { routes: RouteIR[]; networks: NetworkRuleIR[] }][] {
+  const groups = new Map<string, { routes: RouteIR[]; networks: NetworkRuleIR[] }>();
+  for (const route of routes) {
+    if (route.access.allowedNetworks.length === 0) continue;
+    const key = [...new Set(route.access.allowedNetworks.map((n) => n.cidr))].sort().join(',');
+    const g = groups.get(key) ?? { routes: [], networks: [] };
+    g.routes.push(route);
+    g.networks.push(...route.access.allowedNetworks);
+    groups.set(key, g);
+  }
+  return [...groups].sort(([a], [b]) => compare(a, b));
+}
 
-  return {
-    rules: assignPriorities(specs),
-    ipSets: [...ipSets].sort((a, b) => compare(a.name, b.name)),
-    customResponseBodies: bodies.sort((a, b) => compare(a.key, b.key)),
-    envoyOnly: rate.envoyOnly,
-    notes,
-  };
+/** Band 5: rate limits (what WAF cannot count goes to the Envoy-only list). */
+function rateLimitRules(ctx: BandContext): RuleSpec[] {
+  const rate = rateRules(ctx.env.routes, ctx.target);
+  ctx.notes.push(...rate.notes);
+  ctx.envoyOnly.push(...rate.envoyOnly);
+  return rate.rules.map((r) => ({
+    name: r.name,
+    provenance: [r.rateLimit.provenance],
+    description: r.description,
+    rateLimit: { name: r.rateLimit.name, requests: r.rateLimit.requests, per: r.rateLimit.unit },
+    action: r.rateLimit.mode === 'enforce' ? BLOCK_429 : { count: {} },
+    statement: r.statement,
+  }));
 }
 
 /**
@@ -225,26 +261,18 @@ function scoped(
   });
 }
 
-function assignPriorities(specs: readonly RuleSpec[]): WafRulePlan[] {
-  const out: WafRulePlan[] = [];
-  for (const { kind, band } of RULE_ORDER) {
-    specs
-      .filter((s) => s.kind === kind)
-      .forEach((s, i) =>
-        out.push({
-          name: s.name,
-          priority: band * WAF_LIMITS.rulesPerBand + i,
-          kind: s.kind,
-          provenance: s.provenance,
-          description: s.description,
-          ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}),
-          action: s.action,
-          statement: s.statement,
-          visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: s.name, sampledRequestsEnabled: true },
-        }),
-      );
-  }
-  return out;
+function rulePlan(s: RuleSpec, kind: WafRuleKind, priority: number): WafRulePlan {
+  return {
+    name: s.name,
+    priority,
+    kind,
+    provenance: s.provenance,
+    description: s.description,
+    ...(s.rateLimit ? { rateLimit: s.rateLimit } : {}),
+    action: s.action,
+    statement: s.statement,
+    visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: s.name, sampledRequestsEnabled: true },
+  };
 }
 
 /** `Lockdown/stuffing-2026-11-20` → `lockdown-stuffing-2026-11-20` (valid in WAF names). */
