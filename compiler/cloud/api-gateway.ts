@@ -5,6 +5,7 @@
  */
 import type { CloudIR, EnvironmentIR, RouteIR } from '../ir/ir';
 import type { Diagnostic } from '../result';
+import { compareText } from '../text-order';
 import { planDiagnostic } from './quotas';
 import { groupRateLimits } from './rate-limits';
 import type { AssociationPlan, MethodSettingsPlan, PlanNote } from './types';
@@ -165,11 +166,7 @@ export function stageThrottling(env: EnvironmentIR, stages: readonly StageRef[])
       notes.push({ subject, message: `${rl.name}: API Gateway throttles each method separately, so each of its ${routes.length} routes gets the whole budget there` });
   }
   const methodSettings = [...chosen.values()].sort(
-    (a, b) => cmp(a.restApiId, b.restApiId) || cmp(a.stageName, b.stageName) || cmp(a.methodPath, b.methodPath),
+    (a, b) => compareText(a.restApiId, b.restApiId) || compareText(a.stageName, b.stageName) || compareText(a.methodPath, b.methodPath),
   );
   return { methodSettings, notes };
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -5,6 +5,7 @@
  * rate-limits.ts.
  */
 import type { EnvironmentIR } from '../ir/ir';
+import { compareText } from '../text-order';
 import type { EnvoyOnlyEntry } from './types';
 
 /** Lockdown actions the planner turns into WAF rules (tightenRateLimit: when the limit is expressible). */
@@ -65,7 +66,7 @@ export function envoyOnlyEntries(env: EnvironmentIR): EnvoyOnlyEntry[] {
       });
     }
   }
-  return out.sort((a, b) => cmp(a.subject, b.subject) || cmp(a.feature, b.feature));
+  return out.sort((a, b) => compareText(a.subject, b.subject) || compareText(a.feature, b.feature));
 }
 
 function details(env: EnvironmentIR, subject: string, action: string): string {
@@ -85,8 +86,4 @@ function details(env: EnvironmentIR, subject: string, action: string): string {
 
 function list(items: readonly string[]): string {
   return items.length <= 5 ? items.join(', ') : `${items.slice(0, 5).join(', ')} and ${items.length - 5} more`;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

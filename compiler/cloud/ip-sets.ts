@@ -3,6 +3,7 @@
  * matches a client against them, reading the address where `cloud.clientIp` says it is.
  */
 import { isIP } from 'node:net';
+import { compareText } from '../text-order';
 import type { CloudTarget, IpSetPlan, PlanNote, Subject, WafStatement } from './types';
 
 export interface AddressFamilies {
@@ -30,7 +31,7 @@ export function splitFamilies(cidrs: readonly string[], subject: Subject, notes:
     }
     (family === 4 ? v4 : v6).add(`${addr.toLowerCase()}/${prefix}`);
   }
-  return { ipv4: [...v4].sort(), ipv6: [...v6].sort() };
+  return { ipv4: [...v4].sort(compareText), ipv6: [...v6].sort(compareText) };
 }
 
 /** The IP sets for one rule: `<base>-ipv4` and/or `<base>-ipv6`, only the non-empty ones. */

@@ -4,6 +4,7 @@
  */
 import type { EnvironmentIR } from '../ir/ir';
 import { fail, ok, type Diagnostic, type Result } from '../result';
+import { compareText } from '../text-order';
 import { gateways, stageThrottling } from './api-gateway';
 import { envoyOnlyEntries } from './envoy-only';
 import { checkWafLimits, WAF_LIMITS, webAclWcu } from './quotas';
@@ -44,8 +45,8 @@ export function planCloud(env: EnvironmentIR): Result<CloudPlan> {
     ipSets: rules.ipSets,
     associations: gw.associations,
     methodSettings: throttling.methodSettings,
-    envoyOnly: [...rules.envoyOnly, ...envoyOnlyEntries(env)].sort((a, b) => cmp(a.subject, b.subject) || cmp(a.feature, b.feature)),
-    notes: dedupe(notes).sort((a, b) => cmp(a.subject, b.subject) || cmp(a.message, b.message)),
+    envoyOnly: [...rules.envoyOnly, ...envoyOnlyEntries(env)].sort((a, b) => compareText(a.subject, b.subject) || compareText(a.feature, b.feature)),
+    notes: dedupe(notes).sort((a, b) => compareText(a.subject, b.subject) || compareText(a.message, b.message)),
   };
   const errors = [...gw.errors, ...checkWafLimits(plan)];
   if (errors.length > 0) return fail([...errors].sort(byPolicy));
@@ -54,7 +55,7 @@ export function planCloud(env: EnvironmentIR): Result<CloudPlan> {
 
 /** Plan diagnostics carry no file position: order them by policy, field, then message. */
 function byPolicy(a: Diagnostic, b: Diagnostic): number {
-  return cmp(a.subject, b.subject) || cmp(a.path, b.path) || cmp(a.message, b.message);
+  return compareText(a.subject, b.subject) || compareText(a.path, b.path) || compareText(a.message, b.message);
 }
 
 function dedupe(notes: readonly PlanNote[]): PlanNote[] {
@@ -65,8 +66,4 @@ function dedupe(notes: readonly PlanNote[]): PlanNote[] {
     seen.add(k);
     return true;
   });
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -8,7 +8,7 @@
  * accepts at most 3 levels of nested AND/OR/NOT in a rule, 2 in a rate-based scope-down; deeper
  * needs `ruleJson`, which loses drift detection, so we split rules instead).
  */
-import type { Diagnostic } from '../result';
+import { positionless, type Diagnostic } from '../result';
 import { logicalDepth, walk } from './statements';
 import type { CloudPlan, CustomResponseBodyPlan, FieldToMatch, IpSetPlan, TextTransformation, WafRulePlan, WafStatement } from './types';
 
@@ -100,7 +100,7 @@ export function webAclWcu(rules: readonly WafRulePlan[]): number {
 
 /** A diagnostic about a policy whose source position the IR does not carry. */
 export function planDiagnostic(subject: string, path: string, message: string): Diagnostic {
-  return { file: '', line: 0, column: 0, subject, path, message };
+  return positionless(message, { subject, path });
 }
 
 /** Every AWS WAF / API Gateway limit the plan would breach; empty when AWS will accept it. */

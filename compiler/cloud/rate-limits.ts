@@ -15,6 +15,7 @@
  * addresses and cannot read JWT claims; counting a /24 per address would give it 256× the budget).
  */
 import type { RateLimitIR, RouteIR } from '../ir/ir';
+import { compareText } from '../text-order';
 import { WAF_LIMITS } from './quotas';
 import { ANY_REQUEST, routeScope, routesScope } from './route-scope';
 import { logicalDepth } from './statements';
@@ -92,7 +93,7 @@ export function groupRateLimits(routes: readonly RouteIR[]): RateLimitGroup[] {
       g.routes.push(route);
       groups.set(key, g);
     }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
+  return [...groups.entries()].sort(([a], [b]) => compareText(a, b)).map(([, g]) => g);
 }
 
 export interface RateRulesResult {

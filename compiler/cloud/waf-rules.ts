@@ -4,6 +4,7 @@
  * lockdowns, so an expired lockdown (absent from the IR) simply produces no rule.
  */
 import type { EnvironmentIR, NetworkRuleIR, RouteIR } from '../ir/ir';
+import { compareText, sortedUnique } from '../text-order';
 import { ipMatch, ipSetsFor, splitFamilies } from './ip-sets';
 import { WAF_LIMITS } from './quotas';
 import { rateRules } from './rate-limits';
@@ -89,8 +90,8 @@ export function wafRules(env: EnvironmentIR, target: CloudTarget): WafRulesResul
   const rules = RULE_ORDER.flatMap(({ kind, band, build }) => build(ctx).map((spec, i) => rulePlan(spec, kind, band * WAF_LIMITS.rulesPerBand + i)));
   return {
     rules,
-    ipSets: [...ctx.ipSets].sort((a, b) => compare(a.name, b.name)),
-    customResponseBodies: ctx.bodies.sort((a, b) => compare(a.key, b.key)),
+    ipSets: [...ctx.ipSets].sort((a, b) => compareText(a.name, b.name)),
+    customResponseBodies: ctx.bodies.sort((a, b) => compareText(a.key, b.key)),
     envoyOnly: ctx.envoyOnly,
     notes: ctx.notes,
   };
@@ -117,10 +118,10 @@ function deniedNetworkRules(ctx: BandContext, lockdown: boolean): RuleSpec[] {
       routesByCidr.set(n.provenance, byCidr);
     }
   const specs: RuleSpec[] = [];
-  for (const prov of [...routesByCidr.keys()].sort()) {
+  for (const prov of [...routesByCidr.keys()].sort(compareText)) {
     const groups = cidrsByRoutes(routesByCidr.get(prov) as Map<string, RouteIR[]>);
     groups.forEach(({ routes, cidrs: unsorted }, i) => {
-      const cidrs = [...unsorted].sort();
+      const cidrs = [...unsorted].sort(compareText);
       const name = `${slug(prov)}-${lockdown ? 'block' : 'deny'}-networks${groups.length > 1 ? `-${i + 1}` : ''}`;
       const families = splitFamilies(cidrs, prov, notes);
       const sets = ipSetsFor(ipSetBase(env, name), families, target, `${lockdown ? 'Blocked' : 'Denied'} by ${prov} (Portcullis)`, [prov]);
@@ -149,7 +150,7 @@ function cidrsByRoutes(routesByCidr: ReadonlyMap<string, RouteIR[]>): { routes: 
     g.cidrs.push(cidr);
     groups.set(key, g);
   }
-  return [...groups.entries()].sort(([ka, a], [kb, b]) => b.routes.length - a.routes.length || compare(ka, kb)).map(([, g]) => g);
+  return [...groups.entries()].sort(([ka, a], [kb, b]) => b.routes.length - a.routes.length || compareText(ka, kb)).map(([, g]) => g);
 }
 
 /** Band 2: routes a lockdown disabled answer its status and body. */
@@ -211,13 +212,13 @@ function allowGroups(routes: readonly RouteIR[]): [string, { routes: RouteIR[]; 
   const groups = new Map<string, { routes: RouteIR[]; networks: NetworkRuleIR[] }>();
   for (const route of routes) {
     if (route.access.allowedNetworks.length === 0) continue;
-    const key = [...new Set(route.access.allowedNetworks.map((n) => n.cidr))].sort().join(',');
+    const key = sortedUnique(route.access.allowedNetworks.map((n) => n.cidr)).join(',');
     const g = groups.get(key) ?? { routes: [], networks: [] };
     g.routes.push(route);
     g.networks.push(...route.access.allowedNetworks);
     groups.set(key, g);
   }
-  return [...groups].sort(([a], [b]) => compare(a, b));
+  return [...groups].sort(([a], [b]) => compareText(a, b));
 }
 
 /** Band 5: rate limits (what WAF cannot count goes to the Envoy-only list). */
@@ -281,7 +282,7 @@ export function slug(provenance: string): string {
 }
 
 function provenances(networks: readonly NetworkRuleIR[]): string[] {
-  return [...new Set(networks.map((n) => n.provenance))].sort();
+  return sortedUnique(networks.map((n) => n.provenance));
 }
 
 function describeRoutes(env: EnvironmentIR, routes: readonly RouteIR[]): string {
@@ -301,8 +302,4 @@ function describeCidrs(cidrs: readonly string[]): string {
 function clipText(s: string): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > 60 ? `${one.slice(0, 57)}...` : one;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
