@@ -4,7 +4,7 @@
  * digest: `{ steps: [{ op, urn, … }], changeSummary: { create: n, … }, diagnostics?: [...] }`
  * (one step per resource; URNs `urn:pulumi:<stack>::<project>::<parent$type>::<name>`). Pure: text in.
  */
-import { fail, ok, type Diagnostic, type Result } from '../result';
+import { fail, ok, positionless, type Result } from '../result';
 
 export type PreviewOp = 'create' | 'update' | 'replace' | 'delete' | 'import' | 'same' | 'other';
 
@@ -45,7 +45,7 @@ const URN = /^urn:pulumi:([^:]+)::([^:]+)::([^:]+(?::[^:]+)*)::(.*)$/;
 
 export function parsePreview(text: string, source: string, stackHint?: string): Result<PreviewSummary> {
   const bad = (message: string): Result<PreviewSummary> =>
-    fail([{ file: source, line: 0, column: 0, subject: '', path: '', message: `not a \`pulumi preview --json\` document: ${message}` } satisfies Diagnostic]);
+    fail([positionless(`not a \`pulumi preview --json\` document: ${message}`, { file: source })]);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
