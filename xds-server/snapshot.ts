@@ -8,7 +8,7 @@ import * as protobuf from 'protobufjs';
 import type { Counter } from 'prom-client';
 import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import type { Diagnostic, Result } from '../compiler/result';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
 import type { Encoder } from './encode';
 
 /**
@@ -95,14 +95,7 @@ export class EncodeCache {
     if (!out.ok) {
       return {
         ok: false,
-        errors: out.errors.map((e) => ({
-          file: '',
-          line: 0,
-          column: 0,
-          subject: `${kind}/${resource.name}`,
-          path: e.path,
-          message: e.message,
-        })),
+        errors: out.errors.map((e) => positionless(e.message, { subject: `${kind}/${resource.name}`, path: e.path })),
       };
     }
     this.encodeCount++;
@@ -154,11 +147,11 @@ export function buildSnapshot(resources: EnvoyResources, meta: SnapshotMeta, cac
     const map = new Map<string, EncodedResource>();
     for (const r of sorted) {
       if (!r.name || !r.version) {
-        errors.push({ file, line: 0, column: 0, subject: `${kind}/${r.name}`, path: '', message: 'a resource needs a name and a version' });
+        errors.push(positionless('a resource needs a name and a version', { file, subject: `${kind}/${r.name}` }));
         continue;
       }
       if (map.has(r.name)) {
-        errors.push({ file, line: 0, column: 0, subject: `${kind}/${r.name}`, path: '', message: 'duplicate resource name' });
+        errors.push(positionless('duplicate resource name', { file, subject: `${kind}/${r.name}` }));
         continue;
       }
       const out = cache.encode(kind, r);
