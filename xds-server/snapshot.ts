@@ -9,6 +9,7 @@ import type { Counter } from 'prom-client';
 import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
 import { positionless, type Diagnostic, type Result } from '../compiler/result';
+import { compareText } from '../compiler/text-order';
 import type { Encoder } from './encode';
 
 /**
@@ -64,7 +65,7 @@ export interface Snapshot extends SnapshotMeta {
 /** Hash of (name, version) pairs, the version of a type or of any selection of its resources. */
 export function versionOf(kind: XdsKind, entries: Iterable<{ readonly name: string; readonly version: string }>): string {
   const h = createHash('sha256').update(kind);
-  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...entries].sort((a, b) => compareText(a.name, b.name));
   for (const e of sorted) h.update('\n').update(e.name).update('\0').update(e.version);
   return h.digest('hex').slice(0, 16);
 }
@@ -143,7 +144,7 @@ export function buildSnapshot(resources: EnvoyResources, meta: SnapshotMeta, cac
     ratelimit: resources.rateLimitConfigs,
   };
   for (const kind of KINDS_IN_ORDER) {
-    const sorted = [...lists[kind]].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const sorted = [...lists[kind]].sort((a, b) => compareText(a.name, b.name));
     const map = new Map<string, EncodedResource>();
     for (const r of sorted) {
       if (!r.name || !r.version) {
