@@ -3,6 +3,7 @@
  * folded into one rollout step per environment ("12/12 prod Envoys enforcing abc1234, slowest
  * node-7 +0.84 s"). Pure: records in, steps out; renderers for text, markdown and JSON.
  */
+import { compareText } from '../compiler/text-order';
 import type { StoredRecord } from './segments';
 
 export interface Step {
@@ -46,7 +47,7 @@ export function buildTimeline(records: readonly StoredRecord[]): { steps: Step[]
       steps.push({ time: ro.enforcedAt ?? '', kind: 'rollout', label: `${ro.enforcing}/${ro.nodes} ${where}Envoys`, text: `${ro.enforcing}/${ro.nodes} ${where}Envoys enforcing ${short(ro.commit)}${slow}` });
     }
   }
-  steps.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  steps.sort((a, b) => compareText(a.time, b.time));
   return { steps, rollouts };
 }
 
@@ -82,7 +83,7 @@ function stepOf(r: StoredRecord): Step {
       return s('expired', `lockdown ${f.lockdown} ${f.reason === 'removed' ? 'removed' : 'expired'} in ${f.environment}`);
     case 'cloud.deploy': {
       const c = (f.changes ?? {}) as Record<string, number>;
-      const counts = Object.keys(c).sort().map((k) => `${k} ${c[k]}`).join(', ');
+      const counts = Object.keys(c).sort(compareText).map((k) => `${k} ${c[k]}`).join(', ');
       return s(`cloud ${f.result}`, `cloud stack ${f.stack}: ${f.result}${counts ? ` (${counts})` : ''}`);
     }
     case 'breakglass.opened':
@@ -124,12 +125,12 @@ function foldRollouts(xds: readonly StoredRecord[]): Rollout[] {
     let firstPush: string | null = null;
     const rejected: { node: string; type: string; error: string }[] = [];
     for (const n of g.nodes.values()) if (n.firstPush && (!firstPush || n.firstPush < firstPush)) firstPush = n.firstPush;
-    for (const [node, n] of [...g.nodes].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [node, n] of [...g.nodes].sort(([a], [b]) => compareText(a, b))) {
       for (const x of n.nacks) rejected.push({ node, ...x });
       const types = n.pushed.size > 0 ? [...n.pushed] : [...n.acked.keys()];
       if (types.length === 0 || !types.every((t) => n.acked.has(t))) continue;
       enforcing++;
-      const last = types.map((t) => n.acked.get(t)!).sort().at(-1)!;
+      const last = types.map((t) => n.acked.get(t)!).sort(compareText).at(-1)!;
       if (!enforcedAt || last > enforcedAt) {
         enforcedAt = last;
         slowest = { node, delayMs: firstPush ? Date.parse(last) - Date.parse(firstPush) : 0 };

@@ -5,6 +5,7 @@
  * bot needs; `monitorEvidence` implements it over the monitor's `GET /monitor/blast-radius`.
  */
 import type { TriggerIR } from '../compiler';
+import { compareText } from '../compiler/text-order';
 
 export interface BlastRadius {
   /** The window the figures cover, as the monitor says it (e.g. `5m`). */
@@ -73,7 +74,7 @@ export function monitorEvidence(o: MonitorEvidenceOptions): EvidenceSource {
 export function blastRadiusLines(key: string, b: BlastRadius | null): string[] {
   if (!b) return [`\`${key}\`: not available (the monitor did not answer)`];
   if (b.requests === 0) return [`\`${key}\`: no requests in the last ${b.window}: the lockdown would have refused nothing yet`];
-  const statuses = Object.entries(b.byStatus).sort(([a], [c]) => a.localeCompare(c)).map(([s, n]) => `${s}: ${n}`).join(', ');
+  const statuses = Object.entries(b.byStatus).sort(([a], [c]) => compareText(a, c)).map(([s, n]) => `${s}: ${n}`).join(', ');
   return [
     `\`${key}\` over the last ${b.window}: **${b.requests} requests from ${b.clients} client${b.clients === 1 ? '' : 's'}** would have been refused (answered then: ${statuses || 'no status recorded'}).`,
     // The monitor's client figure for tokens is an upper bound (it does not keep distinct clients per token).

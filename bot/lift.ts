@@ -6,6 +6,7 @@
 import { parseAllDocuments } from 'yaml';
 import type { SourceFile } from '../compiler';
 import { formatDiagnostic } from '../compiler/result';
+import { compareText } from '../compiler/text-order';
 import { liftedSpec } from './breakglass';
 import { compileWithOverlay, lockdownYaml, type LockdownSpecData } from './lockdown-file';
 
@@ -30,7 +31,7 @@ export function lockdownsIn(files: readonly SourceFile[]): ListedLockdown[] {
       if (doc?.kind === 'Lockdown' && doc.metadata?.name && doc.spec) out.push({ name: doc.metadata.name, file: f.path, spec: doc.spec });
     }
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.sort((a, b) => compareText(a.name, b.name));
 }
 
 export interface LiftChange {

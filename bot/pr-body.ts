@@ -7,6 +7,7 @@ import type { IncidentAlert } from './alerts';
 import type { BlastRadius } from './evidence';
 import { renderMarker, type PrMarker } from './incident';
 import type { LockdownSpecData } from './lockdown-file';
+import { compareText } from '../compiler/text-order';
 
 export interface BodyInput {
   readonly name: string;
@@ -110,7 +111,7 @@ export function resolvedComment(alert: IncidentAlert, merged: boolean, enforced:
   const who = alert.key || alert.trigger;
   const lines = [`The alert for \`${who}\` resolved at ${alert.endsAt || 'now'} (last value ${alert.value || '?'}, threshold ${alert.threshold || '?'}${alert.window ? `, window ${alert.window}` : ''}).`];
   if (enforced) {
-    const statuses = Object.entries(enforced.byStatus).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${n}×${s}`).join(', ');
+    const statuses = Object.entries(enforced.byStatus).sort(([a], [b]) => compareText(a, b)).map(([s, n]) => `${n}×${s}`).join(', ');
     lines.push('', `While the lockdown was in force (last ${enforced.window}): ${enforced.requests} requests from ${enforced.clients} client${enforced.clients === 1 ? '' : 's'} of \`${who}\`${statuses ? ` (${statuses})` : ''}; ${enforced.withValidToken.requests} carried a valid token.`);
   }
   lines.push('', merged ? 'The lockdown stays until it expires; comment `/portcullis lift` to end it now.' : 'Merge only if the attack is still a risk.');

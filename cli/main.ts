@@ -53,7 +53,6 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
     .exitOverride();
-  const nowOption = () => new Option('--now <time>', 'compile as of this ISO-8601 instant (lockdowns active then apply)');
 
   program
     .command('validate')
@@ -63,6 +62,58 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--envoy [binary]', "also check every fleet's rendered configuration with a real Envoy (--mode validate); default binary: $ENVOY_BIN, else envoy on PATH")
     .action(async (root: string | undefined, o: { now?: string; envoy?: boolean | string }) => setExit(await runValidate(ctx, { root, now: o.now, ...(o.envoy === undefined ? {} : { envoy: o.envoy }) })));
 
+  addRenderCommands(program, setExit, ctx);
+
+  program
+    .command('plan')
+    .description('what merging HEAD into BASE changes, per environment and fleet (for PR comments)')
+    .requiredOption('--base <ref>', 'git revision before the change')
+    .requiredOption('--head <ref>', 'git revision after the change')
+    .option('--repo <dir>', 'git repository (default: .)')
+    .option('--path <folder>', 'policy folder inside the repository; must exist at --base or --head (default: policies, else the root)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
+    .addOption(nowOption())
+    .option('--preview-json <[stack=]file...>', '`pulumi preview --json` output of a stack, merged into the plan; repeatable')
+    .option('--max-chars <n>', 'markdown: cut the plan to this many characters, saying so (PR comments: 60000)', positiveInt)
+    .option('--full-plan-url <url>', 'where the full plan is, named when --max-chars cuts it')
+    .action(async (o) => setExit(await runPlan(ctx, o)));
+
+  program
+    .command('import-commands')
+    .description('print the `pulumi import` commands that adopt an environment\'s existing AWS resources (docs/cloud.md)')
+    .requiredOption('--env <name>', 'environment')
+    .option('--stack <name>', 'Pulumi stack (default: the environment name)')
+    .option('--root <dir>', 'policy folder')
+    .addOption(new Option('--attach <mode>', 'how the stack attaches the rules (its portcullis:attach)').choices(['webAcl', 'ruleGroup']).default('webAcl'))
+    .addOption(nowOption())
+    .action(async (o) => setExit(await runImportCommands(ctx, o)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of policy documents (for editors: yaml-language-server)')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (o) => setExit(await runSchema(ctx, o)));
+
+  addServeCommands(program, setExit, ctx);
+  addLockdownCommands(program, setExit, ctx);
+
+  program
+    .command('status')
+    .description('what a running control server serves: commit, refused commit and errors, every Envoy and what it ACKed or NACKed')
+    .option('--server <url>', 'control server HTTP address', DEFAULT_STATUS_SERVER)
+    .option('--json', 'print the /status document as JSON', false)
+    .action(async (o: { server: string; json: boolean }) => setExit(await runStatus(ctx, o)));
+
+  addAuditCommands(program, setExit, ctx);
+  return program;
+}
+
+function nowOption(): Option {
+  return new Option('--now <time>', 'compile as of this ISO-8601 instant (lockdowns active then apply)');
+}
+
+/** `render`, `bootstrap` and `monitoring-config`: what Envoy and Prometheus are given. */
+function addRenderCommands(program: Command, setExit: (code: number) => void, ctx: CliContext): void {
   program
     .command('render')
     .description('print the Envoy resources a fleet receives, or a static bootstrap (--bootstrap)')
@@ -109,37 +160,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     .option('--group-wait <duration>', 'Alertmanager group_wait', '10s')
     .addOption(nowOption())
     .action(async (o) => setExit(await runMonitoringConfig(ctx, o)));
+}
 
-  program
-    .command('plan')
-    .description('what merging HEAD into BASE changes, per environment and fleet (for PR comments)')
-    .requiredOption('--base <ref>', 'git revision before the change')
-    .requiredOption('--head <ref>', 'git revision after the change')
-    .option('--repo <dir>', 'git repository (default: .)')
-    .option('--path <folder>', 'policy folder inside the repository; must exist at --base or --head (default: policies, else the root)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
-    .addOption(nowOption())
-    .option('--preview-json <[stack=]file...>', '`pulumi preview --json` output of a stack, merged into the plan; repeatable')
-    .option('--max-chars <n>', 'markdown: cut the plan to this many characters, saying so (PR comments: 60000)', positiveInt)
-    .option('--full-plan-url <url>', 'where the full plan is, named when --max-chars cuts it')
-    .action(async (o) => setExit(await runPlan(ctx, o)));
-
-  program
-    .command('import-commands')
-    .description('print the `pulumi import` commands that adopt an environment\'s existing AWS resources (docs/cloud.md)')
-    .requiredOption('--env <name>', 'environment')
-    .option('--stack <name>', 'Pulumi stack (default: the environment name)')
-    .option('--root <dir>', 'policy folder')
-    .addOption(new Option('--attach <mode>', 'how the stack attaches the rules (its portcullis:attach)').choices(['webAcl', 'ruleGroup']).default('webAcl'))
-    .addOption(nowOption())
-    .action(async (o) => setExit(await runImportCommands(ctx, o)));
-
-  program
-    .command('schema')
-    .description('print the JSON Schema of policy documents (for editors: yaml-language-server)')
-    .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (o) => setExit(await runSchema(ctx, o)));
-
+/** `serve` and `bot`: the long-running processes. */
+function addServeCommands(program: Command, setExit: (code: number) => void, ctx: CliContext): void {
   const serve = program
     .command('serve')
     .description('follow a policy repository and serve it to Envoy fleets over ADS, until SIGINT/SIGTERM (docs/operations.md)')
@@ -193,7 +217,10 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     const { runBot } = await import('./commands/bot');
     setExit(await runBot(ctx, o));
   });
+}
 
+/** `lockdown open|list|lift`: break-glass lockdowns as pull requests or local branches. */
+function addLockdownCommands(program: Command, setExit: (code: number) => void, ctx: CliContext): void {
   const collect = (v: string, prev: string[] = []) => [...prev, v];
   const target = (c: Command) =>
     githubOptions(c)
@@ -238,16 +265,6 @@ export function buildProgram(ctx: CliContext, setExit: (code: number) => void): 
     const { runLockdownLift } = await import('./commands/lockdown');
     setExit(await runLockdownLift(ctx, { ...o, name }));
   });
-
-  program
-    .command('status')
-    .description('what a running control server serves: commit, refused commit and errors, every Envoy and what it ACKed or NACKed')
-    .option('--server <url>', 'control server HTTP address', DEFAULT_STATUS_SERVER)
-    .option('--json', 'print the /status document as JSON', false)
-    .action(async (o: { server: string; json: boolean }) => setExit(await runStatus(ctx, o)));
-
-  addAuditCommands(program, setExit, ctx);
-  return program;
 }
 
 function addAuditCommands(program: Command, setExit: (code: number) => void, ctx: CliContext): void {

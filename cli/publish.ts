@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { translateEnvironment } from '../compiler/envoy';
 import type { EnvoyResources } from '../compiler/envoy/resources';
 import type { PolicyIR } from '../compiler/ir/ir';
-import type { Diagnostic, Result } from '../compiler/result';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
 import type { PublishContext, PublishFn } from '../sources/follower';
 import type { CommitTrailer } from '../sources/git';
 import type { XdsServer } from '../xds-server/ads-server';
@@ -85,7 +85,7 @@ function translateAll(ir: PolicyIR, transform?: (r: EnvoyResources) => EnvoyReso
         const r = translateEnvironment(env, fleet);
         out.set(fleet, transform ? transform(r) : r);
       } catch (e) {
-        errors.push({ file: '', line: 0, column: 0, subject: `Environment/${env.name}`, path: `fleets[${fleet}]`, message: `translation failed: ${e instanceof Error ? e.message : String(e)}` });
+        errors.push(positionless(`translation failed: ${e instanceof Error ? e.message : String(e)}`, { subject: `Environment/${env.name}`, path: `fleets[${fleet}]` }));
       }
     }
   }

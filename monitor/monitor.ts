@@ -90,79 +90,92 @@ export function createMonitor(options: MonitorOptions): Monitor {
       metrics.entries.inc({ result: 'unknown_node' }, entries.length);
       return;
     }
-    const t = now();
-    const batch = new Map<string, number>();
-    let outOfWindow = 0;
-    for (const e of entries) {
-      const c = env.ingest(e, t);
-      if (!c.inWindow) outOfWindow++;
-      const k = `${c.route}\u0000${c.codeClass}\u0000${c.cause}`;
-      batch.set(k, (batch.get(k) ?? 0) + 1);
-    }
-    // One labelled increment per distinct series in the message (prom-client label hashing is the cost).
-    for (const [k, n] of batch) {
-      const [route = '', code_class = '', cause = ''] = k.split('\u0000');
-      metrics.responses.inc({ environment: env.env.name, fleet, route, code_class, cause }, n);
-    }
-    metrics.messages.inc({ result: 'ok' });
-    metrics.entries.inc({ result: 'counted' }, entries.length - outOfWindow);
-    if (outOfWindow) metrics.entries.inc({ result: 'out_of_window' }, outOfWindow);
+    countEntries(metrics, env, fleet, entries, now());
   };
 
   const share = fleetShare(options.fleetMerge ?? null, metrics, logger);
   const leaseMs = 2 * Math.max(resendEvery, evaluateEvery);
-
-  /** One trigger's alerts this tick (its series set on the way). */
-  const alertsOf = (env: EnvironmentMonitor, state: TriggerState, t: number): Post[] => {
-    const r = state.evaluate(t);
-    const labels = { environment: env.env.name, trigger: state.ir.name };
-    metrics.triggerValue.set(labels, r.topValue);
-    metrics.triggerThreshold.set(labels, r.threshold);
-    metrics.triggerBaseline.set(labels, r.baseline ?? 0);
-    metrics.triggerFiring.set(labels, r.firing.length);
-    if (state.newMatches > 0) metrics.triggerMatches.inc(labels, state.newMatches);
-    state.newMatches = 0;
-    if (state.ir.key === 'none' && !options.alertUnkeyed) return [];
-    const incidentOf = (key: string) => `${state.ir.name}/${env.env.name}/${key || '-'}`;
-    const posts: Post[] = [];
-    for (const a of r.firing) {
-      const incident = incidentOf(a.key);
-      const last = lastPosted.get(incident);
-      if (last !== undefined && t - last < resendEvery) continue;
-      posts.push({ incident, resolved: false, alert: toAlertmanager(state.ir, env.env.name, a, t + 4 * Math.max(resendEvery, evaluateEvery), options.prometheusUrl ?? null) });
-    }
-    for (const a of r.resolved) {
-      lastPosted.delete(incidentOf(a.key));
-      posts.push({ incident: incidentOf(a.key), resolved: true, alert: toAlertmanager(state.ir, env.env.name, a, t, options.prometheusUrl ?? null) });
-    }
-    return posts;
-  };
+  const alerting: AlertContext = { metrics, logger, lastPosted, resendEvery, evaluateEvery, alertUnkeyed: options.alertUnkeyed ?? false, prometheusUrl: options.prometheusUrl ?? null, share, leaseMs };
 
   const evaluate = async (): Promise<void> => {
     const t = now();
     const envs = [...environments.values()];
     if (share) await share.sync(envs.flatMap((e) => e.triggers), t);
-    let posts = envs.flatMap((env) => env.triggers.flatMap((state) => alertsOf(env, state, t)));
+    const posts = envs.flatMap((env) => env.triggers.flatMap((state) => alertsOf(alerting, env, state, t)));
     metrics.trackedKeys.set(envs.reduce((n, e) => n + e.trackedKeys, 0));
     if (!options.alertmanager || posts.length === 0) return;
-    // With replicas, the one holding an incident's lease posts it (all of them while Redis is away).
-    if (share) {
-      const owned = await share.claim(posts.map((p) => p.incident), leaseMs);
-      metrics.alertsLeftToPeer.inc(posts.filter((p) => !owned.has(p.incident)).length);
-      posts = posts.filter((p) => owned.has(p.incident));
-      if (posts.length === 0) return;
-    }
-    for (const p of posts) if (!p.resolved) lastPosted.set(p.incident, t);
-    const alerts = posts.map((p) => p.alert);
-    const error = await postAlerts(options.alertmanager, alerts);
-    metrics.alertPosts.inc({ result: error ? 'error' : 'ok' });
-    if (error) {
-      logger.warn({ error, alerts: alerts.length }, 'could not post alerts; firing alerts are posted again next tick');
-      for (const p of posts) lastPosted.delete(p.incident);
-    } else logger.info({ alerts: alerts.map((a) => ({ incident: a.labels.incident, endsAt: a.endsAt })) }, 'alerts posted');
+    await deliver(alerting, options.alertmanager, posts, t);
   };
 
-  const implementation: grpc.UntypedServiceImplementation = {
+  const implementation = accessLogService(metrics, logger, maxEntries, ingest);
+  return {
+    setPolicy(ir) {
+      ({ environments, fleetEnv } = monitorsOf(ir, sizing, now(), environments, share !== null));
+    },
+    ingest,
+    grpcService: {
+      definition: ALS_DEFINITION,
+      implementation,
+    },
+    environment: (name) => environments.get(name),
+    evaluate,
+    start() {
+      if (timer) return;
+      timer = setInterval(() => {
+        if (posting) return;
+        posting = true;
+        evaluate()
+          .catch((err: unknown) => logger.error({ err }, 'trigger evaluation failed'))
+          .finally(() => {
+            posting = false;
+          });
+      }, evaluateEvery);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      share?.close();
+    },
+    metrics,
+  };
+}
+
+const ALS_DEFINITION = {
+  StreamAccessLogs: {
+    path: ALS_SERVICE_PATH,
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: () => Buffer.alloc(0),
+    responseDeserialize: (b: Buffer) => b,
+  },
+};
+
+/** Counts a message's entries into its environment's windows, one labelled increment per series. */
+function countEntries(metrics: MonitorMetrics, env: EnvironmentMonitor, fleet: string, entries: readonly AccessEntry[], t: number): void {
+  const batch = new Map<string, number>();
+  let outOfWindow = 0;
+  for (const e of entries) {
+    const c = env.ingest(e, t);
+    if (!c.inWindow) outOfWindow++;
+    const k = `${c.route}\u0000${c.codeClass}\u0000${c.cause}`;
+    batch.set(k, (batch.get(k) ?? 0) + 1);
+  }
+  // One labelled increment per distinct series in the message (prom-client label hashing is the cost).
+  for (const [k, n] of batch) {
+    const [route = '', code_class = '', cause = ''] = k.split('\u0000');
+    metrics.responses.inc({ environment: env.env.name, fleet, route, code_class, cause }, n);
+  }
+  metrics.messages.inc({ result: 'ok' });
+  metrics.entries.inc({ result: 'counted' }, entries.length - outOfWindow);
+  if (outOfWindow) metrics.entries.inc({ result: 'out_of_window' }, outOfWindow);
+}
+
+/** The ALS gRPC service: decodes each message (a bad one closes the stream) and hands its entries to `ingest`. */
+function accessLogService(metrics: MonitorMetrics, logger: Logger, maxEntries: number, ingest: Monitor['ingest']): grpc.UntypedServiceImplementation {
+  return {
     StreamAccessLogs: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       metrics.streams.inc();
       let node: { fleet: string; logName: string } | null = null;
@@ -196,58 +209,79 @@ export function createMonitor(options: MonitorOptions): Monitor {
       call.on('cancelled', () => finish(null));
     },
   };
+}
 
-  return {
-    setPolicy(ir) {
-      const t = now();
-      const next = new Map<string, EnvironmentMonitor>();
-      const fleets = new Map<string, string>();
-      for (const e of ir.environments) {
-        next.set(e.name, new EnvironmentMonitor(e, sizing, t, environments.get(e.name) ?? null));
-        for (const f of e.fleets) fleets.set(f, e.name);
-      }
-      // Counted from the start for publication (a trigger kept across the update keeps its pending counts).
-      if (share) for (const env of next.values()) for (const state of env.triggers) state.startSharing();
-      environments = next;
-      fleetEnv = fleets;
-    },
-    ingest,
-    grpcService: {
-      definition: {
-        StreamAccessLogs: {
-          path: ALS_SERVICE_PATH,
-          requestStream: true,
-          responseStream: false,
-          requestSerialize: (b: Buffer) => b,
-          requestDeserialize: (b: Buffer) => b,
-          responseSerialize: () => Buffer.alloc(0),
-          responseDeserialize: (b: Buffer) => b,
-        },
-      },
-      implementation,
-    },
-    environment: (name) => environments.get(name),
-    evaluate,
-    start() {
-      if (timer) return;
-      timer = setInterval(() => {
-        if (posting) return;
-        posting = true;
-        evaluate()
-          .catch((err: unknown) => logger.error({ err }, 'trigger evaluation failed'))
-          .finally(() => {
-            posting = false;
-          });
-      }, evaluateEvery);
-      timer.unref();
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      share?.close();
-    },
-    metrics,
-  };
+/** The environments' monitors for a new policy (each keeping its predecessor's windows), and each fleet's environment. */
+function monitorsOf(ir: Parameters<Monitor['setPolicy']>[0], sizing: EvidenceSizing, t: number, previous: ReadonlyMap<string, EnvironmentMonitor>, sharing: boolean): { environments: Map<string, EnvironmentMonitor>; fleetEnv: Map<string, string> } {
+  const environments = new Map<string, EnvironmentMonitor>();
+  const fleetEnv = new Map<string, string>();
+  for (const e of ir.environments) {
+    environments.set(e.name, new EnvironmentMonitor(e, sizing, t, previous.get(e.name) ?? null));
+    for (const f of e.fleets) fleetEnv.set(f, e.name);
+  }
+  // Counted from the start for publication (a trigger kept across the update keeps its pending counts).
+  if (sharing) for (const env of environments.values()) for (const state of env.triggers) state.startSharing();
+  return { environments, fleetEnv };
+}
+
+/** What a tick's alerting needs from the monitor. */
+interface AlertContext {
+  readonly metrics: MonitorMetrics;
+  readonly logger: Logger;
+  /** Per incident: when its firing alert was last posted. */
+  readonly lastPosted: Map<string, number>;
+  readonly resendEvery: number;
+  readonly evaluateEvery: number;
+  readonly alertUnkeyed: boolean;
+  readonly prometheusUrl: string | null;
+  readonly share: FleetShare | null;
+  readonly leaseMs: number;
+}
+
+/** One trigger's alerts this tick (its series set on the way). */
+function alertsOf(c: AlertContext, env: EnvironmentMonitor, state: TriggerState, t: number): Post[] {
+  const r = state.evaluate(t);
+  const labels = { environment: env.env.name, trigger: state.ir.name };
+  c.metrics.triggerValue.set(labels, r.topValue);
+  c.metrics.triggerThreshold.set(labels, r.threshold);
+  c.metrics.triggerBaseline.set(labels, r.baseline ?? 0);
+  c.metrics.triggerFiring.set(labels, r.firing.length);
+  if (state.newMatches > 0) c.metrics.triggerMatches.inc(labels, state.newMatches);
+  state.newMatches = 0;
+  if (state.ir.key === 'none' && !c.alertUnkeyed) return [];
+  const incidentOf = (key: string) => `${state.ir.name}/${env.env.name}/${key || '-'}`;
+  const posts: Post[] = [];
+  for (const a of r.firing) {
+    const incident = incidentOf(a.key);
+    const last = c.lastPosted.get(incident);
+    if (last !== undefined && t - last < c.resendEvery) continue;
+    posts.push({ incident, resolved: false, alert: toAlertmanager(state.ir, env.env.name, a, t + 4 * Math.max(c.resendEvery, c.evaluateEvery), c.prometheusUrl) });
+  }
+  for (const a of r.resolved) {
+    c.lastPosted.delete(incidentOf(a.key));
+    posts.push({ incident: incidentOf(a.key), resolved: true, alert: toAlertmanager(state.ir, env.env.name, a, t, c.prometheusUrl) });
+  }
+  return posts;
+}
+
+/** Posts a tick's alerts; a failed post forgets when they were posted, so the next tick posts them again. */
+async function deliver(c: AlertContext, alertmanager: NonNullable<MonitorOptions['alertmanager']>, all: readonly Post[], t: number): Promise<void> {
+  let posts = all;
+  // With replicas, the one holding an incident's lease posts it (all of them while Redis is away).
+  if (c.share) {
+    const owned = await c.share.claim(posts.map((p) => p.incident), c.leaseMs);
+    c.metrics.alertsLeftToPeer.inc(posts.filter((p) => !owned.has(p.incident)).length);
+    posts = posts.filter((p) => owned.has(p.incident));
+    if (posts.length === 0) return;
+  }
+  for (const p of posts) if (!p.resolved) c.lastPosted.set(p.incident, t);
+  const alerts = posts.map((p) => p.alert);
+  const error = await postAlerts(alertmanager, alerts);
+  c.metrics.alertPosts.inc({ result: error ? 'error' : 'ok' });
+  if (error) {
+    c.logger.warn({ error, alerts: alerts.length }, 'could not post alerts; firing alerts are posted again next tick');
+    for (const p of posts) c.lastPosted.delete(p.incident);
+  } else c.logger.info({ alerts: alerts.map((a) => ({ incident: a.labels.incident, endsAt: a.endsAt })) }, 'alerts posted');
 }
 
 /** An alert to post, under its incident key. */

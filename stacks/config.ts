@@ -14,7 +14,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { EnvironmentIR, PolicyIR } from '../compiler/ir/ir';
-import type { Diagnostic, Result } from '../compiler/result';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
 
 export const CONFIG_KEYS = {
   policyRoot: 'portcullis:policyRoot',
@@ -48,7 +48,7 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function configDiagnostic(stack: string, key: string, message: string): Diagnostic {
-  return { file: `stacks/Pulumi.${stack}.yaml`, line: 0, column: 0, subject: '', path: key, message };
+  return positionless(message, { file: `stacks/Pulumi.${stack}.yaml`, path: key });
 }
 
 /** The instant to compile for when `portcullis:now` is not set, and where it came from. */

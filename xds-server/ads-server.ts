@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EnvoyResources } from '../compiler/envoy/resources';
 import type { Diagnostic, Result } from '../compiler/result';
+import { compareText } from '../compiler/text-order';
 import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
@@ -157,7 +158,7 @@ function streamContext(options: XdsServerOptions, metrics: XdsMetrics): StreamCo
 function buildAll(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, cache: EncodeCache): Result<Map<string, Snapshot>> {
   const errors: Diagnostic[] = [];
   const built = new Map<string, Snapshot>();
-  for (const [fleet, resources] of [...fleets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [fleet, resources] of [...fleets].sort(([a], [b]) => compareText(a, b))) {
     const out = buildSnapshot(resources, meta, cache);
     if (out.ok) built.set(fleet, out.value);
     else errors.push(...out.errors);

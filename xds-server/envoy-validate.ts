@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { staticBootstrap } from '../compiler/envoy';
 import type { EnvoyResources } from '../compiler/envoy/resources';
-import type { Diagnostic } from '../compiler/result';
+import { positionless, type Diagnostic } from '../compiler/result';
 import { boundedMessage } from './stream';
 
 export interface EnvoyValidatorOptions {
@@ -203,7 +203,7 @@ export function traceRefusal(verdict: { fleet: string; environment: string; mess
   if (found.length > 0) return found;
   const env = sources.map((src) => ({ src, at: src.text.search(new RegExp(`kind:\\s*Environment\\s*\\n\\s*metadata:\\s*\\{?\\s*name:\\s*${escapeRegExp(verdict.environment)}\\b`)) })).find((x) => x.at >= 0);
   if (env) return [{ ...positionOf(env.src, env.at), path: 'spec.fleets', message }];
-  return [{ file: '', line: 0, column: 0, subject: `Environment/${verdict.environment}`, path: 'spec.fleets', message }];
+  return [positionless(message, { subject: `Environment/${verdict.environment}`, path: 'spec.fleets' })];
 }
 
 function positionOf(src: TraceSource, offset: number): { file: string; line: number; column: number; subject: string } {

@@ -8,7 +8,8 @@ import * as protobuf from 'protobufjs';
 import type { Counter } from 'prom-client';
 import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import type { Diagnostic, Result } from '../compiler/result';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
+import { compareText } from '../compiler/text-order';
 import type { Encoder } from './encode';
 
 /**
@@ -64,7 +65,7 @@ export interface Snapshot extends SnapshotMeta {
 /** Hash of (name, version) pairs, the version of a type or of any selection of its resources. */
 export function versionOf(kind: XdsKind, entries: Iterable<{ readonly name: string; readonly version: string }>): string {
   const h = createHash('sha256').update(kind);
-  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = [...entries].sort((a, b) => compareText(a.name, b.name));
   for (const e of sorted) h.update('\n').update(e.name).update('\0').update(e.version);
   return h.digest('hex').slice(0, 16);
 }
@@ -95,14 +96,7 @@ export class EncodeCache {
     if (!out.ok) {
       return {
         ok: false,
-        errors: out.errors.map((e) => ({
-          file: '',
-          line: 0,
-          column: 0,
-          subject: `${kind}/${resource.name}`,
-          path: e.path,
-          message: e.message,
-        })),
+        errors: out.errors.map((e) => positionless(e.message, { subject: `${kind}/${resource.name}`, path: e.path })),
       };
     }
     this.encodeCount++;
@@ -150,15 +144,15 @@ export function buildSnapshot(resources: EnvoyResources, meta: SnapshotMeta, cac
     ratelimit: resources.rateLimitConfigs,
   };
   for (const kind of KINDS_IN_ORDER) {
-    const sorted = [...lists[kind]].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const sorted = [...lists[kind]].sort((a, b) => compareText(a.name, b.name));
     const map = new Map<string, EncodedResource>();
     for (const r of sorted) {
       if (!r.name || !r.version) {
-        errors.push({ file, line: 0, column: 0, subject: `${kind}/${r.name}`, path: '', message: 'a resource needs a name and a version' });
+        errors.push(positionless('a resource needs a name and a version', { file, subject: `${kind}/${r.name}` }));
         continue;
       }
       if (map.has(r.name)) {
-        errors.push({ file, line: 0, column: 0, subject: `${kind}/${r.name}`, path: '', message: 'duplicate resource name' });
+        errors.push(positionless('duplicate resource name', { file, subject: `${kind}/${r.name}` }));
         continue;
       }
       const out = cache.encode(kind, r);

@@ -194,81 +194,108 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: BenchServer }): Promise<AdsBenchResult> {
-  const o: AdsBenchOptions = { ...DEFAULT_BENCH, ...options };
-  const clients = Math.max(1, Math.min(5000, Math.floor(o.clients)));
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-ads-bench-'));
-  const files = Array.from({ length: o.warmupRounds + o.rounds + 1 }, (_, v) => {
+type ServerStats = { heapBytes: number; encodes: number } & Record<string, number>;
+
+async function serverStats(server: ServerProcess): Promise<ServerStats> {
+  return JSON.parse((await server.command('stats', 'STATS')).slice(6)) as ServerStats;
+}
+
+/** One snapshot file per version the run publishes (warm-up, measured rounds, and the first). */
+function writeVariants(o: AdsBenchOptions, dir: string): string[] {
+  return Array.from({ length: o.warmupRounds + o.rounds + 1 }, (_, v) => {
     const file = join(dir, `v${v}.json`);
     writeFileSync(file, JSON.stringify(benchResources({ clusters: o.clusters, routes: o.routes, variant: v })));
     return file;
   });
+}
+
+type HalfWay = { heapBytes: number; rss: number; clients: number };
+
+/** Connects the clients batch by batch, each batch synced before the next; memory is sampled at half. */
+async function connectClients(o: AdsBenchOptions, server: ServerProcess, clients: number, envoys: SimulatedEnvoy[]): Promise<{ initialSyncSeconds: number; half: HalfWay | null }> {
+  const edsNames = clusterNames(o.clusters);
+  const connectStart = process.hrtime.bigint();
+  let paused = 0n;
+  let half: HalfWay | null = null;
+  for (let i = 0; i < clients; i += o.connectBatch) {
+    const batch: SimulatedEnvoy[] = [];
+    for (let j = i; j < Math.min(clients, i + o.connectBatch); j++) batch.push(new SimulatedEnvoy(server.port, j, edsNames, o.variant));
+    envoys.push(...batch);
+    await until(() => batch.every((e) => e.synced), o.phaseTimeoutMs, `clients ${i}..${i + batch.length - 1} to sync`);
+    if (!half && envoys.length * 2 >= clients && envoys.length < clients) {
+      // Memory at half the clients: growth from here on is per connection, not the process's
+      // one-off growth (V8 young generation, allocator arenas) that the first clients trigger.
+      const t = process.hrtime.bigint();
+      await new Promise((r) => setTimeout(r, 500));
+      half = { heapBytes: (await serverStats(server)).heapBytes, rss: rssBytes(server.child.pid!), clients: envoys.length };
+      paused += process.hrtime.bigint() - t;
+    }
+  }
+  return { initialSyncSeconds: Number(process.hrtime.bigint() - connectStart - paused) / 1e9, half };
+}
+
+/** Warm-up rounds, then the measured rounds: publish the next version, wait for every client's RDS; `seenBefore` is each client's push count once warm. */
+async function publishRounds(o: AdsBenchOptions, server: ServerProcess, files: readonly string[], envoys: readonly SimulatedEnvoy[]): Promise<{ rounds: RoundResult[]; publishMs: number[]; encodesBeforeRounds: number; seenBefore: Map<string, number>[] }> {
+  let published = 0;
+  const publishNext = async (): Promise<number> => {
+    const line = await server.command(`publish ${files[++published]}`, 'PUBLISHED');
+    return Number(line.split(' ')[1] ?? NaN);
+  };
+  for (let w = 0; w < o.warmupRounds; w++) {
+    for (const e of envoys) e.routeArrivals = [];
+    await publishNext();
+    await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `warm-up round ${w + 1}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const encodesBeforeRounds = (await serverStats(server)).encodes;
+  const rounds: RoundResult[] = [];
+  const publishMs: number[] = [];
+  const seenBefore = envoys.map((e) => new Map(e.seen));
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const e of envoys) e.routeArrivals = [];
+    const t0 = process.hrtime.bigint();
+    publishMs.push(await publishNext());
+    await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `round ${round} ACKs`);
+    const latencies = envoys.map((e) => Number(e.routeArrivals[0]! - t0) / 1e6).sort((a, b) => a - b);
+    rounds.push({ p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), lastAckMs: latencies.at(-1)!, acked: latencies.length });
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { rounds, publishMs, encodesBeforeRounds, seenBefore };
+}
+
+/** Pushes each client received since `seenBefore`: RDS ones, and all the others. */
+function countPushes(envoys: readonly SimulatedEnvoy[], seenBefore: readonly Map<string, number>[]): { routePushes: number; otherPushes: number } {
+  let routePushes = 0;
+  let otherPushes = 0;
+  envoys.forEach((e, i) => {
+    for (const [kind, n] of e.seen) {
+      const delta = n - (seenBefore[i]!.get(kind) ?? 0);
+      if (kind === 'route') routePushes += delta;
+      else otherPushes += delta;
+    }
+  });
+  return { routePushes, otherPushes };
+}
+
+export async function runAdsBench(options: Partial<AdsBenchOptions> & { server: BenchServer }): Promise<AdsBenchResult> {
+  const o: AdsBenchOptions = { ...DEFAULT_BENCH, ...options };
+  const clients = Math.max(1, Math.min(5000, Math.floor(o.clients)));
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-ads-bench-'));
+  const files = writeVariants(o, dir);
   const server = await startServer(o.server, files[0]!);
   const envoys: SimulatedEnvoy[] = [];
   try {
-    const stats = async (): Promise<{ heapBytes: number; encodes: number } & Record<string, number>> =>
-      JSON.parse((await server.command('stats', 'STATS')).slice(6)) as { heapBytes: number; encodes: number } & Record<string, number>;
-    const before = await stats();
+    const before = await serverStats(server);
     const rssBefore = rssBytes(server.child.pid!);
-
-    const edsNames = clusterNames(o.clusters);
-    const connectStart = process.hrtime.bigint();
-    let paused = 0n;
-    let half: { heapBytes: number; rss: number; clients: number } | null = null;
-    for (let i = 0; i < clients; i += o.connectBatch) {
-      const batch: SimulatedEnvoy[] = [];
-      for (let j = i; j < Math.min(clients, i + o.connectBatch); j++) batch.push(new SimulatedEnvoy(server.port, j, edsNames, o.variant));
-      envoys.push(...batch);
-      await until(() => batch.every((e) => e.synced), o.phaseTimeoutMs, `clients ${i}..${i + batch.length - 1} to sync`);
-      if (!half && envoys.length * 2 >= clients && envoys.length < clients) {
-        // Memory at half the clients: growth from here on is per connection, not the process's
-        // one-off growth (V8 young generation, allocator arenas) that the first clients trigger.
-        const t = process.hrtime.bigint();
-        await new Promise((r) => setTimeout(r, 500));
-        half = { heapBytes: (await stats()).heapBytes, rss: rssBytes(server.child.pid!), clients: envoys.length };
-        paused += process.hrtime.bigint() - t;
-      }
-    }
-    const initialSyncSeconds = Number(process.hrtime.bigint() - connectStart - paused) / 1e9;
+    const { initialSyncSeconds, half } = await connectClients(o, server, clients, envoys);
     await new Promise((r) => setTimeout(r, 500));
-    const after = await stats();
+    const after = await serverStats(server);
     const rssAfter = rssBytes(server.child.pid!);
     if (process.env['PORTCULLIS_BENCH_DEBUG']) process.stderr.write(`${o.server} memory before ${JSON.stringify(before)} after ${JSON.stringify(after)}\n`);
 
-    let published = 0;
-    const publishNext = async (): Promise<number> => {
-      const line = await server.command(`publish ${files[++published]}`, 'PUBLISHED');
-      return Number(line.split(' ')[1] ?? NaN);
-    };
-    for (let w = 0; w < o.warmupRounds; w++) {
-      for (const e of envoys) e.routeArrivals = [];
-      await publishNext();
-      await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `warm-up round ${w + 1}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const encodesBeforeRounds = (await stats()).encodes;
-    const rounds: RoundResult[] = [];
-    const publishMs: number[] = [];
-    const seenBefore = envoys.map((e) => new Map(e.seen));
-    for (let round = 1; round <= o.rounds; round++) {
-      for (const e of envoys) e.routeArrivals = [];
-      const t0 = process.hrtime.bigint();
-      publishMs.push(await publishNext());
-      await until(() => envoys.every((e) => e.routeArrivals.length > 0), o.phaseTimeoutMs, `round ${round} ACKs`);
-      const latencies = envoys.map((e) => Number(e.routeArrivals[0]! - t0) / 1e6).sort((a, b) => a - b);
-      rounds.push({ p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), lastAckMs: latencies.at(-1)!, acked: latencies.length });
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const end = await stats();
-    let routePushes = 0;
-    let otherPushes = 0;
-    envoys.forEach((e, i) => {
-      for (const [kind, n] of e.seen) {
-        const delta = n - (seenBefore[i]!.get(kind) ?? 0);
-        if (kind === 'route') routePushes += delta;
-        else otherPushes += delta;
-      }
-    });
+    const { rounds, publishMs, encodesBeforeRounds, seenBefore } = await publishRounds(o, server, files, envoys);
+    const end = await serverStats(server);
+    const { routePushes, otherPushes } = countPushes(envoys, seenBefore);
     return {
       server: o.server,
       variant: o.variant,

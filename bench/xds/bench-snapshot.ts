@@ -5,7 +5,7 @@
  * translator's own `versioned`, as in production.
  */
 import { versioned } from '../../compiler/envoy';
-import type { EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
+import type { EnvoyResource, EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
 
 export const BENCH_FLEET = 'bench';
 export const BENCH_ROUTE_CONFIG = 'bench-routes';
@@ -16,7 +16,16 @@ export function clusterNames(clusters: number): string[] {
 
 export function benchResources(opts: { clusters: number; routes: number; variant: number }): EnvoyResources {
   const names = clusterNames(opts.clusters);
-  const clusters = names.map((name) =>
+  const routes = Array.from({ length: opts.routes }, (_, i) => benchRoute(i, names, opts.variant));
+  const routeConfig = versioned('route', BENCH_ROUTE_CONFIG, {
+    name: BENCH_ROUTE_CONFIG,
+    virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
+  });
+  return { environment: 'bench', fleet: BENCH_FLEET, clusters: benchClusters(names), endpoints: benchEndpoints(names), listeners: [benchListener()], routes: [routeConfig], rateLimitConfigs: [] };
+}
+
+function benchClusters(names: readonly string[]): EnvoyResource[] {
+  return names.map((name) =>
     versioned('cluster', name, {
       name,
       type: 'EDS',
@@ -26,7 +35,10 @@ export function benchResources(opts: { clusters: number; routes: number; variant
       health_checks: [{ timeout: '1s', interval: '5s', unhealthy_threshold: 3, healthy_threshold: 2, http_health_check: { path: '/healthz' } }],
     }),
   );
-  const endpoints = names.map((name, i) =>
+}
+
+function benchEndpoints(names: readonly string[]): EnvoyResource[] {
+  return names.map((name, i) =>
     versioned('endpoint', name, {
       cluster_name: name,
       endpoints: [
@@ -38,7 +50,10 @@ export function benchResources(opts: { clusters: number; routes: number; variant
       ],
     }),
   );
-  const listener = versioned('listener', 'bench-ingress', {
+}
+
+function benchListener(): EnvoyResource {
+  return versioned('listener', 'bench-ingress', {
     name: 'bench-ingress',
     address: { socket_address: { address: '127.0.0.1', port_value: 10000 } },
     filter_chains: [
@@ -69,31 +84,27 @@ export function benchResources(opts: { clusters: number; routes: number; variant
       },
     ],
   });
-  const routes: JsonObject[] = [];
-  for (let i = 0; i < opts.routes; i++) {
-    routes.push({
-      name: `r${i}`,
-      match: { prefix: `/api/v1/resource-${i}/`, headers: [{ name: ':method', string_match: { exact: 'GET' } }] },
-      route: {
-        cluster: names[i % names.length]!,
-        // The one-route change: route 0's timeout follows the variant.
-        timeout: i === 0 ? `${10 + opts.variant}s` : '15s',
-        retry_policy: { retry_on: '5xx', num_retries: 2 },
+}
+
+/** Route i of the route configuration: its cluster, and route 0's timeout follows the variant. */
+function benchRoute(i: number, names: readonly string[], variant: number): JsonObject {
+  return {
+    name: `r${i}`,
+    match: { prefix: `/api/v1/resource-${i}/`, headers: [{ name: ':method', string_match: { exact: 'GET' } }] },
+    route: {
+      cluster: names[i % names.length]!,
+      // The one-route change: route 0's timeout follows the variant.
+      timeout: i === 0 ? `${10 + variant}s` : '15s',
+      retry_policy: { retry_on: '5xx', num_retries: 2 },
+    },
+    typed_per_filter_config: {
+      'envoy.filters.http.local_ratelimit': {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
+        stat_prefix: `r${i}`,
+        token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '1s' },
+        filter_enabled: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
+        filter_enforced: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
       },
-      typed_per_filter_config: {
-        'envoy.filters.http.local_ratelimit': {
-          '@type': 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit',
-          stat_prefix: `r${i}`,
-          token_bucket: { max_tokens: 100, tokens_per_fill: 100, fill_interval: '1s' },
-          filter_enabled: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
-          filter_enforced: { default_value: { numerator: 100, denominator: 'HUNDRED' } },
-        },
-      },
-    });
-  }
-  const routeConfig = versioned('route', BENCH_ROUTE_CONFIG, {
-    name: BENCH_ROUTE_CONFIG,
-    virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
-  });
-  return { environment: 'bench', fleet: BENCH_FLEET, clusters, endpoints, listeners: [listener], routes: [routeConfig], rateLimitConfigs: [] };
+    },
+  };
 }

@@ -7,7 +7,7 @@ import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { readPolicyTree } from '../../sources';
 import { withTreeProblems } from '../../sources/policy-tree';
 import { EnvoyValidator, findEnvoyBinary, traceRefusal } from '../../xds-server/envoy-validate';
-import { formatDiagnostic, type Diagnostic } from '../../compiler/result';
+import { formatDiagnostic, positionless, type Diagnostic } from '../../compiler/result';
 import type { PolicyIR } from '../../compiler/ir/ir';
 import { errStyle, outStyle, resolveNow, type CliContext } from '../context';
 import { policyRootOrUsage } from '../policy-root';
@@ -74,7 +74,7 @@ async function validateWithEnvoy(binary: string, ir: PolicyIR, sources: readonly
   const errors: Diagnostic[] = [];
   for (const v of await new EnvoyValidator({ binary }).validateAll(fleets)) {
     if (v.result === 'rejected') errors.push(...traceRefusal(v, sources));
-    if (v.result === 'error') errors.push({ file: '', line: 0, column: 0, subject: `Environment/${v.environment}`, path: 'spec.fleets', message: `Envoy could not check fleet "${v.fleet}": ${v.message}` });
+    if (v.result === 'error') errors.push(positionless(`Envoy could not check fleet "${v.fleet}": ${v.message}`, { subject: `Environment/${v.environment}`, path: 'spec.fleets' }));
   }
   return errors;
 }

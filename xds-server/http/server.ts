@@ -61,43 +61,14 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
   for (const result of WEBHOOK_RESULTS) webhookRequests.inc({ result }, 0);
   const deliveries = new RecentIds(REMEMBERED_DELIVERIES);
   if (!opts.webhook.secret) log.warn('no webhook secret configured: POST /hooks/git refuses every delivery (polling still follows the branch)');
+  const hook: WebhookContext = { opts, log, requests: webhookRequests, deliveries, maxBody };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const route = `${req.method ?? 'GET'} ${url.pathname}`;
     switch (url.pathname) {
-      case '/hooks/git': {
-        if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
-        let body: Buffer;
-        try {
-          body = await readBody(req, maxBody);
-        } catch (e) {
-          if (e instanceof BodyTooLarge) {
-            webhookRequests.inc({ result: 'too-large' });
-            return sendJson(res, 413, { error: `body larger than ${maxBody} bytes` }, { connection: 'close' });
-          }
-          throw e;
-        }
-        const delivery = header(req, 'x-github-delivery');
-        const event = header(req, 'x-github-event');
-        if (!opts.webhook.secret || !verifySignature(opts.webhook.secret, body, header(req, 'x-hub-signature-256'))) {
-          webhookRequests.inc({ result: 'unauthorized' });
-          log.warn({ delivery, event, remote: req.socket.remoteAddress }, 'webhook delivery refused: missing or bad X-Hub-Signature-256');
-          return sendJson(res, 401, { error: 'missing or invalid X-Hub-Signature-256' });
-        }
-        if (delivery !== undefined && !deliveries.add(delivery)) {
-          // A replay of a delivery already acted on: answering 2xx keeps GitHub happy, fetching again helps nobody.
-          webhookRequests.inc({ result: 'duplicate' });
-          log.info({ delivery, event, result: 'duplicate' }, 'webhook delivery already seen; ignored');
-          return sendJson(res, 202, { ignored: true, reason: `delivery ${delivery} already received` });
-        }
-        const decision = decideWebhook(event, header(req, 'content-type'), body, opts.webhook.branch);
-        const result = decision.action === 'sync' ? 'sync' : decision.action === 'ignore' ? 'ignored' : decision.action;
-        webhookRequests.inc({ result });
-        log.info({ delivery, event, result, ...(decision.action === 'sync' ? { after: decision.body.after } : {}) }, 'webhook delivery');
-        if (decision.action === 'sync') opts.webhook.onPush({ ref: decision.body.ref, after: decision.body.after, delivery: delivery ?? null });
-        return sendJson(res, decision.status, decision.body);
-      }
+      case '/hooks/git':
+        return handleWebhook(hook, req, res);
       case '/metrics': {
         if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'use GET' }, { allow: 'GET' });
         const text = await opts.registry.metrics();
@@ -141,13 +112,7 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, opts.port, opts.host);
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   log.info({ host: opts.host, port }, 'HTTP edge listening (webhook, status, metrics)');
@@ -155,14 +120,70 @@ export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
     server,
     port,
     url: `http://${hostForUrl}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // Connections still busy after a grace period are cut so shutdown is bounded.
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      }),
+    close: () => closeServer(server),
   };
+}
+
+/** What POST /hooks/git needs: the options, its counter, the deliveries seen and the body cap. */
+interface WebhookContext {
+  readonly opts: HttpEdgeOptions;
+  readonly log: Logger;
+  readonly requests: Counter<'result'>;
+  readonly deliveries: RecentIds;
+  readonly maxBody: number;
+}
+
+/** POST /hooks/git: size cap, signature, replay check, then the push decision. */
+async function handleWebhook(w: WebhookContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
+  let body: Buffer;
+  try {
+    body = await readBody(req, w.maxBody);
+  } catch (e) {
+    if (e instanceof BodyTooLarge) {
+      w.requests.inc({ result: 'too-large' });
+      return sendJson(res, 413, { error: `body larger than ${w.maxBody} bytes` }, { connection: 'close' });
+    }
+    throw e;
+  }
+  const delivery = header(req, 'x-github-delivery');
+  const event = header(req, 'x-github-event');
+  if (!w.opts.webhook.secret || !verifySignature(w.opts.webhook.secret, body, header(req, 'x-hub-signature-256'))) {
+    w.requests.inc({ result: 'unauthorized' });
+    w.log.warn({ delivery, event, remote: req.socket.remoteAddress }, 'webhook delivery refused: missing or bad X-Hub-Signature-256');
+    return sendJson(res, 401, { error: 'missing or invalid X-Hub-Signature-256' });
+  }
+  if (delivery !== undefined && !w.deliveries.add(delivery)) {
+    // A replay of a delivery already acted on: answering 2xx keeps GitHub happy, fetching again helps nobody.
+    w.requests.inc({ result: 'duplicate' });
+    w.log.info({ delivery, event, result: 'duplicate' }, 'webhook delivery already seen; ignored');
+    return sendJson(res, 202, { ignored: true, reason: `delivery ${delivery} already received` });
+  }
+  const decision = decideWebhook(event, header(req, 'content-type'), body, w.opts.webhook.branch);
+  const result = decision.action === 'sync' ? 'sync' : decision.action === 'ignore' ? 'ignored' : decision.action;
+  w.requests.inc({ result });
+  w.log.info({ delivery, event, result, ...(decision.action === 'sync' ? { after: decision.body.after } : {}) }, 'webhook delivery');
+  if (decision.action === 'sync') w.opts.webhook.onPush({ ref: decision.body.ref, after: decision.body.after, delivery: delivery ?? null });
+  return sendJson(res, decision.status, decision.body);
+}
+
+/** Stops accepting, closes idle connections, and cuts busy ones after a grace period so shutdown is bounded. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
