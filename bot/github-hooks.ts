@@ -10,6 +10,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBounded, send } from './receiver';
 
 /** True when `header` is `sha256=<hex HMAC of body>` under `secret` (constant-time compare). */
 export function validSignature(secret: string, body: Buffer, header: string | undefined): boolean {
@@ -43,21 +44,6 @@ export async function deliveryLog(file: string, keep = 10_000): Promise<{ known:
   return { known, add: (id) => appendFile(file, `${id.replace(/[^\w-]/g, '').slice(0, 100)}\n`) };
 }
 
-async function readBounded(req: IncomingMessage, max: number): Promise<Buffer | null> {
-  if (Number(req.headers['content-length'] ?? 0) > max) return null;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > max) return null;
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-}
 
 /** The route handler for POST /hooks/github (mountable in any node:http server). */
 export function githubHookHandler(o: GitHubHookOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {

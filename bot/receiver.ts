@@ -41,12 +41,13 @@ export function authorized(header: string | undefined, auth: ReceiverAuth): bool
   return same(Buffer.from(header.slice(6), 'base64').toString('utf8'), `${auth.username}:${auth.password}`);
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+/** A JSON answer (the Alertmanager and GitHub receivers alike). */
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 }
 
 /** Reads at most `max` bytes; null when the body is larger (the rest is not read). */
-async function readBounded(req: IncomingMessage, max: number): Promise<Buffer | null> {
+export async function readBounded(req: IncomingMessage, max: number): Promise<Buffer | null> {
   if (Number(req.headers['content-length'] ?? 0) > max) return null;
   const chunks: Buffer[] = [];
   let size = 0;

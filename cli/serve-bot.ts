@@ -12,26 +12,16 @@ import type { AuditSink, CommitStatusClient } from '../audit';
 import type { GitHubAuth } from '../bot/github';
 import type { ReceiverAuth } from '../bot/receiver';
 import type { BotService } from '../bot/service';
-import { githubAuthFrom, hookAuthFrom, incidentTimeline, type Parsed } from './commands/bot';
+import { githubAuthFrom, hookAuthFrom, incidentTimeline, type AlertReceiverFlags, type GitHubAccessFlags, type Parsed } from './commands/bot';
 import { SERVE_DEFAULTS } from './commands/serve';
 
 /** `portcullis serve` flags of the bot and of GitHub access (cli/main.ts: githubOptions, botOptions). */
-export interface ServeGitHubFlags {
+export interface ServeGitHubFlags extends GitHubAccessFlags, AlertReceiverFlags {
   readonly bot?: boolean;
   readonly githubRepo?: string;
-  readonly githubUrl?: string;
-  readonly githubTokenFile?: string;
-  readonly appId?: string;
-  readonly appKeyFile?: string;
-  readonly installationId?: string;
-  readonly hookUser?: string;
-  readonly hookPasswordFile?: string;
-  readonly hookTokenFile?: string;
-  readonly cooldown?: string;
   readonly botHost?: string;
   readonly botPort?: number;
   readonly botHousekeepingInterval?: string;
-  readonly deployWorkflow?: string;
 }
 
 const BOT_DEFAULTS = SERVE_DEFAULTS;

@@ -15,7 +15,25 @@ import { startBotService } from '../../bot/service';
 import { untilStopSignal, type CliContext } from '../context';
 import { planMarkdownForFiles } from './plan';
 
-export interface BotOptions {
+/** GitHub access (cli/main.ts githubOptions): a token file or a GitHub App. */
+export interface GitHubAccessFlags {
+  readonly githubUrl?: string;
+  readonly githubTokenFile?: string;
+  readonly appId?: string;
+  readonly appKeyFile?: string;
+  readonly installationId?: string;
+}
+
+/** What Alertmanager authenticates with, and the bot's other shared flags (cli/main.ts alertReceiverOptions). */
+export interface AlertReceiverFlags {
+  readonly hookUser?: string;
+  readonly hookPasswordFile?: string;
+  readonly hookTokenFile?: string;
+  readonly cooldown?: string;
+  readonly deployWorkflow?: string;
+}
+
+export interface BotOptions extends GitHubAccessFlags, AlertReceiverFlags {
   readonly repo?: string;
   /** Local mode: lockdown branches in this git checkout instead of GitHub pull requests (bot/local-repo.ts). */
   readonly localRepo?: string;
@@ -25,18 +43,10 @@ export interface BotOptions {
   readonly host: string;
   readonly port: number;
   readonly workDir: string;
-  readonly githubTokenFile?: string;
-  readonly appId?: string;
-  readonly appKeyFile?: string;
-  readonly installationId?: string;
-  readonly hookUser?: string;
-  readonly hookPasswordFile?: string;
-  readonly hookTokenFile?: string;
   readonly cooldown: string;
   readonly logLevel?: string;
   readonly webhookSecretFile?: string;
   readonly monitorUrl?: string;
-  readonly deployWorkflow?: string;
   readonly auditDir?: string;
 }
 
