@@ -47,8 +47,9 @@ test(`a push to ${STREAMS} streams leaves setSnapshots unwritten and goes out â‰
   expect(afterOneTurn).toBeLessThanOrEqual(PUBLICATION_SLICE.maxTasks);
   await waitUntil('every stream got the new clusters', async () => (await pushes()) === 2 * STREAMS);
   await waitUntil('every stream ACKed them', () => h.server.nodes().every((n) => n.inSync && n.types[0]!.ackedCommit === 'c2'));
-  // The slices were measured: the server's gauge holds the longest one (wall clock, so only > 0 is asserted).
+  // The gauge of the longest slice is exported; its value is thread CPU time, which the kernel
+  // counts in ticks, so a short slice on a quiet machine reads 0 (seen in CI): only its presence is asserted.
   const slice = (await h.registry.getSingleMetricAsString('portcullis_xds_push_slice_max_seconds')).split('\n').find((l) => l.startsWith('portcullis_xds_push_slice_max_seconds '));
-  expect(Number(slice!.split(' ')[1])).toBeGreaterThan(0);
+  expect(Number.isFinite(Number(slice!.split(' ')[1]))).toBe(true);
   for (const c of clients) expect(c.responses.filter((r) => r.kind === 'cluster').at(-1)!.resources.map((r) => r.name)).toEqual(['svc-a', 'svc-b', 'svc-c']);
 }, 60_000);
