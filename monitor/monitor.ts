@@ -111,6 +111,7 @@ export function createMonitor(options: MonitorOptions): Monitor {
   return {
     setPolicy(ir) {
       ({ environments, fleetEnv } = monitorsOf(ir, sizing, now(), environments, share !== null));
+      forgetRemovedTriggers(lastPosted, environments);
     },
     ingest,
     grpcService: {
@@ -238,6 +239,21 @@ interface AlertContext {
   readonly leaseMs: number;
 }
 
+/** Incident keys are `trigger/environment/key`; trigger and environment names are DNS labels. */
+const incidentPrefix = (trigger: string, environment: string): string => `${trigger}/${environment}/`;
+
+/**
+ * Drops the resend times of incidents whose trigger (or environment) the new policy no longer has:
+ * otherwise they stay forever, and a trigger added back would wait out the old resend period.
+ */
+function forgetRemovedTriggers(lastPosted: Map<string, number>, environments: ReadonlyMap<string, EnvironmentMonitor>): void {
+  const live = new Set([...environments.values()].flatMap((env) => env.triggers.map((s) => incidentPrefix(s.ir.name, env.env.name))));
+  for (const incident of lastPosted.keys()) {
+    const [trigger = '', environment = ''] = incident.split('/', 2);
+    if (!live.has(incidentPrefix(trigger, environment))) lastPosted.delete(incident);
+  }
+}
+
 /** One trigger's alerts this tick (its series set on the way). */
 function alertsOf(c: AlertContext, env: EnvironmentMonitor, state: TriggerState, t: number): Post[] {
   const r = state.evaluate(t);
@@ -249,7 +265,7 @@ function alertsOf(c: AlertContext, env: EnvironmentMonitor, state: TriggerState,
   if (state.newMatches > 0) c.metrics.triggerMatches.inc(labels, state.newMatches);
   state.newMatches = 0;
   if (state.ir.key === 'none' && !c.alertUnkeyed) return [];
-  const incidentOf = (key: string) => `${state.ir.name}/${env.env.name}/${key || '-'}`;
+  const incidentOf = (key: string) => `${incidentPrefix(state.ir.name, env.env.name)}${key || '-'}`;
   const posts: Post[] = [];
   for (const a of r.firing) {
     const incident = incidentOf(a.key);

@@ -212,3 +212,45 @@ describe('receiver, metrics and alerts', () => {
     expect(tracked[0]).toBeGreaterThan(bound / 4);
   });
 });
+
+describe('a trigger removed while firing', () => {
+  test('is forgotten: added back, its alert is posted at once, not after the old resend period', async () => {
+    const posted: unknown[][] = [];
+    const alertmanager = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        posted.push(JSON.parse(body) as unknown[]);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => alertmanager.listen(0, '127.0.0.1', resolve));
+    let clock = T0;
+    const monitor = createMonitor({
+      registry: new Registry(),
+      logger: pino({ level: 'silent' }),
+      alertmanager: { url: `http://127.0.0.1:${(alertmanager.address() as AddressInfo).port}` },
+      resendEveryMs: 60_000,
+      now: () => clock,
+    });
+    const withTrigger = policy();
+    const withoutTrigger = { ...withTrigger, environments: withTrigger.environments.map((e) => ({ ...e, triggers: [] })) };
+    const attack = () => Array.from({ length: 40 }, (_, i) => accessEntry({ startMs: clock - 500, route: 'login', status: 401, clientIp: `203.0.113.${i + 1}` }));
+    try {
+      monitor.setPolicy(withTrigger);
+      monitor.ingest('edge-prod', 'portcullis/prod', attack());
+      await monitor.evaluate();
+      expect(posted).toHaveLength(1);
+      monitor.setPolicy(withoutTrigger);
+      clock += 1000;
+      monitor.setPolicy(withTrigger);
+      monitor.ingest('edge-prod', 'portcullis/prod', attack());
+      await monitor.evaluate();
+      expect(posted).toHaveLength(2);
+      expect(((posted[1] as { labels: Record<string, string> }[])[0]?.labels ?? {}).incident).toBe('login-stuffing/prod/203.0.113.0/24');
+    } finally {
+      monitor.stop();
+      await new Promise((resolve) => alertmanager.close(resolve));
+    }
+  });
+});
