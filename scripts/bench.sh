@@ -52,7 +52,9 @@ echo "== monitor: ALS ingest on one core, memory with 1,000,000 addresses, top-k
 node --expose-gc dist/bench/monitor/ingest-bench.js
 echo
 echo "== monitor: Envoy request latency with the access-log stream off, on, and the receiver stopped =="
-node dist/bench/monitor/als-latency-bench.js --rate "${BENCH_ALS_RATE:-200}" --seconds "${BENCH_ALS_SECONDS:-5}" --rounds "${BENCH_ALS_ROUNDS:-3}"
+# The receiver on a CPU of its own (as a monitor on another machine), Envoys and load on the other.
+als_bench=(node dist/bench/monitor/als-latency-bench.js --rate "${BENCH_ALS_RATE:-100}" --seconds "${BENCH_ALS_SECONDS:-10}" --rounds "${BENCH_ALS_ROUNDS:-4}")
+if command -v taskset > /dev/null && [ "$(nproc)" -ge 2 ]; then taskset -c 0 "${als_bench[@]}" --receiver-cpu 1; else "${als_bench[@]}"; fi
 echo
 echo "== monitor: merging two replicas through Redis (CPU per tick, Redis keys and memory) =="
 node dist/bench/monitor/fleet-merge-bench.js --ticks "${BENCH_MERGE_TICKS:-60}" --entries "${BENCH_MERGE_ENTRIES:-5000}"

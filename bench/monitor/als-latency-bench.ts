@@ -7,7 +7,7 @@
  * own difference is the noise floor the on/off difference is read against. Reports p50/p99/max, Envoy
  * CPU per 1,000 requests (from /proc) and the bench process's CPU. Measures only: never fails on a
  * figure. Usage:
- *   node dist/bench/monitor/als-latency-bench.js [--rate 200] [--seconds 5] [--rounds 3] [--receiver-cpu N]
+ *   node dist/bench/monitor/als-latency-bench.js [--rate 100] [--seconds 10] [--rounds 4] [--receiver-cpu N]
  *     [--buffer-bytes B] [--flush-ms MS]
  * `--receiver-cpu N` runs the receiver on CPU N alone (taskset), as a monitor on its own machine
  * would be; start the bench itself with `taskset -c M` (M ≠ N) so the Envoys and the load stay off it.
@@ -27,9 +27,9 @@ const option = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(`--${name}`);
   return at < 0 ? fallback : Number(process.argv[at + 1]);
 };
-const RATE = option('rate', 200);
-const SECONDS = option('seconds', 5);
-const ROUNDS = option('rounds', 3);
+const RATE = option('rate', 100);
+const SECONDS = option('seconds', 10);
+const ROUNDS = option('rounds', 4);
 const RECEIVER_CPU = option('receiver-cpu', -1);
 /** Variants of the logger's buffering to compare (the product's values by default). */
 const BUFFER_BYTES = option('buffer-bytes', 0);
