@@ -78,7 +78,7 @@ export function blastRadiusLines(key: string, b: BlastRadius | null): string[] {
   return [
     `\`${key}\` over the last ${b.window}: **${b.requests} requests from ${b.clients} client${b.clients === 1 ? '' : 's'}** would have been refused (answered then: ${statuses || 'no status recorded'}).`,
     // The monitor's client figure for tokens is an upper bound (it does not keep distinct clients per token).
-    `${b.withValidToken.requests} of them (from at most ${b.withValidToken.clients} client${b.withValidToken.clients === 1 ? '' : 's'}) carried a valid token: probably legitimate users caught by the block.`,
+    `${b.withValidToken.requests} of them (from ${b.withValidToken.clients} client${b.withValidToken.clients === 1 ? '' : 's'}) carried a valid token: probably legitimate users caught by the block.`,
     ...(b.byRoute.length ? ['', '| route | requests |', '| --- | --- |', ...b.byRoute.map((r) => `| \`${r.route}\` | ${r.requests} |`)] : []),
   ];
 }

@@ -155,6 +155,7 @@ export class EnvironmentMonitor {
     let requests = 0;
     let withToken = 0;
     const ips = new Set<string>();
+    const ipsWithToken = new Set<string>();
     for (const name of names) {
       const w = this.routes.get(name);
       if (!w) continue;
@@ -166,16 +167,21 @@ export class EnvironmentMonitor {
       withToken += d.withToken;
       if (by === 'clientNetwork' || by === 'clientIp') {
         for (const h of w.byKey.clientIp.query(nowMs, windowMs, Number.MAX_SAFE_INTEGER).top) {
-          if (by === 'clientIp' ? h.key === key : networkOf(h.key, 24, 56) === key) ips.add(h.key);
+          if (by === 'clientIp' ? h.key !== key : networkOf(h.key, 24, 56) !== key) continue;
+          ips.add(h.key);
+          if (w.byKey.clientIp.detail(nowMs, windowMs, h.key).withToken > 0) ipsWithToken.add(h.key);
         }
       }
     }
-    const clients = by === 'clientNetwork' || by === 'clientIp' ? ips.size : requests > 0 ? 1 : 0;
+    // Per address: the distinct addresses the window tracked, and those of them that sent a verified
+    // token at least once. A token key is one client.
+    const byAddress = by === 'clientNetwork' || by === 'clientIp';
+    const clients = byAddress ? ips.size : requests > 0 ? 1 : 0;
     return {
       requests,
       clients,
       byStatus,
-      withValidToken: { requests: withToken, clients: withToken > 0 ? Math.min(clients, withToken) : 0 },
+      withValidToken: { requests: withToken, clients: byAddress ? ipsWithToken.size : withToken > 0 ? 1 : 0 },
       byRoute: byRoute.sort((a, b) => b.requests - a.requests),
     };
   }

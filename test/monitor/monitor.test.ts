@@ -254,3 +254,19 @@ describe('a trigger removed while firing', () => {
     }
   });
 });
+
+describe('blast radius', () => {
+  test('counts the distinct addresses that carried a valid token, not an upper bound', () => {
+    const monitor = createMonitor({ registry: new Registry(), logger: pino({ level: 'silent' }), alertmanager: null, now: () => T0 });
+    monitor.setPolicy(policy());
+    // Ten addresses of one /24, four requests each; five of them sent a verified token every time.
+    const entries = Array.from({ length: 40 }, (_, i) => {
+      const host = (i % 10) + 1;
+      return accessEntry({ startMs: T0 - 500, route: 'login', status: 401, clientIp: `203.0.113.${host}`, sub: host <= 5 ? `user-${host}` : '' });
+    });
+    monitor.ingest('edge-prod', 'portcullis/prod', entries);
+    const blast = monitor.environment('prod')?.blastRadius(null, 'clientNetwork', '203.0.113.0/24', 300_000, T0);
+    expect(blast).toMatchObject({ requests: 40, clients: 10, withValidToken: { requests: 20, clients: 5 } });
+    expect(monitor.environment('prod')?.blastRadius(null, 'clientIp', '203.0.113.7', 300_000, T0)).toMatchObject({ requests: 4, clients: 1, withValidToken: { requests: 0, clients: 0 } });
+  });
+});
