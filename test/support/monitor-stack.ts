@@ -13,6 +13,7 @@ import { compileDirectory } from '../../sources';
 import { createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from './e2e';
 import { startAdsEnvoy, type EnvoyProcess } from './envoy';
 import { startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs, type WebhookDelivery } from './monitoring';
+import { metricSum } from './metrics';
 import { freePorts } from './ports';
 import { waitFor, type ManagedProcess } from './processes';
 
@@ -164,4 +165,23 @@ export async function firingWebhook(stack: MonitorStack, key: string, since: num
   console.log(`${what}: first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s`);
   expect(seconds).toBeLessThan(10);
   return { delivery, alert: delivery.body.alerts.find((a) => a.labels.key === key) };
+}
+
+/**
+ * "Nothing fires" made provable: after `send` (traffic of `responses` responses), waits until the
+ * monitor has counted them all, runs one evaluation tick (it resolves once its alerts are posted),
+ * and checks that `trigger` was evaluated (its threshold is exported) and nothing was posted or
+ * delivered.
+ */
+export async function expectNothingFires(stack: MonitorStack, trigger: string, responses: number, send: () => Promise<void>): Promise<void> {
+  const { registry, monitor } = stack.server;
+  const counted = () => metricSum(registry, 'portcullis_monitor_entries_total', { result: 'counted' });
+  const before = await counted();
+  await send();
+  await waitFor(`the monitor to count ${responses} responses`, async () => (await counted()) >= before + responses, 15_000, 50);
+  await monitor.evaluate();
+  expect(await metricSum(registry, 'portcullis_trigger_threshold', { trigger })).toBeGreaterThan(0);
+  expect(await metricSum(registry, 'portcullis_trigger_firing_keys', { trigger })).toBe(0);
+  expect(await metricSum(registry, 'portcullis_monitor_alert_posts_total')).toBe(0);
+  expect(stack.hook.deliveries).toEqual([]);
 }
