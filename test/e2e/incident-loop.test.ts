@@ -20,7 +20,6 @@ import { runAuditShow, runAuditVerify } from '../../cli/commands/audit';
 import { runServe } from '../../cli/commands/serve';
 import { compileSources } from '../../compiler';
 import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
-import { formatDiagnostic } from '../../compiler/result';
 import { captureCli } from '../support/cli';
 import { call, createPolicyWorld, waitInSync, WEBHOOK_SECRET, type PolicyWorld } from '../support/e2e';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
@@ -28,30 +27,21 @@ import { GitHubDouble } from '../support/github-double';
 import { startAlertmanager, startPrometheus, writeConfigs } from '../support/monitoring';
 import { freePorts } from '../support/ports';
 import { waitFor, type ManagedProcess } from '../support/processes';
+import { compiledOrThrow, environmentOf, stuffingTrigger } from '../support/policy-fixtures';
 
 jest.setTimeout(150_000);
 
 /** How long the lockdown lasts: the shortest a Trigger allows (1 minute), so the test sees it end. */
 const LOCKDOWN_SECONDS = 60;
-const TRIGGER = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: orders-stuffing }
-spec:
-  description: Failed authentication on the orders API from one network
-  environments: [e2e]
-  routes: [orders]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 20, window: 10s } }
-  severity: critical
-  lockdown:
-    duration: 1m
-    owner: "@oncall"
-    reviewers: [alice]
-    reason: "Credential stuffing on {{route}} from {{network}}"
-    actions:
-      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
-`;
+const TRIGGER = stuffingTrigger({
+  name: 'orders-stuffing',
+  description: 'Failed authentication on the orders API from one network',
+  environments: ['e2e'],
+  route: 'orders',
+  rate: '{ above: 20, window: 10s }',
+  duration: '1m',
+  reviewers: ['alice'],
+});
 const TRIGGER_FILE = 'policies/triggers/orders-stuffing.yaml';
 const ATTACK_NET = '198.51.100.0/24';
 const INCIDENT = `orders-stuffing/e2e/${ATTACK_NET}`;
@@ -82,11 +72,7 @@ async function github(method: string, route: string, body?: unknown): Promise<an
 
 /** The environment's IR with the Trigger, for `portcullis monitoring-config`'s files. */
 function e2eEnvironment(files: Record<string, string>) {
-  const compiled = compileSources(Object.entries(files).map(([p, text]) => ({ path: p, text })), new Date());
-  if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
-  const env = compiled.value.environments.find((e) => e.name === 'e2e');
-  if (!env) throw new Error('no environment e2e');
-  return env;
+  return environmentOf(compiledOrThrow(compileSources(Object.entries(files).map(([p, text]) => ({ path: p, text })), new Date())), 'e2e');
 }
 
 beforeAll(async () => {
