@@ -60,6 +60,7 @@ let serveExit: Promise<number> | undefined;
 const serveCli = captureCli();
 let httpUrl = '';
 let botUrl = '';
+let amUrl = '';
 let auditDir = '';
 
 /** GitHub's API through the double, as the approver's client calls it. */
@@ -88,6 +89,7 @@ beforeAll(async () => {
   auditDir = path.join(workDir, 'audit');
   httpUrl = `http://127.0.0.1:${httpPort}`;
   botUrl = `http://127.0.0.1:${botPort}`;
+  amUrl = `http://127.0.0.1:${amPort}`;
   serveExit = runServe(
     serveCli.ctx,
     {
@@ -164,6 +166,15 @@ const normal = async (i: number, token: string) => (await call(world.ports.liste
 /** A bad login from the attacking /24. */
 const attack = async (i: number) => (await call(world.ports.listener, '/orders', { token: 'not-a-jwt', xff: `198.51.100.${(i % 50) + 1}` })).status;
 
+/** The sum of a counter's series (those whose labels contain `labels`) on a Prometheus /metrics page. */
+async function counterTotal(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
 /** The records of kind `kind` in `records` matching `fields`. */
 const where = (records: readonly StoredRecord[], kind: string, fields: Record<string, unknown> = {}) => records.filter((r) => r.kind === kind && Object.entries(fields).every(([k, v]) => r[k] === v));
 
@@ -190,7 +201,12 @@ test('a credential-stuffing burst becomes one lockdown PR; merged, Envoy enforce
   const open = await waitFor('the lockdown PR', () => lockdownPulls()[0], 15_000, 50);
   const created = gh.calls.find((c) => c.operation === 'pulls/create' && c.status === 201)!;
   at.prOpened = created.at + created.ms;
-  await sleep(1500); // a late duplicate would show here
+  // A late duplicate would come from a notification still in flight: wait until the bot has answered
+  // every webhook notification Alertmanager has sent so far.
+  await waitFor('the bot to answer every Alertmanager notification', async () => {
+    const [sent, answered] = await Promise.all([counterTotal(`${amUrl}/metrics`, 'alertmanager_notifications_total', 'integration="webhook"'), counterTotal(`${botUrl}/metrics`, 'portcullis_bot_alert_deliveries_total')]);
+    return sent > 0 && answered >= sent;
+  }, 15_000, 100);
   expect(lockdownPulls()).toHaveLength(1);
   pr = gh.pulls.get(open.number)!;
   expect(gh.git.refs('refs/heads/portcullis/lockdown/')).toHaveLength(1);
