@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import type { PolicyIR } from '../compiler/ir/ir';
-import { formatDiagnostic, type Diagnostic, type Result } from '../compiler/result';
+import { formatDiagnostic, positionless, type Diagnostic, type Result } from '../compiler/result';
 import { CONFIG_KEYS, configDiagnostic, readStackConfig, selectEnvironment, type ConfigGetter, type DeployInstant, type StackConfig } from './config';
 import { foreignWebAcls, GatewayRules, missingStageResources, type Attach } from './gateway-rules';
 import { planCloud, renderCloudPlanSummary, ruleGroupPlan, ruleGroupReference, type CloudPlan } from '../compiler/cloud';
@@ -88,7 +88,7 @@ export async function runProgram(inputs: ProgramInputs): Promise<StackOutputs> {
  */
 async function attachment(plan: CloudPlan, config: StackConfig, env: string): Promise<Attach> {
   const problem = (path: string, messages: readonly string[]): pulumi.RunError =>
-    runError(`Environment/${env} cannot be put on AWS`, messages.map((message) => ({ file: '', line: 0, column: 0, subject: `Environment/${env}`, path, message })));
+    runError(`Environment/${env} cannot be put on AWS`, messages.map((message) => positionless(message, { subject: `Environment/${env}`, path })));
   let attach: Attach = { mode: 'webAcl' };
   if (plan.webAcl && config.attach === 'ruleGroup') {
     const group = ruleGroupPlan(plan, config.ruleGroupCapacity ?? undefined);

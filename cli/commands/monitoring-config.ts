@@ -9,6 +9,7 @@ import { parseDuration } from '../../compiler/duration';
 import { monitoringConfig, type MonitoringOptions } from '../../compiler/monitor/monitoring-config';
 import { compileDirectory } from '../../sources';
 import { resolveNow, type CliContext } from '../context';
+import { pickEnvironment } from '../compile-environment';
 import { resolvePolicyRoot } from '../policy-root';
 import { reportDiagnostics, usageError } from './validate';
 
@@ -44,8 +45,8 @@ export async function runMonitoringConfig(ctx: CliContext, o: MonitoringConfigCo
   else return usageError(ctx, 'the webhook needs auth: --webhook-bearer-file, or --webhook-basic-user with --webhook-basic-password-file');
   const compiled = await compileDirectory(resolvePolicyRoot(ctx.cwd, o.root), now, { relativeTo: ctx.cwd });
   if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
-  const env = compiled.value.environments.find((e) => e.name === o.env);
-  if (!env) return usageError(ctx, `--env: no Environment "${o.env}" (have: ${compiled.value.environments.map((e) => e.name).join(', ') || 'none'})`);
+  const env = pickEnvironment(ctx, compiled.value.environments, o.env);
+  if (typeof env === 'number') return env;
   const files = monitoringConfig(env, {
     portcullis: o.portcullis,
     envoys: o.envoy,

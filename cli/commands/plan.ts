@@ -6,11 +6,10 @@
  * --json` summaries in, `--max-chars` cuts a markdown comment and says where the full plan is.
  */
 import { readFileSync } from 'node:fs';
-import { compileDirectory } from '../../sources';
 import { importCommands, planCloud } from '../../compiler/cloud';
-import { policyRootOrUsage } from '../policy-root';
+import { compileEnvironment } from '../compile-environment';
 import { compileSources, type SourceFile } from '../../compiler';
-import type { Diagnostic } from '../../compiler/result';
+import { positionless, type Diagnostic } from '../../compiler/result';
 import { parsePreview, type PreviewSummary } from '../../compiler/cloud/preview';
 import { outStyle, resolveNow, type CliContext } from '../context';
 import { isFolderInsideRepository, readPolicyFilesAt } from '../../sources/git-revision';
@@ -79,7 +78,7 @@ function readPreviews(args: readonly string[]): PreviewSummary[] | { errors: Dia
     try {
       text = readFileSync(file, 'utf8');
     } catch (e) {
-      errors.push({ file, line: 0, column: 0, subject: '', path: '', message: `--preview-json: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      errors.push(positionless(`--preview-json: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file }));
       continue;
     }
     const p = parsePreview(text, file, stack);
@@ -159,15 +158,9 @@ export interface ImportCommandsOptions {
 
 /** `portcullis import-commands --env E`: the `pulumi import` script adopting E's existing AWS resources. */
 export async function runImportCommands(ctx: CliContext, opts: ImportCommandsOptions): Promise<number> {
-  const now = resolveNow(ctx, opts.now);
-  if (typeof now === 'string') return usageError(ctx, now);
-  const where = policyRootOrUsage(ctx.cwd, opts.root, '--root ');
-  if ('usage' in where) return usageError(ctx, where.usage);
-  const compiled = await compileDirectory(where.root, now, { relativeTo: ctx.cwd });
-  reportNotes(ctx, compiled.notes);
-  if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
-  const env = compiled.value.environments.find((e) => e.name === opts.env);
-  if (!env) return usageError(ctx, `--env: no Environment "${opts.env}" (have: ${compiled.value.environments.map((e) => e.name).join(', ') || 'none'})`);
+  const picked = await compileEnvironment(ctx, opts);
+  if (typeof picked === 'number') return picked;
+  const { env } = picked;
   const plan = planCloud(env);
   if (!plan.ok) return reportDiagnostics(ctx, plan.errors);
   ctx.stdout.write(importCommands(plan.value, { stack: opts.stack ?? env.name, attach: opts.attach }));

@@ -4,12 +4,11 @@
  * `envoy --mode validate -c` accepts.
  */
 import { stringify } from 'yaml';
-import { compileDirectory } from '../../sources';
 import { staticBootstrap, translateEnvironment } from '../../compiler/envoy';
 import { TYPE_URL } from '../../compiler/envoy/resources';
-import { resolveNow, type CliContext } from '../context';
-import { policyRootOrUsage } from '../policy-root';
-import { reportDiagnostics, reportNotes, usageError } from './validate';
+import { compileEnvironment } from '../compile-environment';
+import type { CliContext } from '../context';
+import { usageError } from './validate';
 
 export interface RenderOptions {
   readonly root?: string;
@@ -22,16 +21,9 @@ export interface RenderOptions {
 }
 
 export async function runRender(ctx: CliContext, opts: RenderOptions): Promise<number> {
-  const now = resolveNow(ctx, opts.now);
-  if (typeof now === 'string') return usageError(ctx, now);
-  const where = policyRootOrUsage(ctx.cwd, opts.root, '--root ');
-  if ('usage' in where) return usageError(ctx, where.usage);
-  const compiled = await compileDirectory(where.root, now, { relativeTo: ctx.cwd });
-  reportNotes(ctx, compiled.notes);
-  if (!compiled.ok) return reportDiagnostics(ctx, compiled.errors);
-  const envs = compiled.value.environments;
-  const env = envs.find((e) => e.name === opts.env);
-  if (!env) return usageError(ctx, `--env: no Environment "${opts.env}" (have: ${envs.map((e) => e.name).join(', ') || 'none'})`);
+  const picked = await compileEnvironment(ctx, opts);
+  if (typeof picked === 'number') return picked;
+  const { env } = picked;
   const fleet = opts.fleet ?? (env.fleets.length === 1 ? env.fleets[0] : undefined);
   if (fleet === undefined || !env.fleets.includes(fleet)) {
     const why = opts.fleet === undefined ? 'is required: the environment has several fleets' : `: no fleet "${opts.fleet}" in ${env.name}`;

@@ -10,7 +10,6 @@ import { planMarkdownForFiles } from '../../cli/commands/plan';
 import { compileWithOverlay } from '../../bot/lockdown-file';
 import { LocalPolicyRepo } from '../../bot/local-repo';
 import { startBotService, type BotService } from '../../bot/service';
-import { formatDiagnostic } from '../../compiler/result';
 import { readPolicyFilesAt } from '../../sources';
 import { signBody } from '../../xds-server/http/webhook';
 import { alertPayload, deliver, HOOK_AUTH, quietLog } from '../support/bot-fixtures';
@@ -20,26 +19,11 @@ import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { tempDir } from '../support/git-repo';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
+import { compiledOrThrow, stuffingTrigger } from '../support/policy-fixtures';
 
 jest.setTimeout(90_000);
 
-const TRIGGER = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: login-stuffing }
-spec:
-  environments: [e2e]
-  routes: [accounts]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 30, per: minute } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    reason: "Credential stuffing on {{route}} from {{network}}"
-    actions:
-      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [accounts] }
-`;
+const TRIGGER = stuffingTrigger({ name: 'login-stuffing', environments: ['e2e'], route: 'accounts', rate: '{ above: 30, per: minute }' });
 const NET = '198.18.7.0/24';
 const alert = (key = NET) => alertPayload({ key, environment: 'e2e' });
 
@@ -93,8 +77,7 @@ test('alert → local branch with a compiling lockdown; git merge → Envoy 403s
   if (!files.ok) throw new Error(files.errors.map((e) => e.message).join('\n'));
   const lockdown = files.value.files.find((f) => f.path.startsWith('policies/lockdowns/'))!;
   expect(lockdown.text).toContain(NET);
-  const compiled = compileWithOverlay(files.value.files.filter((f) => f !== lockdown), lockdown.path, lockdown.text, new Date());
-  if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
+  compiledOrThrow(compileWithOverlay(files.value.files.filter((f) => f !== lockdown), lockdown.path, lockdown.text, new Date()));
 
   // A duplicate delivery finds the same "pull request": no second branch.
   const again = await deliver(bot, alert());

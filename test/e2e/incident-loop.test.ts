@@ -20,7 +20,6 @@ import { runAuditShow, runAuditVerify } from '../../cli/commands/audit';
 import { runServe } from '../../cli/commands/serve';
 import { compileSources } from '../../compiler';
 import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
-import { formatDiagnostic } from '../../compiler/result';
 import { captureCli } from '../support/cli';
 import { call, createPolicyWorld, waitInSync, WEBHOOK_SECRET, type PolicyWorld } from '../support/e2e';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
@@ -28,30 +27,21 @@ import { GitHubDouble } from '../support/github-double';
 import { startAlertmanager, startPrometheus, writeConfigs } from '../support/monitoring';
 import { freePorts } from '../support/ports';
 import { waitFor, type ManagedProcess } from '../support/processes';
+import { compiledOrThrow, environmentOf, stuffingTrigger } from '../support/policy-fixtures';
 
 jest.setTimeout(150_000);
 
 /** How long the lockdown lasts: the shortest a Trigger allows (1 minute), so the test sees it end. */
 const LOCKDOWN_SECONDS = 60;
-const TRIGGER = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: orders-stuffing }
-spec:
-  description: Failed authentication on the orders API from one network
-  environments: [e2e]
-  routes: [orders]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 20, window: 10s } }
-  severity: critical
-  lockdown:
-    duration: 1m
-    owner: "@oncall"
-    reviewers: [alice]
-    reason: "Credential stuffing on {{route}} from {{network}}"
-    actions:
-      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
-`;
+const TRIGGER = stuffingTrigger({
+  name: 'orders-stuffing',
+  description: 'Failed authentication on the orders API from one network',
+  environments: ['e2e'],
+  route: 'orders',
+  rate: '{ above: 20, window: 10s }',
+  duration: '1m',
+  reviewers: ['alice'],
+});
 const TRIGGER_FILE = 'policies/triggers/orders-stuffing.yaml';
 const ATTACK_NET = '198.51.100.0/24';
 const INCIDENT = `orders-stuffing/e2e/${ATTACK_NET}`;
@@ -70,6 +60,7 @@ let serveExit: Promise<number> | undefined;
 const serveCli = captureCli();
 let httpUrl = '';
 let botUrl = '';
+let amUrl = '';
 let auditDir = '';
 
 /** GitHub's API through the double, as the approver's client calls it. */
@@ -82,11 +73,7 @@ async function github(method: string, route: string, body?: unknown): Promise<an
 
 /** The environment's IR with the Trigger, for `portcullis monitoring-config`'s files. */
 function e2eEnvironment(files: Record<string, string>) {
-  const compiled = compileSources(Object.entries(files).map(([p, text]) => ({ path: p, text })), new Date());
-  if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
-  const env = compiled.value.environments.find((e) => e.name === 'e2e');
-  if (!env) throw new Error('no environment e2e');
-  return env;
+  return environmentOf(compiledOrThrow(compileSources(Object.entries(files).map(([p, text]) => ({ path: p, text })), new Date())), 'e2e');
 }
 
 beforeAll(async () => {
@@ -102,6 +89,7 @@ beforeAll(async () => {
   auditDir = path.join(workDir, 'audit');
   httpUrl = `http://127.0.0.1:${httpPort}`;
   botUrl = `http://127.0.0.1:${botPort}`;
+  amUrl = `http://127.0.0.1:${amPort}`;
   serveExit = runServe(
     serveCli.ctx,
     {
@@ -178,6 +166,15 @@ const normal = async (i: number, token: string) => (await call(world.ports.liste
 /** A bad login from the attacking /24. */
 const attack = async (i: number) => (await call(world.ports.listener, '/orders', { token: 'not-a-jwt', xff: `198.51.100.${(i % 50) + 1}` })).status;
 
+/** The sum of a counter's series (those whose labels contain `labels`) on a Prometheus /metrics page. */
+async function counterTotal(url: string, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(url)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(labels))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
 /** The records of kind `kind` in `records` matching `fields`. */
 const where = (records: readonly StoredRecord[], kind: string, fields: Record<string, unknown> = {}) => records.filter((r) => r.kind === kind && Object.entries(fields).every(([k, v]) => r[k] === v));
 
@@ -204,7 +201,12 @@ test('a credential-stuffing burst becomes one lockdown PR; merged, Envoy enforce
   const open = await waitFor('the lockdown PR', () => lockdownPulls()[0], 15_000, 50);
   const created = gh.calls.find((c) => c.operation === 'pulls/create' && c.status === 201)!;
   at.prOpened = created.at + created.ms;
-  await sleep(1500); // a late duplicate would show here
+  // A late duplicate would come from a notification still in flight: wait until the bot has answered
+  // every webhook notification Alertmanager has sent so far.
+  await waitFor('the bot to answer every Alertmanager notification', async () => {
+    const [sent, answered] = await Promise.all([counterTotal(`${amUrl}/metrics`, 'alertmanager_notifications_total', 'integration="webhook"'), counterTotal(`${botUrl}/metrics`, 'portcullis_bot_alert_deliveries_total')]);
+    return sent > 0 && answered >= sent;
+  }, 15_000, 100);
   expect(lockdownPulls()).toHaveLength(1);
   pr = gh.pulls.get(open.number)!;
   expect(gh.git.refs('refs/heads/portcullis/lockdown/')).toHaveLength(1);

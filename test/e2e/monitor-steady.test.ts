@@ -13,7 +13,9 @@
  */
 import { call } from '../support/e2e';
 import { useMonitorStack, STUFFING_TRIGGER, TOKEN_ABUSE_TRIGGER } from '../support/monitor-stack';
-import { promQuery } from '../support/monitoring';
+import { metricSum } from '../support/metrics';
+import { prometheusCaughtUp, promQuery } from '../support/monitoring';
+import { waitFor } from '../support/processes';
 
 jest.setTimeout(150_000);
 
@@ -73,6 +75,7 @@ test('50 s of steady traffic with a legitimate spike fires nothing', async () =>
 
   const max = new Map<string, { normal: number; spike: number }>(TRIGGERS.map((t) => [t, { normal: 0, spike: 0 }]));
   const counted: { t: number; n: number }[] = [];
+  const base = await ordersCounted();
   const start = Date.now();
   const [spikeFrom, spikeTo] = [25_000, 32_000];
   // Every 100 ms: one request (10/s from 20 subjects and 40 networks); during the spike two at
@@ -93,7 +96,12 @@ test('50 s of steady traffic with a legitimate spike fires nothing', async () =>
     const next = start + (tick + 1) * 100;
     if (next > Date.now()) await new Promise((r) => setTimeout(r, next - Date.now()));
   }
-  await new Promise((r) => setTimeout(r, 3000)); // last evaluations, group_wait
+  // The last evaluations, made provable: the monitor counted every response and evaluated once more
+  // (posting nothing), then Prometheus scraped that and evaluated its rules on it.
+  await waitFor('the monitor to count every response', async () => (await ordersCounted()) >= base + n, 15_000, 50);
+  await stack().server.monitor.evaluate();
+  expect(await metricSum(stack().server.registry, 'portcullis_monitor_alert_posts_total')).toBe(0);
+  await prometheusCaughtUp(promPort, Date.now());
   const thresholds = await gauge('portcullis_trigger_threshold');
   console.log(`steady traffic: ${n} requests in ${((Date.now() - start) / 1000).toFixed(1)} s; max trigger values (normal / spike, threshold; a baseline value is 0 below its floor): ${TRIGGERS.map((t) => `${t} ${max.get(t)?.normal} / ${max.get(t)?.spike} (${thresholds.get(t)})`).join(', ')}`);
 

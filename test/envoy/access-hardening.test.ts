@@ -6,13 +6,9 @@
  * rather than silently replaced by the TCP peer.
  * Client addresses are simulated with X-Forwarded-For (the listener trusts one hop).
  */
-import type { Server } from 'node:http';
-import { compileSources } from '../../compiler';
-import { staticBootstrap, translateEnvironment } from '../../compiler/envoy';
 import { generateSigningKey, mintToken, type SigningKey } from '../../demo/jwt';
-import { EnvoyProcess } from '../support/envoy';
-import { freePorts } from '../support/ports';
-import { httpRequest, startEchoServer, type HttpResult } from './echo-upstream';
+import { echoRoute, trustedProxyEnvironment, useStaticEnvoy } from '../support/static-envoy';
+import { httpRequest, type HttpResult } from './echo-upstream';
 
 const AUDIENCE = 'api.test';
 const corpKey = generateSigningKey('corp-1');
@@ -20,28 +16,9 @@ const partnerKey = generateSigningKey('partner-1');
 const NOW = new Date('2026-06-01T00:00:00Z');
 
 function policies(listenerPort: number, upstreamPort: number): Array<{ path: string; text: string }> {
-  const route = (name: string) => `apiVersion: portcullis.dev/v1
-kind: Route
-metadata: { name: ${name} }
-spec:
-  path: { prefix: /${name} }
-  service: echo
-`;
   const files: Record<string, string> = {
-    'env.yaml': `apiVersion: portcullis.dev/v1
-kind: Environment
-metadata: { name: t }
-spec:
-  fleets: [edge-t]
-  listener: { address: 127.0.0.1, port: ${listenerPort}, xffNumTrustedHops: 1 }
----
-apiVersion: portcullis.dev/v1
-kind: Service
-metadata: { name: echo }
-spec:
-  endpoints: [{ address: 127.0.0.1, port: ${upstreamPort} }]
-`,
-    'routes.yaml': ['admin', 'login', 'reports', 'local', 'public'].map(route).join('---\n'),
+    'env.yaml': trustedProxyEnvironment(listenerPort, upstreamPort),
+    'routes.yaml': ['admin', 'login', 'reports', 'local', 'public'].map(echoRoute).join('---\n'),
     'access.yaml': `apiVersion: portcullis.dev/v1
 kind: Access
 metadata: { name: access }
@@ -82,27 +59,7 @@ function token(key: SigningKey, issuer: string, claims: Record<string, unknown>)
 const corp = (claims: Record<string, unknown>) => token(corpKey, 'https://corp.test', claims);
 const partner = (claims: Record<string, unknown>) => token(partnerKey, 'https://partner.test', claims);
 
-let envoy: EnvoyProcess;
-let upstream: Server;
-let port = 0;
-
-beforeAll(async () => {
-  const [listenerPort, upstreamPort, adminPort] = (await freePorts(3)) as [number, number, number];
-  port = listenerPort;
-  upstream = await startEchoServer(upstreamPort);
-  const ir = compileSources(policies(listenerPort, upstreamPort), NOW);
-  if (!ir.ok) throw new Error(`policies do not compile: ${JSON.stringify(ir.errors)}`);
-  const env = ir.value.environments.find((e) => e.name === 't');
-  if (env === undefined) throw new Error('environment t missing');
-  const resources = translateEnvironment(env, 'edge-t');
-  envoy = EnvoyProcess.start({ bootstrap: staticBootstrap(resources, { adminPort }), adminPort, logLevel: 'warn', concurrency: 1 });
-  await envoy.waitReady();
-}, 60_000);
-
-afterAll(async () => {
-  await envoy?.stop();
-  await new Promise((r) => upstream?.close(r));
-});
+const served = useStaticEnvoy(policies, NOW);
 
 /** `xff: null` sends no X-Forwarded-For: the client is then the TCP peer, 127.0.0.1. */
 function call(path: string, opts: { xff?: string | null; bearer?: string } = {}): Promise<HttpResult> {
@@ -110,7 +67,7 @@ function call(path: string, opts: { xff?: string | null; bearer?: string } = {})
   const xff = opts.xff === undefined ? '192.0.2.1' : opts.xff;
   if (xff !== null) headers['x-forwarded-for'] = xff;
   if (opts.bearer) headers['authorization'] = `Bearer ${opts.bearer}`;
-  return httpRequest(port, 'GET', path, headers);
+  return httpRequest(served().port, 'GET', path, headers);
 }
 
 describe('roles count only from the claim of the provider that verified the token', () => {

@@ -1,7 +1,7 @@
 /** The policy the monitor tests share: routes login and home in prod, and a per-/24 trigger on login's 401s (> 30 per minute). */
 import { compileSources } from '../../compiler';
 import type { PolicyIR } from '../../compiler/ir/ir';
-import { formatDiagnostic } from '../../compiler/result';
+import { compiledOrThrow, stuffingTrigger } from '../support/policy-fixtures';
 
 export const T0 = Date.parse('2026-06-01T10:00:00Z');
 
@@ -25,24 +25,9 @@ kind: Environment
 metadata: { name: prod }
 spec: { fleets: [edge-prod] }
 ---
-apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: login-stuffing }
-spec:
-  routes: [login]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 30, per: minute } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [login] }]
-`;
+${stuffingTrigger({ name: 'login-stuffing', route: 'login', rate: '{ above: 30, per: minute }', reason: false })}`;
 
 export function policy(): PolicyIR {
-  const r = compileSources([{ path: 'p.yaml', text: POLICY }], new Date(T0));
-  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
-  return r.value;
+  return compiledOrThrow(compileSources([{ path: 'p.yaml', text: POLICY }], new Date(T0)));
 }
 

@@ -8,13 +8,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EnvironmentIR } from '../../compiler/ir/ir';
 import { monitoringConfig } from '../../compiler/monitor/monitoring-config';
-import { formatDiagnostic } from '../../compiler/result';
 import { compileDirectory } from '../../sources';
 import { createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from './e2e';
 import { startAdsEnvoy, type EnvoyProcess } from './envoy';
 import { startAlertmanager, startPrometheus, startWebhookReceiver, writeConfigs, type WebhookDelivery } from './monitoring';
+import { metricSum } from './metrics';
 import { freePorts } from './ports';
 import { waitFor, type ManagedProcess } from './processes';
+import { compiledOrThrow, environmentOf, stuffingTrigger } from './policy-fixtures';
 
 /** The bearer token Alertmanager sends to the webhook receiver. */
 export const BOT_TOKEN = 'e2e-bot-token';
@@ -69,10 +70,7 @@ export async function startMonitorStack(files: Record<string, string>, nodeId: s
   try {
     await envoy.waitReady();
     await waitInSync(server.http.url, 'e2e-delta');
-    const compiled = await compileDirectory(join(world.repo.dir, 'policies'), new Date());
-    if (!compiled.ok) throw new Error(compiled.errors.map(formatDiagnostic).join('\n'));
-    const env = compiled.value.environments.find((e) => e.name === 'e2e');
-    if (!env) throw new Error('no environment e2e');
+    const env = environmentOf(compiledOrThrow(await compileDirectory(join(world.repo.dir, 'policies'), new Date())), 'e2e');
     const dir = join(world.dir, 'monitoring');
     writeMonitoring(dir, env, { portcullis: server.http.url.replace(/^http:\/\//, ''), envoys: [`127.0.0.1:${adminPort}`], amPort, hookPort: hook.port });
     procs.push(...(await Promise.all([startAlertmanager(dir, amPort), startPrometheus(dir, promPort)])));
@@ -117,24 +115,13 @@ spec:
 `;
 
 /** More than 20 401s on orders from one /24 in 10 s. */
-export const STUFFING_TRIGGER = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: orders-stuffing }
-spec:
-  description: Failed authentication on the orders API from one network
-  environments: [e2e]
-  routes: [orders]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 20, window: 10s } }
-  severity: critical
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    reason: "Credential stuffing on {{route}} from {{network}}"
-    actions:
-      - { type: blockNetworks, cidrs: ["{{network}}"], routes: [orders] }
-`;
+export const STUFFING_TRIGGER = stuffingTrigger({
+  name: 'orders-stuffing',
+  description: 'Failed authentication on the orders API from one network',
+  environments: ['e2e'],
+  route: 'orders',
+  rate: '{ above: 20, window: 10s }',
+});
 
 /** Starts the stack before the file's tests and stops it after; the getter returns it. */
 export function useMonitorStack(files: Record<string, string>, nodeId: string): () => MonitorStack {
@@ -164,4 +151,23 @@ export async function firingWebhook(stack: MonitorStack, key: string, since: num
   console.log(`${what}: first anomalous request → Alertmanager webhook: ${seconds.toFixed(2)} s`);
   expect(seconds).toBeLessThan(10);
   return { delivery, alert: delivery.body.alerts.find((a) => a.labels.key === key) };
+}
+
+/**
+ * "Nothing fires" made provable: after `send` (traffic of `responses` responses), waits until the
+ * monitor has counted them all, runs one evaluation tick (it resolves once its alerts are posted),
+ * and checks that `trigger` was evaluated (its threshold is exported) and nothing was posted or
+ * delivered.
+ */
+export async function expectNothingFires(stack: MonitorStack, trigger: string, responses: number, send: () => Promise<void>): Promise<void> {
+  const { registry, monitor } = stack.server;
+  const counted = () => metricSum(registry, 'portcullis_monitor_entries_total', { result: 'counted' });
+  const before = await counted();
+  await send();
+  await waitFor(`the monitor to count ${responses} responses`, async () => (await counted()) >= before + responses, 15_000, 50);
+  await monitor.evaluate();
+  expect(await metricSum(registry, 'portcullis_trigger_threshold', { trigger })).toBeGreaterThan(0);
+  expect(await metricSum(registry, 'portcullis_trigger_firing_keys', { trigger })).toBe(0);
+  expect(await metricSum(registry, 'portcullis_monitor_alert_posts_total')).toBe(0);
+  expect(stack.hook.deliveries).toEqual([]);
 }

@@ -66,6 +66,20 @@ export async function promQuery(port: number, expr: string): Promise<{ metric: R
   return (body.data?.result ?? []).map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
 }
 
+/**
+ * Waits until Prometheus has scraped every target after `sinceMs` and then evaluated every rule
+ * group: from then on its ALERTS series reflects everything the targets exported at `sinceMs`.
+ */
+export async function prometheusCaughtUp(port: number, sinceMs: number): Promise<void> {
+  const get = async <T>(path: string): Promise<T> => ((await (await fetch(`http://127.0.0.1:${port}${path}`)).json()) as { data: T }).data;
+  await waitFor(`Prometheus to scrape and evaluate after ${new Date(sinceMs).toISOString()}`, async () => {
+    const targets = (await get<{ activeTargets: { lastScrape: string }[] }>('/api/v1/targets')).activeTargets.map((t) => Date.parse(t.lastScrape));
+    if (targets.length === 0 || Math.min(...targets) <= sinceMs) return false;
+    const groups = (await get<{ groups: { lastEvaluation: string }[] }>('/api/v1/rules')).groups.map((g) => Date.parse(g.lastEvaluation));
+    return groups.length > 0 && Math.min(...groups) > Math.max(...targets);
+  }, 15_000, 100);
+}
+
 export interface WebhookDelivery {
   readonly receivedAt: number;
   readonly body: {

@@ -9,6 +9,7 @@ import { Registry } from 'prom-client';
 import { createXdsServer } from '../../xds-server/ads-server';
 import { fleetResources } from '../xds/fixtures';
 import { CDS, type Harness, publish, startHarness } from '../xds/harness';
+import { waitFor } from '../support/processes';
 
 let h: Harness;
 afterEach(async () => {
@@ -46,15 +47,16 @@ test('per-node gauges: in sync after the ACK; after a NACK out of sync and stale
   publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }), 'c2');
   const v2 = await c.next('cluster');
   c.nack(v2, 'refused', v1.versionInfo);
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor('the NACK recorded', () => h.server.nodes()[0]?.lastNack);
   expect(await series('portcullis_xds_node_in_sync')).toEqual(['portcullis_xds_node_in_sync{fleet="edge",node="edge-1"} 0']);
-  const stale = Number((await series('portcullis_xds_node_stale_seconds'))[0]!.split(' ')[1]);
-  expect(stale).toBeGreaterThanOrEqual(0.25);
+  // Stale for as long as the NACKed version is not replaced: the gauge grows while we wait.
+  const staleness = async () => Number((await series('portcullis_xds_node_stale_seconds'))[0]!.split(' ')[1]);
+  const stale = await waitFor('staleness to reach 0.25 s', async () => ((s) => s >= 0.25 && s)(await staleness()), 10_000, 25);
   expect(stale).toBeLessThan(10);
 
   c.cancel();
-  await new Promise((r) => setTimeout(r, 200));
-  expect(await series('portcullis_xds_node_in_sync')).toEqual([]); // gone with its stream
+  await waitFor('the node gone with its stream', () => h.server.nodes().length === 0);
+  expect(await series('portcullis_xds_node_in_sync')).toEqual([]);
 });
 
 test('a stream of an unknown fleet is remembered by node, fleet and time until the node gets config', async () => {

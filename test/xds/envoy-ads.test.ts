@@ -89,8 +89,13 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     expect(nacked!.lastNack).toMatchObject({ type: 'cluster', commit: 'c3' });
     expect(nacked!.lastNack!.error).toMatch(/connect_timeout|ConnectTimeout/i);
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'cluster', fleet: 'edge' })).toBe(1);
-    // Envoy keeps serving the last accepted clusters, and nothing is re-sent in a loop.
-    await new Promise((r) => setTimeout(r, 500));
+    // Envoy keeps serving the last accepted clusters, and nothing is re-sent in a loop: a route
+    // change published after the NACK is answered on the same ordered stream, so once Envoy has ACKed
+    // it, a re-sent cluster response would have been sent (and NACKed) before it.
+    const clusterPushes = await h.metric('portcullis_xds_pushes_total', { type: 'cluster' });
+    publish(h, { ...bad, clusters: [versioned('cluster', 'svc-a', zero), bad.clusters[1]!], routes: fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort, routes: 4 }).routes }, 'c4');
+    await eventually(async () => h.server.nodes()[0]?.types.find((t) => t.type === 'route'), (t) => t?.ackedCommit === 'c4', 'route change after the NACK ACKed').catch(explain(h, e));
+    expect(await h.metric('portcullis_xds_pushes_total', { type: 'cluster' })).toBe(clusterPushes);
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'cluster', fleet: 'edge' })).toBe(1);
     expect((await e.activeNames()).clusters).toEqual(['svc-a', 'svc-c']);
   });

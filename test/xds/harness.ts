@@ -6,6 +6,7 @@ import type { EnvoyResources } from '../../compiler/envoy/resources';
 import { TYPE_URL } from '../../compiler/envoy/resources';
 import { createXdsServer, type XdsServer, type XdsServerOptions } from '../../xds-server/ads-server';
 import { AdsClient, type AdsClientOptions, type AdsVariant } from '../../bench/xds/ads-client';
+import { metricSum } from '../support/metrics';
 
 export const CDS = TYPE_URL.cluster;
 export const EDS = TYPE_URL.endpoint;
@@ -45,17 +46,7 @@ export async function startHarness(options: Partial<XdsServerOptions> = {}, list
       clients.push(c);
       return c;
     },
-    async metric(name, labels = {}) {
-      // Counters and gauges: the sum over matching label sets; histograms: their observation count.
-      const m = await registry.getSingleMetric(name)?.get();
-      if (!m) return NaN;
-      let sum = 0;
-      for (const v of m.values as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
-        if (String(m.type) === 'histogram' && v.metricName !== `${name}_count`) continue;
-        if (Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)) sum += v.value;
-      }
-      return sum;
-    },
+    metric: (name, labels = {}) => metricSum(registry, name, labels),
     async close() {
       for (const c of clients) c.cancel();
       await server.shutdown(200);
