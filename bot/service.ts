@@ -145,9 +145,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();
   const stopCloud = cloud ? watchCloudWindow(cloud, now, o.cloudIntervalMs ?? 60_000, o.log) : () => undefined;
-  const shadowEvery = o.shadow?.refreshMs ?? 60_000;
-  const shadowTimer = shadow && shadowEvery > 0 ? setInterval(() => void bot.refreshShadows().catch((e: Error) => o.log.warn({ error: e.message }, 'shadow figures not refreshed')), shadowEvery) : null;
-  shadowTimer?.unref();
+  const stopShadow = shadow ? refreshShadows(bot, o.shadow?.refreshMs ?? 60_000, o.log) : () => undefined;
 
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
@@ -159,7 +157,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     housekeep: tidy,
     async stop() {
       stopCloud();
-      if (shadowTimer) clearInterval(shadowTimer);
+      stopShadow();
       if (timer) clearInterval(timer);
       if (houseTimer) clearInterval(houseTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -177,6 +175,19 @@ async function githubWebhooks(o: BotServiceOptions, repo: BotRepo, now: () => Da
   const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined, onPullClosed });
   const deliveries = await deliveryLog(path.join(o.workDir, 'github-deliveries.log'));
   return githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add });
+}
+
+/** Refreshes the live shadow figures of the open incident PRs every `everyMs`; returns the stop. */
+function refreshShadows(bot: LockdownBot, everyMs: number, log: BotLog): () => void {
+  if (everyMs <= 0) return () => undefined;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    bot.refreshShadows().catch((e: Error) => log.warn({ error: e.message }, 'shadow figures not refreshed')).finally(() => (running = false));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Scans the cloud window every `intervalMs` and at the next start or end it knows of; returns the stop. */

@@ -177,7 +177,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     server = await startServer(ctx, o, p, logger, workDir, audit);
     audit?.attach(server);
     if (gh && p.bot) {
-      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, ...(audit && auditDir ? { audit: audit.sink, auditDir: path.resolve(ctx.cwd, auditDir) } : {}) });
+      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, shadow: (await import('../shadow-client')).inProcessShadowClient(server), ...(audit && auditDir ? { audit: audit.sink, auditDir: path.resolve(ctx.cwd, auditDir) } : {}) });
       logger.info({ url: bot.url, repo: `${p.bot.owner}/${p.bot.repo}` }, 'bot listening: POST /hooks/alertmanager');
     }
   } catch (e) {

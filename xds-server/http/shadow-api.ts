@@ -20,6 +20,9 @@ const PREFIX = '/shadow/overlays';
 /** An overlay name is a Lockdown name: a DNS label-like token. */
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** How an action Envoy cannot shadow is reported (the API's answer, the bot's PR body). */
+export const notShadowedLine = (action: string): string => `not shadowed: ${action}; see the history figures (/monitor/blast-radius)`;
+
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** True when `header` is `Bearer <token>` (compared as digests, so in constant time whatever the lengths). */
@@ -76,7 +79,7 @@ async function handle(registry: ShadowRegistry, req: IncomingMessage, res: Serve
     expiresAt: overlay.expiresAt,
     ttlCapped: outcome.ttlCapped,
     shadowed: ir.routes,
-    notShadowed: ir.notShadowed.map((a) => `not shadowed: ${a}; see the history figures (/monitor/blast-radius)`),
+    notShadowed: ir.notShadowed.map(notShadowedLine),
   });
 }
 
