@@ -6,6 +6,7 @@
  * keeps its version), DELETE and the TTL end the counting, a revoke-sub shadow with real JWTs.
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import type { ControlServer } from '../../cli/control-server';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
@@ -177,4 +178,28 @@ test('a revoke-sub shadow with real JWTs: the subject\'s requests would be block
     unaffected: { requests: 4 },
   });
   expect((await api('DELETE', 'scraper')).status).toBe(200);
+});
+
+test('figure: shadow start → first counted entry (a request every 50 ms from the /24 from the PUT on)', async () => {
+  const cpu = process.cpuUsage();
+  const putAt = Date.now();
+  const put = api('PUT', 'timing', { environment: 'e2e', lockdown: lockdownFile('timing', [{ type: 'blockNetworks', cidrs: [`${NET}.0/24`], routes: ['accounts'] }]) });
+  let sent = 0;
+  let counted = 0;
+  let putDoneS = 0;
+  void put.then(() => (putDoneS = (Date.now() - putAt) / 1000));
+  for (; sent < 200 && Date.now() - putAt < 15_000; sent++) {
+    expect((await call(world.ports.listener, '/accounts/me', { xff: `${NET}.77` })).status).toBe(200);
+    const r = await fetch(`${server.http.url}/monitor/shadow?environment=e2e&overlay=timing&window=5m`);
+    counted = r.status === 200 ? ((await r.json()) as Figures).wouldBlock.requests : 0;
+    if (counted > 0) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const firstS = (Date.now() - putAt) / 1000;
+  const used = process.cpuUsage(cpu);
+  console.log(`shadow: PUT answered ${putDoneS.toFixed(2)} s, first counted entry ${firstS.toFixed(2)} s after the PUT (${sent + 1} requests sent; test process CPU ${((used.user + used.system) / 1e6).toFixed(2)} s, load ${loadavg()[0]!.toFixed(1)})`);
+  expect(counted).toBeGreaterThan(0);
+  expect(counted).toBeLessThanOrEqual(sent + 1);
+  expect((await put).status).toBe(201);
+  expect((await api('DELETE', 'timing')).status).toBe(200);
 });
