@@ -112,6 +112,8 @@ export interface ShadowedPull<P> {
  */
 export class ShadowRuns<P> {
   private readonly runs = new Map<string, ShadowedPull<P>>();
+  /** Started before their PR exists (the PR body shows the shadow from the start). */
+  private readonly pending = new Map<string, Omit<ShadowedPull<P>, 'pull'>>();
   readonly ttlMs: number;
   readonly windowMs: number;
 
@@ -129,8 +131,6 @@ export class ShadowRuns<P> {
     else this.pending.set(incident, { name, environment, started });
     return started;
   }
-
-  private readonly pending = new Map<string, Omit<ShadowedPull<P>, 'pull'>>();
 
   /** The PR of a started shadow: refreshed from now on. */
   track(incident: string, pull: P): void {

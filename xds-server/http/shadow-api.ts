@@ -52,7 +52,7 @@ async function handle(registry: ShadowRegistry, req: IncomingMessage, res: Serve
     if (req.method !== 'GET') return sendJson(res, 405, { error: 'use GET' }, { allow: 'GET' });
     return sendJson(res, 200, { overlays: registry.list().map(({ lockdown: _text, ...rest }) => ({ ...rest, policy: shadowPolicyName(rest.name) })) });
   }
-  const name = decodeURIComponent(url.pathname.slice(PREFIX.length + 1));
+  const name = url.pathname.slice(PREFIX.length + 1);
   if (!NAME.test(name)) return sendJson(res, 400, { errors: [positionless('the overlay name must be a lower-case DNS label (a Lockdown name)', { path: 'name' })] });
   if (req.method === 'DELETE') {
     const gone = await registry.delete(name);
