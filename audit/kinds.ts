@@ -33,6 +33,8 @@ export const KINDS: Readonly<Record<string, KindSpec>> = {
   'xds.nack': { required: ['node', 'type', 'version', 'error'], incident: true, summary: 'an Envoy rejected a version of one type (with its error detail)' },
   'lockdown.started': { required: ['lockdown', 'environment'], incident: true, summary: 'a lockdown came into force (by the clock or a commit)' },
   'lockdown.expired': { required: ['lockdown', 'environment'], incident: true, summary: 'a lockdown left force (expired or removed)' },
+  'shadow.started': { required: ['overlay', 'environment'], incident: true, summary: 'a lockdown started in shadow mode on an environment\'s fleets (control-server API; nothing enforced)' },
+  'shadow.ended': { required: ['overlay', 'environment', 'reason'], incident: true, summary: 'a shadow overlay ended (deleted, expired, or no longer compiling with the policy)' },
   'cloud.deploy': { required: ['stack', 'result'], incident: true, summary: 'a Pulumi update of a cloud stack (from `pulumi up`)' },
   'breakglass.opened': { required: ['actor'], incident: true, summary: 'a break-glass lockdown was opened from the CLI' },
   'audit.recovered': { required: ['segment', 'offset', 'bytes', 'sha256'], incident: true, summary: 'the writer found a torn last line after a crash and set it aside' },

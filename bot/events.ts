@@ -19,6 +19,8 @@ export interface EventDeps {
   readonly log: BotLog;
   readonly audit?: AuditSink;
   readonly cloud?: CloudWindow;
+  /** An incident PR was merged or closed (its lockdown's shadow overlay ends). */
+  readonly onPullClosed?: (marker: PrMarker) => Promise<void>;
 }
 
 export const LIFT_COMMAND = /^\/portcullis\s+lift\s*$/m;
@@ -32,7 +34,12 @@ export class GitHubEvents {
   async handle(event: string, p: any): Promise<string> {
     if (event === 'ping') return 'pong';
     if (event === 'pull_request_review' && p?.action === 'submitted') return this.review(p);
-    if (event === 'pull_request' && p?.action === 'closed' && p.pull_request?.merged) return this.merged(p);
+    if (event === 'pull_request' && p?.action === 'closed') {
+      const marker = parseMarker(p.pull_request?.body);
+      if (marker) await this.deps.onPullClosed?.(marker);
+      if (p.pull_request?.merged) return this.merged(p);
+      return marker ? 'closed: shadow ended' : 'ignored';
+    }
     if (event === 'issue_comment' && p?.action === 'created' && p.issue?.pull_request && LIFT_COMMAND.test(String(p.comment?.body ?? ''))) return this.lift(p);
     return 'ignored';
   }

@@ -18,6 +18,7 @@ import { blastRadiusLines, type BlastRadius, type EvidenceSource } from './evide
 import { messageOf, statusOf } from './github';
 import { KeyedQueue } from './keyed-queue';
 import { lockdownFor, triggersAt, type TriggerMap } from './triggers';
+import type { ShadowRuns } from './shadow';
 
 /** The audit trail (audit/, CONTRACTS.md), declared structurally; the lead wires the real one in cli/. */
 export interface AuditSink {
@@ -42,6 +43,14 @@ export interface BotDeps {
   readonly labels?: readonly string[];
   /** What a lockdown would have refused, from the monitor (the PR body and the resolved comment). */
   readonly evidence?: EvidenceSource;
+  /** The proposed lockdown in shadow mode on the fleet while its PR is open, and its live figures. */
+  readonly shadow?: ShadowRuns<ShadowedPr>;
+}
+
+/** An incident PR whose lockdown runs in shadow: what a refresh of its body needs. */
+export interface ShadowedPr {
+  readonly pull: BotPull;
+  readonly alertmanagerUrl: string;
 }
 
 export interface Outcome {
@@ -159,9 +168,11 @@ export class LockdownBot {
     const written = current?.text !== text;
     const commit = written ? await repo.writeFile(branch, file, text, `Lockdown ${name}: ${spec.reason}`.slice(0, 200), current?.sha) : await repo.branchHead(branch);
     const marker: PrMarker = { incident: alert.incident, trigger: alert.trigger, environment: alert.environment, keys: [alert.key], ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}) };
+    await this.deps.shadow?.start(alert.incident, name, alert.environment, text);
     const body = await this.body(ctx, name, file, marker, spec, text);
     const pr = await repo.openPull(branch, prTitle(alert, spec, marker.keys), body);
     const openedInMs = Date.now() - ctx.startedAt;
+    this.deps.shadow?.track(alert.incident, { pull: { number: pr.number, branch, state: 'open', merged: false, closedAt: null, mergedAt: null, marker, commented: [] }, alertmanagerUrl: ctx.alertmanagerUrl });
     const ids = { incident: alert.incident, fingerprint: alert.fingerprint, pr: pr.number, commit: commit ?? undefined, environment: alert.environment };
     if (pr.created) {
       await this.deps.audit?.record('incident.opened', { incident: alert.incident, fingerprint: alert.fingerprint, environment: alert.environment, trigger: alert.trigger, key: alert.key || undefined });
@@ -214,6 +225,10 @@ export class LockdownBot {
     if (refused) return refused;
     const commit = await repo.writeFile(pull.branch, file, text, `Lockdown ${name}: add ${ctx.alert.key}`, current.sha);
     const marker = { ...pull.marker, keys: [...pull.marker.keys, ctx.alert.key] };
+    if (this.deps.shadow) {
+      await this.deps.shadow.start(marker.incident, name, marker.environment, text);
+      this.deps.shadow.track(marker.incident, { pull: { ...pull, marker }, alertmanagerUrl: ctx.alertmanagerUrl });
+    }
     await this.deps.audit?.record('pr.updated', { incident: ctx.alert.incident, fingerprint: ctx.alert.fingerprint, pr: pull.number, commit, environment: ctx.alert.environment, key: ctx.alert.key });
     await this.compiledStatus(ctx, commit, spec);
     return this.refreshBody(ctx, pull, marker, text);
@@ -225,6 +240,12 @@ export class LockdownBot {
     const text = knownText ?? (await repo.fileOn(pull.branch, file))?.text;
     const spec = text ? specOf(text) : null;
     if (!text || !spec) return { action: 'nothing', incident: ctx.alert.incident, pull: pull.number, detail: `${file} not on ${pull.branch}` };
+    const shadow = this.deps.shadow;
+    // After a restart (or a TTL more than half spent) the overlay is put again: idempotent.
+    if (shadow && pull.state === 'open' && (!shadow.has(marker.incident) || shadow.renewalDue(marker.incident, ctx.now.getTime()))) {
+      await shadow.start(marker.incident, incidentName(marker.incident), marker.environment, text);
+    }
+    shadow?.track(marker.incident, { pull: { ...pull, marker }, alertmanagerUrl: ctx.alertmanagerUrl });
     const body = await this.body(ctx, incidentName(marker.incident), file, marker, spec, text);
     const current = await repo.pullBody(pull.number);
     if (current.body === body) return { action: 'nothing', incident: ctx.alert.incident, pull: pull.number, url: current.url, detail: 'body unchanged' };
@@ -245,6 +266,35 @@ export class LockdownBot {
     if (!pull.merged || !pull.mergedAt || !trigger || !this.deps.evidence) return null;
     const since = Math.max(1000, ctx.now.getTime() - Date.parse(pull.mergedAt));
     return this.deps.evidence.blastRadius(ctx.alert.environment, trigger, ctx.alert.key, since);
+  }
+
+  /**
+   * Refreshes the body of every open incident PR whose lockdown runs in shadow (the live figures),
+   * in place; a PR found merged or closed ends its shadow. Serialized with the incident's alerts.
+   */
+  async refreshShadows(): Promise<number> {
+    const shadow = this.deps.shadow;
+    if (!shadow) return 0;
+    let updated = 0;
+    for (const [incident, run] of shadow.tracked()) {
+      const { pull, alertmanagerUrl } = run.pull;
+      const alert = this.latest.get(incident);
+      const outcome = await this.queue.run(`${pull.marker.trigger}/${pull.marker.environment}`, async () => {
+        const now = this.deps.now();
+        const [{ baseSha, files, triggers }, pulls] = await Promise.all([this.base(now), this.deps.repo.botPulls([pull.branch])]);
+        const current = pulls.find((p) => p.number === pull.number);
+        if (!current || current.state !== 'open') return void (await shadow.end(incident, run.name));
+        if (!alert || !triggers.ok) return;
+        return this.refreshBody({ alert, files, baseSha, now, startedAt: Date.now(), triggers: triggers.value, alertmanagerUrl }, current, current.marker);
+      });
+      if (outcome && outcome.action !== 'nothing') updated++;
+    }
+    return updated;
+  }
+
+  /** The incident's PR was merged or closed: its shadow ends (the pull_request webhook). */
+  endShadow(incident: string): Promise<void> {
+    return this.deps.shadow?.end(incident, incidentName(incident)) ?? Promise.resolve();
   }
 
   /** Compiles base + overlay; a refusal is logged and audited, and nothing is proposed. */
@@ -277,7 +327,8 @@ export class LockdownBot {
     const blast = evidence && trigger && trigger.key !== 'none'
       ? (await Promise.all(marker.keys.map(async (k) => blastRadiusLines(k, await evidence.blastRadius(marker.environment, trigger, k, trigger.condition.windowMs))))).flatMap((l) => [...l, ''])
       : [];
-    return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, blastRadius: blast, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
+    const live = (await this.deps.shadow?.lines(marker.incident)) ?? [];
+    return prBody({ name, file, marker, alerts: alerts.length ? alerts : [ctx.alert], spec, plan, blastRadius: blast, liveShadow: live, alertmanagerUrl: ctx.alertmanagerUrl, runbookUrl: this.deps.runbookUrl ?? 'docs/incident-response.md' });
   }
 }
 

@@ -20,6 +20,8 @@ export interface BodyInput {
   readonly plan: string;
   /** Markdown lines: what the lockdown would have refused over the trigger's window (empty: no monitor). */
   readonly blastRadius?: readonly string[];
+  /** Markdown lines: the lockdown running in shadow mode on the fleet, live figures (empty: no shadow). */
+  readonly liveShadow?: readonly string[];
   readonly alertmanagerUrl: string;
   readonly runbookUrl: string;
 }
@@ -85,6 +87,7 @@ export function prBody(b: BodyInput): string {
     '',
     ...b.alerts.flatMap((a) => [...firedSection(a), '']),
     ...(b.blastRadius?.length ? ['### What it would have refused', '', 'From the traffic the monitor counted (before any lockdown):', '', ...b.blastRadius] : []),
+    ...(b.liveShadow?.length ? ['### Live, in shadow mode', '', ...b.liveShadow, ''] : []),
     `### What this lockdown does`,
     '',
     `\`${b.file}\` (Lockdown \`${b.name}\`) — ${s.reason}`,

@@ -10,7 +10,9 @@ import { Registry } from 'prom-client';
 import type { SourceFile } from '../compiler';
 import { parseAlertmanagerPayload, type AlertBatch } from './alerts';
 import { connectGitHub, type GitHubAuth } from './github';
-import { LockdownBot, type AuditSink, type BotLog, type Outcome } from './handler';
+import { LockdownBot, type AuditSink, type BotLog, type Outcome, type ShadowedPr } from './handler';
+import type { PrMarker } from './incident';
+import { ShadowRuns, type ShadowClient } from './shadow';
 import { commentTimelines, housekeep, type IncidentTimeline } from './housekeeping';
 import { Journal } from './journal';
 import { createBotMetrics } from './metrics';
@@ -52,6 +54,11 @@ export interface BotServiceOptions {
   readonly housekeepingIntervalMs?: number;
   /** The GitHub webhook secret: enables POST /hooks/github (reviews, merges, `/portcullis lift`). */
   readonly githubWebhookSecret?: string;
+  /**
+   * The proposed lockdown in shadow mode while its PR is open (the control server's shadow API, over
+   * HTTP or in process), its live figures refreshed in the PR body every `refreshMs` (default 60 s).
+   */
+  readonly shadow?: { readonly client: ShadowClient; readonly refreshMs?: number; readonly ttlMs?: number; readonly windowMs?: number };
   /** Where the monitor answers /monitor/blast-radius (the control server): the PR's would-have-refused figures. */
   readonly monitor?: { readonly url: string; readonly authorization?: string; readonly timeoutMs?: number };
   /** The deploy workflow dispatched when a lockdown that changes AWS rules starts or ends (unset: never). */
@@ -88,9 +95,10 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const now = o.now ?? (() => new Date());
   const repo = o.repo ?? (await gitHubRepo(o, metrics));
   const evidence = o.monitor ? monitorEvidence({ ...o.monitor, log: o.log }) : undefined;
-  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence });
+  const shadow = o.shadow ? new ShadowRuns<ShadowedPr>({ client: o.shadow.client, ttlMs: o.shadow.ttlMs, windowMs: o.shadow.windowMs, log: o.log }) : undefined;
+  const bot = new LockdownBot({ repo, now, log: o.log, audit: o.audit, cooldownMs: o.cooldownMs, describePlan: o.describePlan, evidence, shadow });
   const cloud = o.deployWorkflow ? new CloudWindow({ repo, workDir: o.workDir, workflow: o.deployWorkflow, log: o.log }) : null;
-  const github = await githubWebhooks(o, repo, now, cloud);
+  const github = await githubWebhooks(o, repo, now, cloud, (marker) => bot.endShadow(marker.incident));
   const journal = await Journal.open(o.workDir);
 
   const handle = async (batch: AlertBatch): Promise<Outcome[]> => {
@@ -137,6 +145,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();
   const stopCloud = cloud ? watchCloudWindow(cloud, now, o.cloudIntervalMs ?? 60_000, o.log) : () => undefined;
+  const stopShadow = shadow ? refreshShadows(bot, o.shadow?.refreshMs ?? 60_000, o.log) : () => undefined;
 
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
@@ -148,6 +157,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     housekeep: tidy,
     async stop() {
       stopCloud();
+      stopShadow();
       if (timer) clearInterval(timer);
       if (houseTimer) clearInterval(houseTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -160,11 +170,24 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
 }
 
 /** POST /hooks/github when a webhook secret is configured (deliveries handled are kept in the work dir). */
-async function githubWebhooks(o: BotServiceOptions, repo: BotRepo, now: () => Date, cloud: CloudWindow | null) {
+async function githubWebhooks(o: BotServiceOptions, repo: BotRepo, now: () => Date, cloud: CloudWindow | null, onPullClosed: (marker: PrMarker) => Promise<void>) {
   if (!o.githubWebhookSecret) return undefined;
-  const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined });
+  const events = new GitHubEvents({ repo, now, log: o.log, audit: o.audit, cloud: cloud ?? undefined, onPullClosed });
   const deliveries = await deliveryLog(path.join(o.workDir, 'github-deliveries.log'));
   return githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add });
+}
+
+/** Refreshes the live shadow figures of the open incident PRs every `everyMs`; returns the stop. */
+function refreshShadows(bot: LockdownBot, everyMs: number, log: BotLog): () => void {
+  if (everyMs <= 0) return () => undefined;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    bot.refreshShadows().catch((e: Error) => log.warn({ error: e.message }, 'shadow figures not refreshed')).finally(() => (running = false));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Scans the cloud window every `intervalMs` and at the next start or end it knows of; returns the stop. */

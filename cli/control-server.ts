@@ -25,6 +25,10 @@ import { monitorRoutes } from '../monitor/http-api';
 import { createMonitor, type FleetMergeOptions, type Monitor } from '../monitor/monitor';
 import { packageVersion } from './package-version';
 import type { AuditSink } from '../audit';
+import { DEFAULT_SHADOW_LIMITS, ShadowRegistry, type ShadowLimits } from '../xds-server/shadow-overlays';
+import { shadowRoutes } from '../xds-server/http/shadow-api';
+import type { SyncOutcome } from '../sources/follower';
+import { positionless, type Result } from '../compiler/result';
 
 export interface ServeOptions {
   /** Policy repository: URL or local path. */
@@ -70,6 +74,8 @@ export interface ServeOptions {
   };
   /** Audit sink (audit/'s AuditSink) for the follower's policy.* and lockdown.* and the streams' xds.* records. */
   readonly audit?: AuditSink;
+  /** The shadow-overlay API (xds-server/http/shadow-api.ts): its bearer token (null or absent: every call 401) and bounds. */
+  readonly shadow?: { readonly token: string | null; readonly limits?: ShadowLimits };
 }
 
 export interface ControlServer {
@@ -79,6 +85,7 @@ export interface ControlServer {
   readonly xdsPort: number;
   readonly registry: Registry;
   readonly monitor: Monitor;
+  readonly shadow: ShadowRegistry;
   status(): StatusDocument;
   /** Stops polling, closes the HTTP edge, shuts the ADS server down (streams closed). */
   stop(): Promise<void>;
@@ -99,10 +106,11 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
     const monitor = startMonitor(opts, registry);
     const { xds, xdsPort } = await startXds(opts, registry, monitor, opened);
     const workDir = opts.workDir ?? path.join(await mkdtemp(path.join(tmpdir(), 'portcullis-serve-')), 'mirror.git');
-    const { follower, served } = createFollower(opts, workDir, registry, xds, monitor);
+    const { follower, served, shadow } = createFollower(opts, workDir, registry, xds, monitor);
+    opened.push(async () => shadow.stop());
     opened.push(() => follower.stop());
     const status = statusOf(opts, startedAt, xdsPort, xds, follower, served);
-    const http = await startHttp(opts, registry, monitor, follower, status);
+    const http = await startHttp(opts, registry, monitor, follower, status, shadow);
     opened.push(() => http.close());
     monitor.start();
     opened.push(async () => monitor.stop());
@@ -116,12 +124,13 @@ export async function startControlServer(opts: ServeOptions): Promise<ControlSer
       (stopping ??= (async () => {
         log.info('control server stopping');
         monitor.stop();
+        shadow.stop();
         await follower.stop();
         await http.close();
         await xds.shutdown(2000);
         log.info('control server stopped');
       })());
-    return { follower, xds, http, xdsPort, registry, monitor, status, stop };
+    return { follower, xds, http, xdsPort, registry, monitor, shadow, status, stop };
   } catch (e) {
     for (const close of opened.reverse()) await close().catch(() => undefined);
     throw e;
@@ -155,11 +164,24 @@ async function startXds(opts: ServeOptions, registry: Registry, monitor: Monitor
   return { xds, xdsPort: await xds.listen(opts.xdsHost, opts.xdsPort) };
 }
 
-/** git follower → incremental compiler → publisher (Envoy validation, ADS); `served()` is the IR in force. */
-function createFollower(opts: ServeOptions, workDir: string, registry: Registry, xds: XdsServer, monitor: Monitor): { follower: PolicyFollower; served: () => PolicyIR | null } {
+/**
+ * git follower → incremental compiler (base + shadow overlays) → publisher (Envoy validation, ADS);
+ * `served()` is the IR in force.
+ */
+function createFollower(opts: ServeOptions, workDir: string, registry: Registry, xds: XdsServer, monitor: Monitor): { follower: PolicyFollower; served: () => PolicyIR | null; shadow: ShadowRegistry } {
   const log = opts.logger;
   const compiler = createIncrementalCompiler();
-  const compile: CompileFn = (files, now) => compiler.compileFiles(files, now);
+  // Assigned below: the registry republishes through the follower, which compiles through the registry.
+  let follower: PolicyFollower | null = null;
+  const shadow = new ShadowRegistry({
+    logger: log.child({ component: 'shadow' }),
+    limits: opts.shadow?.limits ?? DEFAULT_SHADOW_LIMITS,
+    stateFile: path.join(workDir, 'portcullis-shadow-overlays.json'),
+    servedFiles: () => follower?.servedFiles() ?? null,
+    republish: async () => outcomeResult(await (follower as PolicyFollower).requestSync('shadow')),
+    ...(opts.audit ? { audit: (kind, fields) => void opts.audit?.record(kind, fields).catch((err: unknown) => log.warn({ err, kind }, 'audit record failed')) } : {}),
+  });
+  const compile: CompileFn = (files, now) => shadow.compile(files, now, (f, n, selection) => compiler.compileFiles(f, n, selection));
   let servedIr: PolicyIR | null = null;
   const binary = opts.envoyBinary ?? null;
   if (!binary) log.warn('no Envoy binary for validation (--envoy-bin, $ENVOY_BIN, envoy on PATH): snapshots are served without `envoy --mode validate`; a resource Envoy refuses is NACKed by the fleet instead');
@@ -175,7 +197,7 @@ function createFollower(opts: ServeOptions, workDir: string, registry: Registry,
       monitor.setPolicy(ir);
     },
   });
-  const follower = new PolicyFollower({
+  follower = new PolicyFollower({
     repo: opts.repo,
     branch: opts.branch,
     path: opts.path,
@@ -188,7 +210,14 @@ function createFollower(opts: ServeOptions, workDir: string, registry: Registry,
     ...(opts.clock ? { clock: opts.clock } : {}),
     ...(opts.audit ? { audit: opts.audit } : {}),
   });
-  return { follower, served: () => servedIr };
+  return { follower, served: () => servedIr, shadow };
+}
+
+/** A sync's outcome as the shadow registry reads it: published, or why not. */
+function outcomeResult(o: SyncOutcome): Result<unknown> {
+  if (o.kind === 'served') return { ok: true, value: o.version };
+  if (o.kind === 'rejected') return { ok: false, errors: o.errors };
+  return { ok: false, errors: [positionless(`not published: ${o.kind}${'error' in o ? ` (${o.error})` : ''}`)] };
 }
 
 /** The /status document: what is served, every node, lockdowns in force, warnings. */
@@ -208,7 +237,7 @@ function statusOf(opts: ServeOptions, startedAt: string, xdsPort: number, xds: X
 }
 
 /** The HTTP edge: push webhook → sync, /status, /ready, /metrics, the monitor's API. */
-function startHttp(opts: ServeOptions, registry: Registry, monitor: Monitor, follower: PolicyFollower, status: () => StatusDocument): Promise<HttpEdge> {
+function startHttp(opts: ServeOptions, registry: Registry, monitor: Monitor, follower: PolicyFollower, status: () => StatusDocument, shadow: ShadowRegistry): Promise<HttpEdge> {
   return startHttpEdge({
     host: opts.httpHost,
     port: opts.httpPort,
@@ -226,7 +255,7 @@ function startHttp(opts: ServeOptions, registry: Registry, monitor: Monitor, fol
         void follower.requestSync('webhook');
       },
     },
-    routes: [monitorRoutes(monitor, DEFAULT_EVIDENCE.bucketMs * DEFAULT_EVIDENCE.buckets)],
+    routes: [monitorRoutes(monitor, DEFAULT_EVIDENCE.bucketMs * DEFAULT_EVIDENCE.buckets), shadowRoutes(shadow, opts.shadow?.token ?? null)],
   });
 }
 

@@ -43,7 +43,8 @@ function alertReceiverOptions(c: Command): Command {
     .option('--hook-password-file <file>', 'basic auth password (default: env PORTCULLIS_HOOK_PASSWORD)')
     .option('--hook-token-file <file>', 'bearer token Alertmanager sends instead (default: env PORTCULLIS_HOOK_TOKEN)')
     .option('--cooldown <duration>', 'a lockdown PR closed unmerged is not proposed again for this long', D.cooldown)
-    .option('--deploy-workflow <file>', 'workflow dispatched when a lockdown that changes AWS rules starts or ends, e.g. deploy.yml (default: none)');
+    .option('--deploy-workflow <file>', 'workflow dispatched when a lockdown that changes AWS rules starts or ends, e.g. deploy.yml (default: none)')
+    .option('--shadow-refresh <duration>', 'how often the live shadow figures in open incident PR bodies are refreshed (0 = never)', '60s');
 }
 
 export function buildProgram(ctx: CliContext, setExit: (code: number) => void): Command {
@@ -186,6 +187,9 @@ function addServeCommands(program: Command, setExit: (code: number) => void, ctx
     .option('--alertmanager-url <url>', 'Alertmanager the monitor posts keyed-trigger alerts to (default: none; env PORTCULLIS_ALERTMANAGER_AUTHORIZATION adds an Authorization header)')
     .option('--prometheus-url <url>', 'Prometheus base URL for graph links in alert annotations')
     .option('--monitor-redis-url <url>', 'Redis (redis://[:password@]host:port[/db]) through which several replicas merge keyed triggers; one replica posts each incident (docs/monitor.md)')
+    .option('--shadow-token-file <file>', 'bearer token of the shadow-overlay API, PUT/DELETE/GET /shadow/overlays (default: env PORTCULLIS_SHADOW_TOKEN; none: 401)')
+    .option('--shadow-default-ttl <duration>', 'lifetime of a shadow overlay whose request names none', D.shadowDefaultTtl)
+    .option('--shadow-max-ttl <duration>', 'longest lifetime granted to a shadow overlay', D.shadowMaxTtl)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default(D.logLevel))
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit; none with a temporary work dir)')
     .addOption(new Option('--audit-fsync <when>', 'fsync audit records: on incident events, always, never').choices(['incident', 'always', 'never']).default(D.auditFsync))
@@ -211,6 +215,8 @@ function addServeCommands(program: Command, setExit: (code: number) => void, ctx
     .option('--work-dir <dir>', 'where the alert journal is kept (survives restarts)', '.portcullis-bot')
     .option('--webhook-secret-file <file>', 'GitHub webhook secret: enables POST /hooks/github (reviews, merges, /portcullis lift; default: env PORTCULLIS_GITHUB_WEBHOOK_SECRET)')
     .option('--monitor-url <url>', 'control server whose /monitor/blast-radius gives the PR its would-have-refused figures (auth: env PORTCULLIS_MONITOR_AUTHORIZATION)')
+    .option('--shadow-url <url>', 'control server whose shadow API runs the proposed lockdown in shadow mode while its PR is open (live figures in the PR body)')
+    .option('--shadow-token-file <file>', 'bearer token of that shadow API (default: env PORTCULLIS_SHADOW_TOKEN)')
     .option('--audit-dir <dir>', 'audit trail directory (default: <work-dir>/audit)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'));
   alertReceiverOptions(githubOptions(bot)).action(async (o) => {

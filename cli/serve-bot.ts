@@ -12,7 +12,8 @@ import type { AuditSink, CommitStatusClient } from '../audit';
 import type { GitHubAuth } from '../bot/github';
 import type { ReceiverAuth } from '../bot/receiver';
 import type { BotService } from '../bot/service';
-import { githubAuthFrom, hookAuthFrom, incidentTimeline, type AlertReceiverFlags, type GitHubAccessFlags, type Parsed } from './commands/bot';
+import type { ShadowClient } from '../bot/shadow';
+import { githubAuthFrom, hookAuthFrom, incidentTimeline, shadowRefreshFrom, type AlertReceiverFlags, type GitHubAccessFlags, type Parsed } from './commands/bot';
 import { SERVE_DEFAULTS } from './commands/serve';
 
 /** `portcullis serve` flags of the bot and of GitHub access (cli/main.ts: githubOptions, botOptions). */
@@ -37,6 +38,8 @@ export interface EmbeddedBotPlan {
   readonly port: number;
   /** Dispatched when a lockdown that changes AWS rules starts or ends. */
   readonly deployWorkflow?: string;
+  /** Refresh period of the live shadow figures in open incident PRs (the shadow API is this process's). */
+  readonly shadowRefreshMs: number;
 }
 
 /** The bot's settings from the flags; null without `--bot`; an error message for a bad flag. */
@@ -52,9 +55,11 @@ export function planEmbeddedBot(o: ServeGitHubFlags): Parsed<EmbeddedBotPlan | n
   if (!auth.ok) return auth;
   const hook = hookAuthFrom(o);
   if (!hook.ok) return hook;
+  const shadowRefresh = shadowRefreshFrom(o);
+  if (!shadowRefresh.ok) return shadowRefresh;
   return {
     ok: true,
-    value: { owner, repo, github: { baseUrl: o.githubUrl ?? BOT_DEFAULTS.githubUrl, auth: auth.value }, hook: hook.value, cooldownMs, housekeepingIntervalMs, host: o.botHost ?? BOT_DEFAULTS.botHost, port: o.botPort ?? BOT_DEFAULTS.botPort, ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}) },
+    value: { owner, repo, github: { baseUrl: o.githubUrl ?? BOT_DEFAULTS.githubUrl, auth: auth.value }, hook: hook.value, cooldownMs, housekeepingIntervalMs, host: o.botHost ?? BOT_DEFAULTS.botHost, port: o.botPort ?? BOT_DEFAULTS.botPort, shadowRefreshMs: shadowRefresh.value, ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}) },
   };
 }
 
@@ -77,7 +82,7 @@ export async function commitStatusClient(github: { baseUrl: string; auth: GitHub
 }
 
 /** Starts the bot service of `plan` against the served branch and folder; its journal under `workDir`. */
-export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string; folder: string; workDir: string; logger: Logger; audit?: AuditSink; auditDir?: string; webhookSecret?: Buffer | null }): Promise<BotService> {
+export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string; folder: string; workDir: string; logger: Logger; audit?: AuditSink; auditDir?: string; webhookSecret?: Buffer | null; shadow?: ShadowClient }): Promise<BotService> {
   const [{ startBotService }, { planMarkdownForFiles }] = await Promise.all([import('../bot/service'), import('./commands/plan')]);
   const logger = o.logger.child({ component: 'bot' });
   // The bot's GitHub webhook (POST /hooks/github: reviews, merges) takes the push webhook's secret:
@@ -98,5 +103,6 @@ export async function startEmbeddedBot(plan: EmbeddedBotPlan, o: { base: string;
     ...(o.webhookSecret ? { githubWebhookSecret: o.webhookSecret.toString('utf8') } : {}),
     ...(plan.deployWorkflow ? { deployWorkflow: plan.deployWorkflow } : {}),
     ...(o.auditDir ? { timeline: incidentTimeline(o.auditDir) } : {}),
+    ...(o.shadow ? { shadow: { client: o.shadow, refreshMs: plan.shadowRefreshMs } } : {}),
   });
 }

@@ -4,14 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { PolicyIR } from './ir/ir';
-import { buildIR, createIrMemo } from './ir/build';
+import { buildIR, createIrMemo, NO_SHADOW, type ShadowSelection } from './ir/build';
 import { loadFile, type LoadedFile, type SourceFile } from './model/load';
 import type { PolicyModel } from './model/types';
 import { createLocator, validateModel } from './model/validate';
 import type { Result } from './result';
 
 export { cloudLimitDiagnostics } from './cloud-limits';
-export { buildIR, isLockdownActive } from './ir/build';
+export { buildIR, isLockdownActive, NO_SHADOW, type ShadowSelection } from './ir/build';
 export { compareRoutes } from './ir/route-order';
 export { instantiateLockdown, type LockdownSpecData, type TriggerFiring } from './ir/trigger';
 export type { TriggerIR, TriggerConditionIR, LockdownTemplateIR, CauseIR, TriggerKeyIR } from './ir/ir';
@@ -28,10 +28,13 @@ export function loadModel(files: readonly SourceFile[]): Result<PolicyModel> {
   return validateModel(loaded, createLocator(new Map(files.map((f) => [f.path, f.text]))));
 }
 
-/** Compiles policy files for the instant `now`. Pure apart from the clock value it is given. */
-export function compileSources(files: readonly SourceFile[], now: Date): Result<PolicyIR> {
+/**
+ * Compiles policy files for the instant `now`. Pure apart from the clock value it is given. The
+ * Lockdowns `shadow` names run in shadow mode in the environment it gives (see buildIR).
+ */
+export function compileSources(files: readonly SourceFile[], now: Date, shadow: ShadowSelection = NO_SHADOW): Result<PolicyIR> {
   const model = loadModel(files);
-  return model.ok ? { ok: true, value: buildIR(model.value, now) } : model;
+  return model.ok ? { ok: true, value: buildIR(model.value, now, undefined, shadow) } : model;
 }
 
 /** A change to one file of the set: new text, or null when the file was deleted. */
@@ -59,10 +62,10 @@ export interface IncrementalCompiler {
   replaceAll(files: readonly SourceFile[]): UpdateStats;
   /** The validated model of the current set (cached until the next change). */
   model(): Result<PolicyModel>;
-  /** Compiles the current set for `now`. */
-  compile(now: Date): Result<PolicyIR>;
+  /** Compiles the current set for `now` (`shadow`: see compileSources). */
+  compile(now: Date, shadow?: ShadowSelection): Result<PolicyIR>;
   /** `replaceAll(files)` then `compile(now)`: a drop-in for `compileSources` that reuses the cache. */
-  compileFiles(files: readonly SourceFile[], now: Date): Result<PolicyIR>;
+  compileFiles(files: readonly SourceFile[], now: Date, shadow?: ShadowSelection): Result<PolicyIR>;
   /** Paths of the current set, sorted. */
   paths(): string[];
 }
@@ -125,13 +128,13 @@ export function createIncrementalCompiler(): IncrementalCompiler {
       }
       return model;
     },
-    compile(now) {
+    compile(now, shadow) {
       const m = self.model();
-      return m.ok ? { ok: true, value: buildIR(m.value, now, memo) } : m;
+      return m.ok ? { ok: true, value: buildIR(m.value, now, memo, shadow) } : m;
     },
-    compileFiles(files, now) {
+    compileFiles(files, now, shadow) {
       self.replaceAll(files);
-      return self.compile(now);
+      return self.compile(now, shadow);
     },
     paths() {
       return [...cache.keys()].sort();

@@ -20,6 +20,8 @@ export interface AccessEntry {
   sub: string;
   jti: string;
   clientId: string;
+  /** The RBAC shadow policy that would have refused the request (custom tag shadow_policy, `shadow <overlay>`), '' when none. */
+  shadowPolicy: string;
 }
 
 export interface AlsMessage {
@@ -141,7 +143,7 @@ function identifier(r: Reader): AlsMessage['identifier'] {
 }
 
 function entry(r: Reader): AccessEntry {
-  const e: AccessEntry = { startMs: 0, route: '', status: 0, details: '', clientIp: '', sub: '', jti: '', clientId: '' };
+  const e: AccessEntry = { startMs: 0, route: '', status: 0, details: '', clientIp: '', sub: '', jti: '', clientId: '', shadowPolicy: '' };
   while (r.more()) {
     const tag = r.varint();
     if (tag === (1 << 3) + 2) common(r.sub(), e);
@@ -213,6 +215,7 @@ function customTag(r: Reader, e: AccessEntry): void {
   if (key === 'sub') e.sub = value;
   else if (key === 'jti') e.jti = value;
   else if (key === 'client_id') e.clientId = value;
+  else if (key === 'shadow_policy') e.shadowPolicy = value;
 }
 
 function response(r: Reader, e: AccessEntry): void {

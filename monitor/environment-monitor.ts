@@ -8,6 +8,7 @@ import { parseCidr, type Network } from '../compiler/model/cidr';
 import type { AccessEntry } from './als-decode';
 import { causeOf, codeClass, type Cause } from './cause';
 import { clientAddress, networkOf } from './network';
+import { ShadowCounts } from './shadow-counts';
 import { TriggerState, type EntryKeys } from './trigger-state';
 import { SlidingWindow } from './window';
 
@@ -43,6 +44,8 @@ export interface Counted {
 
 export class EnvironmentMonitor {
   readonly triggers: TriggerState[];
+  /** What the environment's shadow overlays would have refused (kept across policy updates). */
+  readonly shadows: ShadowCounts;
   private readonly routes = new Map<string, RouteWindows>();
   private readonly known: ReadonlySet<string>;
   private readonly disabled: ReadonlySet<string>;
@@ -68,6 +71,8 @@ export class EnvironmentMonitor {
     const kept = new Map((previous?.triggers ?? []).map((t) => [JSON.stringify(t.ir), t]));
     this.triggers = env.triggers.map((ir) => kept.get(JSON.stringify(ir)) ?? new TriggerState(ir, env.name, nowMs));
     if (previous) for (const [name, w] of previous.routes) if (this.known.has(name)) this.routes.set(name, w);
+    this.shadows = previous?.shadows ?? new ShadowCounts();
+    this.shadows.update(env.shadowOverlays ?? [], nowMs);
   }
 
   /** The route name as counted: unknown names (another policy version, a hostile stream) become "". */
@@ -93,6 +98,7 @@ export class EnvironmentMonitor {
       t.add(e.startMs, nowMs, route, e.status, cls, cause, k);
     }
     if (route !== '') this.countEvidence(route, e, keys, nowMs);
+    this.shadows.ingest(e, route, nowMs);
     return { route, codeClass: cls, cause, inWindow: this.span.accepts(e.startMs, nowMs) };
   }
 

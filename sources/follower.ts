@@ -116,7 +116,8 @@ export interface FollowerStatus {
 }
 
 /** `restore`: the last good commit recorded in the work dir, served again at start-up before any fetch. */
-export type SyncTrigger = 'startup' | 'restore' | 'poll' | 'webhook' | 'schedule' | 'manual';
+/** `shadow`: a shadow overlay started or ended (the served commit compiled again, no fetch). */
+export type SyncTrigger = 'startup' | 'restore' | 'poll' | 'webhook' | 'schedule' | 'manual' | 'shadow';
 
 export type SyncOutcome =
   | { readonly kind: 'served'; readonly commit: string; readonly version: string }
@@ -200,6 +201,11 @@ export class PolicyFollower {
     while (this.running) await this.running;
   }
 
+  /** Files of the served commit (what a shadow overlay is compiled with); null before anything is served. */
+  servedFiles(): readonly SourceFile[] | null {
+    return this.served ? this.servedSources : null;
+  }
+
   status(): FollowerStatus {
     return {
       repo: redactCredentials(this.opts.repo),
@@ -217,11 +223,11 @@ export class PolicyFollower {
     if (!batch) return;
     this.queued = null;
     // A webhook or manual trigger wins over a poll for the log; a schedule forces a recompile.
-    const trigger = (['schedule', 'webhook', 'manual', 'startup', 'poll'] as const).find((t) => batch.triggers.includes(t)) ?? 'poll';
+    const trigger = (['schedule', 'webhook', 'manual', 'startup', 'shadow', 'poll'] as const).find((t) => batch.triggers.includes(t)) ?? 'poll';
     this.running = (async () => {
       let outcome: SyncOutcome;
       try {
-        outcome = await this.syncOnce(trigger, batch.triggers.includes('schedule'));
+        outcome = await this.syncOnce(trigger, batch.triggers.includes('schedule') || batch.triggers.includes('shadow'));
       } catch (e) {
         // Bugs (not user mistakes) end up here; the follower keeps serving the last good commit.
         this.log.error({ err: e }, 'sync failed unexpectedly');
@@ -239,6 +245,8 @@ export class PolicyFollower {
   }
 
   private async syncOnce(trigger: SyncTrigger, recompile: boolean): Promise<SyncOutcome> {
+    // Only the overlays changed: the served commit again, without waiting for a fetch.
+    if (trigger === 'shadow' && this.served) return this.compileAndPublish(this.served.commit, this.servedSources, 'shadow', new Date(), this.servedMeta());
     let head: string;
     const fetchStart = process.hrtime.bigint();
     try {
@@ -376,6 +384,10 @@ export class PolicyFollower {
    * the branch head (the first fetch decides what is shown as refused): both only log.
    */
   private refuse(commit: string, trigger: SyncTrigger, stage: 'compile' | 'publish', errors: readonly Diagnostic[], meta: CommitMeta): SyncOutcome {
+    if (trigger === 'shadow' && this.served?.commit === commit) {
+      this.log.error({ commit, stage, errors }, 'the served commit with the shadow overlays was refused; keeping the current snapshot');
+      return { kind: 'rejected', commit, errors };
+    }
     if (stage === 'compile' && trigger === 'schedule' && this.served?.commit === commit) {
       this.log.error({ commit, errors }, 'scheduled recompile of the served commit failed; keeping the current snapshot');
       return { kind: 'rejected', commit, errors };
@@ -416,7 +428,7 @@ export class PolicyFollower {
     };
     this.servedSources = sources;
     this.servedTrailers = meta.trailers;
-    if (this.rejected && trigger !== 'schedule' && trigger !== 'restore') {
+    if (this.rejected && trigger !== 'schedule' && trigger !== 'restore' && trigger !== 'shadow') {
       // A newer good commit supersedes the refusal: the branch head is what is served.
       this.rejected = null;
       this.metrics.rejectedInfo.reset();
@@ -426,7 +438,7 @@ export class PolicyFollower {
     this.metrics.lastServed.set(Date.now() / 1000);
     this.log.info(
       { commit, version: published.version, trigger, compiledAt: ir.compiledAt, nextChangeAt: ir.nextChangeAt, files: sources.length },
-      trigger === 'schedule' ? 'recompiled for a lockdown start/expiry; snapshot served' : 'policy commit served',
+      trigger === 'schedule' ? 'recompiled for a lockdown start/expiry; snapshot served' : trigger === 'shadow' ? 'recompiled with the shadow overlays; snapshot served' : 'policy commit served',
     );
     return this.served;
   }

@@ -27,7 +27,7 @@ function entry(w: Writer, e: AccessEntry): void {
       t.uint32((2 << 3) | 0).int32((e.startMs % 1000) * 1e6);
     });
     str(c, 19, e.route);
-    for (const [k, v] of [['sub', e.sub], ['jti', e.jti], ['client_id', e.clientId]] as const) {
+    for (const [k, v] of [['sub', e.sub], ['jti', e.jti], ['client_id', e.clientId], ['shadow_policy', e.shadowPolicy]] as const) {
       if (v) message(c, 22, (m) => {
         str(m, 1, k);
         str(m, 2, v);
@@ -60,5 +60,5 @@ export function encodeAlsMessage(entries: readonly AccessEntry[], identifier?: {
 
 /** An entry with defaults for what a test does not care about. */
 export function accessEntry(e: Partial<AccessEntry> & { startMs: number }): AccessEntry {
-  return { route: '', status: 200, details: 'via_upstream', clientIp: '192.0.2.1', sub: '', jti: '', clientId: '', ...e };
+  return { route: '', status: 200, details: 'via_upstream', clientIp: '192.0.2.1', sub: '', jti: '', clientId: '', shadowPolicy: '', ...e };
 }

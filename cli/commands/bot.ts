@@ -12,6 +12,7 @@ import type { GitHubAuth } from '../../bot/github';
 import type { ReceiverAuth } from '../../bot/receiver';
 import { LocalPolicyRepo } from '../../bot/local-repo';
 import { startBotService } from '../../bot/service';
+import { httpShadowClient } from '../../bot/shadow';
 import { untilStopSignal, type CliContext } from '../context';
 import { planMarkdownForFiles } from './plan';
 
@@ -31,6 +32,8 @@ export interface AlertReceiverFlags {
   readonly hookTokenFile?: string;
   readonly cooldown?: string;
   readonly deployWorkflow?: string;
+  /** How often the live shadow figures of open incident PRs are refreshed (default 60s; 0 = never). */
+  readonly shadowRefresh?: string;
 }
 
 export interface BotOptions extends GitHubAccessFlags, AlertReceiverFlags {
@@ -48,6 +51,9 @@ export interface BotOptions extends GitHubAccessFlags, AlertReceiverFlags {
   readonly webhookSecretFile?: string;
   readonly monitorUrl?: string;
   readonly auditDir?: string;
+  /** Control server whose shadow API runs the proposed lockdown in shadow mode (token: --shadow-token-file or PORTCULLIS_SHADOW_TOKEN). */
+  readonly shadowUrl?: string;
+  readonly shadowTokenFile?: string;
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -92,6 +98,22 @@ export function hookAuthFrom(o: Pick<BotOptions, 'hookTokenFile' | 'hookPassword
   return { ok: true, value: { kind: 'basic', username: o.hookUser, password: password.value } };
 }
 
+/** The refresh period of the live shadow figures (`--shadow-refresh`), or the usage error. */
+export function shadowRefreshFrom(o: Pick<AlertReceiverFlags, 'shadowRefresh'>): Parsed<number> {
+  const ms = parseDuration(o.shadowRefresh ?? '60s');
+  return ms === null ? { ok: false, error: `--shadow-refresh: "${o.shadowRefresh}" is not a duration (e.g. 60s; 0 = never)` } : { ok: true, value: ms };
+}
+
+/** `--shadow-url` with its token: the bot's HTTP ShadowClient settings, null without the flag. */
+function shadowFrom(o: BotOptions): Parsed<{ url: string; token: string; refreshMs: number } | null> {
+  if (!o.shadowUrl) return { ok: true, value: null };
+  const token = secret(o.shadowTokenFile, 'PORTCULLIS_SHADOW_TOKEN', '--shadow-token-file');
+  if (!token.ok) return token;
+  if (!token.value) return { ok: false, error: '--shadow-url needs the shadow API token: --shadow-token-file or PORTCULLIS_SHADOW_TOKEN' };
+  const refreshMs = shadowRefreshFrom(o);
+  return refreshMs.ok ? { ok: true, value: { url: o.shadowUrl, token: token.value, refreshMs: refreshMs.value } } : refreshMs;
+}
+
 /** The incident's timeline in markdown from the trail under `auditDir` (null before any record): appended to its PR when it ends. */
 export function incidentTimeline(auditDir: string): (incident: string) => Promise<string | null> {
   return async (incident) => {
@@ -113,6 +135,8 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
   if (!hook.ok) return usage(hook.error);
   const webhookSecret = secret(o.webhookSecretFile, 'PORTCULLIS_GITHUB_WEBHOOK_SECRET', '--webhook-secret-file');
   if (!webhookSecret.ok) return usage(webhookSecret.error);
+  const shadow = shadowFrom(o);
+  if (!shadow.ok) return usage(shadow.error);
   const workDir = path.resolve(ctx.cwd, o.workDir);
   const auditDir = path.resolve(ctx.cwd, o.auditDir ?? path.join(workDir, 'audit'));
   const audit = await AuditWriter.open({ dir: auditDir, stream: 'bot', fsync: 'incident' }).catch((e: Error) => e);
@@ -130,6 +154,7 @@ export async function runBot(ctx: CliContext, o: BotOptions, signals: NodeJS.Eve
     ...(webhookSecret.value ? { githubWebhookSecret: webhookSecret.value } : {}),
     ...(o.monitorUrl ? { monitor: { url: o.monitorUrl, ...(process.env.PORTCULLIS_MONITOR_AUTHORIZATION ? { authorization: process.env.PORTCULLIS_MONITOR_AUTHORIZATION } : {}) } } : {}),
     ...(o.deployWorkflow ? { deployWorkflow: o.deployWorkflow } : {}),
+    ...(shadow.value ? { shadow: { client: httpShadowClient(shadow.value), refreshMs: shadow.value.refreshMs } } : {}),
     auth: hook.value,
     ...(local ? { repo: local } : { github: { baseUrl: o.githubUrl, owner, repo, auth: gh.value! } }),
     base: o.base,

@@ -14,6 +14,7 @@ import { parseRedisUrl } from '../../monitor/redis-connection';
 import type { ServeAudit } from '../audit-wiring';
 import type { ControlServer } from '../control-server';
 import { findEnvoyBinary } from '../../xds-server/envoy-validate';
+import { DEFAULT_SHADOW_LIMITS, type ShadowLimits } from '../../xds-server/shadow-overlays';
 import type { GitHubAuth } from '../../bot/github';
 import type { BotService } from '../../bot/service';
 import type { EmbeddedBotPlan, ServeGitHubFlags } from '../serve-bot';
@@ -48,6 +49,10 @@ export interface ServeCommandOptions extends ServeGitHubFlags {
   readonly prometheusUrl?: string;
   /** Redis through which several replicas merge keyed triggers' windows (docs/monitor.md). */
   readonly monitorRedisUrl?: string;
+  /** Bearer token of the shadow-overlay API (default: env PORTCULLIS_SHADOW_TOKEN; none: the API answers 401). */
+  readonly shadowTokenFile?: string;
+  readonly shadowDefaultTtl?: string;
+  readonly shadowMaxTtl?: string;
 }
 
 export const SERVE_DEFAULTS = {
@@ -65,6 +70,8 @@ export const SERVE_DEFAULTS = {
   botHost: '127.0.0.1',
   botPort: 18002,
   botHousekeepingInterval: '10m',
+  shadowDefaultTtl: '30m',
+  shadowMaxTtl: '24h',
 } as const;
 
 interface ParsedServe {
@@ -73,6 +80,25 @@ interface ParsedServe {
   readonly envoyBinary: string | null;
   readonly bot: EmbeddedBotPlan | null;
   readonly status: { readonly repository: string; readonly github: { baseUrl: string; auth: GitHubAuth } } | null;
+  readonly shadow: { readonly token: string | null; readonly limits: ShadowLimits };
+}
+
+/** The shadow API's token (file, else env PORTCULLIS_SHADOW_TOKEN) and TTL bounds, or the usage error. */
+function parseShadowFlags(o: ServeCommandOptions): Parsed<ParsedServe['shadow']> {
+  const defaultTtlMs = parseDuration(o.shadowDefaultTtl ?? SERVE_DEFAULTS.shadowDefaultTtl);
+  const maxTtlMs = parseDuration(o.shadowMaxTtl ?? SERVE_DEFAULTS.shadowMaxTtl);
+  if (defaultTtlMs === null || defaultTtlMs < 1000) return { ok: false, error: `--shadow-default-ttl: "${o.shadowDefaultTtl}" is not a duration of at least 1s` };
+  if (maxTtlMs === null || maxTtlMs < defaultTtlMs) return { ok: false, error: `--shadow-max-ttl: "${o.shadowMaxTtl}" must be a duration no shorter than the default TTL` };
+  let token: string | null = process.env.PORTCULLIS_SHADOW_TOKEN?.trim() || null;
+  if (o.shadowTokenFile) {
+    try {
+      token = readFileSync(o.shadowTokenFile, 'utf8').trim();
+    } catch (e) {
+      return { ok: false, error: `--shadow-token-file: ${(e as { message?: string }).message ?? String(e)}` };
+    }
+    if (token.length < 16) return { ok: false, error: '--shadow-token-file: the token must be at least 16 characters' };
+  }
+  return { ok: true, value: { token, limits: { ...DEFAULT_SHADOW_LIMITS, defaultTtlMs, maxTtlMs } } };
 }
 
 /** Flags → settings, or the usage error (exit 2). */
@@ -111,7 +137,9 @@ async function parseServeFlags(o: ServeCommandOptions): Promise<Parsed<ParsedSer
     status = { repository: o.githubStatusRepo, github: github.value };
   }
   const envoyBinary = o.envoyValidate === false ? null : findEnvoyBinary(o.envoyBin);
-  return { ok: true, value: { pollIntervalMs, webhookSecret, envoyBinary, bot: bot.value, status } };
+  const shadow = parseShadowFlags(o);
+  if (!shadow.ok) return shadow;
+  return { ok: true, value: { pollIntervalMs, webhookSecret, envoyBinary, bot: bot.value, status, shadow: shadow.value } };
 }
 
 /**
@@ -149,7 +177,7 @@ export async function runServe(ctx: CliContext, o: ServeCommandOptions, signals:
     server = await startServer(ctx, o, p, logger, workDir, audit);
     audit?.attach(server);
     if (gh && p.bot) {
-      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, ...(audit && auditDir ? { audit: audit.sink, auditDir: path.resolve(ctx.cwd, auditDir) } : {}) });
+      bot = await gh.startEmbeddedBot(p.bot, { base: o.branch ?? SERVE_DEFAULTS.branch, folder: o.path ?? SERVE_DEFAULTS.path, workDir: workDir ?? (await mkdtemp(path.join(tmpdir(), 'portcullis-bot-'))), logger, webhookSecret: p.webhookSecret, shadow: (await import('../shadow-client')).inProcessShadowClient(server), ...(audit && auditDir ? { audit: audit.sink, auditDir: path.resolve(ctx.cwd, auditDir) } : {}) });
       logger.info({ url: bot.url, repo: `${p.bot.owner}/${p.bot.repo}` }, 'bot listening: POST /hooks/alertmanager');
     }
   } catch (e) {
@@ -186,6 +214,7 @@ async function startServer(ctx: CliContext, o: ServeCommandOptions, p: ParsedSer
     envoyBinary: p.envoyBinary,
     allowFleetRemoval: o.allowFleetRemoval === true,
     logger,
+    shadow: p.shadow,
     monitor: {
       alertmanagerUrl: o.alertmanagerUrl ?? null,
       // A bearer token or basic credentials for an Alertmanager behind a proxy: from the environment, never a flag.

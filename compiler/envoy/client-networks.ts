@@ -40,7 +40,7 @@ export function ipv4MappedCidr(cidr: string): string | null {
   return `::ffff:${address as string}/${96 + Number(length ?? 32)}`;
 }
 
-function remoteIp(cidr: string): JsonObject {
+export function remoteIp(cidr: string): JsonObject {
   const [address, length] = cidr.split('/');
   // remote_ip is the client address after X-Forwarded-For processing (xff_num_trusted_hops), not
   // the peer of the TCP connection: the real client when Envoy sits behind trusted proxies.

@@ -17,6 +17,7 @@ import { clientNetworksConfig, clientNetworksPerRouteConfiguration, type Network
 import { rbacConfig, revokedTokensConfig, revokedTokensPerRoute } from './rbac';
 import type { JsonObject } from './resources';
 import type { AccessConfigs, RouteContext } from './route';
+import { withShadowRules } from './shadow';
 
 /** What a filter's config on one route reads: the route, its memoised access configs, the route context. */
 export interface RouteFilterInputs {
@@ -63,8 +64,10 @@ export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
   //    adds to, a configuration-wide one. Before rate limits, like the next one.
   { name: FILTER.revokedTokens, config: () => revokedTokensConfig(), perRouteConfiguration: (r) => revokedTokensPerRoute(r.env.revokedTokens) },
   // 4. rbac: roles from that payload and the methods each rule allows (403). Before rate limits
-  //    so refused callers do not spend the budget of legitimate ones.
-  { name: FILTER.rbac, config: () => rbacConfig(), perRoute: (r) => r.access.rbac },
+  //    so refused callers do not spend the budget of legitimate ones. Also carries the shadow
+  //    overlays' shadow_rules (shadow.ts): after jwt_authn, so they can read jti, sub and roles;
+  //    per route, so starting or ending a shadow changes only RDS.
+  { name: FILTER.rbac, config: () => rbacConfig(), perRoute: (r) => withShadowRules(r.access.rbac, r.ctx.shadow, r.route.name, r.ctx.rbac) },
   // 5. lua, client-address script: writes the client address as per-client rate limits key it (an
   //    IPv4-mapped client as its IPv4 form) into dynamic metadata. Only on listeners trusting
   //    X-Forwarded-For, disabled by default, switched on by routes with such limits (see

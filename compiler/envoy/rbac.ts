@@ -49,7 +49,7 @@ function claimMatcher(claim: string, value: JsonObject): JsonObject {
  * `provider` verified the token: its header is in metadata (see jwt.ts). Checked on `alg`, which
  * every JWS header carries: a present_match only matches a primitive value, not the header struct.
  */
-function verifiedBy(provider: string): JsonObject {
+export function verifiedBy(provider: string): JsonObject {
   return jwtMetadataMatcher([jwtHeaderKey(provider), 'alg'], { present_match: true });
 }
 
@@ -63,17 +63,17 @@ function oneOf(values: readonly string[]): JsonObject {
 }
 
 /** The claim holds one of `roles`: as the claim itself (a string) or as an element (a list of strings). */
-function hasAnyRole(rolesClaim: string, roles: readonly string[]): JsonObject {
+export function hasAnyRole(rolesClaim: string, roles: readonly string[]): JsonObject {
   const role = oneOf(roles);
   return claimMatcher(rolesClaim, { or_match: { value_matchers: [{ list_match: { one_of: role } }, role] } });
 }
 
 /** The claim equals one of `values`. */
-function claimIn(claim: string, values: readonly string[]): JsonObject {
+export function claimIn(claim: string, values: readonly string[]): JsonObject {
   return claimMatcher(claim, oneOf(values));
 }
 
-function anyOf(ids: readonly JsonObject[]): JsonObject {
+export function anyOf(ids: readonly JsonObject[]): JsonObject {
   return ids.length === 1 ? (ids[0] as JsonObject) : { or_ids: { ids: [...ids] } };
 }
 

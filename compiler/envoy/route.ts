@@ -15,6 +15,7 @@ import { rateLimitActions } from './rate-limit';
 import { routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
 import { rbacContext, rbacPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
+import { shadowRoutes, type ShadowRoutes } from './shadow';
 import { malformedXffRoutes } from './xff';
 
 /**
@@ -28,13 +29,16 @@ export interface RouteContext {
   readonly guards: readonly JsonObject[];
   /** The listener's trusted X-Forwarded-For hops (per-client rate-limit keys depend on it). */
   readonly xffNumTrustedHops: number;
+  /** The environment's shadow overlays by route (shadow.ts). */
+  readonly shadow: ShadowRoutes;
 }
 
 export function routeContext(env: EnvironmentIR): RouteContext {
   const rbac = rbacContext(env);
   const hops = env.listener.xffNumTrustedHops;
-  const key = JSON.stringify([[...rbac.rolesClaims], hops]);
-  return { key, rbac, guards: malformedXffRoutes(hops), xffNumTrustedHops: hops };
+  // Shadow overlays are few and short-lived: while one runs, the environment's routes are translated anew.
+  const key = JSON.stringify([[...rbac.rolesClaims], hops, env.shadowOverlays ?? []]);
+  return { key, rbac, guards: malformedXffRoutes(hops), xffNumTrustedHops: hops, shadow: shadowRoutes(env) };
 }
 
 const routeMemo = identityMemo<RouteIR, JsonObject>();

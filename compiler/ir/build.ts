@@ -18,28 +18,36 @@ import { NO_LIMITS, environmentRateLimits, indexLimits, rateLimitServiceToIR, ty
 import { environmentRoutes, matchOrder, routeToIR, type BaseRoutes } from './routes';
 import { routeSortKey } from './route-order';
 import { environmentService, serviceToIR } from './services';
+import { NO_SHADOW, shadowOverlayIR, type ShadowSelection } from './shadow';
 import { triggersFor } from './trigger';
 
 export { createIrMemo, type IrMemo } from './memo';
 export { isLockdownActive } from './lockdowns';
+export { NO_SHADOW, type ShadowSelection } from './shadow';
 
 /**
  * Compiles a validated model for the instant `now`. `memo` (from `createIrMemo`) lets repeated builds
  * of a slowly changing model reuse the IR of unchanged documents: the result is identical with or
- * without it; the incremental compiler passes one.
+ * without it; the incremental compiler passes one. The Lockdowns `shadow` names are not applied:
+ * each becomes a shadow overlay of the one environment it names there, whatever its time window
+ * (the control server bounds a shadow's lifetime), and is left out of `nextChangeAt`.
  */
-export function buildIR(model: PolicyModel, now: Date, memo: IrMemo = createIrMemo()): PolicyIR {
+export function buildIR(model: PolicyModel, now: Date, memo: IrMemo = createIrMemo(), shadow: ShadowSelection = NO_SHADOW): PolicyIR {
   const nowMs = now.getTime();
   const base = buildBase(model, memo);
   for (const name of memo.environments.keys()) if (!model.environments.some((e) => e.name === name)) memo.environments.delete(name);
+  const lockdowns = shadow.size === 0 ? model.lockdowns : model.lockdowns.filter((l) => !shadow.has(l.name));
+  const shadows = shadow.size === 0 ? [] : model.lockdowns.filter((l) => shadow.has(l.name));
   return {
     irVersion: 1,
     compiledAt: now.toISOString(),
-    nextChangeAt: nextChange(model.lockdowns, nowMs),
+    nextChangeAt: nextChange(lockdowns, nowMs),
     environments: model.environments.map((env) => {
       let envMemo = memo.environments.get(env.name);
       if (!envMemo) memo.environments.set(env.name, (envMemo = createEnvironmentMemo()));
-      return buildEnvironment(base, env, activeLockdowns(model.lockdowns, env.name, nowMs), envMemo, triggersFor(model.triggers, env.name));
+      const ir = buildEnvironment(base, env, activeLockdowns(lockdowns, env.name, nowMs), envMemo, triggersFor(model.triggers, env.name));
+      const mine = shadows.filter((l) => shadow.get(l.name) === env.name);
+      return mine.length === 0 ? ir : { ...ir, shadowOverlays: mine.map((l) => shadowOverlayIR(l, ir.routes)) };
     }),
   };
 }

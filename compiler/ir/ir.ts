@@ -52,6 +52,11 @@ export interface EnvironmentIR {
   readonly activeLockdowns: readonly LockdownSummaryIR[];
   /** Detection rules watching this environment (`Trigger` documents), sorted by name. */
   readonly triggers: readonly TriggerIR[];
+  /**
+   * Lockdowns run in shadow mode here (the control server's shadow API, never git), sorted by name:
+   * Envoy evaluates and logs what each would refuse, nothing is enforced. Absent when none.
+   */
+  readonly shadowOverlays?: readonly ShadowOverlayIR[];
 }
 
 /** Downstream-facing listener settings (HttpConnectionManager edge best practices). */
@@ -444,6 +449,33 @@ export interface LockdownSummaryIR {
   readonly expiresAt: string;
   /** Action kinds applied, in document order, e.g. `blockNetworks`. */
   readonly actions: readonly string[];
+}
+
+/** A Lockdown compiled in shadow mode: what it would refuse, per route; nothing of it is enforced. */
+export interface ShadowOverlayIR {
+  /** The Lockdown's metadata.name, which names the overlay (Envoy's shadow policy is `shadow <name>`). */
+  readonly name: string;
+  /** Per route, in the environment's route order, what it would refuse there; routes it leaves alone are absent. */
+  readonly routes: readonly ShadowRouteIR[];
+  /**
+   * Actions Envoy cannot evaluate without enforcing them (tighten a rate limit: local limits live in
+   * the listener; quarantine, failover: they move traffic), one line each, in document order.
+   */
+  readonly notShadowed: readonly string[];
+}
+
+/** What one shadow overlay would refuse on one route (any of these). */
+export interface ShadowRouteIR {
+  /** `Route` metadata.name. */
+  readonly route: string;
+  /** Client networks it would refuse (canonical CIDRs, sorted like `deniedNetworks`). */
+  readonly deniedNetworks: readonly string[];
+  /** Tokens it would refuse; only on routes that verify a token (elsewhere there is no payload to read). */
+  readonly revokedTokens: RevokedTokensIR;
+  /** disableRoute: every request would be refused. */
+  readonly disabled: boolean;
+  /** requireRole: a request without a verified token carrying one of these roles (sorted) would be refused; null: none. */
+  readonly requiredRoles: readonly string[] | null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { compiledOrThrow, stuffingTrigger } from '../support/policy-fixtures';
 
 export const T0 = Date.parse('2026-06-01T10:00:00Z');
 
-const POLICY = `apiVersion: portcullis.dev/v1
+export const POLICY = `apiVersion: portcullis.dev/v1
 kind: Service
 metadata: { name: accounts }
 spec: { endpoints: [{ address: 127.0.0.1, port: 9 }] }

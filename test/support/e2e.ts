@@ -85,7 +85,7 @@ let serverCount = 0;
  */
 export async function startServerInProcess(
   world: PolicyWorld,
-  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock' | 'monitor' | 'repo'>> = {},
+  hooks: Partial<Pick<ServeOptions, 'transformResources' | 'tls' | 'envoyBinary' | 'allowFleetRemoval' | 'audit' | 'clock' | 'monitor' | 'repo' | 'shadow' | 'workDir'>> = {},
 ): Promise<ControlServer & { logFile: string }> {
   const n = `${Date.now()}-${++serverCount}`;
   const logFile = path.join(world.dir, `server-${n}.log`);

@@ -46,7 +46,7 @@ const DEFAULT_MAX_BODY = 5 * 1024 * 1024;
 const REMEMBERED_DELIVERIES = 1024;
 const WEBHOOK_RESULTS = ['sync', 'ignored', 'pong', 'duplicate', 'unauthorized', 'bad-request', 'too-large'] as const;
 
-class BodyTooLarge extends Error {}
+export class BodyTooLarge extends Error {}
 
 export async function startHttpEdge(opts: HttpEdgeOptions): Promise<HttpEdge> {
   const log = opts.logger.child({ component: 'http' });
@@ -210,7 +210,7 @@ class RecentIds {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   if (declaredLength(req) > limit) {
     // Not drained: the answer closes the connection instead of reading megabytes nobody wants.
     return Promise.reject(new BodyTooLarge());
@@ -239,7 +239,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(text);
