@@ -38,7 +38,7 @@ export function createPublisher(o: PublisherOptions): PublishFn {
     const refused = await validateWithEnvoy(o, translated.value, context);
     if (refused.length > 0) return { ok: false, errors: refused };
     const allow = o.allowFleetRemoval || fleetsAllowedToGo(context.trailers);
-    const published = o.xds.setSnapshots(translated.value, { commit, compiledAt: ir.compiledAt }, { allowFleetRemoval: allow });
+    const published = await o.xds.setSnapshots(translated.value, { commit, compiledAt: ir.compiledAt }, { allowFleetRemoval: allow });
     if (!published.ok) return published;
     o.onServed(ir);
     const fleetVersions = Object.fromEntries(published.value.fleets.map((f) => [f.fleet, f.version]));

@@ -8,19 +8,19 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EnvoyResources } from '../compiler/envoy/resources';
-import type { Diagnostic, Result } from '../compiler/result';
+import { positionless, type Diagnostic, type Result } from '../compiler/result';
 import { compareText } from '../compiler/text-order';
 import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
-import { SlicedQueue } from './fanout';
+import { runInSlices, SlicedQueue, SliceTimer } from './fanout';
 import { type AnyCall, FleetStreams } from './fleet-streams';
 import { createXdsMetrics, watchEventLoop, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
 import { REFUSAL_REASONS, RefusedStreams, type RefusedStream } from './refused-streams';
 import { RequestGate } from './request-gate';
-import { buildSnapshot, EncodeCache, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
+import { buildSnapshot, EncodeCache, encodeSteps, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
 import { SotwStream } from './sotw';
 import { type AdsStream, type NodeStatus, type StreamContext, VersionHistory } from './stream';
 import { type AdsCodec, createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, framePassthrough, type NodeInfo, type ResponseFrame } from './wire';
@@ -71,9 +71,11 @@ export interface XdsServer {
   /**
    * Publishes one compiled commit: fleet (node.cluster) → its resources. All or nothing: if any
    * resource does not encode, or the commit drops a fleet with connected Envoys (unless allowed),
-   * nothing changes and the errors come back.
+   * nothing changes and the errors come back. Encoding runs in slices between turns of the event
+   * loop; the promise resolves once the snapshots are in force (pushes queued). Publications run
+   * one after the other, in the order of the calls.
    */
-  setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, options?: PublishOptions): Result<Publication>;
+  setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, options?: PublishOptions): Promise<Result<Publication>>;
   /** Binds host:port (port 0 picks one) and resolves to the bound port. */
   listen(host: string, port: number): Promise<number>;
   /** Status of every connected node (one entry per ADS stream). */
@@ -277,19 +279,23 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const refused = new RefusedStreams();
   for (const reason of REFUSAL_REASONS) metrics.rejectedStreams.inc({ reason }, 0);
   const streams = new FleetStreams({ metrics, logger, refused, fleetOf: options.fleetOf ?? ((node: NodeInfo) => node.cluster) });
-  const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e));
+  const slices = new SliceTimer();
+  const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e), undefined, undefined, slices);
   const core: Core = { state, streams, waiting: new Map(), fanout, logger };
-  const loopWatch = watchEventLoop(options.registry, () => fanout.takeLongestMs());
+  const loopWatch = watchEventLoop(options.registry, () => slices.takeLongestMs());
   const server = adsServer(core, ctx, createAdsCodec(root), options.services);
   let shuttingDown = false;
+  /** The publication under way: publications run one after the other. */
+  let publishing: Promise<unknown> = Promise.resolve();
 
-  function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, publish: PublishOptions = {}): Result<Publication> {
+  /** After the encoding, one synchronous section that finds every resource encoded: checks, copies, hashes, queueing. */
+  function putNextInForce(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, publish: PublishOptions, encodesBefore: number): Result<Publication> {
+    if (shuttingDown) return { ok: false, errors: [positionless('the xDS server is shutting down', { subject: `commit/${next.commit}` })] };
     const dropped = refusedFleetDrops(fleets, streams.connectedNodeIds(), next.commit, publish.allowFleetRemoval);
     if (dropped.length > 0) {
       logger.error({ commit: next.commit, errors: dropped }, 'xds publication refused: it drops fleets with connected Envoys; the previous snapshots stay in force');
       return { ok: false, errors: dropped };
     }
-    const encodesBefore = cache.encodeCount;
     const built = buildAll(fleets, next, cache);
     if (!built.ok) {
       logger.error({ commit: next.commit, errors: built.errors.length, first: built.errors.slice(0, 5) }, 'xds publication refused: resources do not encode; the previous snapshots stay in force');
@@ -297,9 +303,27 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
     }
     const plan = planPublication(state.current, built.value, state.since, Date.now(), cache.encodeCount - encodesBefore);
     Object.assign(state, { current: built.value, meta: next, since: plan.since });
-    cache.retain(built.value.values());
     putInForce(core, metrics, built.value, next, plan.publication);
     return { ok: true, value: plan.publication };
+  }
+
+  async function publishNow(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, publish: PublishOptions): Promise<Result<Publication>> {
+    const encodesBefore = cache.encodeCount;
+    await runInSlices(encodeSteps(fleets.values(), cache), slices);
+    const start = slices.clock();
+    try {
+      return putNextInForce(fleets, next, publish, encodesBefore);
+    } finally {
+      // What no snapshot in force uses (a refused publication's resources) leaves the cache.
+      cache.retain(state.current.values());
+      slices.ended(start);
+    }
+  }
+
+  function setSnapshots(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, publish: PublishOptions = {}): Promise<Result<Publication>> {
+    const run = publishing.then(() => publishNow(fleets, next, publish));
+    publishing = run.catch(() => undefined);
+    return run;
   }
 
   return {

@@ -30,6 +30,13 @@ export interface Encoder {
   encodeMessage(typeName: string, json: JsonValue): EncodeResult;
   /** Encodes a google.protobuf.Any {type_url, value} whose value is `json` as the type named in `typeUrl`. */
   encodeAny(typeUrl: string, json: JsonValue): EncodeResult;
+  /**
+   * The encoding of `json` (the value of an Any of `typeUrl`) in steps of one element of a repeated
+   * or map field each, bottom-up, kept by object identity: the encodeAny of the same object that
+   * follows reuses them, so a large resource can be encoded across several turns of the event loop
+   * (ads-server's publication). Reports nothing: encodeAny does.
+   */
+  warmAny(typeUrl: string, json: JsonValue): Iterable<void>;
   /** Decodes bytes of `typeName` back to proto3 JSON (snake_case names, Any with "@type"). */
   decodeMessage(typeName: string, bytes: Uint8Array): JsonValue;
   /** The protobufjs Root the encoder reads. */
@@ -61,6 +68,10 @@ export function createEncoder(root: protobuf.Root): Encoder {
       if ('@type' in json) return { ok: false, errors: [{ path: '@type', message: 'a resource value is given without its outer "@type"' }] };
       if (!any) throw new Error('google.protobuf.Any is missing from the descriptors');
       return encode(any, { '@type': typeUrl, ...json });
+    },
+    warmAny(typeUrl, json) {
+      const type = index.lookupType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1));
+      return type ? writer.warm(type, json) : [];
     },
     decodeMessage(typeName, bytes) {
       const type = index.lookupType(typeName);

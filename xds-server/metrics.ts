@@ -114,8 +114,8 @@ const EVENT_LOOP_RESOLUTION_MS = 10;
 /**
  * `portcullis_xds_event_loop_delay_max_seconds`: the longest the event loop was held since the
  * previous scrape (each scrape reads and resets it, so one scraper sees every stall), and
- * `portcullis_xds_push_slice_max_seconds`: the main-thread CPU time of the longest slice of
- * publication pushes in that time (`longestSliceMs`, fanout.ts). The stall is the larger of perf_hooks.monitorEventLoopDelay and
+ * `portcullis_xds_push_slice_max_seconds`: the wall-clock time of the longest slice of
+ * publication work in that time (encoding or pushes; `longestSliceMs`, fanout.ts's SliceTimer). The stall is the larger of perf_hooks.monitorEventLoopDelay and
  * how late a 10 ms timer fired: on this machine the monitor alone read 139 ms across a 730 ms
  * synchronous publication that the timer saw whole. Both include the 10 ms interval, which is
  * subtracted: an idle loop reads ≈ 0. `stop` ends the watch (server shutdown).
@@ -142,7 +142,7 @@ export function watchEventLoop(registry: Registry, longestSliceMs: () => number)
   });
   new Gauge({
     name: 'portcullis_xds_push_slice_max_seconds',
-    help: 'Main-thread CPU seconds of the longest slice of publication pushes (at most 64 streams or 10 ms of them) since the previous scrape.',
+    help: 'Wall-clock seconds of the longest slice of publication work since the previous scrape: encoding (about 10 ms a slice), the section that puts a snapshot in force, or pushes (at most 64 streams or 10 ms a slice).',
     registers: [registry],
     collect() {
       this.set(longestSliceMs() / 1000);

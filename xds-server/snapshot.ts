@@ -111,6 +111,18 @@ export class EncodeCache {
     return { ok: true, value: encoded };
   }
 
+  /**
+   * `encode` in steps (encoder.warmAny: one element of a repeated or map field each, then the
+   * resource itself); nothing when this version is encoded already. A mistake shows in the
+   * `encode` that follows, with its path.
+   */
+  *encodeSteps(kind: XdsKind, resource: EnvoyResource): Generator<void, void, undefined> {
+    if (this.entries.has(`${kind}\0${resource.name}\0${resource.version}`)) return;
+    yield* this.encoder.warmAny(TYPE_URL[kind], resource.value);
+    this.encode(kind, resource);
+    yield;
+  }
+
   /** Keeps only entries some snapshot in `live` uses (called after each publication). */
   retain(live: Iterable<Snapshot>): void {
     const keep = new Set<string>();
@@ -128,6 +140,29 @@ function deltaResourceBytes(name: string, version: string, any: Uint8Array): Uin
   return protobuf.Writer.create().uint32(10).string(version).uint32(18).bytes(any).uint32(26).string(name).finish();
 }
 
+/** The resources of one kind. */
+function resourcesOf(resources: EnvoyResources, kind: XdsKind): readonly EnvoyResource[] {
+  switch (kind) {
+    case 'cluster': return resources.clusters;
+    case 'endpoint': return resources.endpoints;
+    case 'listener': return resources.listeners;
+    case 'route': return resources.routes;
+    case 'ratelimit': return resources.rateLimitConfigs;
+  }
+}
+
+/**
+ * The encoding of every resource of these fleets in small steps (EncodeCache.encodeSteps), for a
+ * caller that runs them between turns of the event loop; buildSnapshot then finds them encoded.
+ */
+export function* encodeSteps(fleets: Iterable<EnvoyResources>, cache: EncodeCache): Generator<void, void, undefined> {
+  for (const resources of fleets) {
+    for (const kind of KINDS_IN_ORDER) {
+      for (const r of resourcesOf(resources, kind)) if (r.name && r.version) yield* cache.encodeSteps(kind, r);
+    }
+  }
+}
+
 /**
  * Encodes every resource of one (environment, fleet) through the cache. All mistakes are collected;
  * on any mistake no snapshot is produced (half a config is never served).
@@ -136,15 +171,8 @@ export function buildSnapshot(resources: EnvoyResources, meta: SnapshotMeta, cac
   const errors: Diagnostic[] = [];
   const file = `envoy resources of fleet ${resources.fleet}`;
   const types = {} as Record<XdsKind, TypeSnapshot>;
-  const lists: Record<XdsKind, readonly EnvoyResource[]> = {
-    cluster: resources.clusters,
-    endpoint: resources.endpoints,
-    listener: resources.listeners,
-    route: resources.routes,
-    ratelimit: resources.rateLimitConfigs,
-  };
   for (const kind of KINDS_IN_ORDER) {
-    const sorted = [...lists[kind]].sort((a, b) => compareText(a.name, b.name));
+    const sorted = [...resourcesOf(resources, kind)].sort((a, b) => compareText(a.name, b.name));
     const map = new Map<string, EncodedResource>();
     for (const r of sorted) {
       if (!r.name || !r.version) {

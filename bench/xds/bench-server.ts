@@ -3,10 +3,12 @@
  * driven over stdin/stdout with the same line protocol as the go-control-plane peer:
  *   argv: --snapshot FILE [--port N]      stdout: READY <port>
  *   stdin "publish FILE"  → PUBLISHED     stdin "stats" → STATS {"heapBytes":..,"encodes":..,"loopDelayMaxMs":..}
- *   stdin "loopreset"     → LOOPRESET (the event-loop delay histogram starts again)
+ *   stdin "prepare FILE"  → PREPARED (reads and parses FILE ahead: the next `publish FILE` is setSnapshots alone)
+ *   stdin "loopreset"     → LOOPRESET (the event-loop delay histogram and the server's gauge start again)
  * loopDelayMaxMs: the longest event-loop delay since the last reset (perf_hooks
  * monitorEventLoopDelay, 10 ms resolution); gaugeLoopDelayMaxSeconds: the server's own
- * portcullis_xds_event_loop_delay_max_seconds gauge, when the registry has one (else null).
+ * portcullis_xds_event_loop_delay_max_seconds gauge, when the registry has one (else null);
+ * sliceMaxSeconds: its portcullis_xds_push_slice_max_seconds (longest slice of publication work).
  * With $BENCH_AUDIT_DIR set, every push and ACK is also written to an audit trail there (its cost).
  */
 import { readFileSync } from 'node:fs';
@@ -31,9 +33,13 @@ async function main(): Promise<void> {
   let commit = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  // Awaited: a publication may hand back a promise (work sliced over several turns of the loop).
+  const read = (file: string): EnvoyResources => JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;
+  /** Parsed ahead by `prepare`, so that the bench's own JSON.parse is not in the measured round. */
+  const prepared = new Map<string, EnvoyResources>();
+  // Awaited: setSnapshots encodes in slices over several turns of the loop.
   const publish = async (file: string): Promise<void> => {
-    const resources = JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;
+    const resources = prepared.get(file) ?? read(file);
+    prepared.delete(file);
     const out = await server.setSnapshots(new Map([[resources.fleet, resources]]), { commit: `bench-${++commit}`, compiledAt: new Date().toISOString() });
     if (!out.ok) throw new Error(`snapshot refused: ${JSON.stringify(out.errors.slice(0, 3))}`);
   };
@@ -47,9 +53,14 @@ async function main(): Promise<void> {
       const t0 = process.hrtime.bigint();
       // How long publication took (encoding + queueing every stream's push; held the loop when synchronous).
       void publish(file!).then(() => process.stdout.write(`PUBLISHED ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)}\n`));
+    } else if (cmd === 'prepare') {
+      prepared.set(file!, read(file!));
+      process.stdout.write('PREPARED\n');
     } else if (cmd === 'loopreset') {
       loop.reset();
-      process.stdout.write('LOOPRESET\n');
+      // A scrape resets the server's own stall gauge.
+      const gauges = ['portcullis_xds_event_loop_delay_max_seconds', 'portcullis_xds_push_slice_max_seconds'].map((n) => registry.getSingleMetric(n)?.get());
+      void Promise.all(gauges).then(() => process.stdout.write('LOOPRESET\n'));
     } else if (cmd === 'stats') {
       const loopDelayMaxMs = loop.max / 1e6;
       (globalThis as { gc?: () => void }).gc?.();
@@ -66,8 +77,10 @@ async function stats(registry: Registry, loopDelayMaxMs: number): Promise<Record
   const encodes = m.values.reduce((s, v) => s + v.value, 0);
   const gauge = registry.getSingleMetric('portcullis_xds_event_loop_delay_max_seconds');
   const gaugeLoopDelayMaxSeconds = gauge ? Math.max(0, ...(await gauge.get()).values.map((v) => v.value)) : null;
+  const slice = registry.getSingleMetric('portcullis_xds_push_slice_max_seconds');
+  const sliceMaxSeconds = slice ? Math.max(0, ...(await slice.get()).values.map((v) => v.value)) : null;
   const mem = process.memoryUsage();
-  return { heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes, loopDelayMaxMs, gaugeLoopDelayMaxSeconds };
+  return { heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes, loopDelayMaxMs, gaugeLoopDelayMaxSeconds, sliceMaxSeconds };
 }
 
 void main();

@@ -46,7 +46,9 @@ export interface ScaleRound {
   readonly rssAfterPushMiB: number;
   readonly loopDelayMaxMs: number | null;
   readonly gaugeLoopDelayMaxSeconds: number | null;
-  /** From sending `publish FILE` (read, decode, snapshot) to the server's PUBLISHED, in ms. */
+  /** Portcullis: the longest slice of publication work (encoding, putting in force, pushes), wall clock. */
+  readonly sliceMaxSeconds: number | null;
+  /** From sending `publish FILE` to the server's PUBLISHED, in ms (the peer: read, decode, SetSnapshot; Portcullis: setSnapshots, the file parsed ahead). */
   readonly publishMs: number;
   /** CPU time (user + system) of the server and of the load generator from ARMED to ROUND. */
   readonly serverCpuMs: number;
@@ -126,7 +128,10 @@ function memoryGuard(pids: () => number[], maxBytes: number): { stop(): void; tr
 
 async function measureRound(server: ServerProcess, gen: Loadgen, file: string, o: ScaleOptions): Promise<ScaleRound> {
   const portcullis = o.server === 'portcullis';
-  if (portcullis) await server.command('loopreset', 'LOOPRESET');
+  if (portcullis) {
+    await server.command(`prepare ${file}`, 'PREPARED');
+    await server.command('loopreset', 'LOOPRESET');
+  }
   gen.send('round');
   await gen.next('ARMED', 10_000);
   const rssBeforePush = rssBytes(server.child.pid!);
@@ -138,9 +143,9 @@ async function measureRound(server: ServerProcess, gen: Loadgen, file: string, o
   // Read before `stats`, which forces a GC: what a push leaves behind without one.
   const rssAfterPush = rssBytes(server.child.pid!);
   const [serverCpuMs, loadgenCpuMs] = [cpuMs(server.child.pid!) - cpu0[0]!, cpuMs(gen.child.pid!) - cpu0[1]!];
-  const r = { ...payload<Omit<ScaleRound, 'rssBeforePushMiB' | 'rssAfterPushMiB' | 'loopDelayMaxMs' | 'gaugeLoopDelayMaxSeconds' | 'serverCpuMs' | 'loadgenCpuMs' | 'publishMs'>>(line), serverCpuMs, loadgenCpuMs, publishMs };
-  const s = portcullis ? payload<{ loopDelayMaxMs: number; gaugeLoopDelayMaxSeconds: number | null }>(await server.command('stats', 'STATS')) : null;
-  return { ...r, rssBeforePushMiB: rssBeforePush / MiB, rssAfterPushMiB: rssAfterPush / MiB, loopDelayMaxMs: s?.loopDelayMaxMs ?? null, gaugeLoopDelayMaxSeconds: s?.gaugeLoopDelayMaxSeconds ?? null };
+  const r = { ...payload<Omit<ScaleRound, 'rssBeforePushMiB' | 'rssAfterPushMiB' | 'loopDelayMaxMs' | 'gaugeLoopDelayMaxSeconds' | 'sliceMaxSeconds' | 'serverCpuMs' | 'loadgenCpuMs' | 'publishMs'>>(line), serverCpuMs, loadgenCpuMs, publishMs };
+  const s = portcullis ? payload<{ loopDelayMaxMs: number; gaugeLoopDelayMaxSeconds: number | null; sliceMaxSeconds: number | null }>(await server.command('stats', 'STATS')) : null;
+  return { ...r, rssBeforePushMiB: rssBeforePush / MiB, rssAfterPushMiB: rssAfterPush / MiB, loopDelayMaxMs: s?.loopDelayMaxMs ?? null, gaugeLoopDelayMaxSeconds: s?.gaugeLoopDelayMaxSeconds ?? null, sliceMaxSeconds: s?.sliceMaxSeconds ?? null };
 }
 
 export async function runScaleBench(o: ScaleOptions, files: readonly string[], routeTableBytes: number): Promise<ScaleResult> {
@@ -203,6 +208,7 @@ function summary(r: ScaleResult): Record<string, number | null> {
     otherPushes: m((x) => x.otherPushes),
     loop: m((x) => x.loopDelayMaxMs),
     gauge: m((x) => x.gaugeLoopDelayMaxSeconds),
+    slice: m((x) => x.sliceMaxSeconds),
     before: m((x) => x.rssBeforePushMiB),
     after: m((x) => x.rssAfterPushMiB),
     publish: m((x) => x.publishMs),
@@ -224,7 +230,7 @@ export function formatScale(results: readonly ScaleResult[]): string {
       rows.push(`${head} ${fmt(r.initialSyncSeconds, 2, ' s')} |${' |'.repeat(20)} did not complete: ${r.failure} (synced ${r.synced}) |`);
       continue;
     }
-    const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}` : 'n/a';
+    const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}${s['slice'] === null ? '' : ` (slice ${fmt((s['slice'] ?? NaN) * 1000, 0, ' ms')})`}` : 'n/a';
     // Rounds or a storm that did not reach every client within the timeout say so.
     const short = r.rounds.map((x, i) => (x.acked < o.clients ? `round ${i + 1}: ${x.acked}/${o.clients} ACKed within ${o.timeoutSeconds} s` : '')).filter(Boolean);
     if (r.storm && r.storm.synced < o.clients) short.push(`storm: ${Math.max(0, r.storm.synced)}/${o.clients} resynced within ${o.timeoutSeconds} s`);

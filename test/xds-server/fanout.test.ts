@@ -1,10 +1,10 @@
 /** Publication work in bounded slices (issue 14 item 2): the queue never runs more than a slice between yields. */
-import { SlicedQueue } from '../../xds-server/fanout';
+import { SlicedQueue, SliceTimer } from '../../xds-server/fanout';
 
 function manual(limits = { maxTasks: 4, maxMs: 1_000 }, clock?: () => number) {
   const pending: (() => void)[] = [];
   const errors: [object, unknown][] = [];
-  const q = new SlicedQueue((k, e) => errors.push([k, e]), limits, (run) => pending.push(run), clock);
+  const q = new SlicedQueue((k, e) => errors.push([k, e]), limits, (run) => pending.push(run), clock ? new SliceTimer(clock) : undefined);
   const tick = (): boolean => {
     const run = pending.shift();
     run?.();

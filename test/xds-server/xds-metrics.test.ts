@@ -27,7 +27,7 @@ test('nacks_total exists at 0 for every type of a published fleet; rejected_stre
     'portcullis_xds_rejected_streams_total{reason="fleet_removed"} 0',
     'portcullis_xds_rejected_streams_total{reason="no_node"} 0',
   ]);
-  publish(h, fleetResources());
+  await publish(h, fleetResources());
   expect(await series('portcullis_xds_nacks_total')).toEqual(
     ['cluster', 'endpoint', 'listener', 'route', 'ratelimit'].map((t) => `portcullis_xds_nacks_total{type="${t}",fleet="edge"} 0`),
   );
@@ -35,7 +35,7 @@ test('nacks_total exists at 0 for every type of a published fleet; rejected_stre
 
 test('per-node gauges: in sync after the ACK; after a NACK out of sync and stale for as long as it lasts', async () => {
   h = await startHarness();
-  publish(h, fleetResources());
+  await publish(h, fleetResources());
   const c = h.client('sotw', { id: 'edge-1', cluster: 'edge' });
   c.sotw({ typeUrl: CDS });
   const v1 = await c.next('cluster');
@@ -44,7 +44,7 @@ test('per-node gauges: in sync after the ACK; after a NACK out of sync and stale
   expect(await series('portcullis_xds_node_in_sync')).toEqual(['portcullis_xds_node_in_sync{fleet="edge",node="edge-1"} 1']);
   expect(await series('portcullis_xds_node_stale_seconds')).toEqual(['portcullis_xds_node_stale_seconds{fleet="edge",node="edge-1"} 0']);
 
-  publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }), 'c2');
+  await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }), 'c2');
   const v2 = await c.next('cluster');
   c.nack(v2, 'refused', v1.versionInfo);
   await waitFor('the NACK recorded', () => h.server.nodes()[0]?.lastNack);
@@ -61,7 +61,7 @@ test('per-node gauges: in sync after the ACK; after a NACK out of sync and stale
 
 test('a stream of an unknown fleet is remembered by node, fleet and time until the node gets config', async () => {
   h = await startHarness();
-  publish(h, fleetResources());
+  await publish(h, fleetResources());
   const lost = h.client('sotw', { id: 'lost-1', cluster: 'edge-typo' });
   lost.sotw({ typeUrl: CDS });
   expect((await lost.status).code).toBe(5); // NOT_FOUND
@@ -71,7 +71,7 @@ test('a stream of an unknown fleet is remembered by node, fleet and time until t
   expect(Date.parse(refused!.lastAt)).toBeGreaterThan(Date.now() - 5000);
   expect(await series('portcullis_xds_rejected_streams_total')).toContain('portcullis_xds_rejected_streams_total{reason="unknown_fleet"} 1');
 
-  publish(h, [fleetResources(), fleetResources({ fleet: 'edge-typo' })], 'c2');
+  await publish(h, [fleetResources(), fleetResources({ fleet: 'edge-typo' })], 'c2');
   const back = h.client('sotw', { id: 'lost-1', cluster: 'edge-typo' });
   back.sotw({ typeUrl: CDS });
   await back.next('cluster');
@@ -99,13 +99,13 @@ test('log lines carry the key "component" once, also when the caller already set
 
 test('a publication dropping a fleet with connected Envoys is refused unless allowed; an idle fleet may go', async () => {
   h = await startHarness();
-  publish(h, [fleetResources(), fleetResources({ fleet: 'idle' })]);
+  await publish(h, [fleetResources(), fleetResources({ fleet: 'idle' })]);
   const c = h.client('sotw', { id: 'edge-1', cluster: 'edge' });
   c.sotw({ typeUrl: CDS });
   c.ack(await c.next('cluster'));
   await c.quiet(100);
 
-  const none = h.server.setSnapshots(new Map(), { commit: 'c-empty', compiledAt: '2026-01-01T00:00:00Z' });
+  const none = await h.server.setSnapshots(new Map(), { commit: 'c-empty', compiledAt: '2026-01-01T00:00:00Z' });
   expect(none.ok).toBe(false);
   expect(!none.ok && none.errors.map((e) => [e.subject, e.message])).toEqual([
     ['fleet/edge', expect.stringMatching(/drops fleet "edge" .* while 1 Envoy\(s\) of it are connected \(edge-1\)/)],
@@ -113,10 +113,10 @@ test('a publication dropping a fleet with connected Envoys is refused unless all
   expect(h.server.published()?.commit).toBe('c1'); // nothing changed
   expect(h.server.nodes()).toHaveLength(1);
 
-  const idleGone = h.server.setSnapshots(new Map([['edge', fleetResources()]]), { commit: 'c2', compiledAt: '2026-01-01T00:00:00Z' });
+  const idleGone = await h.server.setSnapshots(new Map([['edge', fleetResources()]]), { commit: 'c2', compiledAt: '2026-01-01T00:00:00Z' });
   expect(idleGone.ok && idleGone.value.removedFleets).toEqual(['idle']);
 
-  const allowed = h.server.setSnapshots(new Map(), { commit: 'c3', compiledAt: '2026-01-01T00:00:00Z' }, { allowFleetRemoval: ['edge'] });
+  const allowed = await h.server.setSnapshots(new Map(), { commit: 'c3', compiledAt: '2026-01-01T00:00:00Z' }, { allowFleetRemoval: ['edge'] });
   expect(allowed.ok && allowed.value.removedFleets).toEqual(['edge']);
   expect((await c.status).code).toBe(5);
 });

@@ -30,7 +30,7 @@ describe('delta ADS', () => {
   test('initial config in order, each resource with its version; system_version_info is the type version', async () => {
     h = await startHarness();
     const res = fleetResources();
-    publish(h, res);
+    await publish(h, res);
     const c = h.client('delta');
     c.delta({ typeUrl: CDS });
     c.delta({ typeUrl: LDS });
@@ -54,11 +54,11 @@ describe('delta ADS', () => {
 
   test('update: only changed resources are sent; removed_resources for a dropped cluster after the routes are ACKed', async () => {
     h = await startHarness();
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'] }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'] }));
     const c = h.client('delta');
     await deltaStart(c);
 
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'] }), 'c2');
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'] }), 'c2');
     const cds1 = await c.next();
     expect(cds1.kind).toBe('cluster');
     expect(names(cds1)).toEqual(['svc-c']); // only the new one; svc-a unchanged
@@ -93,7 +93,7 @@ describe('delta ADS', () => {
   test('reconnect with initial_resource_versions: only what differs is sent, and what is gone is removed', async () => {
     h = await startHarness();
     const res = fleetResources({ clusters: ['svc-a', 'svc-b'] });
-    publish(h, res);
+    await publish(h, res);
     const c = h.client('delta', { id: 'envoy-7', cluster: 'edge' });
     const held = await deltaStart(c);
     c.cancel();
@@ -116,10 +116,10 @@ describe('delta ADS', () => {
 
   test('a NACKed resource version is not re-sent; the next version is', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('delta');
     await deltaStart(c);
-    publish(h, fleetResources({ timeouts: { 0: '77s' } }), 'c2');
+    await publish(h, fleetResources({ timeouts: { 0: '77s' } }), 'c2');
     const bad = await c.next('route');
     c.nack(bad, 'route: invalid timeout');
     expect(await c.quiet(200)).toEqual([]);
@@ -129,7 +129,7 @@ describe('delta ADS', () => {
     // Re-subscribing to the same name does not bring the rejected version back either.
     c.delta({ typeUrl: RDS, subscribe: ['ingress-routes'] });
     expect(await c.quiet(150)).toEqual([]);
-    publish(h, fleetResources({ timeouts: { 0: '7s' } }), 'c3');
+    await publish(h, fleetResources({ timeouts: { 0: '7s' } }), 'c3');
     const good = await c.next('route');
     expect(good.resources[0]!.version).not.toBe(bad.resources[0]!.version);
     c.ack(good);
@@ -139,7 +139,7 @@ describe('delta ADS', () => {
 
   test('stale nonce: its NACK is ignored, its subscription change still applies', async () => {
     h = await startHarness();
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }));
     const c = h.client('delta');
     c.delta({ typeUrl: EDS, subscribe: ['svc-a'] });
     const first = await c.next('endpoint');
@@ -158,7 +158,7 @@ describe('delta ADS', () => {
 
   test('unsubscribe and wildcard: a named RDS unsubscribe is forgotten; LDS wildcard sees additions and removals', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('delta');
     c.delta({ typeUrl: LDS });
     const l1 = await c.next('listener');
@@ -166,11 +166,11 @@ describe('delta ADS', () => {
     c.ack(l1);
     const two = fleetResources();
     const extra = { ...two.listeners[0]!, name: 'admin-in', version: 'x1', value: { ...two.listeners[0]!.value, name: 'admin-in' } };
-    publish(h, { ...two, listeners: [...two.listeners, extra] }, 'c2');
+    await publish(h, { ...two, listeners: [...two.listeners, extra] }, 'c2');
     const l2 = await c.next('listener');
     expect(names(l2)).toEqual(['admin-in']);
     c.ack(l2);
-    publish(h, fleetResources(), 'c3');
+    await publish(h, fleetResources(), 'c3');
     const l3 = await c.next('listener');
     expect(l3.removed).toEqual(['admin-in']);
     c.ack(l3);
@@ -178,7 +178,7 @@ describe('delta ADS', () => {
     c.ack(await c.next('route'));
     c.delta({ typeUrl: RDS, unsubscribe: ['ingress-routes'] });
     expect(await c.quiet(100)).toEqual([]); // (lets the server read the unsubscribe before publishing)
-    publish(h, fleetResources({ timeouts: { 0: '3s' } }), 'c4');
+    await publish(h, fleetResources({ timeouts: { 0: '3s' } }), 'c4');
     expect(await c.quiet(150)).toEqual([]);
   });
 });
@@ -186,7 +186,7 @@ describe('delta ADS', () => {
 test('delta: unknown fleet ends the stream with NOT_FOUND too', async () => {
   const hd = await startHarness();
   try {
-    publish(hd, fleetResources());
+    await publish(hd, fleetResources());
     const c = hd.client('delta', { id: 'stray-2', cluster: 'nowhere' });
     c.delta({ typeUrl: CDS });
     const status = await c.status;

@@ -30,7 +30,7 @@ async function envoyLikeStart(c: AdsClient): Promise<Record<string, string>> {
 describe('SotW ADS', () => {
   test('initial config in make-before-break order: listeners wait for CDS ACK and EDS subscription', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('sotw');
     // Ask for clusters and listeners at once: listeners must not come before clusters are ACKed.
     c.sotw({ typeUrl: CDS });
@@ -79,12 +79,12 @@ describe('SotW ADS', () => {
 
   test('update: new cluster and its endpoints first, routes after the cluster ACK, the dropped cluster last', async () => {
     h = await startHarness();
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'] }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'] }));
     const c = h.client('sotw');
     await envoyLikeStart(c);
     const lastEds = c.responses.filter((r) => r.kind === 'endpoint').at(-1)!;
 
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'] }), 'c2');
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'] }), 'c2');
     const cds1 = await c.next();
     expect(cds1.kind).toBe('cluster');
     expect(names(cds1)).toEqual(['svc-a', 'svc-b', 'svc-c']); // svc-b kept: routes still point at it
@@ -115,11 +115,11 @@ describe('SotW ADS', () => {
 
   test('a NACKed version is recorded and never re-sent; the next good version is sent', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('sotw');
     const v1 = await envoyLikeStart(c);
 
-    publish(h, fleetResources({ timeouts: { 1: '99s' } }), 'c2');
+    await publish(h, fleetResources({ timeouts: { 1: '99s' } }), 'c2');
     const bad = await c.next('route');
     c.nack(bad, 'Proto constraint validation failed: route timeout too long', v1.route, ['ingress-routes']);
     expect(await c.quiet(200)).toEqual([]); // no re-send loop
@@ -141,10 +141,10 @@ describe('SotW ADS', () => {
     expect(line).toMatchObject({ level: 40, type: 'route', node: 'node-1', fleet: 'edge', error: 'Proto constraint validation failed: route timeout too long' });
 
     // The same content again (another commit): same version, still not re-sent.
-    publish(h, fleetResources({ timeouts: { 1: '99s' } }), 'c3');
+    await publish(h, fleetResources({ timeouts: { 1: '99s' } }), 'c3');
     expect(await c.quiet(150)).toEqual([]);
     // A new version is.
-    publish(h, fleetResources({ timeouts: { 1: '20s' } }), 'c4');
+    await publish(h, fleetResources({ timeouts: { 1: '20s' } }), 'c4');
     const good = await c.next('route');
     expect(good.versionInfo).not.toBe(bad.versionInfo);
     expect(good.versionInfo).not.toBe(v1.route);
@@ -156,12 +156,12 @@ describe('SotW ADS', () => {
 
   test('a request with a stale nonce is ignored (neither ACK nor NACK nor subscription change)', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('sotw');
     c.sotw({ typeUrl: CDS });
     const first = await c.next('cluster');
     c.ack(first);
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-d'] }), 'c2');
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-d'] }), 'c2');
     const second = await c.next('cluster');
     // A late NACK quoting the first nonce: stale.
     c.sotw({ typeUrl: CDS, versionInfo: first.versionInfo, responseNonce: first.nonce, errorDetail: { code: 3, message: 'late' } });
@@ -178,7 +178,7 @@ describe('SotW ADS', () => {
 
   test('named subscriptions: RDS/EDS get only the names asked for; a name change gets a response', async () => {
     h = await startHarness();
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }));
     const c = h.client('sotw');
     c.sotw({ typeUrl: EDS, resourceNames: ['svc-b'] });
     const e1 = await c.next('endpoint');
@@ -189,7 +189,7 @@ describe('SotW ADS', () => {
     c.ack(e2, ['svc-b', 'svc-c']);
     // A change to an endpoint nobody here asked for sends nothing.
     const changed = fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] });
-    publish(h, { ...changed, endpoints: changed.endpoints.map((e) => (e.name === 'svc-a' ? { ...e, version: 'other' } : e)) }, 'c2');
+    await publish(h, { ...changed, endpoints: changed.endpoints.map((e) => (e.name === 'svc-a' ? { ...e, version: 'other' } : e)) }, 'c2');
     expect(await c.quiet(150)).toEqual([]);
     // Asking for a name that does not exist yet sends nothing either.
     const d = h.client('sotw');
@@ -199,7 +199,7 @@ describe('SotW ADS', () => {
 
   test('unknown fleet: the stream ends with NOT_FOUND and a clear message, and a log line', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('sotw', { id: 'stray-1', cluster: 'mystery' });
     c.sotw({ typeUrl: CDS });
     const status = await c.status;
@@ -216,19 +216,19 @@ describe('SotW ADS', () => {
     const c = h.client('sotw');
     c.sotw({ typeUrl: CDS });
     expect(await c.quiet(150)).toEqual([]);
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const cds = await c.next('cluster');
     expect(names(cds)).toEqual(['svc-a', 'svc-b']);
   });
 
   test('reconnect and a second replica compute the same versions; a node holding them gets no re-send', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const before = await envoyLikeStart(h.client('sotw'));
     await h.close();
 
     h = await startHarness(); // a fresh server process state: new cache, new registry
-    publish(h, fleetResources(), 'c1');
+    await publish(h, fleetResources(), 'c1');
     const fresh = await envoyLikeStart(h.client('sotw'));
     expect(fresh).toEqual(before);
 
@@ -245,7 +245,7 @@ describe('SotW ADS', () => {
 
   test('graceful shutdown ends streams with UNAVAILABLE', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const c = h.client('sotw');
     c.sotw({ typeUrl: CDS });
     await c.next('cluster');

@@ -234,3 +234,39 @@ describe('encoder checked by an independent implementation (@bufbuild/protobuf)'
     expect(actual).toEqual(expected);
   });
 });
+
+describe('encoder: a large resource encoded in steps (warmAny, for publication slices)', () => {
+  const resources = (): [string, JsonObject][] => {
+    const r = f.fleetResources();
+    return [
+      [TYPE_URL.listener, r.listeners[0]!.value],
+      [TYPE_URL.cluster, r.clusters[0]!.value],
+      [TYPE_URL.endpoint, r.endpoints[0]!.value],
+      [TYPE_URL.route, f.routeConfig('rc', ['svc-a', 'svc-b'], 40, { 2: '1.500s' })],
+    ];
+  };
+
+  test('steps first, then encodeAny: the same bytes as encodeAny alone, and one step per element', () => {
+    for (const [typeUrl, value] of resources()) {
+      const direct = createEncoder(loadEnvoyApi()).encodeAny(typeUrl, value);
+      const stepped = createEncoder(loadEnvoyApi());
+      const steps = [...stepped.warmAny(typeUrl, value)].length;
+      const out = stepped.encodeAny(typeUrl, value);
+      if (!direct.ok || !out.ok) throw new Error('encode failed');
+      expect(Buffer.from(out.value).equals(Buffer.from(direct.value))).toBe(true);
+      // A route configuration: at least one step per route (each route's elements are steps too).
+      if (typeUrl === TYPE_URL.route) expect(steps).toBeGreaterThanOrEqual(40);
+      // Warmed again: every element is known by identity, nothing left to do.
+      expect([...stepped.warmAny(typeUrl, value)]).toHaveLength(0);
+    }
+  });
+
+  test('a mistake inside a warmed element is reported by encodeAny with its whole path', () => {
+    const rc = f.routeConfig('rc', ['svc-a'], 20, { 3: 'soon' });
+    const e = createEncoder(loadEnvoyApi());
+    expect([...e.warmAny(TYPE_URL.route, rc)].length).toBeGreaterThan(0);
+    const out = e.encodeAny(TYPE_URL.route, rc);
+    expect(out.ok).toBe(false);
+    expect(!out.ok && out.errors.map((x) => x.path)).toEqual(['virtual_hosts[0].routes[3].route.timeout']);
+  });
+});

@@ -59,7 +59,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
   test('accepts the config, follows an update that adds and drops a cluster, and a refusal is a recorded NACK', async () => {
     h = await startHarness();
     const listenerPort = await freePort();
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
     envoy = await startEnvoy(h.port, variant, `envoy-${variant}`);
     const e = envoy;
 
@@ -71,7 +71,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     expect(node.userAgent).toMatch(/^envoy 1\.40/);
 
     // Update: svc-c added, svc-b dropped, routes move to svc-c.
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort }), 'c2');
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort }), 'c2');
     const second = await eventually(
       () => e.activeNames(),
       (n) => n.clusters.join() === 'svc-a,svc-c',
@@ -84,7 +84,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     // Envoy refuses a cluster with a zero connect timeout (a validation rule, not an encoding one).
     const bad = fleetResources({ clusters: ['svc-a', 'svc-c'], listenerPort });
     const zero = { ...bad.clusters[0]!.value, connect_timeout: '0s' };
-    publish(h, { ...bad, clusters: [versioned('cluster', 'svc-a', zero), bad.clusters[1]!] }, 'c3');
+    await publish(h, { ...bad, clusters: [versioned('cluster', 'svc-a', zero), bad.clusters[1]!] }, 'c3');
     const nacked = await eventually(async () => h.server.nodes()[0], (n) => n?.lastNack !== null, 'NACK recorded');
     expect(nacked!.lastNack).toMatchObject({ type: 'cluster', commit: 'c3' });
     expect(nacked!.lastNack!.error).toMatch(/connect_timeout|ConnectTimeout/i);
@@ -103,7 +103,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
   test('a restarted server computes the same versions: the reconnecting Envoy is in sync with nothing re-sent', async () => {
     h = await startHarness();
     const listenerPort = await freePort();
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
     envoy = await startEnvoy(h.port, variant, `envoy-restart-${variant}`);
     const e = envoy;
     await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.types.length === 4, 'node in sync').catch(explain(h, e));
@@ -112,7 +112,7 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
 
     // A new server process state (new cache, new registry) on the same port, same commit.
     h = await startHarness({}, port);
-    publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort }));
     await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.types.length === 4, 'node back in sync', 15_000).catch(explain(h, e));
     expect(await h.metric('portcullis_xds_pushes_total')).toBe(0);
     expect(await rejections(e)).toEqual([]);

@@ -54,9 +54,9 @@ export async function startHarness(options: Partial<XdsServerOptions> = {}, list
   };
 }
 
-export function publish(h: Harness, resources: EnvoyResources | readonly EnvoyResources[], commit = 'c1'): void {
+export async function publish(h: Harness, resources: EnvoyResources | readonly EnvoyResources[], commit = 'c1'): Promise<void> {
   const list = Array.isArray(resources) ? resources : [resources as EnvoyResources];
-  const out = h.server.setSnapshots(new Map(list.map((r) => [r.fleet, r])), { commit, compiledAt: '2026-01-01T00:00:00Z' });
+  const out = await h.server.setSnapshots(new Map(list.map((r) => [r.fleet, r])), { commit, compiledAt: '2026-01-01T00:00:00Z' });
   if (!out.ok) throw new Error(JSON.stringify(out.errors));
 }
 

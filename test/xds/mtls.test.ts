@@ -29,7 +29,7 @@ describe('mTLS on the xDS port', () => {
 
   test('a client with a certificate from the CA gets config; one without a certificate, or a rogue one, gets nothing', async () => {
     h = await startHarness({ tls: { cert: pki['serverCert']!, key: pki['serverKey']!, ca: pki['ca']! } });
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
 
     // The certificate names localhost (TLS SNI may not carry an IP address).
     const channelOptions = { 'grpc.ssl_target_name_override': 'localhost' };

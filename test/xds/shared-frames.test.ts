@@ -29,7 +29,7 @@ const framesWritten = (min: number) => writes.filter((w) => w.chunk.length >= mi
 
 test.each(['sotw', 'delta'] as const)('%s: streams due the same response are written the same Buffer, with one nonce', async (variant) => {
   h = await startHarness();
-  publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c', 'svc-d'] }));
+  await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c', 'svc-d'] }));
   const clients = [1, 2, 3].map((i) => h.client(variant, { id: `n${i}`, cluster: 'edge' }));
   for (const c of clients) {
     if (variant === 'sotw') c.sotw({ typeUrl: CDS });
@@ -46,7 +46,7 @@ test.each(['sotw', 'delta'] as const)('%s: streams due the same response are wri
 
 test('a stream due a frame it was sent before gets its own copy with a fresh nonce (a nonce never repeats on a stream)', async () => {
   h = await startHarness();
-  publish(h, fleetResources());
+  await publish(h, fleetResources());
   const c = h.client('delta');
   const other = h.client('delta');
   c.delta({ typeUrl: EDS, subscribe: ['svc-a'] });

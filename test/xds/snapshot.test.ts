@@ -61,7 +61,7 @@ describe('encodes through the server', () => {
 
   test('encode count = distinct resource versions, however many streams of either variant receive them', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     expect(await h.metric('portcullis_xds_resource_encodes_total')).toBe(6);
     const clients = [h.client('sotw'), h.client('sotw'), h.client('delta'), h.client('delta'), h.client('sotw')];
     await Promise.all(
@@ -89,7 +89,7 @@ describe('encodes through the server', () => {
     );
     expect(await h.metric('portcullis_xds_resource_encodes_total')).toBe(6);
     expect(await h.metric('portcullis_xds_pushes_total')).toBe(20);
-    publish(h, fleetResources({ timeouts: { 1: '4s' } }), 'c2');
+    await publish(h, fleetResources({ timeouts: { 1: '4s' } }), 'c2');
     const updates = await Promise.all(clients.map((c) => c.next('route')));
     expect(updates.map(names)).toEqual(clients.map(() => ['ingress-routes']));
     expect(await h.metric('portcullis_xds_resource_encodes_total')).toBe(7);
@@ -101,14 +101,14 @@ describe('encodes through the server', () => {
 
   test('setSnapshots is all-or-nothing and reports what changed', async () => {
     h = await startHarness();
-    publish(h, fleetResources());
+    await publish(h, fleetResources());
     const before = h.server.snapshots().get('edge')!;
     const bad = fleetResources({ timeouts: { 0: 'soon' } });
-    const refused = h.server.setSnapshots(new Map([['edge', bad]]), { commit: 'bad', compiledAt: 'x' });
+    const refused = await h.server.setSnapshots(new Map([['edge', bad]]), { commit: 'bad', compiledAt: 'x' });
     expect(refused.ok).toBe(false);
     expect(h.server.snapshots().get('edge')).toBe(before);
     expect(h.server.published()?.commit).toBe('c1');
-    const next = h.server.setSnapshots(
+    const next = await h.server.setSnapshots(
       new Map([
         ['edge', fleetResources({ timeouts: { 0: '1s' } })],
         ['edge-eu', fleetResources({ fleet: 'edge-eu' })],

@@ -8,11 +8,11 @@
  * mistake is reported; the caller discards the bytes of a call with mistakes.
  */
 import * as protobuf from 'protobufjs';
-import type { JsonValue } from '../../compiler/envoy/resources';
+import type { JsonObject, JsonValue } from '../../compiler/envoy/resources';
 import type { DescriptorIndex } from './descriptor-index';
 import { describe, isObject, join, type EncodeError } from './json';
 import { enumValue, isDefaultScalar, PACKABLE, scalar, writePackable, writeScalar } from './scalars';
-import { WELL_KNOWN, type WriteCodec } from './well-known';
+import { SPECIAL_JSON, WELL_KNOWN, type WriteCodec } from './well-known';
 
 export class JsonToWire implements WriteCodec {
   /**
@@ -73,20 +73,69 @@ export class JsonToWire implements WriteCodec {
     }
   }
 
+  /**
+   * Encodes, bottom-up, the elements of the repeated and map message fields under `v` (inside Any
+   * values too) into the identity cache, one step per element: a caller can spread a large
+   * resource (a RouteConfiguration of 10,000 routes) over several turns of the event loop, and the
+   * writeMessage that follows copies each element's bytes instead of encoding it. Only what is
+   * large is walked: a value of at most SMALL_JSON values (a route, a cluster) is one step, and
+   * an element already cached is skipped with everything under it. Mistakes are not reported
+   * here (an element with one is not cached): the writeMessage that follows reports them.
+   */
+  *warm(type: protobuf.Type, v: JsonValue): Generator<void, void, undefined> {
+    if (isObject(v) && !smallJson(v)) yield* this.warmFields(type, v);
+  }
+
+  private *warmFields(type: protobuf.Type, v: JsonObject): Generator<void, void, undefined> {
+    const name = this.index.fullName(type);
+    if (name === 'google.protobuf.Any') {
+      const typeUrl = v['@type'];
+      const inner = typeof typeUrl === 'string' ? this.index.lookupType(typeUrl.slice(typeUrl.lastIndexOf('/') + 1)) : undefined;
+      if (inner && !SPECIAL_JSON.has(this.index.fullName(inner))) yield* this.warmFields(inner, v);
+      return;
+    }
+    if (WELL_KNOWN.has(name)) return;
+    const fields = this.index.fieldsOf(type);
+    for (const key of Object.keys(v)) {
+      const field = fields.get(key);
+      const value = v[key];
+      if (!field || value === null || value === undefined) continue;
+      const entry = this.index.mapEntryOf(field);
+      const rt = entry ? entry.fields['value']!.resolvedType : field.resolvedType;
+      if (!(rt instanceof protobuf.Type)) continue;
+      if (entry) {
+        if (isObject(value)) for (const k of Object.keys(value)) yield* this.warmElement(rt, value[k]!);
+      } else if (field.repeated) {
+        if (Array.isArray(value)) for (const item of value) yield* this.warmElement(rt, item);
+      } else {
+        yield* this.warm(rt, value);
+      }
+    }
+  }
+
+  private *warmElement(type: protobuf.Type, v: JsonValue): Generator<void, void, undefined> {
+    if (!isObject(v) || this.encodedObjects.get(v)?.type === type) return;
+    if (!smallJson(v)) yield* this.warmFields(type, v);
+    this.encodeReused(type, v, '', []);
+    yield;
+  }
+
+  /** The bytes of message `type` given as `v`, from the identity cache or encoded (and cached when free of mistakes). */
+  private encodeReused(type: protobuf.Type, v: JsonObject, path: string, errors: EncodeError[]): Uint8Array {
+    const hit = this.encodedObjects.get(v);
+    if (hit && hit.type === type) return hit.bytes;
+    const before = errors.length;
+    const inner = protobuf.Writer.create();
+    this.writeMessage(inner, type, v, path, errors);
+    const bytes = inner.finish();
+    if (errors.length === before) this.encodedObjects.set(v, { type, bytes });
+    return bytes;
+  }
+
   /** Writes a message-typed value with its tag, reusing the bytes of an identical object encoded before. */
   private writeNested(w: protobuf.Writer, id: number, type: protobuf.Type, v: JsonValue, path: string, errors: EncodeError[], reuse: boolean): void {
     if (reuse && isObject(v)) {
-      const hit = this.encodedObjects.get(v);
-      if (hit && hit.type === type) {
-        w.uint32((id << 3) | 2).bytes(hit.bytes);
-        return;
-      }
-      const before = errors.length;
-      const inner = protobuf.Writer.create();
-      this.writeMessage(inner, type, v, path, errors);
-      const bytes = inner.finish();
-      if (errors.length === before) this.encodedObjects.set(v, { type, bytes });
-      w.uint32((id << 3) | 2).bytes(bytes);
+      w.uint32((id << 3) | 2).bytes(this.encodeReused(type, v, path, errors));
       return;
     }
     w.uint32((id << 3) | 2).fork();
@@ -160,6 +209,29 @@ export class JsonToWire implements WriteCodec {
     });
     w.ldelim();
   }
+}
+
+/** Values in a JSON tree (every object, array and scalar counts one) up to which it is encoded in one step by `warm`: a route is ≈ 40. */
+const SMALL_JSON = 256;
+
+/** Whether `v` holds at most SMALL_JSON values; stops counting past that. */
+function smallJson(v: JsonValue): boolean {
+  let left = SMALL_JSON;
+  const stack: JsonValue[] = [v];
+  while (stack.length > 0) {
+    const x = stack.pop()!;
+    if (--left < 0) return false;
+    if (isObject(x)) {
+      for (const k in x) {
+        if (stack.length >= left) return false;
+        stack.push(x[k]!);
+      }
+    } else if (Array.isArray(x)) {
+      if (stack.length + x.length > left) return false;
+      for (const y of x as readonly JsonValue[]) stack.push(y);
+    }
+  }
+  return true;
 }
 
 /** Map keys in key order: strings as strings, integers by value, false before true. */
