@@ -1,7 +1,6 @@
 /** The rollout reporter against a recording commit-status client: states, counts, coalescing, replicas. */
 import { RolloutStatusReporter, type RolloutNode } from '../../audit';
 import { recordingClient } from '../support/commit-status-client';
-import { waitFor } from '../support/processes';
 
 const C1 = '1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 const C2 = '2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
@@ -56,15 +55,24 @@ test('intermediate counts are rate-limited and coalesced; the final state is not
 });
 
 test('a failed post is retried; events trigger a flush', async () => {
-  const w = world();
-  w.client.failNext = 1;
-  // Three events within the coalescing window: one evaluation, one failed post, one retry.
-  await Promise.all([w.reporter.record('xds.ack'), w.reporter.record('xds.ack'), w.reporter.record('policy.compiled')]);
-  await waitFor('the retried post', () => w.client.calls.length === 1, 2000, 10);
-  await new Promise((r) => setTimeout(r, 300));
-  expect(w.client.calls).toHaveLength(1);
-  expect(w.client.calls[0]!.description).toBe('0/2 Envoys enforce 1111111');
-  w.reporter.stop();
+  // Fake timers: the coalescing window and the retry run to the end, and then nothing is scheduled,
+  // so no later post can come (instead of watching for one during a fixed wait).
+  jest.useFakeTimers();
+  try {
+    const w = world();
+    w.client.failNext = 1;
+    // Three events within the coalescing window: one evaluation, one failed post, one retry.
+    await Promise.all([w.reporter.record('xds.ack'), w.reporter.record('xds.ack'), w.reporter.record('policy.compiled')]);
+    expect(jest.getTimerCount()).toBe(1); // one coalescing timer for the three
+    await jest.runAllTimersAsync();
+    expect(jest.getTimerCount()).toBe(0);
+    expect(w.client.failNext).toBe(0); // the first post failed
+    expect(w.client.calls).toHaveLength(1);
+    expect(w.client.calls[0]!.description).toBe('0/2 Envoys enforce 1111111');
+    w.reporter.stop();
+  } finally {
+    jest.useRealTimers();
+  }
 });
 
 test('two replicas each report their own nodes under their own context', async () => {

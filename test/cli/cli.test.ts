@@ -108,6 +108,21 @@ describe('render', () => {
   });
 });
 
+describe('monitoring-config', () => {
+  it('writes the environment\'s Prometheus and Alertmanager files; an unknown --env names those there are', async () => {
+    const out = join(tmp, 'monitoring');
+    const auth = ['--webhook-bearer-file', join(tmp, 'bot-token')];
+    const ok = await run(['monitoring-config', '--env', 'prod', '--out', out, ...auth]);
+    expect(ok.err).toBe('');
+    expect(ok.code).toBe(0);
+    for (const f of ['prometheus.yml', 'portcullis-rules.yml', 'portcullis-rules.test.yml', 'alertmanager.yml']) expect(ok.out).toContain(`wrote ${join(out, f)}\n`);
+    expect(parse(readFileSync(join(out, 'alertmanager.yml'), 'utf8')).route.receiver).toBeDefined();
+    const noEnv = await run(['monitoring-config', '--env', 'qa', '--out', out, ...auth]);
+    expect(noEnv.code).toBe(2);
+    expect(noEnv.err).toContain('--env: no Environment "qa" (have: dev, prod, staging)');
+  });
+});
+
 describe('plan', () => {
   const git = (repo: string, ...args: string[]) =>
     execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' });
