@@ -8,11 +8,12 @@
  * loopDelayMaxMs: the longest event-loop delay since the last reset (perf_hooks
  * monitorEventLoopDelay, 10 ms resolution); gaugeLoopDelayMaxSeconds: the server's own
  * portcullis_xds_event_loop_delay_max_seconds gauge, when the registry has one (else null);
- * sliceMaxSeconds: its portcullis_xds_push_slice_max_seconds (longest slice of publication work).
+ * sliceMaxSeconds: its portcullis_xds_push_slice_max_seconds (longest slice of publication work);
+ * gcMaxMs: the longest GC pause since the last loopreset.
  * With $BENCH_AUDIT_DIR set, every push and ACK is also written to an audit trail there (its cost).
  */
 import { readFileSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -33,6 +34,11 @@ async function main(): Promise<void> {
   let commit = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
+  // The longest GC pause since the last loopreset: a stall that is not the server's slices.
+  let gcMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMaxMs = Math.max(gcMaxMs, e.duration);
+  }).observe({ entryTypes: ['gc'] });
   const read = (file: string): EnvoyResources => JSON.parse(readFileSync(file, 'utf8')) as EnvoyResources;
   /** Parsed ahead by `prepare`, so that the bench's own JSON.parse is not in the measured round. */
   const prepared = new Map<string, EnvoyResources>();
@@ -58,13 +64,14 @@ async function main(): Promise<void> {
       process.stdout.write('PREPARED\n');
     } else if (cmd === 'loopreset') {
       loop.reset();
+      gcMaxMs = 0;
       // A scrape resets the server's own stall gauge.
       const gauges = ['portcullis_xds_event_loop_delay_max_seconds', 'portcullis_xds_push_slice_max_seconds'].map((n) => registry.getSingleMetric(n)?.get());
       void Promise.all(gauges).then(() => process.stdout.write('LOOPRESET\n'));
     } else if (cmd === 'stats') {
       const loopDelayMaxMs = loop.max / 1e6;
       (globalThis as { gc?: () => void }).gc?.();
-      void stats(registry, loopDelayMaxMs).then((s) => process.stdout.write(`STATS ${JSON.stringify(s)}\n`));
+      void stats(registry, loopDelayMaxMs, gcMaxMs).then((s) => process.stdout.write(`STATS ${JSON.stringify(s)}\n`));
     }
   });
   lines.on('close', () => {
@@ -72,7 +79,7 @@ async function main(): Promise<void> {
   });
 }
 
-async function stats(registry: Registry, loopDelayMaxMs: number): Promise<Record<string, number | null>> {
+async function stats(registry: Registry, loopDelayMaxMs: number, gcMaxMs: number): Promise<Record<string, number | null>> {
   const m = await registry.getSingleMetric('portcullis_xds_resource_encodes_total')!.get();
   const encodes = m.values.reduce((s, v) => s + v.value, 0);
   const gauge = registry.getSingleMetric('portcullis_xds_event_loop_delay_max_seconds');
@@ -80,7 +87,7 @@ async function stats(registry: Registry, loopDelayMaxMs: number): Promise<Record
   const slice = registry.getSingleMetric('portcullis_xds_push_slice_max_seconds');
   const sliceMaxSeconds = slice ? Math.max(0, ...(await slice.get()).values.map((v) => v.value)) : null;
   const mem = process.memoryUsage();
-  return { heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes, loopDelayMaxMs, gaugeLoopDelayMaxSeconds, sliceMaxSeconds };
+  return { heapBytes: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, arrayBuffers: mem.arrayBuffers, rss: mem.rss, encodes, loopDelayMaxMs, gaugeLoopDelayMaxSeconds, sliceMaxSeconds, gcMaxMs };
 }
 
 void main();

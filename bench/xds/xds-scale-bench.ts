@@ -48,6 +48,8 @@ export interface ScaleRound {
   readonly gaugeLoopDelayMaxSeconds: number | null;
   /** Portcullis: the longest slice of publication work (encoding, putting in force, pushes), wall clock. */
   readonly sliceMaxSeconds: number | null;
+  /** Portcullis: the longest GC pause during the round. */
+  readonly gcMaxMs: number | null;
   /** From sending `publish FILE` to the server's PUBLISHED, in ms (the peer: read, decode, SetSnapshot; Portcullis: setSnapshots, the file parsed ahead). */
   readonly publishMs: number;
   /** CPU time (user + system) of the server and of the load generator from ARMED to ROUND. */
@@ -143,9 +145,9 @@ async function measureRound(server: ServerProcess, gen: Loadgen, file: string, o
   // Read before `stats`, which forces a GC: what a push leaves behind without one.
   const rssAfterPush = rssBytes(server.child.pid!);
   const [serverCpuMs, loadgenCpuMs] = [cpuMs(server.child.pid!) - cpu0[0]!, cpuMs(gen.child.pid!) - cpu0[1]!];
-  const r = { ...payload<Omit<ScaleRound, 'rssBeforePushMiB' | 'rssAfterPushMiB' | 'loopDelayMaxMs' | 'gaugeLoopDelayMaxSeconds' | 'sliceMaxSeconds' | 'serverCpuMs' | 'loadgenCpuMs' | 'publishMs'>>(line), serverCpuMs, loadgenCpuMs, publishMs };
-  const s = portcullis ? payload<{ loopDelayMaxMs: number; gaugeLoopDelayMaxSeconds: number | null; sliceMaxSeconds: number | null }>(await server.command('stats', 'STATS')) : null;
-  return { ...r, rssBeforePushMiB: rssBeforePush / MiB, rssAfterPushMiB: rssAfterPush / MiB, loopDelayMaxMs: s?.loopDelayMaxMs ?? null, gaugeLoopDelayMaxSeconds: s?.gaugeLoopDelayMaxSeconds ?? null, sliceMaxSeconds: s?.sliceMaxSeconds ?? null };
+  const r = { ...payload<Omit<ScaleRound, 'rssBeforePushMiB' | 'rssAfterPushMiB' | 'loopDelayMaxMs' | 'gaugeLoopDelayMaxSeconds' | 'sliceMaxSeconds' | 'gcMaxMs' | 'serverCpuMs' | 'loadgenCpuMs' | 'publishMs'>>(line), serverCpuMs, loadgenCpuMs, publishMs };
+  const s = portcullis ? payload<{ loopDelayMaxMs: number; gaugeLoopDelayMaxSeconds: number | null; sliceMaxSeconds: number | null; gcMaxMs: number | null }>(await server.command('stats', 'STATS')) : null;
+  return { ...r, rssBeforePushMiB: rssBeforePush / MiB, rssAfterPushMiB: rssAfterPush / MiB, loopDelayMaxMs: s?.loopDelayMaxMs ?? null, gaugeLoopDelayMaxSeconds: s?.gaugeLoopDelayMaxSeconds ?? null, sliceMaxSeconds: s?.sliceMaxSeconds ?? null, gcMaxMs: s?.gcMaxMs ?? null };
 }
 
 export async function runScaleBench(o: ScaleOptions, files: readonly string[], routeTableBytes: number): Promise<ScaleResult> {
@@ -209,6 +211,7 @@ function summary(r: ScaleResult): Record<string, number | null> {
     loop: m((x) => x.loopDelayMaxMs),
     gauge: m((x) => x.gaugeLoopDelayMaxSeconds),
     slice: m((x) => x.sliceMaxSeconds),
+    gc: m((x) => x.gcMaxMs),
     before: m((x) => x.rssBeforePushMiB),
     after: m((x) => x.rssAfterPushMiB),
     publish: m((x) => x.publishMs),
@@ -230,7 +233,7 @@ export function formatScale(results: readonly ScaleResult[]): string {
       rows.push(`${head} ${fmt(r.initialSyncSeconds, 2, ' s')} |${' |'.repeat(20)} did not complete: ${r.failure} (synced ${r.synced}) |`);
       continue;
     }
-    const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}${s['slice'] === null ? '' : ` (slice ${fmt((s['slice'] ?? NaN) * 1000, 0, ' ms')})`}` : 'n/a';
+    const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}${s['slice'] === null ? '' : ` (slice ${fmt((s['slice'] ?? NaN) * 1000, 0, ' ms')})`}${s['gc'] === null ? '' : ` (GC ${fmt(s['gc'], 0, ' ms')})`}` : 'n/a';
     // Rounds or a storm that did not reach every client within the timeout say so.
     const short = r.rounds.map((x, i) => (x.acked < o.clients ? `round ${i + 1}: ${x.acked}/${o.clients} ACKed within ${o.timeoutSeconds} s` : '')).filter(Boolean);
     if (r.storm && r.storm.synced < o.clients) short.push(`storm: ${Math.max(0, r.storm.synced)}/${o.clients} resynced within ${o.timeoutSeconds} s`);
