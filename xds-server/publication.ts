@@ -4,7 +4,7 @@
  * server (ads-server.ts) applies the plan to its streams and metrics.
  */
 import type { XdsKind } from '../compiler/envoy/resources';
-import type { Diagnostic } from '../compiler/result';
+import { positionless, type Diagnostic } from '../compiler/result';
 import { KINDS_IN_ORDER, type Snapshot } from './snapshot';
 
 /** What one publication changed for one fleet. */
@@ -53,16 +53,13 @@ export function refusedFleetDrops(
     if (next.has(fleet) || streams.length === 0 || (Array.isArray(allow) && allow.includes(fleet))) continue;
     const nodes = [...new Set(streams)].sort();
     const shown = nodes.length > 5 ? `${nodes.slice(0, 5).join(', ')}, …` : nodes.join(', ');
-    errors.push({
-      file: '',
-      line: 0,
-      column: 0,
-      subject: `fleet/${fleet}`,
-      path: '',
-      message:
+    errors.push(
+      positionless(
         `commit ${commit.slice(0, 12)} drops fleet "${fleet}" (no Environment lists it any more) while ${nodes.length} Envoy(s) of it are connected (${shown}); ` +
         `they would get no configuration at all. Refused; to remove the fleet on purpose, add the trailer "Portcullis-Allow-Fleet-Removal: ${fleet}" to the commit message, or run serve with --allow-fleet-removal`,
-    });
+        { subject: `fleet/${fleet}` },
+      ),
+    );
   }
   return errors;
 }
