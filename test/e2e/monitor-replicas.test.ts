@@ -25,6 +25,7 @@ import { BOT_TOKEN, writeMonitoring } from '../support/monitor-stack';
 import { startAlertmanager, startWebhookReceiver, type WebhookDelivery } from '../support/monitoring';
 import { freePorts } from '../support/ports';
 import { waitFor, type ManagedProcess } from '../support/processes';
+import { metricSum } from '../support/metrics';
 import { RedisProcess } from '../support/ratelimit-service';
 
 jest.setTimeout(120_000);
@@ -132,11 +133,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function metric(r: Replica, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const m = await r.registry.getSingleMetric(name)?.get();
-  return (m?.values ?? []).filter((v) => Object.entries(labels).every(([k, x]) => String(v.labels[k]) === x)).reduce((n, v) => n + v.value, 0);
-}
-
 const about = (status: string) => (d: WebhookDelivery) => d.body.status === status && d.body.alerts.some((a) => a.labels.incident === INCIDENT);
 
 test('an attack split over two replicas fires once on the sum, through one Alertmanager, and resolves once', async () => {
@@ -155,15 +151,15 @@ test('an attack split over two replicas fires once on the sum, through one Alert
 
   // Each replica counted only its Envoy's half; each evaluated the fleet's sum.
   for (const r of replicas) {
-    expect(await metric(r, 'portcullis_route_responses_total', { route: 'login', code_class: '4xx', cause: 'upstream' })).toBe(40);
-    expect(await metric(r, 'portcullis_monitor_fleet_merge_up')).toBe(1);
+    expect(await metricSum(r.registry, 'portcullis_route_responses_total', { route: 'login', code_class: '4xx', cause: 'upstream' })).toBe(40);
+    expect(await metricSum(r.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
   }
   const resolved = await waitFor('the resolved webhook', () => hook.deliveries.find(about('resolved')), 40_000, 100);
   console.log(`two replicas: resolved notification ${((resolved.receivedAt - firing.receivedAt) / 1000).toFixed(1)} s after the firing one`);
 
   // One replica posted the incident; the other left it to that one.
-  const posts = await Promise.all(replicas.map((r) => metric(r, 'portcullis_monitor_alert_posts_total', { result: 'ok' })));
-  const left = await Promise.all(replicas.map((r) => metric(r, 'portcullis_monitor_alerts_left_to_replica_total')));
+  const posts = await Promise.all(replicas.map((r) => metricSum(r.registry, 'portcullis_monitor_alert_posts_total', { result: 'ok' })));
+  const left = await Promise.all(replicas.map((r) => metricSum(r.registry, 'portcullis_monitor_alerts_left_to_replica_total')));
   expect(posts.filter((n) => n > 0)).toHaveLength(1);
   expect(left[posts.findIndex((n) => n > 0) === 0 ? 1 : 0]).toBeGreaterThan(0);
   expect(hook.deliveries.filter(about('firing'))).toHaveLength(1);

@@ -12,6 +12,7 @@ import { Registry } from 'prom-client';
 import { accessEntry } from '../../bench/monitor/als-encode';
 import { createMonitor, type Monitor } from '../../monitor/monitor';
 import { parseRedisUrl, RedisConnection, type RedisTarget } from '../../monitor/redis-connection';
+import { metricSum } from '../support/metrics';
 import { RedisProcess } from '../support/ratelimit-service';
 import { policy, T0 } from './policy';
 
@@ -75,11 +76,6 @@ function traffic(m: Monitor, attack: number, from = 1, net = '203.0.113'): void 
   m.ingest('edge-prod', 'portcullis/prod', entries);
 }
 
-async function metric(registry: Registry, name: string): Promise<number> {
-  const m = await registry.getSingleMetric(name)?.get();
-  return m?.values.reduce((n, v) => n + v.value, 0) ?? Number.NaN;
-}
-
 const mine = (status: 'firing' | 'resolved', incident = INCIDENT) =>
   posted.filter((p) => p.alert.labels.incident === incident && (status === 'resolved') === (Date.parse(p.alert.endsAt) <= p.at));
 
@@ -94,11 +90,11 @@ test('half an attack on each of two replicas: fires on the sum, one replica post
   // Without the merge each replica sees 20 ≤ 30: nothing fires.
   for (const r of control) await r.monitor.evaluate();
   expect(posted).toEqual([]);
-  expect(await metric(control[0]!.registry, 'portcullis_trigger_value')).toBe(20);
+  expect(await metricSum(control[0]!.registry, 'portcullis_trigger_value')).toBe(20);
 
   await a.monitor.evaluate();
   await b.monitor.evaluate();
-  expect(await metric(a.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
+  expect(await metricSum(a.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
   expect(mine('firing')).toHaveLength(1);
   const [first] = mine('firing');
   expect(first?.alert.annotations.value).toBe('40');
@@ -106,15 +102,15 @@ test('half an attack on each of two replicas: fires on the sum, one replica post
   const evidence = JSON.parse(first?.alert.annotations.evidence ?? '{}') as { total: number; matched: number; top: { key: string; count: number }[]; routes: unknown };
   expect(evidence).toMatchObject({ total: 100, matched: 52, routes: [{ route: 'login', count: 52 }] });
   expect(evidence.top.slice(0, 2)).toEqual([{ key: '203.0.113.0/24', count: 40, share: 0.7692 }, { key: '198.18.0.0/24', count: 2, share: 0.0385 }]);
-  expect(await metric(b.registry, 'portcullis_trigger_value')).toBe(40);
+  expect(await metricSum(b.registry, 'portcullis_trigger_value')).toBe(40);
   // b published last and saw the sum first; on the next tick a fires too, and leaves it to b.
   const owner = first?.by;
   expect(owner).toBe('b');
   clock += 1000;
   await a.monitor.evaluate();
   await b.monitor.evaluate();
-  expect(await metric(a.registry, 'portcullis_trigger_value')).toBe(40);
-  expect(await metric(a.registry, 'portcullis_monitor_alerts_left_to_replica_total')).toBe(1);
+  expect(await metricSum(a.registry, 'portcullis_trigger_value')).toBe(40);
+  expect(await metricSum(a.registry, 'portcullis_monitor_alerts_left_to_replica_total')).toBe(1);
   expect(mine('firing')).toHaveLength(1);
 
   // Re-posted after the resend period by the same replica only.
@@ -164,17 +160,17 @@ test('Redis down: each replica evaluates its own view and counts the outage; the
   const a = replica('a', 'test:outage');
   const b = replica('b', 'test:outage');
   await a.monitor.evaluate();
-  expect(await metric(a.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
+  expect(await metricSum(a.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
   await redis.stop();
   try {
     traffic(a.monitor, 35); // over the threshold on its own
     traffic(b.monitor, 20, 100);
     await a.monitor.evaluate();
     await b.monitor.evaluate();
-    expect(await metric(a.registry, 'portcullis_monitor_fleet_merge_up')).toBe(0);
-    expect(await metric(a.registry, 'portcullis_monitor_fleet_merge_errors_total')).toBeGreaterThanOrEqual(2); // sync and claim
+    expect(await metricSum(a.registry, 'portcullis_monitor_fleet_merge_up')).toBe(0);
+    expect(await metricSum(a.registry, 'portcullis_monitor_fleet_merge_errors_total')).toBeGreaterThanOrEqual(2); // sync and claim
     expect(mine('firing').map((p) => [p.by, p.alert.annotations.value])).toEqual([['a', '35']]);
-    expect(await metric(b.registry, 'portcullis_trigger_value')).toBe(20);
+    expect(await metricSum(b.registry, 'portcullis_trigger_value')).toBe(20);
   } finally {
     await redis.restart();
   }
@@ -184,7 +180,7 @@ test('Redis down: each replica evaluates its own view and counts the outage; the
   traffic(b.monitor, 20, 100, '192.0.2');
   await a.monitor.evaluate();
   await b.monitor.evaluate();
-  expect(await metric(b.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
+  expect(await metricSum(b.registry, 'portcullis_monitor_fleet_merge_up')).toBe(1);
   const second = mine('firing', 'login-stuffing/prod/192.0.2.0/24');
   expect(second.map((p) => p.alert.annotations.value)).toEqual(['40']);
 });
