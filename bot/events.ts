@@ -35,10 +35,11 @@ export class GitHubEvents {
     if (event === 'ping') return 'pong';
     if (event === 'pull_request_review' && p?.action === 'submitted') return this.review(p);
     if (event === 'pull_request' && p?.action === 'closed') {
+      // The merge's records first: ending the shadow republishes, which waits for the merge's own sync.
+      const merged = p.pull_request?.merged ? await this.merged(p) : null;
       const marker = parseMarker(p.pull_request?.body);
       if (marker) await this.deps.onPullClosed?.(marker);
-      if (p.pull_request?.merged) return this.merged(p);
-      return marker ? 'closed: shadow ended' : 'ignored';
+      return merged ?? (marker ? 'closed: shadow ended' : 'ignored');
     }
     if (event === 'issue_comment' && p?.action === 'created' && p.issue?.pull_request && LIFT_COMMAND.test(String(p.comment?.body ?? ''))) return this.lift(p);
     return 'ignored';
