@@ -3,7 +3,8 @@
  * through the authenticated API runs as RBAC shadow rules — every request still gets its answer —
  * and the monitor counts, from the access logs' shadow result, exactly what it would have blocked.
  * Also: the API's refusals change nothing, a shadow start/stop is an RDS-only change (the listener
- * keeps its version), DELETE and the TTL end the counting, a revoke-sub shadow with real JWTs.
+ * keeps its version), DELETE and the TTL end the counting, revoke-sub and require-role shadows with
+ * real JWTs.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -178,6 +179,25 @@ test('a revoke-sub shadow with real JWTs: the subject\'s requests would be block
     unaffected: { requests: 4 },
   });
   expect((await api('DELETE', 'scraper')).status).toBe(200);
+});
+
+test('a require-role shadow with real JWTs: tokens without the role would be blocked, those with it not; all answered', async () => {
+  const base = await versions();
+  const put = await api('PUT', 'admins', { environment: 'e2e', lockdown: lockdownFile('admins', [{ type: 'requireRole', routes: ['export'], roles: ['admin'] }]) });
+  expect(put.status).toBe(201);
+  expect(await put.json()).toMatchObject({ shadowed: [{ route: 'export', requiredRoles: ['admin'] }], notShadowed: [] });
+  await waitFor('Envoy has the shadow', async () => ((await versions()).routes[0] !== base.routes[0] ? true : undefined));
+  await waitInSync(server.http.url, 'e2e-delta');
+  const reader = world.token({ roles: ['reader'], sub: 'user-reader' });
+  const admin = world.token({ roles: ['admin'], sub: 'user-admin' });
+  for (let i = 0; i < 5; i++) expect((await call(world.ports.listener, '/export/all', { token: reader, xff: `192.0.2.${70 + (i % 3)}` })).status).toBe(200);
+  for (let i = 0; i < 4; i++) expect((await call(world.ports.listener, '/export/all', { token: admin, xff: '192.0.2.80' })).status).toBe(200);
+  const f = await settled('admins', 5, 4);
+  expect(f).toMatchObject({
+    wouldBlock: { requests: 5, clients: 3, byStatus: { '200': 5 }, withValidToken: { requests: 5, clients: 3 }, byRoute: [{ route: 'export', requests: 5 }] },
+    unaffected: { requests: 4 },
+  });
+  expect((await api('DELETE', 'admins')).status).toBe(200);
 });
 
 test('figure: shadow start → first counted entry (a request every 50 ms from the /24 from the PUT on)', async () => {
