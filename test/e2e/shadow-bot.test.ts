@@ -12,11 +12,10 @@ import type { BotService } from '../../bot/service';
 import { withLiveSection } from '../../bot/pr-body';
 import { httpShadowClient } from '../../bot/shadow';
 import { alertPayload, BOT_TOKEN, deliver, startTestBot } from '../support/bot-fixtures';
-import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { call, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startE2eFleet, type E2eFleet } from '../support/e2e-fleet';
 import { tempDir } from '../support/git-repo';
 import { GitHubDouble } from '../support/github-double';
-import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -40,9 +39,9 @@ spec:
     actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [catalog] }]
 `;
 
+let fleet: E2eFleet;
 let world: PolicyWorld;
 let server: ControlServer;
-let envoy: EnvoyProcess;
 let gh: GitHubDouble;
 let bot: BotService;
 const botDir = tempDir('portcullis-shadow-bot-');
@@ -57,23 +56,18 @@ async function restartBot(whileDown: () => Promise<void> = async () => undefined
 }
 
 beforeAll(async () => {
-  world = await createPolicyWorld();
-  server = await startServerInProcess(world, { shadow: { token: TOKEN } });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-shadow-bot-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
+  fleet = await startE2eFleet('e2e-shadow-bot-1', { shadow: { token: TOKEN } });
+  ({ world, server } = fleet);
   gh = await new GitHubDouble({ tokens: { [BOT_TOKEN]: 'portcullis-bot[bot]', ghp_alice: 'alice' } }).start();
   gh.seed({ ...world.basePolicies, 'policies/triggers.yaml': TRIGGER });
   bot = await startBot();
   gh.addWebhook({ url: `${bot.url}/hooks/github`, secret: SECRET });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
 });
 
 afterAll(async () => {
   await bot?.stop();
   await gh?.stop();
-  await envoy?.stop();
-  await server?.stop();
-  await world?.close();
+  await fleet?.close();
 });
 
 afterEach(async () => {
