@@ -11,7 +11,7 @@ import type { IncidentAlert } from './alerts';
 import { decide, type Action, type BotPull } from './decide';
 import { branchFor, commentMarker, fileFor, incidentName, type PrMarker } from './incident';
 import { compileWithOverlay, lockdownYaml, mergeSpecs, type LockdownSpecData } from './lockdown-file';
-import { cooldownComment, prBody, prTitle, resolvedComment } from './pr-body';
+import { cooldownComment, prBody, prTitle, resolvedComment, withLiveSection } from './pr-body';
 import type { BotRepo } from './repo';
 import { codeOwnersFor, CODEOWNERS_PATHS } from './codeowners';
 import { blastRadiusLines, type BlastRadius, type EvidenceSource } from './evidence';
@@ -284,12 +284,62 @@ export class LockdownBot {
         const [{ baseSha, files, triggers }, pulls] = await Promise.all([this.base(now), this.deps.repo.botPulls([pull.branch])]);
         const current = pulls.find((p) => p.number === pull.number);
         if (!current || current.state !== 'open') return void (await shadow.end(incident, run.name));
-        if (!alert || !triggers.ok) return;
+        if (!alert) return this.refreshLive(incident, current, now);
+        if (!triggers.ok) return;
         return this.refreshBody({ alert, files, baseSha, now, startedAt: Date.now(), triggers: triggers.value, alertmanagerUrl }, current, current.marker);
       });
       if (outcome && outcome.action !== 'nothing') updated++;
     }
     return updated;
+  }
+
+  /**
+   * The live section alone, in place, when no alert of the incident was seen since the bot started
+   * (the rest of the body is built from the alerts); the overlay is renewed when due.
+   */
+  private async refreshLive(incident: string, pull: BotPull, now: Date): Promise<Outcome> {
+    const { repo, shadow } = this.deps;
+    if (shadow!.renewalDue(incident, now.getTime())) {
+      const file = await repo.fileOn(pull.branch, fileFor(incident));
+      if (file) await shadow!.start(incident, incidentName(incident), pull.marker.environment, file.text);
+    }
+    const current = await repo.pullBody(pull.number);
+    const body = withLiveSection(current.body, await shadow!.lines(incident));
+    if (body === current.body) return { action: 'nothing', incident, pull: pull.number, url: current.url, detail: 'body unchanged' };
+    await repo.updatePull(pull.number, { body });
+    return { action: 'update-body', incident, pull: pull.number, url: current.url };
+  }
+
+  /**
+   * Rebuilds the shadows from durable state (at start and on every refresh tick, so a restart loses
+   * nothing): each open incident PR (GitHub) not tracked has its lockdown put in shadow again
+   * (idempotent; it renews the TTL) and is tracked; an overlay still running for an incident whose
+   * PRs are all merged or closed (the webhook missed while the bot was down) is deleted. Bounded by
+   * the PRs `botPulls` lists. Returns the PRs resumed.
+   */
+  async resumeShadows(): Promise<number> {
+    const shadow = this.deps.shadow;
+    if (!shadow) return 0;
+    const [pulls, running] = await Promise.all([this.deps.repo.botPulls([]), shadow.running()]);
+    const open = new Set(pulls.filter((p) => p.state === 'open').map((p) => p.marker.incident));
+    let resumed = 0;
+    for (const p of pulls) {
+      const incident = p.marker.incident;
+      const name = incidentName(incident);
+      const orphan = p.state !== 'open' && !open.has(incident) && running?.has(name) === true;
+      if (shadow.has(incident) || (p.state !== 'open' && !orphan)) continue;
+      // Serialized with the incident's alerts: an alert handled meanwhile tracks it first.
+      await this.queue.run(`${p.marker.trigger}/${p.marker.environment}`, async () => {
+        if (shadow.has(incident)) return;
+        if (orphan) return void (running?.delete(name), await shadow.end(incident, name));
+        const file = await this.deps.repo.fileOn(p.branch, fileFor(incident));
+        if (!file) return;
+        await shadow.start(incident, name, p.marker.environment, file.text);
+        shadow.track(incident, { pull: p, alertmanagerUrl: this.deps.alertmanagerUrl ?? '' });
+        resumed++;
+      });
+    }
+    return resumed;
   }
 
   /** The incident's PR was merged or closed: its shadow ends (the pull_request webhook). */

@@ -72,6 +72,22 @@ function firedSection(a: IncidentAlert): string[] {
   return lines;
 }
 
+const LIVE_HEADING = '### Live, in shadow mode';
+const ACTIONS_HEADING = '### What this lockdown does';
+
+/**
+ * `body` (a PR body prBody wrote) with its live section replaced by `live` (removed when empty):
+ * the refresh of the live figures when the alerts behind the rest of the body are not known (after a
+ * restart). A body without the actions heading is returned as it is.
+ */
+export function withLiveSection(body: string, live: readonly string[]): string {
+  const end = body.indexOf(`\n${ACTIONS_HEADING}\n`) + 1;
+  if (end === 0) return body;
+  const start = body.indexOf(`\n${LIVE_HEADING}\n`) + 1;
+  const section = live.length ? `${[LIVE_HEADING, '', ...live, ''].join('\n')}\n` : '';
+  return body.slice(0, start > 0 && start < end ? start : end) + section + body.slice(end);
+}
+
 export function prBody(b: BodyInput): string {
   const s = b.spec;
   const first = b.alerts[0];
@@ -87,8 +103,8 @@ export function prBody(b: BodyInput): string {
     '',
     ...b.alerts.flatMap((a) => [...firedSection(a), '']),
     ...(b.blastRadius?.length ? ['### What it would have refused', '', 'From the traffic the monitor counted (before any lockdown):', '', ...b.blastRadius] : []),
-    ...(b.liveShadow?.length ? ['### Live, in shadow mode', '', ...b.liveShadow, ''] : []),
-    `### What this lockdown does`,
+    ...(b.liveShadow?.length ? [LIVE_HEADING, '', ...b.liveShadow, ''] : []),
+    ACTIONS_HEADING,
     '',
     `\`${b.file}\` (Lockdown \`${b.name}\`) — ${s.reason}`,
     '',

@@ -145,7 +145,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
   const houseTimer = houseInterval > 0 ? setInterval(() => void tidy().catch((e: Error) => o.log.warn({ error: e.message }, 'housekeeping failed')), houseInterval) : null;
   houseTimer?.unref();
   const stopCloud = cloud ? watchCloudWindow(cloud, now, o.cloudIntervalMs ?? 60_000, o.log) : () => undefined;
-  const stopShadow = shadow ? refreshShadows(bot, o.shadow?.refreshMs ?? 60_000, o.log) : () => undefined;
+  const stopShadow = shadow ? refreshShadows(bot, o.shadow?.refreshMs ?? 60_000, o.log) : async () => undefined;
 
   return {
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
@@ -157,7 +157,7 @@ export async function startBotService(o: BotServiceOptions): Promise<BotService>
     housekeep: tidy,
     async stop() {
       stopCloud();
-      stopShadow();
+      await stopShadow();
       if (timer) clearInterval(timer);
       if (houseTimer) clearInterval(houseTimer);
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -177,17 +177,25 @@ async function githubWebhooks(o: BotServiceOptions, repo: BotRepo, now: () => Da
   return githubHookHandler({ secret: o.githubWebhookSecret, handle: (event, payload) => events.handle(event, payload), log: o.log, known: deliveries.known, onHandled: deliveries.add });
 }
 
-/** Refreshes the live shadow figures of the open incident PRs every `everyMs`; returns the stop. */
-function refreshShadows(bot: LockdownBot, everyMs: number, log: BotLog): () => void {
-  if (everyMs <= 0) return () => undefined;
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    bot.refreshShadows().catch((e: Error) => log.warn({ error: e.message }, 'shadow figures not refreshed')).finally(() => (running = false));
-  }, everyMs);
-  timer.unref();
-  return () => clearInterval(timer);
+/**
+ * Rebuilds the shadows from the open incident PRs (bot.resumeShadows) now and, with the refresh of
+ * their live figures, every `everyMs`; returns the stop (which waits for a tick under way).
+ */
+function refreshShadows(bot: LockdownBot, everyMs: number, log: BotLog): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  const tick = (refresh: boolean) => {
+    running ??= (async () => {
+      await bot.resumeShadows().catch((e: Error) => log.warn({ error: e.message }, 'shadows not resumed'));
+      if (refresh) await bot.refreshShadows().catch((e: Error) => log.warn({ error: e.message }, 'shadow figures not refreshed'));
+    })().finally(() => (running = null));
+  };
+  tick(false);
+  const timer = everyMs > 0 ? setInterval(() => tick(true), everyMs) : null;
+  timer?.unref();
+  return async () => {
+    if (timer) clearInterval(timer);
+    await running;
+  };
 }
 
 /** Scans the cloud window every `intervalMs` and at the next start or end it knows of; returns the stop. */

@@ -29,6 +29,8 @@ export interface ShadowClient {
   put(name: string, environment: string, lockdown: string, ttlMs: number): Promise<ShadowStart>;
   /** Ends it (a missing overlay is no error). */
   delete(name: string): Promise<void>;
+  /** The names of the overlays running now (GET /shadow/overlays). */
+  list(): Promise<string[]>;
   /** The monitor's figures over the last `windowMs`; null when unknown. */
   figures(environment: string, name: string, windowMs: number): Promise<LiveShadowFigures | null>;
 }
@@ -60,6 +62,11 @@ export function httpShadowClient(o: HttpShadowOptions): ShadowClient {
     async delete(name) {
       const res = await call('DELETE', `/shadow/overlays/${encodeURIComponent(name)}`);
       if (!res.ok && res.status !== 404) throw new Error(`DELETE shadow overlay ${name}: HTTP ${res.status}`);
+    },
+    async list() {
+      const res = await call('GET', '/shadow/overlays');
+      if (!res.ok) throw new Error(`GET shadow overlays: HTTP ${res.status}`);
+      return ((await res.json()) as { overlays: { name: string }[] }).overlays.map((x) => x.name);
     },
     async figures(environment, name, windowMs) {
       const q = new URLSearchParams({ environment, overlay: name, window: `${Math.max(1, Math.round(windowMs / 1000))}s` });
@@ -107,8 +114,9 @@ export interface ShadowedPull<P> {
 }
 
 /**
- * The shadow overlays of this bot's open incident PRs (in memory: after a restart the next repeat
- * of the alert puts the overlay again, which is idempotent, and resumes the refreshes).
+ * The shadow overlays of this bot's open incident PRs, in memory; rebuilt from GitHub (the open
+ * incident PRs) and the control server (the overlays running) at start and on every refresh tick
+ * (LockdownBot.resumeShadows), so a restart loses nothing.
  */
 export class ShadowRuns<P> {
   private readonly runs = new Map<string, ShadowedPull<P>>();
@@ -152,6 +160,11 @@ export class ShadowRuns<P> {
 
   tracked(): [string, ShadowedPull<P>][] {
     return [...this.runs];
+  }
+
+  /** The overlays the control server runs now; null when it cannot say. */
+  running(): Promise<Set<string> | null> {
+    return this.o.client.list().then((names) => new Set(names), (e: unknown) => (this.o.log.warn({ error: e instanceof Error ? e.message : String(e) }, 'shadow overlays not listed'), null));
   }
 
   /** The body's live section for the incident (empty when it runs no shadow). */

@@ -19,6 +19,9 @@ export function inProcessShadowClient(server: Pick<ControlServer, 'shadow' | 'mo
     async delete(name) {
       await server.shadow.delete(name);
     },
+    async list() {
+      return server.shadow.list().map((o) => o.name);
+    },
     async figures(environment, name, windowMs) {
       const window = Math.min(windowMs, SHADOW_BUCKET_MS * SHADOW_BUCKETS);
       const f = server.monitor.environment(environment)?.shadows.figures(name, window, Date.now());

@@ -3,16 +3,19 @@
  * PR on the GitHub double and the bot puts the proposed lockdown in shadow mode on the control
  * server; a real Envoy serves requests from the offending /24 (all answered 200) and the PR body is
  * refreshed in place with exactly what the shadow would have blocked; closing or merging the PR
- * (signed pull_request webhooks) deletes the overlay.
+ * (signed pull_request webhooks) deletes the overlay. A restarted bot rebuilds its shadows from
+ * GitHub and the control server: the open PR's live figures go on being refreshed without a new
+ * alert, and an overlay whose PR was closed while the bot was down is deleted at start.
  */
 import type { ControlServer } from '../../cli/control-server';
 import type { BotService } from '../../bot/service';
+import { withLiveSection } from '../../bot/pr-body';
 import { httpShadowClient } from '../../bot/shadow';
 import { alertPayload, BOT_TOKEN, deliver, startTestBot } from '../support/bot-fixtures';
-import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import { call, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startE2eFleet, type E2eFleet } from '../support/e2e-fleet';
+import { tempDir } from '../support/git-repo';
 import { GitHubDouble } from '../support/github-double';
-import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -36,30 +39,35 @@ spec:
     actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [catalog] }]
 `;
 
+let fleet: E2eFleet;
 let world: PolicyWorld;
 let server: ControlServer;
-let envoy: EnvoyProcess;
 let gh: GitHubDouble;
 let bot: BotService;
+const botDir = tempDir('portcullis-shadow-bot-');
+const startBot = (port?: number) =>
+  startTestBot(gh, { workDir: botDir, port, githubWebhookSecret: SECRET, shadow: { client: httpShadowClient({ url: server.http.url, token: TOKEN }), refreshMs: 300, windowMs: 300_000 } });
+/** Stops the bot and starts a new one on the same port and work dir (what it knew in memory is gone). */
+async function restartBot(whileDown: () => Promise<void> = async () => undefined): Promise<void> {
+  const port = Number(new URL(bot.url).port);
+  await bot.stop();
+  await whileDown();
+  bot = await startBot(port);
+}
 
 beforeAll(async () => {
-  world = await createPolicyWorld();
-  server = await startServerInProcess(world, { shadow: { token: TOKEN } });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-shadow-bot-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
+  fleet = await startE2eFleet('e2e-shadow-bot-1', { shadow: { token: TOKEN } });
+  ({ world, server } = fleet);
   gh = await new GitHubDouble({ tokens: { [BOT_TOKEN]: 'portcullis-bot[bot]', ghp_alice: 'alice' } }).start();
   gh.seed({ ...world.basePolicies, 'policies/triggers.yaml': TRIGGER });
-  bot = await startTestBot(gh, { githubWebhookSecret: SECRET, shadow: { client: httpShadowClient({ url: server.http.url, token: TOKEN }), refreshMs: 300, windowMs: 300_000 } });
+  bot = await startBot();
   gh.addWebhook({ url: `${bot.url}/hooks/github`, secret: SECRET });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
 });
 
 afterAll(async () => {
   await bot?.stop();
   await gh?.stop();
-  await envoy?.stop();
-  await server?.stop();
-  await world?.close();
+  await fleet?.close();
 });
 
 afterEach(async () => {
@@ -119,4 +127,32 @@ test('merging the PR deletes the overlay', async () => {
   const merged = await asAlice(`/pulls/${p.number}/merge`, 'PUT', {});
   expect(merged.status).toBe(200);
   await waitFor('the overlay deleted', async () => (!(await overlays()).includes(name) ? true : undefined), 10_000, 100);
+});
+
+test('after a restart, with no alert since: the open PR\'s live figures are refreshed in place, closing it deletes the overlay', async () => {
+  const { p, name } = await shadowedPr('198.18.30.0/24');
+  await restartBot();
+  const before = gh.pulls.get(p.number)!.body ?? '';
+  await waitInSync(server.http.url, 'e2e-delta');
+  for (let i = 0; i < 7; i++) expect((await call(world.ports.listener, '/catalog/items', { xff: `198.18.30.${1 + (i % 3)}` })).status).toBe(200);
+  for (let i = 0; i < 2; i++) expect((await call(world.ports.listener, '/catalog/items', { xff: `192.0.2.${40 + i}` })).status).toBe(200);
+  const want = 'would have blocked 7 requests from 3 clients in the last 5 minutes** (0 with a valid token); 2 other requests unaffected.';
+  await waitFor('the PR body with the live figures after the restart', () => ((gh.pulls.get(p.number)!.body ?? '').includes(want) ? true : undefined), 20_000, 100);
+  const after = gh.pulls.get(p.number)!.body ?? '';
+  // Only the live section changed: what fired, the plan and the marker are as the alert wrote them.
+  expect(withLiveSection(after, [])).toBe(withLiveSection(before, []));
+  expect(after).toContain('| `catalog` | 7 |');
+  expect(await overlays()).toEqual([name]);
+  expect((await asAlice(`/pulls/${p.number}`, 'PATCH', { state: 'closed' })).status).toBe(200);
+  await waitFor('the overlay deleted', async () => (!(await overlays()).includes(name) ? true : undefined), 10_000, 100);
+});
+
+test('a PR closed while the bot was down: the restarted bot deletes its overlay', async () => {
+  const { p, name } = await shadowedPr('198.18.40.0/24');
+  await restartBot(async () => {
+    expect((await asAlice(`/pulls/${p.number}`, 'PATCH', { state: 'closed' })).status).toBe(200);
+    await gh.settled(); // the webhook delivery failed: nobody listened
+    expect(await overlays()).toEqual([name]);
+  });
+  await waitFor('the overlay deleted by the restarted bot', async () => (!(await overlays()).includes(name) ? true : undefined), 10_000, 100);
 });

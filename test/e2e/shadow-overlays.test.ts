@@ -3,39 +3,34 @@
  * through the authenticated API runs as RBAC shadow rules — every request still gets its answer —
  * and the monitor counts, from the access logs' shadow result, exactly what it would have blocked.
  * Also: the API's refusals change nothing, a shadow start/stop is an RDS-only change (the listener
- * keeps its version), DELETE and the TTL end the counting, a revoke-sub shadow with real JWTs.
+ * keeps its version), DELETE and the TTL end the counting, revoke-sub and require-role shadows with
+ * real JWTs.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import type { ControlServer } from '../../cli/control-server';
-import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
-import { call, createPolicyWorld, startServerInProcess, waitInSync, type PolicyWorld } from '../support/e2e';
+import type { EnvoyProcess } from '../support/envoy';
+import { call, waitInSync, type PolicyWorld } from '../support/e2e';
+import { startE2eFleet, type E2eFleet } from '../support/e2e-fleet';
 import { lockdownFile } from '../support/policies';
-import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
 
 jest.setTimeout(120_000);
 
 const TOKEN = 'e2e-shadow-token-0123456789abcdef';
 const NET = '198.51.100';
+let fleet: E2eFleet;
 let world: PolicyWorld;
 let server: ControlServer;
 let envoy: EnvoyProcess;
 
 beforeAll(async () => {
-  world = await createPolicyWorld();
-  server = await startServerInProcess(world, { shadow: { token: TOKEN } });
-  envoy = startAdsEnvoy({ nodeId: 'e2e-shadow-1', fleet: 'e2e-delta', xdsPort: server.xdsPort, adminPort: await freePort(), delta: true });
-  await envoy.waitReady();
-  await waitInSync(server.http.url, 'e2e-delta');
+  fleet = await startE2eFleet('e2e-shadow-1', { shadow: { token: TOKEN } });
+  ({ world, server, envoy } = fleet);
 });
 
-afterAll(async () => {
-  await envoy?.stop();
-  await server?.stop();
-  await world?.close();
-});
+afterAll(() => fleet?.close());
 
 interface Figures {
   active: boolean;
@@ -65,6 +60,21 @@ async function settled(overlay: string, requests: number, unaffected: number): P
   }, 15_000, 200);
   await new Promise((r) => setTimeout(r, 1500)); // one more access-log flush: an overcount would show now
   return figures(overlay);
+}
+
+/** Sends `n` requests (the i-th from address `xff(i)`), every one answered 200. */
+async function sendAll(n: number, urlPath: string, xff: (i: number) => string, token?: string): Promise<void> {
+  for (let i = 0; i < n; i++) expect((await call(world.ports.listener, urlPath, { token, xff: xff(i) })).status).toBe(200);
+}
+
+/** PUTs a new overlay (201) and waits until Envoy has it and the fleet is in sync; the API's answer. */
+async function startShadow(name: string, lockdown: string): Promise<unknown> {
+  const base = await versions();
+  const put = await api('PUT', name, { environment: 'e2e', lockdown });
+  expect(put.status).toBe(201);
+  await waitFor('Envoy has the shadow', async () => ((await versions()).routes[0] !== base.routes[0] ? true : undefined));
+  await waitInSync(server.http.url, 'e2e-delta');
+  return put.json();
 }
 
 const versions = () => envoy.versions();
@@ -159,25 +169,41 @@ test('a shadow ends by itself at its TTL: later requests are not counted', async
   expect(state.overlays).toEqual([]);
 });
 
-test('a revoke-sub shadow with real JWTs: the subject\'s requests would be blocked (with a valid token), the others not', async () => {
-  const base = await versions();
-  const lockdown = lockdownFile('scraper', [{ type: 'revokeTokens', subjects: ['svc-scraper-7'] }, { type: 'tightenRateLimit', rateLimit: 'limited-per-ip', requests: 1 }]);
-  const put = await api('PUT', 'scraper', { environment: 'e2e', lockdown });
-  expect(put.status).toBe(201);
-  const answer = (await put.json()) as { notShadowed: string[] };
-  expect(answer.notShadowed).toEqual([expect.stringMatching(/^not shadowed: tightenRateLimit limited-per-ip: 1; see the history figures/)]);
-  await waitFor('Envoy has the shadow', async () => ((await versions()).routes[0] !== base.routes[0] ? true : undefined));
-  await waitInSync(server.http.url, 'e2e-delta');
-  const scraper = world.token({ roles: ['reader'], sub: 'svc-scraper-7' });
-  const user = world.token({ roles: ['reader'], sub: 'user-1' });
-  for (let i = 0; i < 6; i++) expect((await call(world.ports.listener, '/orders', { token: scraper, xff: `192.0.2.${50 + (i % 2)}` })).status).toBe(200);
-  for (let i = 0; i < 4; i++) expect((await call(world.ports.listener, '/orders', { token: user, xff: '192.0.2.60' })).status).toBe(200);
-  const f = await settled('scraper', 6, 4);
+/**
+ * Token shadows with real JWTs: `blocked` requests (the i-th from 192.0.2.<from + i % clients>) would
+ * be refused, with a valid token; `others` (one address) would not; every one is answered.
+ */
+const tokenShadows = [
+  {
+    what: 'a revoke-sub shadow: the subject\'s requests would be blocked, the others not',
+    name: 'scraper',
+    actions: [{ type: 'revokeTokens', subjects: ['svc-scraper-7'] }, { type: 'tightenRateLimit', rateLimit: 'limited-per-ip', requests: 1 }],
+    answer: { notShadowed: [expect.stringMatching(/^not shadowed: tightenRateLimit limited-per-ip: 1; see the history figures/)] },
+    route: 'orders',
+    blocked: { n: 6, from: 50, clients: 2, claims: { roles: ['reader'], sub: 'svc-scraper-7' } },
+    others: { n: 4, claims: { roles: ['reader'], sub: 'user-1' } },
+  },
+  {
+    what: 'a require-role shadow: tokens without the role would be blocked, those with it not',
+    name: 'admins',
+    actions: [{ type: 'requireRole', routes: ['export'], roles: ['admin'] }],
+    answer: { shadowed: [{ route: 'export', requiredRoles: ['admin'] }], notShadowed: [] },
+    route: 'export',
+    blocked: { n: 5, from: 70, clients: 3, claims: { roles: ['reader'], sub: 'user-reader' } },
+    others: { n: 4, claims: { roles: ['admin'], sub: 'user-admin' } },
+  },
+];
+
+test.each(tokenShadows)('with real JWTs, $what; all answered', async ({ name, actions, answer, route, blocked, others }) => {
+  expect(await startShadow(name, lockdownFile(name, actions))).toMatchObject(answer);
+  await sendAll(blocked.n, `/${route}/all`, (i) => `192.0.2.${blocked.from + (i % blocked.clients)}`, world.token(blocked.claims));
+  await sendAll(others.n, `/${route}/all`, () => '192.0.2.99', world.token(others.claims));
+  const f = await settled(name, blocked.n, others.n);
   expect(f).toMatchObject({
-    wouldBlock: { requests: 6, clients: 2, byStatus: { '200': 6 }, withValidToken: { requests: 6, clients: 2 }, byRoute: [{ route: 'orders', requests: 6 }] },
-    unaffected: { requests: 4 },
+    wouldBlock: { requests: blocked.n, clients: blocked.clients, byStatus: { '200': blocked.n }, withValidToken: { requests: blocked.n, clients: blocked.clients }, byRoute: [{ route, requests: blocked.n }] },
+    unaffected: { requests: others.n },
   });
-  expect((await api('DELETE', 'scraper')).status).toBe(200);
+  expect((await api('DELETE', name)).status).toBe(200);
 });
 
 test('figure: shadow start → first counted entry (a request every 50 ms from the /24 from the PUT on)', async () => {

@@ -1,6 +1,6 @@
 /**
  * Test harness: the setup the control-server end-to-end tests share (gitops, envoy-validation,
- * control-server-guards): a policy world, the control server in this process with the test's
+ * control-server-guards, shadow-overlays, shadow-bot): a policy world, the control server in this process with the test's
  * hooks, one real Envoy of fleet e2e-delta over delta ADS, in sync before the first test; the
  * cluster Envoy refuses, an extra route, and one /metrics sample.
  */
