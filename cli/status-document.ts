@@ -29,15 +29,18 @@ export interface StatusDocument {
 
 /**
  * One warning per environment whose fleet-scope limits no connected rate-limit service holds (no
- * node of its fleets subscribed to the RateLimitConfig and ACKed the served version): Envoy then
- * fails those limits open (`allow`) or answers 503 (`deny`).
+ * node of its fleets subscribed to the RateLimitConfig and ACKed the served version) while Envoys of
+ * it are connected: they then fail those limits open (`allow`) or answer 503 (`deny`). An
+ * environment with no Envoy connected enforces nothing yet, so there is nothing to warn about.
  */
 export function rateLimitServiceWarnings(ir: PolicyIR | null, nodes: readonly NodeStatus[]): string[] {
   const out: string[] = [];
   for (const env of ir?.environments ?? []) {
     const limits = [...new Set(env.routes.flatMap((r) => r.rateLimits.filter((l) => l.scope === 'fleet').map((l) => `${l.name} (${l.onServiceFailure})`)))].sort();
     if (limits.length === 0) continue;
-    const counted = nodes.some((n) => env.fleets.includes(n.fleet) && n.types.some((t) => t.type === 'ratelimit' && t.ackedVersion !== null && t.ackedVersion === t.servedVersion));
+    const ofEnv = nodes.filter((n) => env.fleets.includes(n.fleet));
+    if (!ofEnv.some((n) => n.types.some((t) => t.type !== 'ratelimit'))) continue;
+    const counted = ofEnv.some((n) => n.types.some((t) => t.type === 'ratelimit' && t.ackedVersion !== null && t.ackedVersion === t.servedVersion));
     if (!counted) {
       out.push(`Environment/${env.name}: no rate-limit service holds its fleet limits ${limits.join(', ')}: Envoy admits what "allow" limits would refuse and answers 503 for "deny" limits until one connects`);
     }
