@@ -5,6 +5,7 @@
  */
 import type { EnvironmentIR } from '../compiler/ir/ir';
 import { parseCidr, type Network } from '../compiler/model/cidr';
+import { compareText } from '../compiler/text-order';
 import type { AccessEntry } from './als-decode';
 import { causeOf, codeClass, type Cause } from './cause';
 import { clientAddress, networkOf } from './network';
@@ -147,7 +148,7 @@ export class EnvironmentMonitor {
       for (const h of w.byKey[by].query(nowMs, windowMs, limit * 4).top) merged.set(h.key, (merged.get(h.key) ?? 0) + h.count);
     }
     const top = [...merged]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .sort((a, b) => b[1] - a[1] || compareText(a[0], b[0]))
       .slice(0, limit)
       .map(([key, count]) => ({ key, count, share: total ? Math.round((count / total) * 10_000) / 10_000 : 0 }));
     return { total, top };

@@ -5,6 +5,7 @@
  */
 import type { TriggerIR } from '../compiler/ir/ir';
 import { formatWindow } from '../compiler/monitor/alert-labels';
+import { compareText } from '../compiler/text-order';
 import type { Cause } from './cause';
 import { SlidingWindow, type WindowQuery } from './window';
 
@@ -162,7 +163,7 @@ export class TriggerState {
     if (!m) return local;
     const counts = new Map(m.top.map((h) => [h.key, h]));
     for (const h of local.top) if (h.count > (counts.get(h.key)?.count ?? 0)) counts.set(h.key, h);
-    const top = [...counts.values()].sort((x, y) => y.count - x.count || (x.key < y.key ? -1 : 1));
+    const top = [...counts.values()].sort((x, y) => y.count - x.count || compareText(x.key, y.key));
     return { total: Math.max(m.total, local.total), top: top.slice(0, limit) };
   }
 

@@ -4,6 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { compareText } from '../compiler/text-order';
 import type { XdsMetrics, NodeSyncSample } from './metrics';
 import type { RefusalReason, RefusedStreams } from './refused-streams';
 import type { Snapshot } from './snapshot';
@@ -146,7 +147,7 @@ export class FleetStreams {
   nodes(): NodeStatus[] {
     const out: NodeStatus[] = [];
     for (const streams of this.byFleet.values()) for (const s of streams) out.push(s.status());
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.streamId - b.streamId));
+    return out.sort((a, b) => compareText(a.id, b.id) || a.streamId - b.streamId);
   }
 
   /** Per-node sync state for the in-sync and staleness gauges; `sinceOf`: when the fleet's version took force. */

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { buildIR, loadModel, type ShadowSelection, type SourceFile } from '../compiler';
 import type { PolicyIR, ShadowOverlayIR } from '../compiler/ir/ir';
 import { positionless, type Diagnostic, type Result } from '../compiler/result';
+import { compareText } from '../compiler/text-order';
 
 /** Where an overlay's Lockdown is compiled from: diagnostics name this file. */
 export const overlayPath = (name: string): string => `portcullis-shadow/${name}.yaml`;
@@ -70,7 +71,7 @@ export class ShadowRegistry {
   }
 
   list(): ShadowOverlay[] {
-    return [...this.overlays.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+    return [...this.overlays.values()].sort((a, b) => compareText(a.name, b.name));
   }
 
   /**
