@@ -9,6 +9,7 @@ import { signBody } from '../../xds-server/http/webhook';
 import { captureCli } from '../support/cli';
 import { TestRepo, tempDir } from '../support/git-repo';
 import { basePolicies } from '../support/policies';
+import { stuffingTrigger } from '../support/policy-fixtures';
 import { freePort } from '../support/ports';
 import { waitFor } from '../support/processes';
 import { RedisProcess } from '../support/ratelimit-service';
@@ -109,19 +110,7 @@ test('HTTP port in use: start-up fails with exit 1 and releases the xDS port it 
 test('--monitor-redis-url: the monitor merges keyed triggers through that Redis (the gauge says it reached it)', async () => {
   const repo = TestRepo.create();
   const ports = { listener: 10, sotwListener: 11, catalog: 12, accounts0: 13, accounts1: 14, orders0: 15, orders1: 16 };
-  const trigger = `apiVersion: portcullis.dev/v1
-kind: Trigger
-metadata: { name: stuffing }
-spec:
-  routes: [accounts]
-  responses: { statuses: [401] }
-  key: clientNetwork
-  condition: { rate: { above: 30, per: minute } }
-  lockdown:
-    duration: 1h
-    owner: "@oncall"
-    actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [accounts] }]
-`;
+  const trigger = stuffingTrigger({ name: 'stuffing', route: 'accounts', rate: '{ above: 30, per: minute }', reason: false });
   repo.commit({ ...basePolicies(ports, generateSigningKey().jwks), 'policies/trigger.yaml': trigger }, 'policies with a keyed trigger');
   const redis = await RedisProcess.start();
   const [xdsPort, httpPort] = [await freePort(), await freePort()];

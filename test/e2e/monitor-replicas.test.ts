@@ -16,7 +16,6 @@ import { Registry } from 'prom-client';
 import { compileSources } from '../../compiler';
 import { staticBootstrap, translatePolicy } from '../../compiler/envoy';
 import type { PolicyIR } from '../../compiler/ir/ir';
-import { formatDiagnostic } from '../../compiler/result';
 import { createMonitor, type Monitor } from '../../monitor/monitor';
 import { createXdsServer, type XdsServer } from '../../xds-server/ads-server';
 import { call } from '../support/e2e';
@@ -26,6 +25,7 @@ import { startAlertmanager, startWebhookReceiver, type WebhookDelivery } from '.
 import { freePorts } from '../support/ports';
 import { waitFor, type ManagedProcess } from '../support/processes';
 import { metricSum } from '../support/metrics';
+import { compiledOrThrow } from '../support/policy-fixtures';
 import { RedisProcess } from '../support/ratelimit-service';
 
 jest.setTimeout(120_000);
@@ -69,9 +69,7 @@ spec:
     owner: "@oncall"
     actions: [{ type: blockNetworks, cidrs: ["{{network}}"], routes: [login] }]
 `;
-  const r = compileSources([{ path: 'replicas.yaml', text }], new Date());
-  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
-  return r.value;
+  return compiledOrThrow(compileSources([{ path: 'replicas.yaml', text }], new Date()));
 }
 
 interface Replica {

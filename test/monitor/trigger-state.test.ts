@@ -1,8 +1,8 @@
 /** Trigger evaluation without processes: share per token, baseline with warm-up, `for`, resolution. */
 import { compileSources } from '../../compiler';
 import type { TriggerIR } from '../../compiler/ir/ir';
-import { formatDiagnostic } from '../../compiler/result';
 import { TriggerState, type EntryKeys } from '../../monitor/trigger-state';
+import { compiledOrThrow } from '../support/policy-fixtures';
 
 const T0 = Date.parse('2026-06-01T10:00:00Z');
 
@@ -36,9 +36,7 @@ spec:
 ${spec}
   lockdown: { duration: 1h, owner: me, actions: [${action}] }
 `;
-  const r = compileSources([{ path: 't.yaml', text }], new Date(T0));
-  if (!r.ok) throw new Error(r.errors.map(formatDiagnostic).join('\n'));
-  return r.value.environments[0]?.triggers[0] as TriggerIR;
+  return compiledOrThrow(compileSources([{ path: 't.yaml', text }], new Date(T0))).environments[0]?.triggers[0] as TriggerIR;
 }
 
 const keys = (sub: string): EntryKeys => ({ clientNetwork: '10.0.0.0/24', clientIp: '10.0.0.1', tokenSubject: sub, tokenId: '' });
