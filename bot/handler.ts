@@ -331,7 +331,11 @@ export class LockdownBot {
       // Serialized with the incident's alerts: an alert handled meanwhile tracks it first.
       await this.queue.run(`${p.marker.trigger}/${p.marker.environment}`, async () => {
         if (shadow.has(incident)) return;
-        if (orphan) return void (running?.delete(name), await shadow.end(incident, name));
+        if (orphan) {
+          running?.delete(name);
+          await shadow.end(incident, name);
+          return;
+        }
         const file = await this.deps.repo.fileOn(p.branch, fileFor(incident));
         if (!file) return;
         await shadow.start(incident, name, p.marker.environment, file.text);
