@@ -5,7 +5,7 @@
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import { KIND_OF_TYPE_URL, type TypeSnapshot, versionOf } from './snapshot';
+import { KIND_OF_TYPE_URL, perKind, type TypeSnapshot, versionOf } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
 import { type DeltaDiscoveryRequest, deltaFrame, type ResponseFrame } from './wire';
 
@@ -26,14 +26,8 @@ type PerKind<T> = Record<XdsKind, T>;
 export class DeltaStream extends AdsStream {
   readonly variant = 'delta' as const;
   /** Per type: resource name → the version (or REMOVAL) the node rejected. */
-  private readonly rejected: PerKind<Map<string, string>> = {
-    cluster: new Map(),
-    endpoint: new Map(),
-    listener: new Map(),
-    route: new Map(),
-    ratelimit: new Map(),
-  };
-  private readonly pendingDiff: PerKind<Diff | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
+  private readonly rejected: PerKind<Map<string, string>> = perKind(() => new Map());
+  private readonly pendingDiff: PerKind<Diff | null> = perKind(() => null);
 
   constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
     super(streamId, peer, ctx, send);

@@ -13,10 +13,16 @@ import { compareText } from '../compiler/text-order';
 import type { Encoder } from './encode';
 
 /**
- * Push order for make-before-break: clusters, their endpoints, then listeners, then routes. The
- * rate-limit service's config comes last; only that service subscribes to it (never an Envoy).
+ * Push order for make-before-break: clusters, their endpoints, then listeners, then route scopes
+ * (SRDS), then routes. The rate-limit service's config comes last; only that service subscribes to
+ * it (never an Envoy).
  */
-export const KINDS_IN_ORDER: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'route', 'ratelimit'];
+export const KINDS_IN_ORDER: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'scope', 'route', 'ratelimit'];
+
+/** A record with one entry per kind, each made by `make`. */
+export function perKind<T>(make: (kind: XdsKind) => T): Record<XdsKind, T> {
+  return Object.fromEntries(KINDS_IN_ORDER.map((k) => [k, make(k)])) as Record<XdsKind, T>;
+}
 
 export const KIND_OF_TYPE_URL: ReadonlyMap<string, XdsKind> = new Map(
   KINDS_IN_ORDER.map((k) => [TYPE_URL[k], k] as const),
@@ -147,6 +153,7 @@ function resourcesOf(resources: EnvoyResources, kind: XdsKind): readonly EnvoyRe
     case 'endpoint': return resources.endpoints;
     case 'listener': return resources.listeners;
     case 'route': return resources.routes;
+    case 'scope': return resources.scopes;
     case 'ratelimit': return resources.rateLimitConfigs;
   }
 }

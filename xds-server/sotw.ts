@@ -5,26 +5,27 @@
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import { KIND_OF_TYPE_URL } from './snapshot';
+import { KIND_OF_TYPE_URL, perKind } from './snapshot';
 import { AdsStream, type HeldResource, type StreamContext } from './stream';
 import { type DiscoveryRequest, type ResponseFrame, sotwFrame } from './wire';
 
 /**
- * Types where an empty first request means "everything" (legacy wildcard). The rate-limit service
- * asks for its configuration with no names, meaning all of it.
+ * Types where an empty first request means "everything" (legacy wildcard). Envoy subscribes to
+ * route scopes that way; the rate-limit service asks for its configuration with no names, meaning
+ * all of it.
  */
-const WILDCARD_KINDS: ReadonlySet<XdsKind> = new Set(['cluster', 'listener', 'ratelimit']);
+const WILDCARD_KINDS: ReadonlySet<XdsKind> = new Set(['cluster', 'listener', 'scope', 'ratelimit']);
 
 type PerKind<T> = Record<XdsKind, T>;
 
 export class SotwStream extends AdsStream {
   readonly variant = 'sotw' as const;
   /** Version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
-  private readonly lastSent: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
+  private readonly lastSent: PerKind<string | null> = perKind(() => null);
   /** Version the node holds per type (ACKed, or reported on reconnect). */
-  private readonly ackedSelection: PerKind<string | null> = { cluster: null, endpoint: null, listener: null, route: null, ratelimit: null };
-  private readonly pendingResources: PerKind<readonly HeldResource[]> = { cluster: [], endpoint: [], listener: [], route: [], ratelimit: [] };
-  private readonly everNamed: PerKind<boolean> = { cluster: false, endpoint: false, listener: false, route: false, ratelimit: false };
+  private readonly ackedSelection: PerKind<string | null> = perKind(() => null);
+  private readonly pendingResources: PerKind<readonly HeldResource[]> = perKind(() => []);
+  private readonly everNamed: PerKind<boolean> = perKind(() => false);
 
   constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
     super(streamId, peer, ctx, send);

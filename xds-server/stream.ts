@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { XdsKind } from '../compiler/envoy/resources';
 import { auditEvent, type AuditRecorder } from './audit-hook';
 import type { XdsMetrics } from './metrics';
-import { KINDS_IN_ORDER, type Snapshot, type TypeSnapshot, versionOf } from './snapshot';
+import { KINDS_IN_ORDER, perKind, type Snapshot, type TypeSnapshot, versionOf } from './snapshot';
 import type { ErrorDetail, NodeInfo, ResponseFrame } from './wire';
 
 export type Variant = 'sotw' | 'delta';
@@ -205,7 +205,7 @@ export abstract class AdsStream {
       ackedAt: null,
       lastNack: null,
     });
-    this.kinds = { cluster: state('cluster'), endpoint: state('endpoint'), listener: state('listener'), route: state('route'), ratelimit: state('ratelimit') };
+    this.kinds = perKind(state);
   }
 
   get nodeInfo(): NodeInfo | null {
@@ -262,7 +262,7 @@ export abstract class AdsStream {
         continue;
       }
       if (clustersInFlight && kind !== 'endpoint') return;
-      if ((kind === 'listener' || kind === 'route') && !this.endpointsSubscribed()) return;
+      if ((kind === 'listener' || kind === 'scope' || kind === 'route') && !this.endpointsSubscribed()) return;
       if (this.pushIfNeeded(kind)) {
         if (kind !== 'cluster') return;
         clustersInFlight = true;

@@ -21,7 +21,7 @@ export function benchResources(opts: { clusters: number; routes: number; variant
     name: BENCH_ROUTE_CONFIG,
     virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
   });
-  return { environment: 'bench', fleet: BENCH_FLEET, clusters: benchClusters(names), endpoints: benchEndpoints(names), listeners: [benchListener()], routes: [routeConfig], rateLimitConfigs: [] };
+  return { environment: 'bench', fleet: BENCH_FLEET, clusters: benchClusters(names), endpoints: benchEndpoints(names), listeners: [benchListener()], routes: [routeConfig], scopes: [], rateLimitConfigs: [] };
 }
 
 function benchClusters(names: readonly string[]): EnvoyResource[] {

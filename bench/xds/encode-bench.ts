@@ -17,7 +17,7 @@ import { generateRepository } from '../compile/generate';
 
 const NOW = new Date('2026-11-27T00:00:00Z');
 const KINDS: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'route'];
-const LISTS = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes', ratelimit: 'rateLimitConfigs' } as const;
+const LISTS = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes', scope: 'scopes', ratelimit: 'rateLimitConfigs' } as const;
 
 function resourcesOf(routes: number): { typeName: string; json: unknown }[] {
   const compiled = compileSources(generateRepository({ routes }).files, NOW);

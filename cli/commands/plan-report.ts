@@ -189,8 +189,8 @@ function fleetChanges(before: EnvironmentIR | null, after: EnvironmentIR): Fleet
 function resourceChanges(before: EnvoyResources | null, after: EnvoyResources): string[] {
   const lines: string[] = [];
   // The rate-limit service's configuration travels with the fleet's resources (fleet-scope limits).
-  const label = { clusters: 'clusters', endpoints: 'endpoints', listeners: 'listeners', routes: 'routes', rateLimitConfigs: 'rate-limit service' } as const;
-  for (const kind of ['clusters', 'endpoints', 'listeners', 'routes', 'rateLimitConfigs'] as const) {
+  const label = { clusters: 'clusters', endpoints: 'endpoints', listeners: 'listeners', routes: 'routes', scopes: 'route scopes', rateLimitConfigs: 'rate-limit service' } as const;
+  for (const kind of ['clusters', 'endpoints', 'listeners', 'scopes', 'routes', 'rateLimitConfigs'] as const) {
     const old = new Map((before?.[kind] ?? []).map((r) => [r.name, r.version]));
     const cur = new Map(after[kind].map((r) => [r.name, r.version]));
     const parts = [

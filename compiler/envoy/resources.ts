@@ -14,6 +14,8 @@ export const TYPE_URL = {
   endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
   listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  /** Scoped routes (SRDS): which RouteConfiguration a request's first path segment selects. */
+  scope: 'type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration',
   /** The rate-limit service's configuration (envoyproxy/ratelimit over xDS), not an Envoy type. */
   ratelimit: 'type.googleapis.com/ratelimit.config.ratelimit.v3.RateLimitConfig',
 } as const;
@@ -41,6 +43,8 @@ export interface EnvoyResources {
   readonly endpoints: readonly EnvoyResource[];
   readonly listeners: readonly EnvoyResource[];
   readonly routes: readonly EnvoyResource[];
+  /** ScopedRouteConfigurations of a fleet whose routes are split by first path segment; else empty. */
+  readonly scopes: readonly EnvoyResource[];
   /** The rate-limit service's RateLimitConfig (one, named by its domain), empty without a service. */
   readonly rateLimitConfigs: readonly EnvoyResource[];
 }

@@ -52,6 +52,7 @@ function environmentResources(env: EnvironmentIR): EnvironmentResources {
     endpoints: sortedResources('endpoint', assignments, 'cluster_name'),
     listeners: sortedResources('listener', [edgeListener(env)]),
     routes: sortedResources('route', [routeConfiguration(env)]),
+    scopes: [],
     rateLimitConfigs: sortedResources('ratelimit', [rateLimitServiceConfig(env)].filter((c): c is JsonObject => c !== null)),
   };
 }
@@ -63,8 +64,8 @@ export function translateEnvironment(env: EnvironmentIR, fleet: string): EnvoyRe
     resources = environmentResources(env);
     environmentMemo.set(env, resources);
   }
-  const { environment, clusters, endpoints, listeners, routes, rateLimitConfigs } = resources;
-  return { environment, fleet, clusters, endpoints, listeners, routes, rateLimitConfigs };
+  const { environment, clusters, endpoints, listeners, routes, scopes, rateLimitConfigs } = resources;
+  return { environment, fleet, clusters, endpoints, listeners, routes, scopes, rateLimitConfigs };
 }
 
 /** Resources for every (environment, fleet) of a compiled repository, in environment then fleet order. */

@@ -54,8 +54,8 @@ describe('golden files', () => {
 
 describe('protobuf encoding, checked by an independent implementation (@bufbuild/protobuf)', () => {
   const encoder = createEncoder(loadEnvoyApi(DESCRIPTORS));
-  const KINDS: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'route', 'ratelimit'];
-  const LISTS = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes', ratelimit: 'rateLimitConfigs' } as const;
+  const KINDS: readonly XdsKind[] = ['cluster', 'endpoint', 'listener', 'scope', 'route', 'ratelimit'];
+  const LISTS = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes', scope: 'scopes', ratelimit: 'rateLimitConfigs' } as const;
 
   test.each(cases)('%s: the JSON is valid for its message, and our bytes decode to that message', (name) => {
     const problems: string[] = [];

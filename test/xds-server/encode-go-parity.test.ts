@@ -15,7 +15,7 @@ import { DESCRIPTORS } from '../support/proto-oracle';
 import { goMarshal, type OracleItem } from '../support/wire-oracle';
 
 const DIR = join(__dirname, '../testdata/envoy');
-const LISTS: Record<XdsKind, keyof EnvoyResources> = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes', ratelimit: 'rateLimitConfigs' };
+const LISTS: Record<XdsKind, keyof EnvoyResources> = { cluster: 'clusters', endpoint: 'endpoints', listener: 'listeners', route: 'routes', scope: 'scopes', ratelimit: 'rateLimitConfigs' };
 const encoder = createEncoder(loadEnvoyApi(DESCRIPTORS));
 
 interface Case extends OracleItem {

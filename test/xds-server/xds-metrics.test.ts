@@ -29,7 +29,7 @@ test('nacks_total exists at 0 for every type of a published fleet; rejected_stre
   ]);
   await publish(h, fleetResources());
   expect(await series('portcullis_xds_nacks_total')).toEqual(
-    ['cluster', 'endpoint', 'listener', 'route', 'ratelimit'].map((t) => `portcullis_xds_nacks_total{type="${t}",fleet="edge"} 0`),
+    ['cluster', 'endpoint', 'listener', 'scope', 'route', 'ratelimit'].map((t) => `portcullis_xds_nacks_total{type="${t}",fleet="edge"} 0`),
   );
 });
 

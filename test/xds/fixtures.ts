@@ -217,6 +217,7 @@ export function fleetResources(spec: FleetSpec = {}): EnvoyResources {
     endpoints: clusters.map((c, i) => versioned('endpoint', c, loadAssignment(c, [9000 + i]))),
     listeners: [versioned('listener', 'ingress', listener('ingress', 'ingress-routes', spec.listenerPort ?? 10000))],
     routes: [versioned('route', 'ingress-routes', routeConfig('ingress-routes', clusters, spec.routes ?? 3, spec.timeouts))],
+    scopes: [],
     rateLimitConfigs: [],
   };
 }

@@ -117,7 +117,7 @@ describe('encodes through the server', () => {
     );
     expect(next.ok && next.value.fleets).toEqual([
       { fleet: 'edge', environment: 'prod', version: expect.any(String), changedTypes: ['route'] },
-      { fleet: 'edge-eu', environment: 'prod', version: expect.any(String), changedTypes: ['cluster', 'endpoint', 'listener', 'route', 'ratelimit'] },
+      { fleet: 'edge-eu', environment: 'prod', version: expect.any(String), changedTypes: ['cluster', 'endpoint', 'listener', 'scope', 'route', 'ratelimit'] },
     ]);
     expect(next.ok && next.value.encoded).toBe(1);
     const text = await h.registry.metrics();
