@@ -135,8 +135,11 @@ export class VersionHistory {
 export interface Selection {
   readonly resources: readonly HeldResource[];
   readonly version: string;
-  /** The response carrying this selection, framed once for every stream it is due on. */
-  frame?: ResponseFrame;
+  /**
+   * SotW responses from this selection, framed once for every stream they are due on: by the
+   * resources they carry ('' for all of them).
+   */
+  frames?: Map<string, ResponseFrame>;
 }
 
 const WILDCARD = Symbol('wildcard selection');
