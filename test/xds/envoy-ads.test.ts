@@ -7,9 +7,8 @@
 import { versioned } from '../../compiler/envoy';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
-import { waitFor } from '../support/processes';
 import { fleetResources } from './fixtures';
-import { type Harness, publish, startHarness } from './harness';
+import { eventually, type Harness, publish, startHarness } from './harness';
 
 type Envoy = EnvoyProcess;
 
@@ -24,20 +23,6 @@ const UPDATE_COUNTERS = 'update_(success|rejected)';
 /** The update_rejected counters above 0 (none, when Envoy accepted everything it was sent). */
 async function rejections(envoy: Envoy): Promise<[string, string][]> {
   return [...(await envoy.stats(UPDATE_COUNTERS))].filter(([k, v]) => k.endsWith('update_rejected') && Number(v) > 0);
-}
-
-/** waitFor with the last value that did not pass `ok` in the timeout message. */
-function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  return waitFor(
-    what,
-    async () => {
-      const v = await probe();
-      if (ok(v)) return v;
-      throw new Error(`last seen ${JSON.stringify(v)}`);
-    },
-    ms,
-    100,
-  );
 }
 
 /** On a failed wait: what the server thinks of the node, Envoy's update counters, the server's log. */
