@@ -9,7 +9,7 @@
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import { KIND_OF_TYPE_URL, perKind } from './snapshot';
+import { KIND_OF_TYPE_URL, perKind, versionOf } from './snapshot';
 import { AdsStream, type HeldResource, type Selection, type StreamContext } from './stream';
 import { type DiscoveryRequest, type ResponseFrame, sotwFrame } from './wire';
 
@@ -118,14 +118,35 @@ export class SotwStream extends AdsStream {
     const resources = st.wildcard ? selection.resources.filter((r) => r.any !== undefined) : this.lacking(kind, selection);
     // Named types: nothing lacking, nothing due (the node holds the selection, or refused what it lacks).
     if (!st.wildcard && resources.length === 0) return false;
+    const version = st.wildcard ? selection.version : this.versionAfter(kind, selection, resources);
     const frame = (nonce: string): ResponseFrame =>
-      sotwFrame(selection.version, resources.map((r) => r.any!), { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
-    const nonce = this.deliver(sharedFrame(selection, resources, frame, () => this.ctx.nextNonce()), frame);
+      sotwFrame(version, resources.map((r) => r.any!), { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
+    const nonce = this.deliver(sharedFrame(selection, version, resources, frame, () => this.ctx.nextNonce()), frame);
     this.lastSent[kind] = selection.version;
     this.pendingResources[kind] = resources;
-    if (kind === 'cluster') this.ctx.clusterHistory.remember(selection.version, new Map(resources.map((r) => [r.name, r])));
-    this.sent(kind, nonce, selection.version, resources.map((r) => r.name));
+    if (kind === 'cluster') this.ctx.clusterHistory.remember(version, new Map(resources.map((r) => [r.name, r])));
+    this.sent(kind, nonce, version, resources.map((r) => r.name));
     return true;
+  }
+
+  /**
+   * The version_info of a named response: the hash of what the node holds of the selection once it
+   * applied `sent`. That is the selection's own version unless the node still lacks a version it
+   * refused; then it is another one, so a node reconnecting with it (to a server that forgot the
+   * refusal) is not taken to hold the refused version.
+   */
+  private versionAfter(kind: XdsKind, selection: Selection, sent: readonly HeldResource[]): string {
+    if (sent.length === selection.resources.length) return selection.version;
+    const held = this.kinds[kind].held;
+    const now = new Map(sent.map((r) => [r.name, r]));
+    const after: HeldResource[] = [];
+    let whole = true;
+    for (const r of selection.resources) {
+      const h = now.get(r.name) ?? held.get(r.name);
+      if (h) after.push(h);
+      if (h?.version !== r.version) whole = false;
+    }
+    return whole ? selection.version : versionOf(kind, after);
   }
 
   /** The resources of a named selection the node holds at another version, less those it refused at this one. */
@@ -151,13 +172,14 @@ export class SotwStream extends AdsStream {
 const FRAME_LIMIT = 64;
 
 /**
- * The frame of a response carrying `sent` out of `selection`: every stream due the same subset of
- * the same selection gets the same frame (one encoding per fleet and change, not per stream).
+ * The frame of a response carrying `sent` out of `selection` under `version`: every stream due the
+ * same subset of the same selection gets the same frame (one encoding per fleet and change, not per
+ * stream).
  */
-function sharedFrame(selection: Selection, sent: readonly HeldResource[], frame: (nonce: string) => ResponseFrame, nextNonce: () => string): ResponseFrame {
+function sharedFrame(selection: Selection, version: string, sent: readonly HeldResource[], frame: (nonce: string) => ResponseFrame, nextNonce: () => string): ResponseFrame {
   // The whole selection (every wildcard response, and a named one to a node that holds none of it) is
   // the common case: keyed by nothing.
-  const key = sent.length === selection.resources.length ? '' : sent.map((r) => `${r.name}\0${r.version}`).join('\n');
+  const key = sent.length === selection.resources.length ? '' : `${version}\n${sent.map((r) => `${r.name}\0${r.version}`).join('\n')}`;
   const frames = (selection.frames ??= new Map());
   const hit = frames.get(key);
   if (hit) return hit;
