@@ -119,6 +119,11 @@ describe.each(['sotw', 'delta'] as const)('scoped routes over %s ADS', (variant)
     expect(await c.quiet(100)).toEqual([]);
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'route' })).toBe(1);
     expect(h.server.nodes()[0]!.inSync).toBe(false); // s5 is still not what is served
+    if (variant !== 'sotw') return;
+    // Reconnecting with that version (a new stream knows no refusal): the refused table is due again.
+    const again = h.client('sotw', { id: 'again', cluster: 'edge' });
+    again.sotw({ typeUrl: RDS, resourceNames: ROUTE_NAMES, versionInfo: next.versionInfo });
+    expect(names(await again.next('route'))).toContain(scopeRoutesName('s5'));
   });
 
   test('a refused scope response is a NACK of type scope; routes still follow', async () => {
