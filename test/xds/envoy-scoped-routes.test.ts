@@ -122,7 +122,9 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('scoped routes on a real Envo
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'scope', fleet: 'edge' })).toBe(1);
     await serves(port, '/s3/a', 's3:v2');
     expect((await call(port, '/s1/a')).body).toBe('s1:v1');
-    expect(await h.metric('portcullis_xds_nacks_total', { type: 'route', fleet: 'edge' })).toBe(1); // nothing re-sent in a loop
+    // Nothing re-sent in a loop.
+    expect(await h.metric('portcullis_xds_nacks_total', { type: 'route', fleet: 'edge' })).toBe(1);
+    expect(await h.metric('portcullis_xds_nacks_total', { type: 'scope', fleet: 'edge' })).toBe(1);
   });
 
   test('a listener switched from one route table to scopes and back keeps answering every path', async () => {
