@@ -3,9 +3,11 @@
  * segment over 20 scopes, each with its own RouteConfiguration, plus the fallback scope. A one-route
  * change sends one RouteConfiguration and Envoy serves it; a new scope and a removed one leave the
  * other scopes answering throughout; a refused RouteConfiguration or scope set is a NACK Envoy
- * survives on its last good config while the other scopes keep updating; and a listener switched
- * from one table (`rds`) to scopes and back keeps answering.
+ * survives on its last good config while the other scopes keep updating; a scope whose table has
+ * not arrived answers from the fallback scope; and a listener switched from one table (`rds`) to
+ * scopes and back keeps answering.
  */
+import { versioned } from '../../compiler/envoy';
 import { call, steadyLoad } from '../support/e2e';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
@@ -125,6 +127,21 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('scoped routes on a real Envo
     // Nothing re-sent in a loop.
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'route', fleet: 'edge' })).toBe(1);
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'scope', fleet: 'edge' })).toBe(1);
+  });
+
+  test('a scope whose table has not arrived answers from the fallback scope, not 404 (the window a new scope has)', async () => {
+    const { e, port, fleet } = await start(variant);
+    const f = fleet({ segments: ['a', 'b'] });
+    await publish(h, f);
+    await serves(port, '/a/x', 'a:v1');
+    // A scope naming a RouteConfiguration the server does not have: Envoy asks for it and waits.
+    const waiting = versioned('scope', 'waiting', { name: 'waiting', route_configuration_name: 'scope-waiting', key: { fragments: [{ string_key: 'waiting' }] } });
+    await publish(h, { ...f, scopes: [...f.scopes, waiting] }, 'c2');
+    await eventually(async () => h.server.nodes()[0]?.types.find((t) => t.type === 'scope'), (t) => t?.ackedCommit === 'c2', 'scope ACKed');
+    await eventually(() => e.stats('http.ingress.rds.scope-waiting.update_attempt'), (s) => Number(s.get('http.ingress.rds.scope-waiting.update_attempt')) > 0, 'Envoy asked for the table');
+    // No route in the scope (it has no table yet), so the Lua filter runs and picks the fallback scope.
+    expect(await call(port, '/waiting/x')).toMatchObject({ status: 200, body: 'fallback' });
+    expect(await call(port, '/a/x')).toMatchObject({ status: 200, body: 'a:v1' });
   });
 
   test('a listener switched from one route table to scopes and back keeps answering every path', async () => {
