@@ -4,8 +4,9 @@
  * change sends one RouteConfiguration and Envoy serves it; a new scope and a removed one leave the
  * other scopes answering throughout; a refused RouteConfiguration or scope set is a NACK Envoy
  * survives on its last good config while the other scopes keep updating; a scope whose table has
- * not arrived answers from the fallback scope; and a listener switched from one table (`rds`) to
- * scopes and back keeps answering.
+ * not arrived answers from the fallback scope; a restarted server gets the reconnecting Envoy back
+ * in sync with nothing re-sent; and a listener switched from one table (`rds`) to scopes and back
+ * keeps answering.
  */
 import { versioned } from '../../compiler/envoy';
 import { call, steadyLoad } from '../support/e2e';
@@ -142,6 +143,24 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('scoped routes on a real Envo
     // No route in the scope (it has no table yet), so the Lua filter runs and picks the fallback scope.
     expect(await call(port, '/waiting/x')).toMatchObject({ status: 200, body: 'fallback' });
     expect(await call(port, '/a/x')).toMatchObject({ status: 200, body: 'a:v1' });
+  });
+
+  test('a restarted server computes the same versions: the reconnecting Envoy holds every scope and table, nothing re-sent', async () => {
+    const { e, port, fleet } = await start(variant);
+    await publish(h, fleet());
+    await inSyncOn('c1');
+    // Envoy's last RDS response carries s2's table alone (SotW: under the version of all 21).
+    await publish(h, fleet({ revisions: { s2: 'v2' } }), 'c2');
+    await inSyncOn('c2');
+    expect(pushedSince(0).at(-1)).toBe('route:1');
+    const xdsPort = h.port;
+    await h.close();
+    h = await startHarness({}, xdsPort);
+    await publish(h, fleet({ revisions: { s2: 'v2' } }), 'c2');
+    await inSyncOn('c2');
+    expect(await h.metric('portcullis_xds_pushes_total')).toBe(0);
+    expect((await call(port, '/s2/a')).body).toBe('s2:v2');
+    expect(await rejections(e)).toEqual([]);
   });
 
   test('a listener switched from one route table to scopes and back keeps answering every path', async () => {
