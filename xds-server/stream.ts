@@ -4,9 +4,10 @@
  * sotw.ts and delta.ts decide what a response carries; this module decides when one may be sent.
  *
  * Ordering (Envoy's "eventual consistency considerations"): types are pushed in the order clusters →
- * endpoints → listeners → routes. Endpoints may follow clusters before their ACK (Envoy ACKs a
- * cluster update only once the new clusters warmed, i.e. got their endpoints); listeners and routes
- * are sent only when every type before them has no response awaiting an ACK, and once the node
+ * endpoints → listeners → route scopes → routes. Endpoints may follow clusters before their ACK
+ * (Envoy ACKs a cluster update only once the new clusters warmed, i.e. got their endpoints);
+ * listeners, scopes and routes are sent only when every type before them has no response awaiting
+ * an ACK (Envoy 1.40 ACKs scopes at once, before the tables of new scopes), and once the node
  * subscribed to the endpoints of every cluster it holds. A cluster the new snapshot dropped stays in the node's cluster set until the node
  * ACKed the listeners and routes of the new snapshot (nothing points at it any more); only then does
  * a cluster response without it go out.
@@ -250,8 +251,9 @@ export abstract class AdsStream {
   /**
    * Sends what is due, in push order. Clusters and their endpoints travel together: Envoy holds
    * the ACK of a cluster update until the new clusters have warmed, which needs their endpoints,
-   * so endpoints go out while a cluster response awaits its ACK. Listeners and routes wait until
-   * no earlier type awaits an ACK (a cluster ACK then means: warmed, routable).
+   * so endpoints go out while a cluster response awaits its ACK. Listeners, scopes and routes wait
+   * until no earlier type awaits an ACK (a cluster ACK then means: warmed, routable; a scope ACK
+   * does not wait for the new scopes' tables, which Envoy asks for by name after it).
    */
   protected advance(): void {
     if (!this.snap || this.closed) return;
