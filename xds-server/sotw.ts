@@ -1,11 +1,12 @@
 /**
- * State-of-the-world ADS (StreamAggregatedResources). A response is versioned by the hash of the
- * node's whole selection of a type. For wildcard types (clusters, listeners, route scopes) it
- * carries the whole selection: Envoy removes what is absent. For named types (routes, endpoints) it
- * carries only the resources whose version the node lacks: Envoy leaves a subscribed resource
- * absent from a response as it is (RDS and EDS count `update_empty`), so a one-route change in one
- * of many RouteConfigurations re-sends that one. A version the node rejected is never sent again;
- * the next different selection is (for named types: without the resource versions it rejected).
+ * State-of-the-world ADS (StreamAggregatedResources). For wildcard types (clusters, listeners, route
+ * scopes) a response carries the whole selection under its version: Envoy removes what is absent.
+ * For named types (routes, endpoints) it carries only the resources whose version the node lacks,
+ * under the version of what the node then holds (the selection's, unless it still lacks a version it
+ * refused): Envoy leaves a subscribed resource absent from a response as it is (Envoy 1.40 skips the
+ * response for that subscription), so a one-route change in one of many RouteConfigurations re-sends
+ * that one. A version the node rejected is never sent again; the next different selection is (for
+ * named types: without the resource versions it rejected).
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
@@ -24,9 +25,9 @@ type PerKind<T> = Record<XdsKind, T>;
 
 export class SotwStream extends AdsStream {
   readonly variant = 'sotw' as const;
-  /** Version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
+  /** Selection version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
   private readonly lastSent: PerKind<string | null> = perKind(() => null);
-  /** Version the node holds per type (ACKed, or reported on reconnect). */
+  /** Version_info of what the node holds per type (the response it ACKed, or reported on reconnect). */
   private readonly ackedSelection: PerKind<string | null> = perKind(() => null);
   private readonly pendingResources: PerKind<readonly HeldResource[]> = perKind(() => []);
   private readonly everNamed: PerKind<boolean> = perKind(() => false);
