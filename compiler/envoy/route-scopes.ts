@@ -63,6 +63,18 @@ export function routeReach(path: RouteMatchIR['path']): RouteReach {
   return end < 0 && path.kind === 'prefix' ? { kind: 'partial', prefix: first } : { kind: 'pinned', segment: first };
 }
 
+/** Reaches by route: the IR builder keeps unchanged routes' objects, so a recompile reads them back. */
+const reachMemo = new WeakMap<RouteIR, RouteReach>();
+
+function reachOf(route: RouteIR): RouteReach {
+  let reach = reachMemo.get(route);
+  if (reach === undefined) {
+    reach = routeReach(route.match.path);
+    reachMemo.set(route, reach);
+  }
+  return reach;
+}
+
 /** One scope's route table: its RouteConfiguration name, scope key (null: the fallback) and routes in IR order. */
 export interface ScopeTable {
   readonly name: string;
@@ -76,7 +88,7 @@ export interface ScopeTable {
  * fallback holds every unpinned route. Each keeps the IR order. One pass over the routes.
  */
 export function scopeTables(env: string, routes: readonly RouteIR[]): ScopeTable[] {
-  const reaches = routes.map((r) => routeReach(r.match.path));
+  const reaches = routes.map(reachOf);
   const segments = [...new Set(reaches.flatMap((r) => (r.kind === 'pinned' ? [r.segment] : [])))].sort();
   const buckets = new Map<string, RouteIR[]>(segments.map((s) => [s, []]));
   const fallback: RouteIR[] = [];
