@@ -56,8 +56,38 @@ function isObject(v: JsonValue | undefined): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The listener with every RDS reference replaced by the route configuration it names (access logs only when kept). */
-function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObject>, keepAccessLogs: boolean): JsonObject {
+/** The ScopedRouteConfiguration list of a static listener: each scope with its route configuration inline. */
+function inlineScopes(listener: JsonObject, scopes: readonly JsonObject[], routes: ReadonlyMap<string, JsonObject>): JsonObject {
+  return {
+    scoped_route_configurations: scopes.map((scope) => {
+      const { route_configuration_name: name, ...rest } = scope;
+      const routeConfig = routes.get(name as string);
+      if (!routeConfig) throw new Error(`staticBootstrap: listener ${String(listener['name'])} names missing route configuration ${String(name)}`);
+      return { ...rest, route_configuration: routeConfig };
+    }),
+  };
+}
+
+/** The HttpConnectionManager's route source made static: its RDS table, or its scopes (SRDS), inline. */
+function inlineRouteSource(listener: JsonObject, config: JsonObject, resources: InlineResources): JsonObject {
+  const { rds, scoped_routes: scoped, ...rest } = config;
+  if (isObject(scoped)) {
+    const { rds_config_source: _rds, scoped_rds: _srds, ...builder } = scoped;
+    return { ...rest, scoped_routes: { ...builder, scoped_route_configurations_list: inlineScopes(listener, resources.scopes, resources.routes) } };
+  }
+  const name = (rds as JsonObject)['route_config_name'] as string;
+  const routeConfig = resources.routes.get(name);
+  if (!routeConfig) throw new Error(`staticBootstrap: listener ${String(listener['name'])} names missing route configuration ${name}`);
+  return { ...rest, route_config: routeConfig };
+}
+
+interface InlineResources {
+  readonly routes: ReadonlyMap<string, JsonObject>;
+  readonly scopes: readonly JsonObject[];
+}
+
+/** The listener with every RDS and SRDS reference replaced by what it names (access logs only when kept). */
+function inlineRoutes(listener: JsonObject, resources: InlineResources, keepAccessLogs: boolean): JsonObject {
   const chains = (listener['filter_chains'] as readonly JsonObject[] | undefined) ?? [];
   return {
     ...listener,
@@ -65,12 +95,9 @@ function inlineRoutes(listener: JsonObject, routes: ReadonlyMap<string, JsonObje
       ...chain,
       filters: ((chain['filters'] as readonly JsonObject[] | undefined) ?? []).map((filter) => {
         const config = filter['typed_config'];
-        if (!isObject(config) || config['@type'] !== TYPE.hcm || !isObject(config['rds'])) return filter;
-        const name = config['rds']['route_config_name'] as string;
-        const routeConfig = routes.get(name);
-        if (!routeConfig) throw new Error(`staticBootstrap: listener ${String(listener['name'])} names missing route configuration ${name}`);
-        const { rds: _rds, access_log: accessLog, ...rest } = config;
-        return { ...filter, typed_config: { ...rest, route_config: routeConfig, ...(keepAccessLogs && accessLog ? { access_log: accessLog } : {}) } };
+        if (!isObject(config) || config['@type'] !== TYPE.hcm || !(isObject(config['rds']) || isObject(config['scoped_routes']))) return filter;
+        const { access_log: accessLog, ...rest } = inlineRouteSource(listener, config, resources);
+        return { ...filter, typed_config: { ...rest, ...(keepAccessLogs && accessLog ? { access_log: accessLog } : {}) } };
       }),
     })),
   };
@@ -88,14 +115,14 @@ function inlineEndpoints(cluster: JsonObject, assignments: ReadonlyMap<string, J
 
 /** One bootstrap holding every resource inline: what the fleet would run, without a control server. */
 export function staticBootstrap(resources: EnvoyResources, options: StaticBootstrapOptions = {}): JsonObject {
-  const routes = new Map(resources.routes.map((r) => [r.name, r.value]));
+  const inline: InlineResources = { routes: new Map(resources.routes.map((r) => [r.name, r.value])), scopes: resources.scopes.map((s) => s.value) };
   const assignments = new Map(resources.endpoints.map((r) => [r.name, r.value]));
   return {
     node: { id: options.nodeId ?? 'portcullis-static', cluster: resources.fleet },
     admin: admin(options.adminPort, undefined),
     overload_manager: overloadManager(options.maxDownstreamConnections),
     static_resources: {
-      listeners: resources.listeners.map((l) => inlineRoutes(l.value, routes, options.accessLogService !== undefined)),
+      listeners: resources.listeners.map((l) => inlineRoutes(l.value, inline, options.accessLogService !== undefined)),
       clusters: [
         ...resources.clusters.map((c) => inlineEndpoints(c.value, assignments)),
         ...(options.accessLogService ? [xdsCluster([{ host: options.accessLogService.host, port: options.accessLogService.port }], null)] : []),

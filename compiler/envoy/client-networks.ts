@@ -117,9 +117,13 @@ const ROUTE_HAS_ALLOW_LIST: JsonObject = {
   },
 };
 
-/** Configuration-wide blocks by their set ids: an unchanged set of networks keeps its object (and hash). */
+/**
+ * Configuration-wide blocks by their set ids: an unchanged set of networks keeps its object (and
+ * hash). With route scopes each scope has its own block (the sets of its routes): room for a few
+ * hundred scopes, so a recompile finds them all.
+ */
 const blockMemo = new Map<string, JsonObject>();
-const MAX_BLOCKS = 16;
+const MAX_BLOCKS = 1024;
 
 /**
  * The client-networks config of a whole route configuration (RouteConfiguration

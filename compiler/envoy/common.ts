@@ -19,6 +19,7 @@ export const TYPE = {
   filterConfig: 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  headerMutation: 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
   httpGrpcAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
 } as const;
 
@@ -35,6 +36,7 @@ export const EXTENSION = {
  * rate limits read the token payload from.
  */
 export const FILTER = {
+  scopeFallback: 'portcullis.lua.scope_fallback',
   jwtAuthn: 'envoy.filters.http.jwt_authn',
   rbac: 'envoy.filters.http.rbac',
   clientNetworks: 'portcullis.rbac.client_networks',
@@ -67,6 +69,12 @@ export const JWT_FAILURE_KEY = 'failure';
 export const names = {
   listener: (env: string): string => `portcullis/${env}/http`,
   routeConfig: (env: string): string => `portcullis/${env}/routes`,
+  /** Route scopes (SRDS): each scope's RouteConfiguration and ScopedRouteConfiguration share this name. */
+  scopedRouteConfig: (env: string, segment: string): string => `portcullis/${env}/routes/${segment}`,
+  /** Not `<routes>/...`, so no segment can produce it. */
+  fallbackRouteConfig: (env: string): string => `portcullis/${env}/routes:fallback`,
+  /** The HttpConnectionManager's scoped_routes. */
+  routeScopes: (env: string): string => `portcullis/${env}/scopes`,
   /** Service names are DNS labels, so they cannot collide with `jwks/...` or `xds_cluster`. */
   serviceCluster: (service: string): string => service,
   jwksCluster: (provider: string): string => `jwks/${provider}`,

@@ -15,6 +15,7 @@ import { fleetRateLimitConfig, rateLimitServiceClusters } from './fleet-rate-lim
 import { rateLimitConfig, rateLimitOff } from './rate-limit';
 import { clientNetworksConfig, clientNetworksPerRouteConfiguration, type NetworkSet } from './client-networks';
 import { rbacConfig, revokedTokensConfig, revokedTokensPerRoute } from './rbac';
+import { scopeFallbackConfig, scopeFallbackOff } from './route-scopes';
 import type { JsonObject } from './resources';
 import type { AccessConfigs, RouteContext } from './route';
 import { withShadowRules } from './shadow';
@@ -48,6 +49,15 @@ interface FilterSlot {
 }
 
 export const HTTP_FILTER_ORDER: readonly FilterSlot[] = [
+  // 0. lua, scope fallback: only on listeners with route scopes (route-scopes.ts), and switched off
+  //    by every scope's route configuration, so it runs only when the request's scope had no
+  //    route: it sends the request to the fallback scope. First, because no filter can act on a
+  //    request before its route is known (they all read the route's per-filter configs).
+  {
+    name: FILTER.scopeFallback,
+    config: (env) => scopeFallbackConfig(env.listener.routeScopes),
+    perRouteConfiguration: (r) => scopeFallbackOff(r.env.listener.routeScopes),
+  },
   // 1. rbac, client-networks instance: allowed and denied client networks, lockdown blocks included
   //    (403). First, because the client address is all it needs: a refused network gets 403 on
   //    every route, token or not (after jwt_authn a caller without a token would see 401 instead),

@@ -1,6 +1,6 @@
 /**
  * The edge listener: one HttpConnectionManager configured per Envoy's "Configuring Envoy as an edge
- * proxy" guidance, routes from RDS over ADS. Part of the Envoy translator (IR → Envoy resources).
+ * proxy" guidance, routes from RDS over ADS (one table, or one per scope with SRDS). Part of the Envoy translator (IR → Envoy resources).
  */
 import type { EnvironmentIR } from '../ir/ir';
 import { accessLogs } from './access-log';
@@ -8,6 +8,7 @@ import { EXTENSION, TYPE, adsConfigSource, duration, names, typed } from './comm
 import { httpFilters } from './http-filters';
 import { jwtLocalReplyMappers } from './jwt';
 import type { JsonObject } from './resources';
+import { scopedRoutesHcm } from './route-scopes';
 
 /** HTTP/2 limits from Envoy's edge guidance: bound per-connection concurrency and buffering. */
 const EDGE_HTTP2: JsonObject = {
@@ -42,7 +43,10 @@ export function httpConnectionManager(env: EnvironmentIR): JsonObject {
     request_timeout: duration(l.requestTimeoutMs),
     request_headers_timeout: duration(l.requestHeadersTimeoutMs),
     max_request_headers_kb: l.maxRequestHeadersKb,
-    rds: { route_config_name: names.routeConfig(env.name), config_source: adsConfigSource() },
+    // Route scopes: the route table per first path segment (route-scopes.ts); else one table.
+    ...(l.routeScopes === 'firstPathSegment'
+      ? scopedRoutesHcm(env.name)
+      : { rds: { route_config_name: names.routeConfig(env.name), config_source: adsConfigSource() } }),
     http_filters: httpFilters(env),
     // With JWT providers only, like jwt_authn's providers: the listener already changes with them.
     ...(env.jwtProviders.length > 0 ? { local_reply_config: { mappers: jwtLocalReplyMappers() } } : {}),

@@ -135,6 +135,9 @@ export function rbacPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>, ctx: R
   return typed(TYPE.rbacPerRoute, rules === null ? {} : { rbac: { rules } });
 }
 
+/** The last revocation list translated: its IR object, its content, its config. */
+let lastRevoked: { readonly ir: RevokedTokensIR; readonly key: string; readonly config: JsonObject | null } | undefined;
+
 /**
  * Config of the revoked-tokens instance for a whole route configuration (RouteConfiguration
  * `typed_per_filter_config`, which applies to every route that sets none for this filter), or null
@@ -142,9 +145,18 @@ export function rbacPerRoute(route: Pick<RouteIR, 'access' | 'disabled'>, ctx: R
  * no token run jwt_authn disabled, so they have no payload and nothing here matches them.
  */
 export function revokedTokensPerRoute(revoked: RevokedTokensIR): JsonObject | null {
+  // One object per revocation list: every scope's configuration holds it (route-scopes.ts), and
+  // an unchanged scope keeps its configuration's object only if this one is kept too.
+  if (lastRevoked?.ir === revoked) return lastRevoked.config;
+  const key = JSON.stringify([revoked.jtis, revoked.subjects]);
+  if (lastRevoked?.key === key) {
+    lastRevoked = { ...lastRevoked, ir: revoked };
+    return lastRevoked.config;
+  }
   const policies: Record<string, JsonObject> = {};
   if (revoked.jtis.length > 0) policies['revoked-jti'] = { permissions: [{ any: true }], principals: [claimIn('jti', revoked.jtis)] };
   if (revoked.subjects.length > 0) policies['revoked-sub'] = { permissions: [{ any: true }], principals: [claimIn('sub', revoked.subjects)] };
-  if (Object.keys(policies).length === 0) return null;
-  return typed(TYPE.rbacPerRoute, { rbac: { rules: { action: 'DENY', policies } } });
+  const config = Object.keys(policies).length === 0 ? null : typed(TYPE.rbacPerRoute, { rbac: { rules: { action: 'DENY', policies } } });
+  lastRevoked = { ir: revoked, key, config };
+  return config;
 }

@@ -1,7 +1,8 @@
 /**
  * The route configuration (RDS): virtual hosts grouped by host, routes in IR match order, each
  * carrying its per-filter configs (JWT requirement, RBAC, rate limits) and the metadata naming its
- * client-network sets; client networks and revoked tokens once for the whole configuration. Part of
+ * client-network sets; client networks and revoked tokens once for the whole configuration; with
+ * route scopes, one such configuration per scope (route-scopes.ts). Part of
  * the Envoy translator (IR → Envoy resources). Each route is translated once per RouteIR object
  * (see memo.ts).
  */
@@ -15,6 +16,7 @@ import { rateLimitActions } from './rate-limit';
 import { routeNetworks, type NetworkSet, type RouteNetworks } from './client-networks';
 import { rbacContext, rbacPerRoute, type RbacContext } from './rbac';
 import type { JsonObject } from './resources';
+import { FALLBACK_KEY, SCOPE_HEADER, scopeTables, scopedRouteConfiguration } from './route-scopes';
 import { shadowRoutes, type ShadowRoutes } from './shadow';
 import { malformedXffRoutes } from './xff';
 
@@ -158,29 +160,56 @@ export function hostsInOrder(routes: readonly RouteIR[]): string[] {
 }
 
 /**
- * Virtual hosts by the JSON object of their first policy route, reused while they hold the very
- * same route objects in the same order (guards included): then an unchanged virtual host keeps its
- * object, and its hash (hash.ts) is not computed again.
+ * Virtual hosts by the JSON object of their first policy route, then by their table's scope key
+ * (with route scopes a route heads a virtual host in every scope that repeats it), reused while
+ * they hold the very same route objects in the same order (guards included): then an unchanged
+ * virtual host keeps its object, and its hash (hash.ts) is not computed again.
  */
-const virtualHostMemo = new WeakMap<JsonObject, JsonObject>();
+const virtualHostMemo = new WeakMap<JsonObject, Map<string, JsonObject>>();
 
-function virtualHost(host: string, policyRoutes: readonly JsonObject[], guards: readonly JsonObject[]): JsonObject {
-  const first = policyRoutes[0] as JsonObject;
+function virtualHost(scope: string, host: string, policyRoutes: readonly JsonObject[], guards: readonly JsonObject[]): JsonObject {
+  const first = policyRoutes[0];
+  if (first === undefined) return emptyVirtualHost(host, guards);
   const routes = guards.length === 0 ? policyRoutes : [...guards, ...policyRoutes];
-  const known = virtualHostMemo.get(first);
+  let byScope = virtualHostMemo.get(first);
+  const known = byScope?.get(scope);
   if (known !== undefined && known['name'] === host) {
     const knownRoutes = known['routes'] as readonly JsonObject[];
     if (knownRoutes.length === routes.length && knownRoutes.every((r, i) => r === routes[i])) return known;
   }
   const vh: JsonObject = { name: host, domains: [host], routes };
-  virtualHostMemo.set(first, vh);
+  if (byScope === undefined) {
+    byScope = new Map();
+    virtualHostMemo.set(first, byScope);
+  }
+  byScope.set(scope, vh);
+  return vh;
+}
+
+/** Virtual hosts without policy routes by host (guards only), for the scopes where a host has none. */
+const emptyVirtualHostMemo = new Map<string, JsonObject>();
+const MAX_EMPTY_VIRTUAL_HOSTS = 4096;
+
+/**
+ * A host's virtual host in a scope that holds none of its routes. It must be there: without it
+ * Envoy would pick a less specific host (`*`) and maybe one of its routes, where the one table
+ * picks this host and finds no route (404). Kept per host while the guards are the same objects.
+ */
+function emptyVirtualHost(host: string, guards: readonly JsonObject[]): JsonObject {
+  const known = emptyVirtualHostMemo.get(host);
+  const knownRoutes = known?.['routes'] as readonly JsonObject[] | undefined;
+  if (known !== undefined && knownRoutes?.length === guards.length && knownRoutes.every((r, i) => r === guards[i])) return known;
+  const vh: JsonObject = { name: host, domains: [host], routes: guards };
+  emptyVirtualHostMemo.set(host, vh);
+  if (emptyVirtualHostMemo.size > MAX_EMPTY_VIRTUAL_HOSTS) emptyVirtualHostMemo.delete(emptyVirtualHostMemo.keys().next().value as string);
   return vh;
 }
 
 /** The virtual hosts of a route list: environments without overlays share one list (IR builder). */
 const virtualHostsMemo = identityMemo<readonly RouteIR[], readonly JsonObject[]>();
 
-function virtualHosts(routes: readonly RouteIR[], ctx: RouteContext): readonly JsonObject[] {
+/** One virtual host per host of `hosts` (in that order), each with its routes of `routes` (in IR order). */
+function virtualHosts(scope: string, routes: readonly RouteIR[], hosts: readonly string[], ctx: RouteContext): readonly JsonObject[] {
   const byHost = new Map<string, JsonObject[]>();
   for (const r of routes) {
     const route = routeMemo(r, ctx.key, () => envoyRoute(r, ctx));
@@ -188,30 +217,90 @@ function virtualHosts(routes: readonly RouteIR[], ctx: RouteContext): readonly J
     if (list) list.push(route);
     else byHost.set(r.host, [route]);
   }
-  return hostsInOrder(routes).map((host) => virtualHost(host, byHost.get(host) as JsonObject[], ctx.guards));
+  return hosts.map((host) => virtualHost(scope, host, byHost.get(host) ?? [], ctx.guards));
 }
 
-export function routeConfiguration(env: EnvironmentIR): JsonObject {
+/**
+ * Route configurations by their first virtual host, reused while name, virtual hosts and
+ * configuration-wide per-filter configs are the very same objects: with route scopes, the scopes a
+ * change does not touch keep their JSON objects.
+ */
+const tableMemo = new WeakMap<JsonObject, JsonObject>();
+
+function sameObjects(a: JsonObject, b: JsonObject): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** What one route table holds: its name, its memo scope (the scope key; '' for the one table), its routes. */
+interface TableOf {
+  readonly name: string;
+  readonly scope: string;
+  readonly routes: readonly RouteIR[];
+}
+
+/**
+ * One RouteConfiguration: a virtual host per host of the environment (`hosts`), each with its routes
+ * of `routes` (in IR order), and the per-filter configs they need.
+ */
+function routeTable(env: EnvironmentIR, ctx: RouteContext, of: TableOf, hosts: readonly string[]): JsonObject {
+  const { name, scope, routes } = of;
+  const inputs = { env, networkSets: () => networkSetsOf(routes, ctx) };
+  const perFilter = perFilterConfigs((slot) => slot.perRouteConfiguration?.(inputs));
+  const vhs = routes === env.routes ? virtualHostsMemo(routes, ctx.key, () => virtualHosts(scope, routes, hosts, ctx)) : virtualHosts(scope, routes, hosts, ctx);
+  const first = vhs[0];
+  const known = first === undefined ? undefined : tableMemo.get(first);
+  if (known !== undefined && known['name'] === name) {
+    const knownHosts = known['virtual_hosts'] as readonly JsonObject[];
+    const knownPerFilter = (known['typed_per_filter_config'] as JsonObject | undefined) ?? {};
+    if (knownHosts.length === vhs.length && knownHosts.every((vh, i) => vh === vhs[i]) && sameObjects(knownPerFilter, perFilter)) return known;
+  }
+  const table: JsonObject = {
+    name,
+    // Host headers carry a port (`api.example.com:10000`); match on the name alone.
+    ignore_port_in_host_matching: true,
+    virtual_hosts: vhs,
+    // The scope key is Envoy's own routing input: upstreams never see it.
+    ...(env.listener.routeScopes === 'firstPathSegment' ? { request_headers_to_remove: [SCOPE_HEADER] } : {}),
+    // Configuration-wide per-filter configs: they apply to every route, which sets none of its own
+    // for these filters.
+    ...(Object.keys(perFilter).length === 0 ? {} : { typed_per_filter_config: perFilter }),
+  };
+  if (first !== undefined) tableMemo.set(first, table);
+  return table;
+}
+
+function checkServices(env: EnvironmentIR): void {
   const services = new Set(env.services.map((s) => s.name));
   for (const r of env.routes) {
     if (r.disabled === null && !services.has(r.service)) {
       throw new Error(`IR bug: route ${r.name} targets unknown service ${r.service}`);
     }
   }
-  const ctx = routeContext(env);
-  const inputs = { env, networkSets: () => networkSetsOf(env.routes, ctx) };
-  const perFilter = perFilterConfigs((slot) => slot.perRouteConfiguration?.(inputs));
-  return {
-    name: names.routeConfig(env.name),
-    // Host headers carry a port (`api.example.com:10000`); match on the name alone.
-    ignore_port_in_host_matching: true,
-    virtual_hosts: virtualHostsMemo(env.routes, ctx.key, () => virtualHosts(env.routes, ctx)),
-    // Configuration-wide per-filter configs: they apply to every route, which sets none of its own
-    // for these filters.
-    ...(Object.keys(perFilter).length === 0 ? {} : { typed_per_filter_config: perFilter }),
-  };
 }
 
+/** The environment's one route configuration (listener `routeScopes: none`). */
+export function routeConfiguration(env: EnvironmentIR): JsonObject {
+  checkServices(env);
+  return routeTable(env, routeContext(env), { name: names.routeConfig(env.name), scope: '', routes: env.routes }, hostsInOrder(env.routes));
+}
+
+/**
+ * The route configurations and, with route scopes, the ScopedRouteConfigurations selecting them:
+ * one per first path segment of a pinned route, and the fallback (see route-scopes.ts).
+ */
+export function routeConfigurations(env: EnvironmentIR): { readonly routes: JsonObject[]; readonly scopes: JsonObject[] } {
+  if (env.listener.routeScopes !== 'firstPathSegment') return { routes: [routeConfiguration(env)], scopes: [] };
+  checkServices(env);
+  const ctx = routeContext(env);
+  const tables = scopeTables(env.name, env.routes);
+  // Every host in every scope, in the one table's order (see emptyVirtualHost).
+  const hosts = hostsInOrder(env.routes);
+  return {
+    routes: tables.map((t) => routeTable(env, ctx, { name: t.name, scope: t.segment ?? FALLBACK_KEY, routes: t.routes }, hosts)),
+    scopes: tables.map(scopedRouteConfiguration),
+  };
+}
 /** The client-network sets of every route (repeats included), from the memoised access configs. */
 function networkSetsOf(routes: readonly RouteIR[], ctx: RouteContext): NetworkSet[] {
   const sets: NetworkSet[] = [];

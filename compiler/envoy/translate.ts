@@ -1,5 +1,5 @@
 /**
- * Entry point of the Envoy translator: IR → Envoy v3 resources (CDS, EDS, LDS, RDS) for one
+ * Entry point of the Envoy translator: IR → Envoy v3 resources (CDS, EDS, LDS, SRDS, RDS) for one
  * (environment, fleet), and the rate-limit service's configuration. Pure: the same IR always gives byte-identical resources and versions.
  *
  * Work is proportional to what changed between compiles: routes, clusters and load assignments are
@@ -17,7 +17,7 @@ import { edgeListener } from './listener';
 import { identityMemo } from './memo';
 import type { EnvoyResource, EnvoyResources, JsonObject, XdsKind } from './resources';
 import { rateLimitServiceConfig } from './ratelimit-service';
-import { routeConfiguration } from './route';
+import { routeConfigurations } from './route';
 
 /** Versioned resources sorted by name, read from the resource's own `nameKey` field. */
 function sortedResources(kind: XdsKind, values: readonly JsonObject[], nameKey = 'name'): EnvoyResource[] {
@@ -46,13 +46,14 @@ function environmentResources(env: EnvironmentIR): EnvironmentResources {
     ...filterClusters(env),
   ];
   const assignments = env.services.filter(usesEds).map((s) => assignmentMemo(s, '', () => loadAssignment(s)));
+  const tables = routeConfigurations(env);
   return {
     environment: env.name,
     clusters: sortedResources('cluster', clusters),
     endpoints: sortedResources('endpoint', assignments, 'cluster_name'),
     listeners: sortedResources('listener', [edgeListener(env)]),
-    routes: sortedResources('route', [routeConfiguration(env)]),
-    scopes: [],
+    routes: sortedResources('route', tables.routes),
+    scopes: sortedResources('scope', tables.scopes),
     rateLimitConfigs: sortedResources('ratelimit', [rateLimitServiceConfig(env)].filter((c): c is JsonObject => c !== null)),
   };
 }

@@ -146,6 +146,7 @@ function listenerToIR(env: EnvironmentDocument): ListenerIR {
     perConnectionBufferLimitBytes: l.perConnectionBufferLimitBytes,
     maxRequestHeadersKb: l.maxRequestHeadersKb,
     rateLimitMaxDynamicDescriptors: l.rateLimitKeys,
+    routeScopes: l.routeScopes,
   };
 }
 

@@ -84,6 +84,12 @@ export interface ListenerIR {
    * default (20) lets an attacker with many addresses reset buckets by eviction; we size it.
    */
   readonly rateLimitMaxDynamicDescriptors: number;
+  /**
+   * How routes are split into tables: `none`, one RouteConfiguration (RDS); `firstPathSegment`, one
+   * per first path segment selected by scoped routes (SRDS), so a route change re-sends only the
+   * table of its segment. Routing is the same either way (see compiler/envoy/route-scopes.ts).
+   */
+  readonly routeScopes: 'none' | 'firstPathSegment';
 }
 
 /** The cloud edge of one environment (consumed by stacks/). */

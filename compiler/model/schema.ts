@@ -455,6 +455,9 @@ const cloud = z
     }
   });
 
+/** How the listener splits its route table: `none` (one table) or by first path segment (scoped routes). */
+export const ROUTE_SCOPES = ['none', 'firstPathSegment'] as const;
+
 const listener = z.strictObject({
   address: ipLiteral.default('0.0.0.0'),
   port: port.default(10000),
@@ -466,6 +469,10 @@ const listener = z.strictObject({
   perConnectionBufferLimitBytes: int(1024, 64 * 1024 * 1024).default(32768),
   maxRequestHeadersKb: int(1, 8192).default(60),
   rateLimitKeys: int(1, 10_000_000).default(100000).describe('LRU size for per-key rate-limit buckets'),
+  routeScopes: z
+    .enum(ROUTE_SCOPES)
+    .default('none')
+    .describe('firstPathSegment: one route table per first path segment (SRDS), so a route change re-sends only its table'),
 });
 
 /** The environment's global rate-limit service (envoyproxy/ratelimit), needed by `scope: fleet` limits. */

@@ -59,6 +59,7 @@ export function env(name: string, routes: readonly RouteIR[], c: CloudIR | null 
       perConnectionBufferLimitBytes: 32768,
       maxRequestHeadersKb: 60,
       rateLimitMaxDynamicDescriptors: 100000,
+      routeScopes: 'none',
     },
     cloud: c,
     services: [

@@ -69,6 +69,7 @@ function environment(listenerPort: number, upstreamPort: number): EnvironmentIR 
       perConnectionBufferLimitBytes: 32_768,
       maxRequestHeadersKb: 60,
       rateLimitMaxDynamicDescriptors: LRU_SIZE,
+      routeScopes: 'none',
     },
     cloud: null,
     services: [

@@ -149,8 +149,9 @@ describe('listener stability: policy changes that only touch routes leave the li
 });
 
 describe('HTTP filters', () => {
-  test('one order: client networks, jwt_authn, revoked tokens, rbac, client address, local limits, fleet limits, router', () => {
+  test('one order: scope fallback, client networks, jwt_authn, revoked tokens, rbac, client address, local limits, fleet limits, router', () => {
     expect(HTTP_FILTER_ORDER.map((f) => f.name)).toEqual([
+      'portcullis.lua.scope_fallback',
       'portcullis.rbac.client_networks',
       'envoy.filters.http.jwt_authn',
       'portcullis.rbac.revoked_tokens',
@@ -165,8 +166,9 @@ describe('HTTP filters', () => {
     const chain = (name: string) =>
       (collect(translateEnvironment(load<EnvironmentIR>(name), 'edge-prod').listeners[0]?.value as JsonObject, 'http_filters')[0] as JsonObject[]).map((f) => f['name']);
     // With a rate-limit service and trusted XFF every slot is there; without a service the fleet
-    // slots are left out, without trusted XFF the client-address script.
-    const all = HTTP_FILTER_ORDER.map((f) => f.name);
+    // slots are left out, without trusted XFF the client-address script; without route scopes
+    // (none of these) the scope fallback.
+    const all = HTTP_FILTER_ORDER.map((f) => f.name).filter((n) => n !== FILTER.scopeFallback);
     expect(chain('fleet-rate-limits-xff')).toEqual(all);
     expect(chain('fleet-rate-limits')).toEqual(all.filter((n) => n !== FILTER.clientAddress));
     expect(chain('minimal')).toEqual(all.filter((n) => !n.startsWith('portcullis.ratelimit.') && n !== FILTER.clientAddress));
