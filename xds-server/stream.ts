@@ -137,8 +137,8 @@ export interface Selection {
   readonly resources: readonly HeldResource[];
   readonly version: string;
   /**
-   * SotW responses from this selection, framed once for every stream they are due on: by the
-   * resources they carry ('' for all of them).
+   * SotW responses from this selection, framed once for every stream they are due on: by version
+   * and the resources they carry ('' for all of them).
    */
   frames?: Map<string, ResponseFrame>;
 }
