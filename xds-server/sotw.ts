@@ -25,7 +25,7 @@ type PerKind<T> = Record<XdsKind, T>;
 
 export class SotwStream extends AdsStream {
   readonly variant = 'sotw' as const;
-  /** Selection version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
+  /** Wildcard types: selection version of the last response sent (ACKed, NACKed or pending): never sent twice in a row. */
   private readonly lastSent: PerKind<string | null> = perKind(() => null);
   /** Version_info of what the node holds per type (the response it ACKed, or reported on reconnect). */
   private readonly ackedSelection: PerKind<string | null> = perKind(() => null);
@@ -115,7 +115,10 @@ export class SotwStream extends AdsStream {
   protected pushIfNeeded(kind: XdsKind): boolean {
     const st = this.kinds[kind];
     const selection = this.selection(kind);
-    if (selection.version === this.lastSent[kind]) return false;
+    // Wildcard: the selection sent last (ACKed, or refused) is not sent again. Named: what the node
+    // lacks is due, less what it refused; the same selection again when a rebuilt cluster needs
+    // its endpoints again.
+    if (st.wildcard && selection.version === this.lastSent[kind]) return false;
     const resources = st.wildcard ? selection.resources.filter((r) => r.any !== undefined) : this.lacking(kind, selection);
     // Named types: nothing lacking, nothing due (the node holds the selection, or refused what it lacks).
     if (!st.wildcard && resources.length === 0) return false;

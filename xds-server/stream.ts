@@ -137,8 +137,8 @@ export interface Selection {
   readonly resources: readonly HeldResource[];
   readonly version: string;
   /**
-   * SotW responses from this selection, framed once for every stream they are due on: by the
-   * resources they carry ('' for all of them).
+   * SotW responses from this selection, framed once for every stream they are due on: by version
+   * and the resources they carry ('' for all of them).
    */
   frames?: Map<string, ResponseFrame>;
 }
@@ -187,6 +187,8 @@ export abstract class AdsStream {
   private closed = false;
   /** Frames this stream was sent: a shared frame is never sent twice on one stream (its nonce would repeat). */
   private readonly sentFrames = new WeakSet<ResponseFrame>();
+  /** EDS names of clusters sent changed, whose ClusterLoadAssignment has not been sent since: due again. */
+  private readonly endpointsDue = new Set<string>();
 
   constructor(
     readonly streamId: number,
@@ -371,11 +373,32 @@ export abstract class AdsStream {
   /** Records a sent response for `kind` and counts it. */
   protected sent(kind: XdsKind, nonce: string, version: string, names: readonly string[]): void {
     const st = this.kinds[kind];
+    if (kind === 'cluster') this.rebuiltClusters(names);
+    if (kind === 'endpoint') for (const name of names) this.endpointsDue.delete(name);
     st.pending = { nonce, sentAt: process.hrtime.bigint(), version, commit: this.snap!.commit, names };
     st.latestNonce = nonce;
     this.ctx.metrics.pushes.inc({ type: kind, variant: this.variant });
     this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
     this.audit('xds.pushed', kind, version, this.snap!.commit, { nonce, resources: names.length });
+  }
+
+  /**
+   * Envoy rebuilds an EDS cluster whose definition changed, and the rebuilt cluster warms only on a
+   * ClusterLoadAssignment that arrives after it: Envoy 1.40 does not reuse the one it holds, and
+   * waits initial_fetch_timeout (15 s) for one. So the endpoints of every changed cluster of this
+   * response count as not held: they go out right after it (while the cluster ACK is held).
+   */
+  private rebuiltClusters(names: readonly string[]): void {
+    const held = this.kinds.cluster.held;
+    const now = this.view('cluster');
+    const endpoints = this.kinds.endpoint.held;
+    for (const name of names) {
+      const before = held.get(name);
+      const edsName = this.snap!.edsNameOfCluster.get(name);
+      if (!before || edsName === undefined || before.version === now.get(name)?.version) continue;
+      this.endpointsDue.add(edsName);
+      endpoints.delete(edsName);
+    }
   }
 
   /** One audit record for this node; the correlation fields come from the stream. */
@@ -389,6 +412,8 @@ export abstract class AdsStream {
   protected acked(kind: XdsKind, pending: Pending): void {
     const st = this.kinds[kind];
     st.pending = null;
+    // An endpoint response sent before a cluster changed does not reach the rebuilt cluster.
+    if (kind === 'endpoint') for (const name of this.endpointsDue) st.held.delete(name);
     st.ackedVersion = pending.version;
     st.ackedCommit = pending.commit;
     st.ackedAt = new Date().toISOString();

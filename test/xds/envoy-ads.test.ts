@@ -7,7 +7,7 @@
 import { versioned } from '../../compiler/envoy';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
-import { fleetResources } from './fixtures';
+import { cluster, fleetResources, loadAssignment } from './fixtures';
 import { eventually, type Harness, publish, startHarness } from './harness';
 
 type Envoy = EnvoyProcess;
@@ -83,6 +83,30 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     expect(await h.metric('portcullis_xds_pushes_total', { type: 'cluster' })).toBe(clusterPushes);
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'cluster', fleet: 'edge' })).toBe(1);
     expect((await e.activeNames()).clusters).toEqual(['svc-a', 'svc-c']);
+  });
+
+  test('an EDS cluster whose definition changed warms at once: its endpoints are sent again', async () => {
+    h = await startHarness();
+    const listenerPort = await freePort();
+    const base = fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort });
+    await publish(h, base);
+    envoy = await startEnvoy(h.port, variant, `envoy-rebuild-${variant}`);
+    const e = envoy;
+    await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true, 'node in sync').catch(explain(h, e));
+    // svc-a changes, its endpoints do not; then svc-a again with svc-b's endpoints (only those changed).
+    const changed = (timeout: string, bPort?: number) => ({
+      ...base,
+      clusters: [versioned('cluster', 'svc-a', cluster('svc-a', { timeout })), base.clusters[1]!],
+      endpoints: bPort === undefined ? base.endpoints : [base.endpoints[0]!, versioned('endpoint', 'svc-b', loadAssignment('svc-b', [bPort]))],
+    });
+    for (const [commit, resources] of [['c2', changed('0.5s')], ['c3', changed('0.75s', 9100)]] as const) {
+      await publish(h, resources, commit);
+      // Without the endpoints re-sent, Envoy keeps the rebuilt cluster warming for
+      // initial_fetch_timeout (15 s) and holds the cluster ACK that long.
+      await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.servedCommit === commit, `in sync on ${commit}`, 5_000).catch(explain(h, e));
+      expect((await e.stats('cluster_manager.warming_clusters')).get('cluster_manager.warming_clusters')).toBe('0');
+    }
+    expect(await rejections(e)).toEqual([]);
   });
 
   test('a restarted server computes the same versions: the reconnecting Envoy is in sync with nothing re-sent', async () => {
