@@ -1,12 +1,17 @@
 /**
- * State-of-the-world ADS (StreamAggregatedResources): every response carries the whole selection of
- * a type, under a version_info that is the hash of that selection. A version the node rejected is
- * never sent again; the next different selection is.
+ * State-of-the-world ADS (StreamAggregatedResources). For wildcard types (clusters, listeners, route
+ * scopes) a response carries the whole selection under its version: Envoy removes what is absent.
+ * For named types (routes, endpoints) it carries only the resources whose version the node lacks,
+ * under the version of what the node then holds (the selection's, unless it still lacks a version it
+ * refused): Envoy leaves a subscribed resource absent from a response as it is (Envoy 1.40 skips the
+ * response for that subscription), so a one-route change in one of many RouteConfigurations re-sends
+ * that one. A version the node rejected is never sent again; the next different selection is (for
+ * named types: without the resource versions it rejected).
  */
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
-import { KIND_OF_TYPE_URL, perKind } from './snapshot';
-import { AdsStream, type HeldResource, type StreamContext } from './stream';
+import { KIND_OF_TYPE_URL, perKind, versionOf } from './snapshot';
+import { AdsStream, type HeldResource, type Selection, type StreamContext } from './stream';
 import { type DiscoveryRequest, type ResponseFrame, sotwFrame } from './wire';
 
 /**
@@ -20,12 +25,14 @@ type PerKind<T> = Record<XdsKind, T>;
 
 export class SotwStream extends AdsStream {
   readonly variant = 'sotw' as const;
-  /** Version of the last response sent per type (ACKed, NACKed or pending): never sent twice in a row. */
+  /** Wildcard types: selection version of the last response sent (ACKed, NACKed or pending): never sent twice in a row. */
   private readonly lastSent: PerKind<string | null> = perKind(() => null);
-  /** Version the node holds per type (ACKed, or reported on reconnect). */
+  /** Version_info of what the node holds per type (the response it ACKed, or reported on reconnect). */
   private readonly ackedSelection: PerKind<string | null> = perKind(() => null);
   private readonly pendingResources: PerKind<readonly HeldResource[]> = perKind(() => []);
   private readonly everNamed: PerKind<boolean> = perKind(() => false);
+  /** Named types: resource name → the version the node rejected (not sent again). */
+  private readonly rejected: PerKind<Map<string, string>> = perKind(() => new Map());
 
   constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
     super(streamId, peer, ctx, send);
@@ -46,6 +53,7 @@ export class SotwStream extends AdsStream {
     const pending = st.pending;
     if (pending && req.responseNonce === pending.nonce) {
       if (req.errorDetail) {
+        for (const r of this.pendingResources[kind]) this.rejected[kind].set(r.name, r.version);
         this.nacked(kind, pending, req.errorDetail);
       } else {
         this.ackedSelection[kind] = pending.version;
@@ -70,8 +78,9 @@ export class SotwStream extends AdsStream {
     for (const n of explicit) st.names.add(n);
     st.sortedNames = null;
     if (!st.wildcard) {
-      // Envoy drops what it unsubscribed from.
+      // Envoy drops what it unsubscribed from (and may ask for it afresh later).
       for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
+      for (const name of [...this.rejected[kind].keys()]) if (!st.names.has(name)) this.rejected[kind].delete(name);
     }
   }
 
@@ -106,21 +115,49 @@ export class SotwStream extends AdsStream {
   protected pushIfNeeded(kind: XdsKind): boolean {
     const st = this.kinds[kind];
     const selection = this.selection(kind);
-    if (selection.version === this.lastSent[kind]) return false;
-    // Named types (RDS, EDS): a resource absent from a response is not removed, so a response is
-    // due only when the node lacks a version of something it asked for.
-    if (!st.wildcard && selection.resources.every((r) => st.held.get(r.name)?.version === r.version)) return false;
-    const resources = selection.resources.filter((r) => r.any !== undefined);
-    // Every stream with this selection gets the same response: framed once (the selection is shared).
+    // Wildcard: the selection sent last (ACKed, or refused) is not sent again. Named: what the node
+    // lacks is due, less what it refused; the same selection again when a rebuilt cluster needs
+    // its endpoints again.
+    if (st.wildcard && selection.version === this.lastSent[kind]) return false;
+    const resources = st.wildcard ? selection.resources.filter((r) => r.any !== undefined) : this.lacking(kind, selection);
+    // Named types: nothing lacking, nothing due (the node holds the selection, or refused what it lacks).
+    if (!st.wildcard && resources.length === 0) return false;
+    const version = st.wildcard ? selection.version : this.versionAfter(kind, selection, resources);
     const frame = (nonce: string): ResponseFrame =>
-      sotwFrame(selection.version, resources.map((r) => r.any!), { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
-    selection.frame ??= frame(this.ctx.nextNonce());
-    const nonce = this.deliver(selection.frame, frame);
+      sotwFrame(version, resources.map((r) => r.any!), { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
+    const nonce = this.deliver(sharedFrame(selection, version, resources, frame, () => this.ctx.nextNonce()), frame);
     this.lastSent[kind] = selection.version;
     this.pendingResources[kind] = resources;
-    if (kind === 'cluster') this.ctx.clusterHistory.remember(selection.version, new Map(resources.map((r) => [r.name, r])));
-    this.sent(kind, nonce, selection.version, resources.map((r) => r.name));
+    if (kind === 'cluster') this.ctx.clusterHistory.remember(version, new Map(resources.map((r) => [r.name, r])));
+    this.sent(kind, nonce, version, resources.map((r) => r.name));
     return true;
+  }
+
+  /**
+   * The version_info of a named response: the hash of what the node holds of the selection once it
+   * applied `sent`. That is the selection's own version unless the node still lacks a version it
+   * refused; then it is another one, so a node reconnecting with it (to a server that forgot the
+   * refusal) is not taken to hold the refused version.
+   */
+  private versionAfter(kind: XdsKind, selection: Selection, sent: readonly HeldResource[]): string {
+    if (sent.length === selection.resources.length) return selection.version;
+    const held = this.kinds[kind].held;
+    const now = new Map(sent.map((r) => [r.name, r]));
+    const after: HeldResource[] = [];
+    let whole = true;
+    for (const r of selection.resources) {
+      const h = now.get(r.name) ?? held.get(r.name);
+      if (h) after.push(h);
+      if (h?.version !== r.version) whole = false;
+    }
+    return whole ? selection.version : versionOf(kind, after);
+  }
+
+  /** The resources of a named selection the node holds at another version, less those it refused at this one. */
+  private lacking(kind: XdsKind, selection: Selection): HeldResource[] {
+    const held = this.kinds[kind].held;
+    const rejected = this.rejected[kind];
+    return selection.resources.filter((r) => r.any !== undefined && held.get(r.name)?.version !== r.version && rejected.get(r.name) !== r.version);
   }
 
   protected settled(kind: XdsKind): boolean {
@@ -133,4 +170,24 @@ export class SotwStream extends AdsStream {
     // published needs no response in SotW: only listeners and clusters are removed by absence).
     return selection.resources.every((r) => st.held.get(r.name)?.version === r.version) && this.ackedSelection[kind] !== null;
   }
+}
+
+/** Distinct subsets framed per selection (streams of one fleet mostly lack the same few). */
+const FRAME_LIMIT = 64;
+
+/**
+ * The frame of a response carrying `sent` out of `selection` under `version`: every stream due the
+ * same subset of the same selection gets the same frame (one encoding per fleet and change, not per
+ * stream).
+ */
+function sharedFrame(selection: Selection, version: string, sent: readonly HeldResource[], frame: (nonce: string) => ResponseFrame, nextNonce: () => string): ResponseFrame {
+  // The whole selection (every wildcard response, and a named one to a node that holds none of it) is
+  // the common case: keyed by nothing.
+  const key = sent.length === selection.resources.length ? '' : `${version}\n${sent.map((r) => `${r.name}\0${r.version}`).join('\n')}`;
+  const frames = (selection.frames ??= new Map());
+  const hit = frames.get(key);
+  if (hit) return hit;
+  const built = frame(nextNonce());
+  if (frames.size < FRAME_LIMIT) frames.set(key, built);
+  return built;
 }

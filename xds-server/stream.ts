@@ -4,9 +4,10 @@
  * sotw.ts and delta.ts decide what a response carries; this module decides when one may be sent.
  *
  * Ordering (Envoy's "eventual consistency considerations"): types are pushed in the order clusters →
- * endpoints → listeners → routes. Endpoints may follow clusters before their ACK (Envoy ACKs a
- * cluster update only once the new clusters warmed, i.e. got their endpoints); listeners and routes
- * are sent only when every type before them has no response awaiting an ACK, and once the node
+ * endpoints → listeners → route scopes → routes. Endpoints may follow clusters before their ACK
+ * (Envoy ACKs a cluster update only once the new clusters warmed, i.e. got their endpoints);
+ * listeners, scopes and routes are sent only when every type before them has no response awaiting
+ * an ACK (Envoy 1.40 ACKs scopes at once, before the tables of new scopes), and once the node
  * subscribed to the endpoints of every cluster it holds. A cluster the new snapshot dropped stays in the node's cluster set until the node
  * ACKed the listeners and routes of the new snapshot (nothing points at it any more); only then does
  * a cluster response without it go out.
@@ -135,8 +136,11 @@ export class VersionHistory {
 export interface Selection {
   readonly resources: readonly HeldResource[];
   readonly version: string;
-  /** The response carrying this selection, framed once for every stream it is due on. */
-  frame?: ResponseFrame;
+  /**
+   * SotW responses from this selection, framed once for every stream they are due on: by version
+   * and the resources they carry ('' for all of them).
+   */
+  frames?: Map<string, ResponseFrame>;
 }
 
 const WILDCARD = Symbol('wildcard selection');
@@ -183,6 +187,8 @@ export abstract class AdsStream {
   private closed = false;
   /** Frames this stream was sent: a shared frame is never sent twice on one stream (its nonce would repeat). */
   private readonly sentFrames = new WeakSet<ResponseFrame>();
+  /** EDS names of clusters sent changed, whose ClusterLoadAssignment has not been sent since: due again. */
+  private readonly endpointsDue = new Set<string>();
 
   constructor(
     readonly streamId: number,
@@ -247,8 +253,9 @@ export abstract class AdsStream {
   /**
    * Sends what is due, in push order. Clusters and their endpoints travel together: Envoy holds
    * the ACK of a cluster update until the new clusters have warmed, which needs their endpoints,
-   * so endpoints go out while a cluster response awaits its ACK. Listeners and routes wait until
-   * no earlier type awaits an ACK (a cluster ACK then means: warmed, routable).
+   * so endpoints go out while a cluster response awaits its ACK. Listeners, scopes and routes wait
+   * until no earlier type awaits an ACK (a cluster ACK then means: warmed, routable; a scope ACK
+   * does not wait for the new scopes' tables, which Envoy asks for by name after it).
    */
   protected advance(): void {
     if (!this.snap || this.closed) return;
@@ -366,11 +373,32 @@ export abstract class AdsStream {
   /** Records a sent response for `kind` and counts it. */
   protected sent(kind: XdsKind, nonce: string, version: string, names: readonly string[]): void {
     const st = this.kinds[kind];
+    if (kind === 'cluster') this.rebuiltClusters(names);
+    if (kind === 'endpoint') for (const name of names) this.endpointsDue.delete(name);
     st.pending = { nonce, sentAt: process.hrtime.bigint(), version, commit: this.snap!.commit, names };
     st.latestNonce = nonce;
     this.ctx.metrics.pushes.inc({ type: kind, variant: this.variant });
     this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
     this.audit('xds.pushed', kind, version, this.snap!.commit, { nonce, resources: names.length });
+  }
+
+  /**
+   * Envoy rebuilds an EDS cluster whose definition changed, and the rebuilt cluster warms only on a
+   * ClusterLoadAssignment that arrives after it: Envoy 1.40 does not reuse the one it holds, and
+   * waits initial_fetch_timeout (15 s) for one. So the endpoints of every changed cluster of this
+   * response count as not held: they go out right after it (while the cluster ACK is held).
+   */
+  private rebuiltClusters(names: readonly string[]): void {
+    const held = this.kinds.cluster.held;
+    const now = this.view('cluster');
+    const endpoints = this.kinds.endpoint.held;
+    for (const name of names) {
+      const before = held.get(name);
+      const edsName = this.snap!.edsNameOfCluster.get(name);
+      if (!before || edsName === undefined || before.version === now.get(name)?.version) continue;
+      this.endpointsDue.add(edsName);
+      endpoints.delete(edsName);
+    }
   }
 
   /** One audit record for this node; the correlation fields come from the stream. */
@@ -384,6 +412,8 @@ export abstract class AdsStream {
   protected acked(kind: XdsKind, pending: Pending): void {
     const st = this.kinds[kind];
     st.pending = null;
+    // An endpoint response sent before a cluster changed does not reach the rebuilt cluster.
+    if (kind === 'endpoint') for (const name of this.endpointsDue) st.held.delete(name);
     st.ackedVersion = pending.version;
     st.ackedCommit = pending.commit;
     st.ackedAt = new Date().toISOString();

@@ -189,9 +189,9 @@ export async function waitInSync(httpUrl: string, fleet: string, timeoutMs = 15_
 
 /**
  * A bounded steady request loop (at most `maxRequests`, at most `maxMs`): counts answers other than
- * `expect` and transport errors, keeping a few examples.
+ * `expect` (and, when given, other than `body`) and transport errors, keeping a few examples.
  */
-export function steadyLoad(port: number, urlPath: string, opts: { maxRequests: number; maxMs: number; expect?: number; xff?: string }) {
+export function steadyLoad(port: number, urlPath: string, opts: { maxRequests: number; maxMs: number; expect?: number; body?: string; xff?: string }) {
   let stop = false;
   const result = { sent: 0, failed: 0, examples: [] as string[] };
   const done = (async () => {
@@ -200,7 +200,7 @@ export function steadyLoad(port: number, urlPath: string, opts: { maxRequests: n
       result.sent++;
       try {
         const a = await call(port, urlPath, opts.xff ? { xff: opts.xff } : {});
-        if (a.status !== (opts.expect ?? 200)) {
+        if (a.status !== (opts.expect ?? 200) || (opts.body !== undefined && a.body !== opts.body)) {
           result.failed++;
           if (result.examples.length < 5) result.examples.push(`${a.status} ${a.body.slice(0, 200)}`);
         }

@@ -7,9 +7,8 @@
 import { versioned } from '../../compiler/envoy';
 import { startAdsEnvoy, type EnvoyProcess } from '../support/envoy';
 import { freePort } from '../support/ports';
-import { waitFor } from '../support/processes';
-import { fleetResources } from './fixtures';
-import { type Harness, publish, startHarness } from './harness';
+import { cluster, fleetResources, loadAssignment } from './fixtures';
+import { eventually, type Harness, publish, startHarness } from './harness';
 
 type Envoy = EnvoyProcess;
 
@@ -24,20 +23,6 @@ const UPDATE_COUNTERS = 'update_(success|rejected)';
 /** The update_rejected counters above 0 (none, when Envoy accepted everything it was sent). */
 async function rejections(envoy: Envoy): Promise<[string, string][]> {
   return [...(await envoy.stats(UPDATE_COUNTERS))].filter(([k, v]) => k.endsWith('update_rejected') && Number(v) > 0);
-}
-
-/** waitFor with the last value that did not pass `ok` in the timeout message. */
-function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
-  return waitFor(
-    what,
-    async () => {
-      const v = await probe();
-      if (ok(v)) return v;
-      throw new Error(`last seen ${JSON.stringify(v)}`);
-    },
-    ms,
-    100,
-  );
 }
 
 /** On a failed wait: what the server thinks of the node, Envoy's update counters, the server's log. */
@@ -98,6 +83,30 @@ describe.each([['GRPC'], ['DELTA_GRPC']] as const)('real Envoy over ADS (%s)', (
     expect(await h.metric('portcullis_xds_pushes_total', { type: 'cluster' })).toBe(clusterPushes);
     expect(await h.metric('portcullis_xds_nacks_total', { type: 'cluster', fleet: 'edge' })).toBe(1);
     expect((await e.activeNames()).clusters).toEqual(['svc-a', 'svc-c']);
+  });
+
+  test('an EDS cluster whose definition changed warms at once: its endpoints are sent again', async () => {
+    h = await startHarness();
+    const listenerPort = await freePort();
+    const base = fleetResources({ clusters: ['svc-a', 'svc-b'], listenerPort });
+    await publish(h, base);
+    envoy = await startEnvoy(h.port, variant, `envoy-rebuild-${variant}`);
+    const e = envoy;
+    await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true, 'node in sync').catch(explain(h, e));
+    // svc-a changes, its endpoints do not; then svc-a again with svc-b's endpoints (only those changed).
+    const changed = (timeout: string, bPort?: number) => ({
+      ...base,
+      clusters: [versioned('cluster', 'svc-a', cluster('svc-a', { timeout })), base.clusters[1]!],
+      endpoints: bPort === undefined ? base.endpoints : [base.endpoints[0]!, versioned('endpoint', 'svc-b', loadAssignment('svc-b', [bPort]))],
+    });
+    for (const [commit, resources] of [['c2', changed('0.5s')], ['c3', changed('0.75s', 9100)]] as const) {
+      await publish(h, resources, commit);
+      // Without the endpoints re-sent, Envoy keeps the rebuilt cluster warming for
+      // initial_fetch_timeout (15 s) and holds the cluster ACK that long.
+      await eventually(async () => h.server.nodes()[0], (n) => n?.inSync === true && n.servedCommit === commit, `in sync on ${commit}`, 5_000).catch(explain(h, e));
+      expect((await e.stats('cluster_manager.warming_clusters')).get('cluster_manager.warming_clusters')).toBe('0');
+    }
+    expect(await rejections(e)).toEqual([]);
   });
 
   test('a restarted server computes the same versions: the reconnecting Envoy is in sync with nothing re-sent', async () => {

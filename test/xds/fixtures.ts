@@ -221,3 +221,127 @@ export function fleetResources(spec: FleetSpec = {}): EnvoyResources {
     rateLimitConfigs: [],
   };
 }
+
+/** Header the early header mutation sets to the path, and the scope key builder reads segment 1 of. */
+const SCOPE_HEADER = 'x-portcullis-scope';
+/** Key of the fallback scope: contains a space, which no request path has. */
+export const FALLBACK_KEY = 'portcullis fallback';
+const LUA = 'envoy.filters.http.lua';
+
+/** RouteConfiguration-level LuaPerRoute{disabled}: the fallback filter runs only where no route matched. */
+const LUA_OFF = { [LUA]: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute', disabled: true } };
+
+/** A listener whose HCM routes by RDS (`routes`) or by scopes keyed on the first path segment. */
+export function scopedListener(name: string, port: number, routing: { rds: string } | { scopes: string }): JsonObject {
+  const scoped = 'scopes' in routing;
+  const ads = { ads: {}, resource_api_version: 'V3' };
+  const hcm: JsonObject = {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+    stat_prefix: 'ingress',
+    codec_type: 'AUTO',
+    normalize_path: true,
+    merge_slashes: true,
+    ...(scoped
+      ? {
+          early_header_mutation_extensions: [
+            {
+              name: 'scope',
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
+                mutations: [{ append: { header: { key: SCOPE_HEADER, value: '%PATH(NQ)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
+              },
+            },
+          ],
+          scoped_routes: {
+            name: routing.scopes,
+            scope_key_builder: { fragments: [{ header_value_extractor: { name: SCOPE_HEADER, element_separator: '/', index: 1 } }] },
+            rds_config_source: ads,
+            scoped_rds: { scoped_rds_config_source: ads },
+          },
+        }
+      : { rds: { route_config_name: routing.rds, config_source: ads } }),
+    http_filters: [
+      ...(scoped
+        ? [
+            {
+              name: LUA,
+              typed_config: {
+                '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
+                default_source_code: {
+                  inline_string: `function envoy_on_request(h)\n  h:headers():replace("${SCOPE_HEADER}", "/${FALLBACK_KEY}")\n  h:clearRouteCache()\nend\n`,
+                },
+              },
+            },
+          ]
+        : []),
+      { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
+    ],
+  };
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] }],
+  };
+}
+
+/** A route `/<segment>/` answering `<segment>:<revision>` itself (no upstream needed). */
+function segmentRoute(segment: string, revision: string): JsonObject {
+  return { match: { prefix: `/${segment}/` }, direct_response: { status: 200, body: { inline_string: `${segment}:${revision}` } } };
+}
+
+/** The catch-all, unpinned: in every scope after its own routes, and alone in the fallback scope. */
+const CATCH_ALL: JsonObject = { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'fallback' } } };
+
+/** Envoy refuses this route (an invalid regex), though it encodes: a NACK of one RouteConfiguration. */
+const REFUSED_ROUTE: JsonObject = { match: { safe_regex: { regex: '(' } }, direct_response: { status: 500 } };
+
+export interface ScopedFleetSpec {
+  /** First path segments, one scope each, in policy order. */
+  readonly segments: readonly string[];
+  readonly listenerPort: number;
+  /** `scoped` (SRDS, one RouteConfiguration per scope and one fallback) or `rds` (one table). */
+  readonly routing?: 'scoped' | 'rds';
+  /** Revision answered per segment (default `v1`). */
+  readonly revisions?: Readonly<Record<string, string>>;
+  /** Segments whose RouteConfiguration Envoy refuses. */
+  readonly refused?: readonly string[];
+  /** Extra scopes named `<name>` keyed on `<segment>` (a second scope on a taken key is refused). */
+  readonly extraScopes?: Readonly<Record<string, string>>;
+}
+
+/** Name of the RouteConfiguration of the scope of `segment` (`fallback` for the fallback scope). */
+export const scopeRoutesName = (segment: string): string => `scope-${segment}`;
+
+/**
+ * A fleet routed by first path segment, hand-built in the shape the compiler emits for scopes:
+ * scope S holds route `/S/` then the catch-all; the fallback scope holds the catch-all. `rds`
+ * routing serves the same routes as one table (same answers for every path).
+ */
+export function scopedFleetResources(spec: ScopedFleetSpec): EnvoyResources {
+  const base = fleetResources({ clusters: ['svc-a'], listenerPort: spec.listenerPort });
+  const rev = (s: string): string => spec.revisions?.[s] ?? 'v1';
+  const own = (s: string): JsonObject[] => [segmentRoute(s, rev(s)), ...(spec.refused?.includes(s) ? [REFUSED_ROUTE] : [])];
+  const table = (name: string, routes: readonly JsonObject[]): JsonObject => ({
+    name,
+    virtual_hosts: [{ name: 'all', domains: ['*'], routes: [...routes] }],
+    ...(spec.routing === 'rds' ? {} : { typed_per_filter_config: LUA_OFF }),
+  });
+  if (spec.routing === 'rds') {
+    return {
+      ...base,
+      listeners: [versioned('listener', 'ingress', scopedListener('ingress', spec.listenerPort, { rds: 'ingress-routes' }))],
+      routes: [versioned('route', 'ingress-routes', table('ingress-routes', [...spec.segments.flatMap(own), CATCH_ALL]))],
+    };
+  }
+  const scope = (name: string, key: string, routes: string): JsonObject => ({ name, route_configuration_name: routes, key: { fragments: [{ string_key: key }] } });
+  const scopes = [
+    ...spec.segments.map((s) => versioned('scope', s, scope(s, s, scopeRoutesName(s)))),
+    versioned('scope', 'portcullis-fallback', scope('portcullis-fallback', FALLBACK_KEY, scopeRoutesName('fallback'))),
+    ...Object.entries(spec.extraScopes ?? {}).map(([name, key]) => versioned('scope', name, scope(name, key, scopeRoutesName('fallback')))),
+  ];
+  const routes = [
+    ...spec.segments.map((s) => versioned('route', scopeRoutesName(s), table(scopeRoutesName(s), [...own(s), CATCH_ALL]))),
+    versioned('route', scopeRoutesName('fallback'), table(scopeRoutesName('fallback'), [CATCH_ALL])),
+  ];
+  return { ...base, listeners: [versioned('listener', 'ingress', scopedListener('ingress', spec.listenerPort, { scopes: 'ingress-scopes' }))], scopes, routes };
+}

@@ -7,6 +7,7 @@ import { TYPE_URL } from '../../compiler/envoy/resources';
 import { createXdsServer, type XdsServer, type XdsServerOptions } from '../../xds-server/ads-server';
 import { AdsClient, type AdsClientOptions, type AdsVariant } from '../../bench/xds/ads-client';
 import { metricSum } from '../support/metrics';
+import { waitFor } from '../support/processes';
 
 export const CDS = TYPE_URL.cluster;
 export const EDS = TYPE_URL.endpoint;
@@ -61,3 +62,17 @@ export async function publish(h: Harness, resources: EnvoyResources | readonly E
 }
 
 export const names = (r: { resources: readonly { name: string }[] }): string[] => r.resources.map((x) => x.name).sort();
+
+/** waitFor with the last value that did not pass `ok` in the timeout message. */
+export function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 10_000): Promise<T> {
+  return waitFor(
+    what,
+    async () => {
+      const v = await probe();
+      if (ok(v)) return v;
+      throw new Error(`last seen ${JSON.stringify(v)}`);
+    },
+    ms,
+    100,
+  );
+}
