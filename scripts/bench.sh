@@ -5,16 +5,24 @@
 #   npm run bench                               every benchmark
 #   npm run bench -- --xds [ROUTES] [CLIENTS]   only xDS at scale (Go load generator, Portcullis and
 #                                               the go-control-plane peer, SotW and delta), e.g. 10000 200;
-#                                               more flags for bench/xds/xds-scale-bench.ts may follow
+#                                               more flags for bench/xds/xds-scale-bench.ts may follow,
+#                                               and --scopes S anywhere (routes over S route scopes, SRDS;
+#                                               default $BENCH_XDS_SCOPES or 0: one route table)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 xds_scale() {
+  # --scopes S may come anywhere (before ROUTES too); the other arguments keep their places.
+  local scopes="${BENCH_XDS_SCOPES:-0}" args=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = "--scopes" ]; then scopes="$2"; shift 2; else args+=("$1"); shift; fi
+  done
+  set -- "${args[@]}"
   local routes="${1:-${BENCH_XDS_ROUTES:-1000}}" clients="${2:-${BENCH_XDS_CLIENTS:-200}}"
-  echo "== xDS at scale: ${routes} routes × ${clients} ADS clients (Go load generator), one-route change, reconnect storm =="
+  echo "== xDS at scale: ${routes} routes × ${clients} ADS clients (Go load generator), ${scopes} route scopes, one-route change, reconnect storm =="
   uptime
-  node dist/bench/xds/xds-scale-bench.js --routes "$routes" --clients "$clients" --variant both --server both "${@:3}"
+  node dist/bench/xds/xds-scale-bench.js --routes "$routes" --clients "$clients" --variant both --server both --scopes "$scopes" "${@:3}"
 }
 if [ "${1:-}" = "--xds" ]; then
   shift

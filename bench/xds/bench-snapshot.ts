@@ -1,8 +1,13 @@
 /**
  * The benchmark's fleet config, the same for every server under test: C EDS clusters with their
- * endpoints, one listener (HCM over RDS, local rate limit, router) and one route configuration of
- * R routes. `variant` changes one route's timeout: a one-route change. Versions come from the
- * translator's own `versioned`, as in production.
+ * endpoints, one listener (HCM, local rate limit, router) and R routes. With `scopes` 0 the HCM gets
+ * one route configuration of R routes over RDS (one table); with `scopes` S > 0 the routes are
+ * spread over S first path segments (`/s{k}/...`) and the HCM uses scoped routes (SRDS) as
+ * Portcullis's `listener.routeScopes: firstPathSegment` does: the early header mutation writing the
+ * scope key, the Lua fallback filter first in the chain, S ScopedRouteConfigurations, S route
+ * configurations and the fallback one (no route: every bench route is pinned to its segment).
+ * `variant` changes one route's timeout (route 0, in scope s0): a one-route change. Versions come
+ * from the translator's own `versioned`, as in production.
  */
 import { versioned } from '../../compiler/envoy';
 import type { EnvoyResource, EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
@@ -14,14 +19,55 @@ export function clusterNames(clusters: number): string[] {
   return Array.from({ length: clusters }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
 }
 
-export function benchResources(opts: { clusters: number; routes: number; variant: number }): EnvoyResources {
+/** The scope key header and the fallback scope's key, as compiler/envoy/route-scopes.ts sets them. */
+const SCOPE_HEADER = 'x-portcullis-scope';
+const FALLBACK_KEY = 'portcullis fallback';
+const LUA_FILTER = 'envoy.filters.http.lua';
+const ADS = { ads: {}, resource_api_version: 'V3' };
+
+export interface BenchOptions {
+  readonly clusters: number;
+  readonly routes: number;
+  readonly variant: number;
+  /** First path segments the routes are spread over, one scope each (SRDS); 0 (default): one route table over RDS. */
+  readonly scopes?: number;
+  /** The listener's port (default 10000; a test with a real Envoy picks a free one). */
+  readonly listenerPort?: number;
+}
+
+/** The route configuration (and scope) name of segment k, or of the fallback scope (null). */
+export function scopeRouteConfigName(k: number | null): string {
+  return k === null ? `${BENCH_ROUTE_CONFIG}-fallback` : `${BENCH_ROUTE_CONFIG}-s${k}`;
+}
+
+export function benchResources(opts: BenchOptions): EnvoyResources {
   const names = clusterNames(opts.clusters);
-  const routes = Array.from({ length: opts.routes }, (_, i) => benchRoute(i, names, opts.variant));
-  const routeConfig = versioned('route', BENCH_ROUTE_CONFIG, {
-    name: BENCH_ROUTE_CONFIG,
+  const scopes = opts.scopes ?? 0;
+  const routes = Array.from({ length: opts.routes }, (_, i) => benchRoute(i, names, opts.variant, scopes));
+  const base = { environment: 'bench', fleet: BENCH_FLEET, clusters: benchClusters(names), endpoints: benchEndpoints(names), rateLimitConfigs: [] };
+  if (scopes === 0) {
+    return { ...base, listeners: [benchListener(scopes, opts.listenerPort ?? 10000)], routes: [routeConfiguration(BENCH_ROUTE_CONFIG, routes, false)], scopes: [] };
+  }
+  // Route i is in scope i mod S, which keeps the routes' order within each scope.
+  const keys: (number | null)[] = [...Array.from({ length: scopes }, (_, k) => k), null];
+  return {
+    ...base,
+    listeners: [benchListener(scopes, opts.listenerPort ?? 10000)],
+    routes: keys.map((k) => routeConfiguration(scopeRouteConfigName(k), k === null ? [] : routes.filter((_, i) => i % scopes === k), true)),
+    scopes: keys.map((k) => {
+      const name = scopeRouteConfigName(k);
+      return versioned('scope', name, { name, route_configuration_name: name, key: { fragments: [{ string_key: k === null ? FALLBACK_KEY : `s${k}` }] } });
+    }),
+  };
+}
+
+/** A route configuration of one virtual host; a scope's also switches the Lua fallback off (it runs only where no route matched). */
+function routeConfiguration(name: string, routes: JsonObject[], scoped: boolean): EnvoyResource {
+  return versioned('route', name, {
+    name,
     virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
+    ...(scoped ? { typed_per_filter_config: { [LUA_FILTER]: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute', disabled: true } } } : {}),
   });
-  return { environment: 'bench', fleet: BENCH_FLEET, clusters: benchClusters(names), endpoints: benchEndpoints(names), listeners: [benchListener()], routes: [routeConfig], scopes: [], rateLimitConfigs: [] };
 }
 
 function benchClusters(names: readonly string[]): EnvoyResource[] {
@@ -52,10 +98,43 @@ function benchEndpoints(names: readonly string[]): EnvoyResource[] {
   );
 }
 
-function benchListener(): EnvoyResource {
+/** The HCM fields choosing the routes: RDS for one table, else the scope key's header mutation and scoped routes over ADS. */
+function routeSource(scopes: number): JsonObject {
+  if (scopes === 0) return { rds: { route_config_name: BENCH_ROUTE_CONFIG, config_source: ADS } };
+  return {
+    early_header_mutation_extensions: [
+      {
+        name: 'portcullis.scope_key',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
+          mutations: [{ append: { header: { key: SCOPE_HEADER, value: '%PATH(NQ)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
+        },
+      },
+    ],
+    scoped_routes: {
+      name: 'bench-scopes',
+      scope_key_builder: { fragments: [{ header_value_extractor: { name: SCOPE_HEADER, element_separator: '/', index: 1 } }] },
+      rds_config_source: ADS,
+      scoped_rds: { scoped_rds_config_source: ADS },
+    },
+  };
+}
+
+/** The Lua fallback: first in the chain, it sends a request no scope route matched to the fallback scope. */
+const luaFallback: JsonObject = {
+  name: LUA_FILTER,
+  typed_config: {
+    '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
+    default_source_code: {
+      inline_string: `function envoy_on_request(h)\n  h:headers():replace("${SCOPE_HEADER}", "/${FALLBACK_KEY}")\n  h:clearRouteCache()\nend\n`,
+    },
+  },
+};
+
+function benchListener(scopes: number, port: number): EnvoyResource {
   return versioned('listener', 'bench-ingress', {
     name: 'bench-ingress',
-    address: { socket_address: { address: '127.0.0.1', port_value: 10000 } },
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
     filter_chains: [
       {
         filters: [
@@ -64,8 +143,9 @@ function benchListener(): EnvoyResource {
             typed_config: {
               '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
               stat_prefix: 'ingress',
-              rds: { route_config_name: BENCH_ROUTE_CONFIG, config_source: { ads: {}, resource_api_version: 'V3' } },
+              ...routeSource(scopes),
               http_filters: [
+                ...(scopes === 0 ? [] : [luaFallback]),
                 {
                   name: 'envoy.filters.http.local_ratelimit',
                   typed_config: {
@@ -86,11 +166,11 @@ function benchListener(): EnvoyResource {
   });
 }
 
-/** Route i of the route configuration: its cluster, and route 0's timeout follows the variant. */
-function benchRoute(i: number, names: readonly string[], variant: number): JsonObject {
+/** Route i: its cluster, its path (under `/s{i mod S}` with scopes), and route 0's timeout follows the variant. */
+function benchRoute(i: number, names: readonly string[], variant: number, scopes: number): JsonObject {
   return {
     name: `r${i}`,
-    match: { prefix: `/api/v1/resource-${i}/`, headers: [{ name: ':method', string_match: { exact: 'GET' } }] },
+    match: { prefix: `${scopes === 0 ? '' : `/s${i % scopes}`}/api/v1/resource-${i}/`, headers: [{ name: ':method', string_match: { exact: 'GET' } }] },
     route: {
       cluster: names[i % names.length]!,
       // The one-route change: route 0's timeout follows the variant.

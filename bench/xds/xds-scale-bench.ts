@@ -2,13 +2,18 @@
  * xDS at scale (issue 14 item 5): a Go load generator (tools/xds-loadgen: N real ADS streams that
  * subscribe like Envoy and ACK) against the Portcullis server and the go-control-plane peer
  * (tools/gcp-peer), each in its own process, same snapshot files, same run. Per server: initial
- * sync, one-route change push → ACK p50/p99/last, bytes per client per change, server RSS before
+ * sync, one-route change push → ACK p50/p99/last, bytes per client per change (every type; also as a
+ * share of the whole route table, all RouteConfigurations), server RSS before
  * clients / with clients / before and after each push, max event-loop delay during a push
  * (Portcullis), reconnect storm. Bounded: every phase by --timeout, memory by --max-rss-gib
  * (server + load generator; a configuration over it is reported as not fitting).
  *
  *   node dist/bench/xds/xds-scale-bench.js --routes 1000 --clients 200 [--variant sotw|delta|both]
- *        [--server portcullis|go-control-plane|both] [--rounds 3] [--max-rss-gib 8] [--json]
+ *        [--server portcullis|go-control-plane|both] [--rounds 3] [--max-rss-gib 8] [--scopes S] [--json]
+ *
+ * --scopes S (default 0: one route table over RDS): the routes spread over S route scopes (SRDS,
+ * bench-snapshot.ts); the clients subscribe to the scopes and their route configurations, and a
+ * change is timed to the ACK of the scope's route configuration holding the changed route.
  *
  * The machine is shared and loaded: each round also reports the CPU time the server and the load
  * generator spent on it (from /proc), besides the wall clock.
@@ -18,9 +23,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { type EnvoyResources, TYPE_URL } from '../../compiler/envoy/resources';
+import type { Encoder } from '../../xds-server/encode';
 import { buildGoTool } from '../go-tools';
 import { argReader, type BenchServer, buildGoPeer, median, rssBytes, runCli, type ServerProcess, startServer } from './ads-bench';
-import { BENCH_FLEET, benchResources } from './bench-snapshot';
+import { BENCH_FLEET, benchResources, scopeRouteConfigName } from './bench-snapshot';
 
 export interface ScaleOptions {
   readonly server: BenchServer;
@@ -28,6 +35,8 @@ export interface ScaleOptions {
   readonly routes: number;
   readonly clients: number;
   readonly clusters: number;
+  /** Route scopes (SRDS); 0: one route table. */
+  readonly scopes: number;
   readonly rounds: number;
   readonly warmupRounds: number;
   readonly timeoutSeconds: number;
@@ -69,6 +78,7 @@ export interface ScaleResult {
   readonly rssPerClientKiB: number;
   readonly storm: { p50Ms: number; p99Ms: number; lastMs: number; synced: number } | null;
   readonly loadgenRssMiB: number;
+  /** The whole route table encoded: the sum of every RouteConfiguration's bytes. */
   readonly routeTableBytes: number;
 }
 
@@ -91,6 +101,8 @@ interface Loadgen {
 function startLoadgen(port: number, o: ScaleOptions): Loadgen {
   const args = ['-addr', `127.0.0.1:${port}`, '-clients', String(o.clients), '-fleet', BENCH_FLEET, '-timeout', `${o.timeoutSeconds}s`];
   if (o.variant === 'delta') args.push('-delta');
+  // With scopes, the change is in scope s0's route configuration: the round waits for its ACK.
+  if (o.scopes > 0) args.push('-changed', scopeRouteConfigName(0));
   const child = spawn(buildGoTool({ name: 'xds-loadgen', module: 'xds-loadgen' }), args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines: string[] = [];
   const waiting: { prefix: string; resolve: (l: string) => void }[] = [];
@@ -222,13 +234,13 @@ function summary(r: ScaleResult): Record<string, number | null> {
 
 export function formatScale(results: readonly ScaleResult[]): string {
   const rows = [
-    '| server | variant | routes | clients | initial sync | publish | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS | notes |',
-    `|${' --- |'.repeat(4)}${' ---: |'.repeat(21)} --- |`,
+    '| server | variant | routes | scopes | clients | initial sync | publish | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS | notes |',
+    `|${' --- |'.repeat(5)}${' ---: |'.repeat(21)} --- |`,
   ];
   for (const r of results) {
     const o = r.options;
     const s = summary(r);
-    const head = `| ${o.server} | ${o.variant} | ${o.routes} | ${o.clients} |`;
+    const head = `| ${o.server} | ${o.variant} | ${o.routes} | ${o.scopes} | ${o.clients} |`;
     if (r.failure && r.rounds.length === 0) {
       rows.push(`${head} ${fmt(r.initialSyncSeconds, 2, ' s')} |${' |'.repeat(20)} did not complete: ${r.failure} (synced ${r.synced}) |`);
       continue;
@@ -247,25 +259,34 @@ export function formatScale(results: readonly ScaleResult[]): string {
 
 /** Portcullis ÷ go-control-plane for each (variant, routes, clients) both completed. */
 export function formatRatios(results: readonly ScaleResult[]): string {
-  const rows = ['| variant | routes | clients | change p50 | p99 | last ACK | bytes/client/change | RSS/client | RSS after push | storm last |', `|${' --- |'.repeat(3)}${' ---: |'.repeat(7)}`];
+  const rows = ['| variant | routes | scopes | clients | change p50 | p99 | last ACK | bytes/client/change | RSS/client | RSS after push | storm last |', `|${' --- |'.repeat(4)}${' ---: |'.repeat(7)}`];
   for (const p of results.filter((r) => r.options.server === 'portcullis' && !r.failure)) {
-    const g = results.find((r) => r.options.server === 'go-control-plane' && !r.failure && r.options.variant === p.options.variant && r.options.routes === p.options.routes && r.options.clients === p.options.clients);
+    const g = results.find((r) => r.options.server === 'go-control-plane' && !r.failure && r.options.variant === p.options.variant && r.options.routes === p.options.routes && r.options.scopes === p.options.scopes && r.options.clients === p.options.clients);
     if (!g) continue;
     const [a, b] = [summary(p), summary(g)];
     const ratio = (x: number | null | undefined, y: number | null | undefined): string => (x == null || y == null || !(y > 0) || !(x > 0) ? 'n/a' : `${(x / y).toFixed(2)}×`);
     const complete = (r: ScaleResult): boolean => r.rounds.every((x) => x.acked === r.options.clients);
     const stormed = (r: ScaleResult): boolean => r.storm !== null && r.storm.synced === r.options.clients;
     rows.push(
-      `| ${p.options.variant} | ${p.options.routes} | ${p.options.clients} | ${complete(p) && complete(g) ? `${ratio(a['p50'], b['p50'])} | ${ratio(a['p99'], b['p99'])} | ${ratio(a['last'], b['last'])} | ${ratio(a['bytes'], b['bytes'])}` : 'n/a (a round did not reach every client) | | |'} | ${ratio(p.rssPerClientKiB, g.rssPerClientKiB)} | ${ratio(a['after'], b['after'])} | ${stormed(p) && stormed(g) ? ratio(p.storm?.lastMs, g.storm?.lastMs) : 'n/a'} |`,
+      `| ${p.options.variant} | ${p.options.routes} | ${p.options.scopes} | ${p.options.clients} | ${complete(p) && complete(g) ? `${ratio(a['p50'], b['p50'])} | ${ratio(a['p99'], b['p99'])} | ${ratio(a['last'], b['last'])} | ${ratio(a['bytes'], b['bytes'])}` : 'n/a (a round did not reach every client) | | |'} | ${ratio(p.rssPerClientKiB, g.rssPerClientKiB)} | ${ratio(a['after'], b['after'])} | ${stormed(p) && stormed(g) ? ratio(p.storm?.lastMs, g.storm?.lastMs) : 'n/a'} |`,
     );
   }
   return rows.join('\n');
+}
+
+/** The whole route table: every RouteConfiguration encoded (NaN when one does not encode). */
+export function routeTableSize(encoder: Encoder, resources: EnvoyResources): number {
+  return resources.routes.reduce((sum, r) => {
+    const b = encoder.encodeAny(TYPE_URL.route, r.value);
+    return sum + (b.ok ? b.value.length : NaN);
+  }, 0);
 }
 
 async function cli(argv: readonly string[]): Promise<void> {
   const arg = argReader(argv);
   const routes = Number(arg('--routes', '1000'));
   const clusters = Number(arg('--clusters', '20'));
+  const scopes = Number(arg('--scopes', '0'));
   const rounds = Number(arg('--rounds', '3'));
   const warmupRounds = Number(arg('--warmup', '1'));
   const which = arg('--server', 'both');
@@ -276,30 +297,29 @@ async function cli(argv: readonly string[]): Promise<void> {
   try {
     const files = Array.from({ length: warmupRounds + rounds + 1 }, (_, v) => {
       const file = join(dir, `v${v}.json`);
-      writeFileSync(file, JSON.stringify(benchResources({ clusters, routes, variant: v })));
+      writeFileSync(file, JSON.stringify(benchResources({ clusters, routes, variant: v, scopes })));
       return file;
     });
     const { createEncoder } = await import('../../xds-server/encode');
     const { loadEnvoyApi } = await import('../../xds-server/descriptors');
-    const table = createEncoder(loadEnvoyApi()).encodeAny('type.googleapis.com/envoy.config.route.v3.RouteConfiguration', benchResources({ clusters, routes, variant: 0 }).routes[0]!.value);
-    const routeTableBytes = table.ok ? table.value.length : NaN;
+    const routeTableBytes = routeTableSize(createEncoder(loadEnvoyApi()), benchResources({ clusters, routes, variant: 0, scopes }));
     buildGoTool({ name: 'xds-loadgen', module: 'xds-loadgen' });
     if (servers.includes('go-control-plane')) buildGoPeer();
     const results: ScaleResult[] = [];
     for (const variant of variants) {
       for (const server of servers) {
         const o: ScaleOptions = {
-          server, variant, routes, clusters, rounds, warmupRounds,
+          server, variant, routes, clusters, scopes, rounds, warmupRounds,
           clients: Number(arg('--clients', '200')),
           timeoutSeconds: Number(arg('--timeout', '60')),
           maxRssBytes: Number(arg('--max-rss-gib', '8')) * 1024 ** 3,
         };
         const r = await runScaleBench(o, files, routeTableBytes);
         results.push(r);
-        process.stderr.write(`${server} ${variant} ${routes}×${o.clients}: rounds [p50, p99, last] ${JSON.stringify(r.rounds.map((x) => [Math.round(x.p50Ms), Math.round(x.p99Ms), Math.round(x.lastMs)]))}${r.failure ? `; FAILED: ${r.failure}` : ''}\n`);
+        process.stderr.write(`${server} ${variant} ${routes}×${o.clients} (${scopes} scopes): rounds [p50, p99, last] ${JSON.stringify(r.rounds.map((x) => [Math.round(x.p50Ms), Math.round(x.p99Ms), Math.round(x.lastMs)]))}${r.failure ? `; FAILED: ${r.failure}` : ''}\n`);
       }
     }
-    process.stdout.write(`route table: ${routeTableBytes} bytes encoded (${routes} routes, one RouteConfiguration)\n\n${formatScale(results)}\n\n${formatRatios(results)}\n`);
+    process.stdout.write(`route table: ${routeTableBytes} bytes encoded (${routes} routes, ${scopes === 0 ? 'one RouteConfiguration' : `${scopes} scopes + the fallback: ${scopes + 1} RouteConfigurations`})\n\n${formatScale(results)}\n\n${formatRatios(results)}\n`);
     if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,8 @@
 //	stdin "publish FILE"  → PUBLISHED     stdin "stats" → STATS {"heapBytes":..,"encodes":-1}
 //
 // Nodes are keyed by node.cluster (the fleet), as Portcullis does, so one snapshot serves them all.
+// Route scopes (the file's `scopes`, ScopedRouteConfigurations) are served as go-control-plane's
+// ScopedRoute type (SRDS), which v0.14's snapshot cache holds like any other type.
 package main
 
 import (
@@ -37,8 +39,10 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/lua/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/http/early_header_mutation/header_mutation/v3"
 )
 
 // fleetOf keys the snapshot cache by node.cluster.
@@ -59,6 +63,7 @@ type benchFile struct {
 	Endpoints []benchResource `json:"endpoints"`
 	Listeners []benchResource `json:"listeners"`
 	Routes    []benchResource `json:"routes"`
+	Scopes    []benchResource `json:"scopes"`
 }
 
 func decode(typeURL string, r benchResource) (types.Resource, error) {
@@ -100,6 +105,7 @@ func load(path string) (string, *cache.Snapshot, error) {
 		{types.Endpoint, resource.EndpointType, f.Endpoints},
 		{types.Listener, resource.ListenerType, f.Listeners},
 		{types.Route, resource.RouteType, f.Routes},
+		{types.ScopedRoute, resource.ScopedRouteType, f.Scopes},
 	} {
 		h := sha256.New()
 		items := make([]types.Resource, 0, len(t.list))

@@ -10,6 +10,7 @@ import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
@@ -23,14 +24,23 @@ const (
 	typeEDS = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 	typeLDS = "type.googleapis.com/envoy.config.listener.v3.Listener"
 	typeRDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+	// typeSRDS: route scopes, subscribed (wildcard) only when a listener's HCM has scoped_routes.
+	typeSRDS = "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration"
 )
 
-var kinds = map[string]int{typeCDS: 0, typeEDS: 1, typeLDS: 2, typeRDS: 3}
+// Kind indexes: kindRDS's ACKs time a change; kindSRDS counts only for a scoped listener.
+const (
+	kindRDS  = 3
+	kindSRDS = 4
+	numKinds = 5
+)
+
+var kinds = map[string]int{typeCDS: 0, typeEDS: 1, typeLDS: 2, typeRDS: kindRDS, typeSRDS: kindSRDS}
 
 // scanCodec sends requests as protobuf messages and reads of a response only what the load
 // generator needs, straight from gRPC's buffers (scan.go): 1,000 clients receiving a 2.4 MB route
 // table cost a scan each, no decode and no copy.
-type scanCodec struct{ delta bool }
+type scanCodec struct{ delta, names bool }
 
 func (scanCodec) Name() string { return "proto" }
 func (scanCodec) Marshal(v any) (mem.BufferSlice, error) {
@@ -39,23 +49,26 @@ func (scanCodec) Marshal(v any) (mem.BufferSlice, error) {
 }
 func (c scanCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	out := v.(*received)
-	r, err := scanResponse(data, c.delta)
+	r, err := scanResponse(data, c.delta, c.names)
 	*out = received{response: r, size: data.Len()}
 	return err
 }
 
 // client is one simulated Envoy: one connection, one ADS stream (SotW or delta), subscribing in
 // Envoy's order (CDS wildcard; EDS for the EDS clusters CDS named; LDS wildcard once the clusters
-// are warm; RDS for the route configurations the listeners' HCMs name) and ACKing every response.
+// are warm; RDS for the route configurations the listeners' HCMs name, or, for an HCM with
+// scoped_routes, SRDS wildcard and then RDS for every scope's route configuration) and ACKing
+// every response.
 type client struct {
 	id      int
 	cfg     *config
 	fleet   *fleet
-	acked   [4]atomic.Int64 // ACKs sent, per type
-	bytes   atomic.Int64    // response bytes received
-	pushes  [4]atomic.Int64 // responses received, per type
-	lastRDS atomic.Int64    // unix ns of the last RDS ACK sent
-	syncAt  atomic.Int64    // unix ns when all four types were first ACKed on the current stream
+	acked   [numKinds]atomic.Int64 // ACKs sent, per type
+	bytes   atomic.Int64           // response bytes received
+	pushes  [numKinds]atomic.Int64 // responses received, per type
+	scoped  atomic.Bool            // a listener's HCM has scoped routes: SRDS is part of the sync
+	lastRDS atomic.Int64           // unix ns of the last RDS ACK sent
+	syncAt  atomic.Int64           // unix ns when every type (SRDS only if scoped) was first ACKed on the current stream
 	cancel  context.CancelFunc
 	conn    *grpc.ClientConn
 	done    chan struct{}
@@ -76,7 +89,7 @@ func (c *client) node() *core.Node {
 
 func (c *client) synced() bool {
 	for i := range c.acked {
-		if c.acked[i].Load() == 0 {
+		if c.acked[i].Load() == 0 && (i != kindSRDS || c.scoped.Load()) {
 			return false
 		}
 	}
@@ -87,7 +100,7 @@ func (c *client) synced() bool {
 func (c *client) start() error {
 	conn, err := grpc.NewClient(c.cfg.addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(512<<20), grpc.ForceCodecV2(scanCodec{delta: c.cfg.delta})))
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(512<<20), grpc.ForceCodecV2(scanCodec{delta: c.cfg.delta, names: c.cfg.changed != ""})))
 	if err != nil {
 		return err
 	}
@@ -96,6 +109,7 @@ func (c *client) start() error {
 	for i := range c.acked {
 		c.acked[i].Store(0)
 	}
+	c.scoped.Store(false)
 	c.syncAt.Store(0)
 	go func() {
 		defer close(c.done)
@@ -124,10 +138,12 @@ func (c *client) stop() {
 	c.cancel = nil
 }
 
-func (c *client) noteAck(kind int) {
+// noteAck counts an ACK; an RDS one carrying the changed route configuration (-changed; any RDS
+// response without the flag) ends the client's wait in a measured round.
+func (c *client) noteAck(kind int, r response) {
 	c.acked[kind].Add(1)
 	now := time.Now().UnixNano()
-	if kind == 3 {
+	if kind == kindRDS && (c.cfg.changed == "" || r.names[c.cfg.changed]) {
 		c.lastRDS.Store(now)
 		c.fleet.onRouteAck(c, now)
 	}
@@ -240,7 +256,7 @@ func (c *client) run(ctx context.Context, conn *grpc.ClientConn) error {
 		if err := p.ack(r); err != nil {
 			return err
 		}
-		c.noteAck(kind)
+		c.noteAck(kind, r)
 		if kind == 1 {
 			if err := p.subscribe(typeLDS, nil); err != nil {
 				return err
@@ -249,7 +265,8 @@ func (c *client) run(ctx context.Context, conn *grpc.ClientConn) error {
 	}
 }
 
-// follow subscribes to what a response names: EDS from clusters, RDS from listeners.
+// follow subscribes to what a response names: EDS from clusters; RDS (or SRDS, for scoped routes)
+// from listeners; RDS from scopes.
 func (c *client) follow(p protocol, kind int, r response) error {
 	switch kind {
 	case 0:
@@ -259,13 +276,43 @@ func (c *client) follow(p protocol, kind int, r response) error {
 		}
 		return p.subscribe(typeEDS, eds)
 	case 2:
-		rds, err := rdsNames(r.resources)
+		rds, scoped, err := rdsNames(r.resources)
+		if err != nil {
+			return err
+		}
+		if scoped {
+			c.scoped.Store(true)
+			if err := p.subscribe(typeSRDS, nil); err != nil {
+				return err
+			}
+		}
+		if len(rds) == 0 {
+			return nil
+		}
+		return p.subscribe(typeRDS, rds)
+	case kindSRDS:
+		rds, err := scopeRouteNames(r.resources)
 		if err != nil {
 			return err
 		}
 		return p.subscribe(typeRDS, rds)
 	}
 	return nil
+}
+
+// scopeRouteNames: the route configurations the scopes name. A SotW response holds every scope, so
+// this is the whole RDS subscription; a delta one only the changed scopes, whose names the delta
+// protocol adds to what it subscribed.
+func scopeRouteNames(resources [][]byte) ([]string, error) {
+	out := make([]string, 0, len(resources))
+	for _, b := range resources {
+		var s route.ScopedRouteConfiguration
+		if err := proto.Unmarshal(b, &s); err != nil {
+			return nil, err
+		}
+		out = append(out, s.GetRouteConfigurationName())
+	}
+	return out, nil
 }
 
 // edsNames: the EDS clusters' service names (the cluster's name when unset), as Envoy asks them.
@@ -288,14 +335,16 @@ func edsNames(resources [][]byte) ([]string, error) {
 	return out, nil
 }
 
-// rdsNames: the route configurations the listeners' HTTP connection managers get over RDS.
-func rdsNames(resources [][]byte) ([]string, error) {
+// rdsNames: the route configurations the listeners' HTTP connection managers get over RDS, and
+// whether one of them has scoped routes over SRDS (whose scopes then name route configurations).
+func rdsNames(resources [][]byte) ([]string, bool, error) {
 	var out []string
+	scoped := false
 	seen := map[string]bool{}
 	for _, b := range resources {
 		var l listener.Listener
 		if err := proto.Unmarshal(b, &l); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		chains := append([]*listener.FilterChain{}, l.GetFilterChains()...)
 		if l.GetDefaultFilterChain() != nil {
@@ -311,10 +360,13 @@ func rdsNames(resources [][]byte) ([]string, error) {
 					seen[n] = true
 					out = append(out, n)
 				}
+				if m.GetScopedRoutes().GetScopedRds() != nil {
+					scoped = true
+				}
 			}
 		}
 	}
-	return out, nil
+	return out, scoped, nil
 }
 
 func equal(a, b []string) bool {

@@ -3,11 +3,12 @@
 // and ACKing every response, against any ADS server (Portcullis or the go-control-plane peer).
 // Driven over stdin/stdout, one JSON document per result line:
 //
-//	argv: -addr HOST:PORT -clients N [-delta] [-fleet F] [-batch 100] [-timeout 60s]
+//	argv: -addr HOST:PORT -clients N [-delta] [-fleet F] [-batch 100] [-timeout 60s] [-changed RDS_NAME]
 //	      connects the clients in batches, then prints  SYNCED {"seconds":..,"synced":..}
 //	stdin "round" → ARMED; the driver publishes a change; then
 //	      ROUND {"p50Ms","p99Ms","lastMs","acked","bytesPerClient","routePushesPerClient","otherPushes"}
-//	      (per client: from ARMED to the ACK of the first route response after it)
+//	      (per client: from ARMED to the ACK of the first route response after it that carries the
+//	      -changed route configuration, any with no -changed; bytes: every type's responses)
 //	stdin "storm" → every stream dropped and reconnected at once: STORM {"p50Ms","p99Ms","lastMs","synced"}
 //	stdin "stats" → STATS {"rssBytes":..}     stdin EOF → exit
 package main
@@ -33,6 +34,9 @@ type config struct {
 	fleet   string
 	delta   bool
 	timeout time.Duration
+	// changed: the route configuration holding the changed route; a round waits for the ACK of the
+	// RDS response carrying it ("": the first RDS response, as with one route table).
+	changed string
 }
 
 var typeSemver = semver.SemanticVersion{MajorNumber: 1, MinorNumber: 40}
@@ -115,7 +119,7 @@ func (f *fleet) connect(batch int) (float64, int) {
 func (f *fleet) round(out func(string, any)) {
 	n := len(f.clients)
 	bytes0 := make([]int64, n)
-	pushes0 := make([][4]int64, n)
+	pushes0 := make([][numKinds]int64, n)
 	for i, c := range f.clients {
 		f.first[i].Store(0)
 		bytes0[i] = c.bytes.Load()
@@ -144,7 +148,7 @@ func (f *fleet) round(out func(string, any)) {
 		bytes += c.bytes.Load() - bytes0[i]
 		for k := range c.pushes {
 			d := c.pushes[k].Load() - pushes0[i][k]
-			if k == 3 {
+			if k == kindRDS {
 				routes += d
 			} else {
 				others += d
@@ -216,6 +220,7 @@ func main() {
 	flag.StringVar(&cfg.fleet, "fleet", "bench", "node.cluster of every client")
 	flag.BoolVar(&cfg.delta, "delta", false, "delta ADS instead of state of the world")
 	flag.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "bound of every phase")
+	flag.StringVar(&cfg.changed, "changed", "", "route configuration carrying a round's change (default: any)")
 	clients := flag.Int("clients", 10, "simulated Envoys (at most 5000)")
 	batch := flag.Int("batch", 100, "clients connecting at once for the initial sync")
 	flag.Parse()

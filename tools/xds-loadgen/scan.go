@@ -14,8 +14,10 @@ type response struct {
 	typeURL string
 	version string
 	nonce   string
-	// resources: the messages inside the Anys (only for CDS and LDS, which are decoded).
+	// resources: the messages inside the Anys (only for CDS, LDS and SRDS, which are decoded).
 	resources [][]byte
+	// names: the resources' names, when the load generator waits for one (-changed).
+	names map[string]bool
 }
 
 // received is a scanned response and its size on the wire.
@@ -26,11 +28,12 @@ type received struct {
 
 // scanResponse reads DiscoveryResponse (version_info=1, resources=2 Any, type_url=4, nonce=5) or
 // DeltaDiscoveryResponse (system_version_info=1, resources=2 Resource{resource=2 Any}, type_url=4,
-// nonce=5). The first pass walks gRPC's buffers, skipping the resources; only a CDS or LDS
-// response (small: a few clusters, one listener) is then copied out to read its resources.
-func scanResponse(data mem.BufferSlice, delta bool) (response, error) {
-	r, err := scanFields(data)
-	if err != nil || (r.typeURL != typeCDS && r.typeURL != typeLDS) {
+// nonce=5). The first pass walks gRPC's buffers, skipping the resources (but for their names, with
+// `names`); only a CDS, LDS or SRDS response (small: a few clusters, one listener, the scopes' keys)
+// is then copied out to read its resources.
+func scanResponse(data mem.BufferSlice, delta, names bool) (response, error) {
+	r, err := scanFields(data, delta, names)
+	if err != nil || (r.typeURL != typeCDS && r.typeURL != typeLDS && r.typeURL != typeSRDS) {
 		return r, err
 	}
 	b := data.Materialize()
@@ -56,19 +59,84 @@ func scanResponse(data mem.BufferSlice, delta bool) (response, error) {
 	return r, nil
 }
 
-// scanFields reads fields 1, 4 and 5 and skips everything else, without copying the buffers.
-func scanFields(data mem.BufferSlice) (response, error) {
+// scanFields reads fields 1, 4 and 5 and skips everything else, without copying the buffers; with
+// `names`, also each resource's name (field 2), for a round that waits for one route configuration.
+func scanFields(data mem.BufferSlice, delta, names bool) (response, error) {
 	var r response
 	data.Ref() // the reader frees what it has read; gRPC frees the slice itself after Unmarshal
 	rd := data.Reader()
 	defer rd.Close()
-	for rd.Remaining() > 0 {
+	if names {
+		r.names = map[string]bool{}
+	}
+	err := fields(rd, rd.Remaining(), func(num protowire.Number, n int) (bool, error) {
+		switch {
+		case num == 1 || num == 4 || num == 5:
+			v, err := readString(rd, n)
+			switch num {
+			case 1:
+				r.version = v
+			case 4:
+				r.typeURL = v
+			default:
+				r.nonce = v
+			}
+			return true, err
+		case num == 2 && names:
+			name, err := nameOf(rd, n, delta)
+			r.names[name] = true
+			return true, err
+		}
+		return false, nil
+	})
+	if err == nil && r.typeURL == "" {
+		err = errors.New("response without type_url")
+	}
+	return r, err
+}
+
+// nameOf reads the name of the resource in the next n bytes and skips the rest: a delta Resource's
+// name (field 3); in SotW, field 1 of the Any's message (every xDS resource's name; the other
+// fields, a route table's virtual hosts, are skipped unread).
+func nameOf(rd *mem.Reader, n int, delta bool) (string, error) {
+	name := ""
+	want := protowire.Number(2) // SotW: the Any's value, then its field 1
+	if delta {
+		want = 3
+	}
+	err := fields(rd, n, func(num protowire.Number, l int) (bool, error) {
+		if num != want {
+			return false, nil
+		}
+		if delta {
+			v, err := readString(rd, l)
+			name = v
+			return true, err
+		}
+		return true, fields(rd, l, func(num protowire.Number, l int) (bool, error) {
+			if num != 1 {
+				return false, nil
+			}
+			v, err := readString(rd, l)
+			name = v
+			return true, err
+		})
+	})
+	return name, err
+}
+
+// fields walks the message in the next n bytes of rd: each length-delimited field is offered to
+// visit, which reads exactly its bytes (true) or leaves them to be skipped (false); other fields
+// are skipped.
+func fields(rd *mem.Reader, n int, visit func(num protowire.Number, length int) (bool, error)) error {
+	end := rd.Remaining() - n
+	for rd.Remaining() > end {
 		tag, err := binary.ReadUvarint(rd)
 		if err != nil {
-			return r, err
+			return err
 		}
 		num, typ := protowire.Number(tag>>3), protowire.Type(tag&7)
-		var skip uint64
+		skip := 0
 		switch typ {
 		case protowire.VarintType:
 			_, err = binary.ReadUvarint(rd)
@@ -77,38 +145,31 @@ func scanFields(data mem.BufferSlice) (response, error) {
 		case protowire.Fixed32Type:
 			skip = 4
 		case protowire.BytesType:
-			var n uint64
-			if n, err = binary.ReadUvarint(rd); err != nil {
-				return r, err
+			var l uint64
+			if l, err = binary.ReadUvarint(rd); err != nil {
+				return err
 			}
-			if num == 1 || num == 4 || num == 5 {
-				v := make([]byte, n)
-				_, err = io.ReadFull(rd, v)
-				switch num {
-				case 1:
-					r.version = string(v)
-				case 4:
-					r.typeURL = string(v)
-				default:
-					r.nonce = string(v)
-				}
-			} else {
-				skip = n
+			var read bool
+			if read, err = visit(num, int(l)); err == nil && !read {
+				skip = int(l)
 			}
 		default:
-			return r, errors.New("unexpected wire type")
+			return errors.New("unexpected wire type")
 		}
 		if err == nil && skip > 0 {
-			_, err = rd.Discard(int(skip))
+			_, err = rd.Discard(skip)
 		}
 		if err != nil {
-			return r, err
+			return err
 		}
 	}
-	if r.typeURL == "" {
-		return r, errors.New("response without type_url")
-	}
-	return r, nil
+	return nil
+}
+
+func readString(rd *mem.Reader, n int) (string, error) {
+	v := make([]byte, n)
+	_, err := io.ReadFull(rd, v)
+	return string(v), err
 }
 
 // field returns the last length-delimited field `want` of message b (nil when absent).
