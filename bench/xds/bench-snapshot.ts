@@ -11,6 +11,8 @@
  */
 import { versioned } from '../../compiler/envoy';
 import type { EnvoyResource, EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
+import { FILTER } from '../../compiler/envoy/common';
+import { scopeFallbackConfig, scopeFallbackOff, scopedRouteConfiguration, scopedRoutesHcm } from '../../compiler/envoy/route-scopes';
 
 export const BENCH_FLEET = 'bench';
 export const BENCH_ROUTE_CONFIG = 'bench-routes';
@@ -19,10 +21,8 @@ export function clusterNames(clusters: number): string[] {
   return Array.from({ length: clusters }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
 }
 
-/** The scope key header and the fallback scope's key, as compiler/envoy/route-scopes.ts sets them. */
-const SCOPE_HEADER = 'x-portcullis-scope';
-const FALLBACK_KEY = 'portcullis fallback';
-const LUA_FILTER = 'envoy.filters.http.lua';
+/** The listener's and the scopes' pieces come from the translator, so the bench serves what Portcullis would. */
+const SCOPED = 'firstPathSegment';
 const ADS = { ads: {}, resource_api_version: 'V3' };
 
 export interface BenchOptions {
@@ -56,7 +56,7 @@ export function benchResources(opts: BenchOptions): EnvoyResources {
     routes: keys.map((k) => routeConfiguration(scopeRouteConfigName(k), k === null ? [] : routes.filter((_, i) => i % scopes === k), true)),
     scopes: keys.map((k) => {
       const name = scopeRouteConfigName(k);
-      return versioned('scope', name, { name, route_configuration_name: name, key: { fragments: [{ string_key: k === null ? FALLBACK_KEY : `s${k}` }] } });
+      return versioned('scope', name, scopedRouteConfiguration({ name, segment: k === null ? null : `s${k}`, routes: [] }));
     }),
   };
 }
@@ -66,7 +66,7 @@ function routeConfiguration(name: string, routes: JsonObject[], scoped: boolean)
   return versioned('route', name, {
     name,
     virtual_hosts: [{ name: 'all', domains: ['*'], routes }],
-    ...(scoped ? { typed_per_filter_config: { [LUA_FILTER]: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute', disabled: true } } } : {}),
+    ...(scoped ? { typed_per_filter_config: { [FILTER.scopeFallback]: scopeFallbackOff(SCOPED) as JsonObject } } : {}),
   });
 }
 
@@ -98,38 +98,13 @@ function benchEndpoints(names: readonly string[]): EnvoyResource[] {
   );
 }
 
-/** The HCM fields choosing the routes: RDS for one table, else the scope key's header mutation and scoped routes over ADS. */
+/** The HCM fields choosing the routes: RDS for one table, else the translator's scope key header mutation and scoped routes over ADS. */
 function routeSource(scopes: number): JsonObject {
-  if (scopes === 0) return { rds: { route_config_name: BENCH_ROUTE_CONFIG, config_source: ADS } };
-  return {
-    early_header_mutation_extensions: [
-      {
-        name: 'portcullis.scope_key',
-        typed_config: {
-          '@type': 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
-          mutations: [{ append: { header: { key: SCOPE_HEADER, value: '%PATH(NQ)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
-        },
-      },
-    ],
-    scoped_routes: {
-      name: 'bench-scopes',
-      scope_key_builder: { fragments: [{ header_value_extractor: { name: SCOPE_HEADER, element_separator: '/', index: 1 } }] },
-      rds_config_source: ADS,
-      scoped_rds: { scoped_rds_config_source: ADS },
-    },
-  };
+  return scopes === 0 ? { rds: { route_config_name: BENCH_ROUTE_CONFIG, config_source: ADS } } : scopedRoutesHcm(BENCH_FLEET);
 }
 
-/** The Lua fallback: first in the chain, it sends a request no scope route matched to the fallback scope. */
-const luaFallback: JsonObject = {
-  name: LUA_FILTER,
-  typed_config: {
-    '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
-    default_source_code: {
-      inline_string: `function envoy_on_request(h)\n  h:headers():replace("${SCOPE_HEADER}", "/${FALLBACK_KEY}")\n  h:clearRouteCache()\nend\n`,
-    },
-  },
-};
+/** The translator's Lua fallback: first in the chain, it sends a request no scope route matched to the fallback scope. */
+const luaFallback: JsonObject = { name: FILTER.scopeFallback, typed_config: scopeFallbackConfig(SCOPED) as JsonObject };
 
 function benchListener(scopes: number, port: number): EnvoyResource {
   return versioned('listener', 'bench-ingress', {
