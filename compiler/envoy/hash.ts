@@ -100,7 +100,19 @@ export function resourceVersion(kind: XdsKind, value: JsonObject): string {
   return contentHash(hashedItems(hashedItems(value, 'virtual_hosts', virtualHostHash), 'typed_per_filter_config', filterConfigHash));
 }
 
+/**
+ * Versions of whole route configurations by object: with route scopes an environment has hundreds,
+ * and the translator keeps the object of each one a change does not touch (route.ts).
+ */
+const routeConfigVersions = new WeakMap<JsonObject, string>();
+
 /** A named resource of `kind` with its version. */
 export function versioned(kind: XdsKind, name: string, value: JsonObject): EnvoyResource {
-  return { name, version: resourceVersion(kind, value), value };
+  if (kind !== 'route') return { name, version: resourceVersion(kind, value), value };
+  let version = routeConfigVersions.get(value);
+  if (version === undefined) {
+    version = resourceVersion(kind, value);
+    routeConfigVersions.set(value, version);
+  }
+  return { name, version, value };
 }

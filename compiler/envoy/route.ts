@@ -221,11 +221,12 @@ function virtualHosts(scope: string, routes: readonly RouteIR[], hosts: readonly
 }
 
 /**
- * Route configurations by their first virtual host, reused while name, virtual hosts and
- * configuration-wide per-filter configs are the very same objects: with route scopes, the scopes a
- * change does not touch keep their JSON objects.
+ * Route configurations by their first virtual host, then by name (an empty virtual host heads
+ * the tables of many scopes), reused while virtual hosts and configuration-wide per-filter
+ * configs are the very same objects: with route scopes, the scopes a change does not touch keep
+ * their JSON objects (and versions, hash.ts).
  */
-const tableMemo = new WeakMap<JsonObject, JsonObject>();
+const tableMemo = new WeakMap<JsonObject, Map<string, JsonObject>>();
 
 function sameObjects(a: JsonObject, b: JsonObject): boolean {
   const keys = Object.keys(a);
@@ -249,8 +250,9 @@ function routeTable(env: EnvironmentIR, ctx: RouteContext, of: TableOf, hosts: r
   const perFilter = perFilterConfigs((slot) => slot.perRouteConfiguration?.(inputs));
   const vhs = routes === env.routes ? virtualHostsMemo(routes, ctx.key, () => virtualHosts(scope, routes, hosts, ctx)) : virtualHosts(scope, routes, hosts, ctx);
   const first = vhs[0];
-  const known = first === undefined ? undefined : tableMemo.get(first);
-  if (known !== undefined && known['name'] === name) {
+  const byName = first === undefined ? undefined : tableMemo.get(first);
+  const known = byName?.get(name);
+  if (known !== undefined) {
     const knownHosts = known['virtual_hosts'] as readonly JsonObject[];
     const knownPerFilter = (known['typed_per_filter_config'] as JsonObject | undefined) ?? {};
     if (knownHosts.length === vhs.length && knownHosts.every((vh, i) => vh === vhs[i]) && sameObjects(knownPerFilter, perFilter)) return known;
@@ -266,7 +268,10 @@ function routeTable(env: EnvironmentIR, ctx: RouteContext, of: TableOf, hosts: r
     // for these filters.
     ...(Object.keys(perFilter).length === 0 ? {} : { typed_per_filter_config: perFilter }),
   };
-  if (first !== undefined) tableMemo.set(first, table);
+  if (first !== undefined) {
+    if (byName === undefined) tableMemo.set(first, new Map([[name, table]]));
+    else byName.set(name, table);
+  }
   return table;
 }
 
