@@ -43,11 +43,12 @@ export type RouteReach =
   | { readonly kind: 'fallback' };
 
 /**
- * A regex pinned to a segment: a literal `/S/` first, no quantifier on that slash (`/a/*b` matches
+ * A regex pinned to a segment: a literal `/S/` first (after an optional `^`: Envoy matches the whole
+ * path anyway, and policies often anchor), no quantifier on that slash (`/a/*b` matches
  * `/ab`), and no alternation anywhere (`/a/x|/b/y` is not pinned to `a`). Literal means letters,
  * digits, `_`, `-`, `~`: none is an RE2 metacharacter.
  */
-const PINNED_REGEX = /^\/([A-Za-z0-9_~-]+)\/(?![*?+{])[^|]*$/;
+const PINNED_REGEX = /^\^?\/([A-Za-z0-9_~-]+)\/(?![*?+{])[^|]*$/;
 
 export function routeReach(path: RouteMatchIR['path']): RouteReach {
   if (path.kind === 'regex') {

@@ -25,6 +25,8 @@ describe('routeReach: a route is pinned to S when every path it matches has firs
     ['prefix', '/search?q=', { kind: 'pinned', segment: 'search' }],
     ['regex', '/orders/[0-9]+', { kind: 'pinned', segment: 'orders' }],
     ['regex', '/a-b_c~1/.*', { kind: 'pinned', segment: 'a-b_c~1' }],
+    ['regex', '^/orders/[0-9]+$', { kind: 'pinned', segment: 'orders' }],
+    ['regex', '^^/orders/x', { kind: 'any' }],
     // A partial first segment: `/ap` matches /ap, /api, /apple...
     ['prefix', '/ap', { kind: 'partial', prefix: 'ap' }],
     ['prefix', '/', { kind: 'any' }],
