@@ -28,6 +28,12 @@ export class DeltaStream extends AdsStream {
   /** Per type: resource name → the version (or REMOVAL) the node rejected. */
   private readonly rejected: PerKind<Map<string, string>> = perKind(() => new Map());
   private readonly pendingDiff: PerKind<Diff | null> = perKind(() => null);
+  /**
+   * Per type, when a diff last found nothing due: the resources offered then and the type's
+   * revision. While both are the same, nothing is due still: a push or ACK of one type does not
+   * re-diff every other type (the snapshot keeps unchanged types' objects, keepUnchangedTypes).
+   */
+  private readonly quiet: PerKind<{ readonly view: ReadonlyMap<string, HeldResource>; readonly revision: number } | null> = perKind(() => null);
 
   constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
     super(streamId, peer, ctx, send);
@@ -40,6 +46,8 @@ export class DeltaStream extends AdsStream {
       return;
     }
     const st = this.kinds[kind];
+    // Any request may change what the node holds, subscribes to or rejected.
+    st.revision++;
     const pending = st.pending;
     if (req.responseNonce !== '' && pending && req.responseNonce === pending.nonce) {
       const diff = this.pendingDiff[kind]!;
@@ -84,7 +92,7 @@ export class DeltaStream extends AdsStream {
     }
     // The node forgets what it no longer subscribes to.
     if (!st.wildcard) {
-      for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
+      for (const name of st.held.keys()) if (!st.names.has(name)) st.held.delete(name);
     }
     if (resumed) this.resume(kind);
   }
@@ -101,9 +109,8 @@ export class DeltaStream extends AdsStream {
     this.assumeAcked(kind, version, version === current ? this.snap!.commit : null);
   }
 
-  private diff(kind: XdsKind, honourRejections: boolean): Diff {
+  private diff(kind: XdsKind, honourRejections: boolean, view = this.view(kind)): Diff {
     const st = this.kinds[kind];
-    const view = this.view(kind);
     const rejected = this.rejected[kind];
     const inScope = (name: string): boolean => st.wildcard || st.names.has(name);
     const upserts: HeldResource[] = [];
@@ -122,8 +129,15 @@ export class DeltaStream extends AdsStream {
   }
 
   protected pushIfNeeded(kind: XdsKind): boolean {
-    const diff = this.diff(kind, true);
-    if (diff.upserts.length === 0 && diff.removed.length === 0) return false;
+    const view = this.view(kind);
+    const revision = this.kinds[kind].revision;
+    const quiet = this.quiet[kind];
+    if (quiet && quiet.view === view && quiet.revision === revision) return false;
+    const diff = this.diff(kind, true, view);
+    if (diff.upserts.length === 0 && diff.removed.length === 0) {
+      this.quiet[kind] = { view, revision };
+      return false;
+    }
     const version = this.selection(kind).version;
     const frame = (nonce: string): ResponseFrame =>
       deltaFrame(version, diff.upserts.map((r) => r.delta!), diff.removed, { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });

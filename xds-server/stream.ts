@@ -168,6 +168,11 @@ export interface KindState {
   sortedNames: string[] | null;
   /** What the node holds now (ACKed, or reported on reconnect). */
   held: Map<string, HeldResource>;
+  /**
+   * Bumped whenever `held`, the subscription or what the node rejected may have changed: a type
+   * found with nothing due stays so while this and the offered resources are the same.
+   */
+  revision: number;
   pending: Pending | null;
   /** Nonce of the last response of this type; requests quoting another are stale. */
   latestNonce: string;
@@ -204,6 +209,7 @@ export abstract class AdsStream {
       names: new Set(),
       sortedNames: null,
       held: new Map(),
+      revision: 0,
       pending: null,
       latestNonce: '',
       ackedVersion: null,
@@ -398,6 +404,7 @@ export abstract class AdsStream {
       if (!before || edsName === undefined || before.version === now.get(name)?.version) continue;
       this.endpointsDue.add(edsName);
       endpoints.delete(edsName);
+      this.kinds.endpoint.revision++;
     }
   }
 
@@ -413,7 +420,10 @@ export abstract class AdsStream {
     const st = this.kinds[kind];
     st.pending = null;
     // An endpoint response sent before a cluster changed does not reach the rebuilt cluster.
-    if (kind === 'endpoint') for (const name of this.endpointsDue) st.held.delete(name);
+    if (kind === 'endpoint' && this.endpointsDue.size > 0) {
+      for (const name of this.endpointsDue) st.held.delete(name);
+      st.revision++;
+    }
     st.ackedVersion = pending.version;
     st.ackedCommit = pending.commit;
     st.ackedAt = new Date().toISOString();
