@@ -149,6 +149,14 @@ type TypeSnapshotWithSelection = TypeSnapshot & { [WILDCARD]?: Selection };
 const selectionMemo = new WeakMap<TypeSnapshot, Map<string, Selection>>();
 /** Distinct name sets remembered per snapshot type (more are computed per stream). */
 const MEMO_LIMIT = 4096;
+/** A stream's sorted name list → its memo key, joined once per list rather than per push. */
+const namesKeys = new WeakMap<readonly string[], string>();
+
+function namesKey(sorted: readonly string[]): string {
+  let key = namesKeys.get(sorted);
+  if (key === undefined) namesKeys.set(sorted, (key = sorted.join('\n')));
+  return key;
+}
 
 export interface Pending {
   readonly nonce: string;
@@ -333,7 +341,7 @@ export abstract class AdsStream {
     // Streams of one fleet mostly subscribe to the same names: one selection (and one response
     // body) per snapshot and name set, shared by all of them.
     const shared = view === own.resources;
-    const key = shared ? st.sortedNames.join('\n') : '';
+    const key = shared ? namesKey(st.sortedNames) : '';
     let memo = shared ? selectionMemo.get(own) : undefined;
     const hit = memo?.get(key);
     if (hit) return hit;
