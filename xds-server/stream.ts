@@ -274,6 +274,8 @@ export abstract class AdsStream {
   protected advance(): void {
     if (!this.snap || this.closed) return;
     let clustersInFlight = false;
+    // Asked once per call: nothing below changes the clusters held or the endpoint subscription.
+    let endpointsReady: boolean | undefined;
     for (const kind of KINDS_IN_ORDER) {
       const st = this.kinds[kind];
       if (!st.subscribed) continue;
@@ -283,7 +285,7 @@ export abstract class AdsStream {
         continue;
       }
       if (clustersInFlight && kind !== 'endpoint') return;
-      if ((kind === 'listener' || kind === 'scope' || kind === 'route') && !this.endpointsSubscribed()) return;
+      if ((kind === 'listener' || kind === 'scope' || kind === 'route') && !(endpointsReady ??= this.endpointsSubscribed())) return;
       if (this.pushIfNeeded(kind)) {
         if (kind !== 'cluster') return;
         clustersInFlight = true;
