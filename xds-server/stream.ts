@@ -394,7 +394,8 @@ export abstract class AdsStream {
     st.pending = { nonce, sentAt: process.hrtime.bigint(), version, commit: this.snap!.commit, names };
     st.latestNonce = nonce;
     this.ctx.metrics.pushes.inc({ type: kind, variant: this.variant });
-    this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
+    // Guarded: the argument object would be built on every push even with debug off.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
     this.audit('xds.pushed', kind, version, this.snap!.commit, { nonce, resources: names.length });
   }
 

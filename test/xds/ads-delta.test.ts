@@ -183,6 +183,8 @@ describe('delta ADS', () => {
     c.ack(a3);
     expect(await c.quiet(100)).toEqual([]);
     expect(h.server.nodes()[0]!.inSync).toBe(true);
+    // The per-push debug line (guarded by the level) is still written at debug.
+    expect(h.logs.filter((l) => l['msg'] === 'xds push' && l['type'] === 'endpoint')).toHaveLength(4);
   });
 
   test('unsubscribe and wildcard: a named RDS unsubscribe is forgotten; LDS wildcard sees additions and removals', async () => {
