@@ -20,7 +20,7 @@ import { createXdsMetrics, watchEventLoop, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
 import { REFUSAL_REASONS, RefusedStreams, type RefusedStream } from './refused-streams';
 import { RequestGate } from './request-gate';
-import { buildSnapshot, EncodeCache, encodeSteps, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
+import { buildSnapshot, EncodeCache, encodeSteps, keepUnchangedTypes, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
 import { SotwStream } from './sotw';
 import { type AdsStream, type NodeStatus, type StreamContext, VersionHistory } from './stream';
 import { type AdsCodec, createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, framePassthrough, type NodeInfo, type ResponseFrame } from './wire';
@@ -156,13 +156,13 @@ function streamContext(options: XdsServerOptions, metrics: XdsMetrics): StreamCo
   };
 }
 
-/** Encodes every fleet's resources through the cache (sorted by fleet); all errors, or every snapshot. */
-function buildAll(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, cache: EncodeCache): Result<Map<string, Snapshot>> {
+/** Encodes every fleet's resources through the cache (sorted by fleet); all errors, or every snapshot (types unchanged since `previous` keep its objects). */
+function buildAll(fleets: ReadonlyMap<string, EnvoyResources>, meta: SnapshotMeta, cache: EncodeCache, previous: ReadonlyMap<string, Snapshot>): Result<Map<string, Snapshot>> {
   const errors: Diagnostic[] = [];
   const built = new Map<string, Snapshot>();
   for (const [fleet, resources] of [...fleets].sort(([a], [b]) => compareText(a, b))) {
     const out = buildSnapshot(resources, meta, cache);
-    if (out.ok) built.set(fleet, out.value);
+    if (out.ok) built.set(fleet, keepUnchangedTypes(out.value, previous.get(fleet)));
     else errors.push(...out.errors);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: built };
@@ -296,7 +296,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       logger.error({ commit: next.commit, errors: dropped }, 'xds publication refused: it drops fleets with connected Envoys; the previous snapshots stay in force');
       return { ok: false, errors: dropped };
     }
-    const built = buildAll(fleets, next, cache);
+    const built = buildAll(fleets, next, cache, state.current);
     if (!built.ok) {
       logger.error({ commit: next.commit, errors: built.errors.length, first: built.errors.slice(0, 5) }, 'xds publication refused: resources do not encode; the previous snapshots stay in force');
       return built;

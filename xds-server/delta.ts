@@ -21,13 +21,60 @@ interface Diff {
   readonly removed: readonly string[];
 }
 
+type Offered = ReadonlyMap<string, HeldResource>;
+
+/** A type's offered resources and its revision, when a diff against them found nothing due. */
+interface Quiet {
+  readonly view: Offered;
+  readonly revision: number;
+}
+
+/** The diff of a response awaiting its ACK, and what it was computed against. */
+interface SentDiff extends Diff, Quiet {}
+
+/** Per offered map: the names that differ in the map offered next, computed once for every stream. */
+const changesMemo = new WeakMap<Offered, { readonly to: Offered; readonly names: readonly string[] | null }>();
+
+/**
+ * The names whose resource is another object (or new) in `to` than in `from`, in `to`'s order;
+ * null when `to` lacks a name of `from` (a removal: the caller diffs in full). A publication moves
+ * every stream of a fleet from one map to the next, so one pair per map is remembered.
+ */
+function changedNames(from: Offered, to: Offered): readonly string[] | null {
+  const hit = changesMemo.get(from);
+  if (hit?.to === to) return hit.names;
+  let names: string[] | null = [];
+  for (const name of from.keys()) {
+    if (!to.has(name)) {
+      names = null;
+      break;
+    }
+  }
+  if (names) for (const [name, r] of to) if (from.get(name) !== r) names.push(name);
+  changesMemo.set(from, { to, names });
+  return names;
+}
+
 type PerKind<T> = Record<XdsKind, T>;
+
+/** The request subscribes, unsubscribes or reports held resources. */
+function changesSubscription(req: DeltaDiscoveryRequest): boolean {
+  return req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0 || req.initialResourceVersions.size > 0;
+}
 
 export class DeltaStream extends AdsStream {
   readonly variant = 'delta' as const;
   /** Per type: resource name → the version (or REMOVAL) the node rejected. */
   private readonly rejected: PerKind<Map<string, string>> = perKind(() => new Map());
-  private readonly pendingDiff: PerKind<Diff | null> = perKind(() => null);
+  private readonly pendingDiff: PerKind<SentDiff | null> = perKind(() => null);
+  /**
+   * Per type, when a diff last found nothing due (or the node ACKed all that was due): the
+   * resources offered then and the type's revision. While the revision is the same, nothing is due
+   * against those resources, so against new ones only the names that changed need a look
+   * (changedNames); a push or ACK of one type does not re-diff every other type (the snapshot
+   * keeps unchanged types' objects, keepUnchangedTypes).
+   */
+  private readonly quiet: PerKind<Quiet | null> = perKind(() => null);
 
   constructor(streamId: number, peer: string, ctx: StreamContext, send: (frame: ResponseFrame) => void) {
     super(streamId, peer, ctx, send);
@@ -40,6 +87,8 @@ export class DeltaStream extends AdsStream {
       return;
     }
     const st = this.kinds[kind];
+    // Any request may change what the node holds, subscribes to or rejected.
+    const revision = ++st.revision;
     const pending = st.pending;
     if (req.responseNonce !== '' && pending && req.responseNonce === pending.nonce) {
       const diff = this.pendingDiff[kind]!;
@@ -48,9 +97,13 @@ export class DeltaStream extends AdsStream {
         for (const name of diff.removed) this.rejected[kind].set(name, REMOVAL);
         this.nacked(kind, pending, req.errorDetail);
       } else {
-        for (const r of diff.upserts) st.held.set(r.name, r);
+        // What it unsubscribed from since the push, it does not keep.
+        for (const r of diff.upserts) if (st.wildcard || st.names.has(r.name)) st.held.set(r.name, r);
         for (const name of diff.removed) st.held.delete(name);
         this.acked(kind, pending);
+        // The node now holds all that was due against what the diff was computed from, when
+        // nothing else changed since the push and this request changes no subscription.
+        if (diff.revision === revision - 1 && st.revision === revision && !changesSubscription(req)) this.quiet[kind] = { view: diff.view, revision };
       }
       this.pendingDiff[kind] = null;
     } else if (req.responseNonce !== '' && req.responseNonce !== st.latestNonce) {
@@ -63,8 +116,9 @@ export class DeltaStream extends AdsStream {
 
   private subscribe(kind: XdsKind, req: DeltaDiscoveryRequest): void {
     const st = this.kinds[kind];
-    const resumed = !st.subscribed && req.initialResourceVersions.size > 0;
-    if (!st.subscribed) {
+    const first = !st.subscribed;
+    const resumed = first && req.initialResourceVersions.size > 0;
+    if (first) {
       st.subscribed = true;
       // No names on the first request of a type: a wildcard subscription.
       st.wildcard = req.resourceNamesSubscribe.length === 0;
@@ -82,9 +136,10 @@ export class DeltaStream extends AdsStream {
         this.rejected[kind].delete(name);
       }
     }
-    // The node forgets what it no longer subscribes to.
-    if (!st.wildcard) {
-      for (const name of [...st.held.keys()]) if (!st.names.has(name)) st.held.delete(name);
+    // The node forgets what it no longer subscribes to (held is within the subscription between
+    // changes of it: an ACK keeps only what is subscribed).
+    if (!st.wildcard && (first || changesSubscription(req))) {
+      for (const name of st.held.keys()) if (!st.names.has(name)) st.held.delete(name);
     }
     if (resumed) this.resume(kind);
   }
@@ -101,18 +156,20 @@ export class DeltaStream extends AdsStream {
     this.assumeAcked(kind, version, version === current ? this.snap!.commit : null);
   }
 
-  private diff(kind: XdsKind, honourRejections: boolean): Diff {
+  /** `r` is one the node subscribes to and lacks at this version (and, honouring rejections, did not refuse). */
+  private lacks(kind: XdsKind, r: HeldResource, honourRejections: boolean): boolean {
     const st = this.kinds[kind];
-    const view = this.view(kind);
+    if (!r.delta || !(st.wildcard || st.names.has(r.name)) || st.held.get(r.name)?.version === r.version) return false;
+    return !(honourRejections && this.rejected[kind].get(r.name) === r.version);
+  }
+
+  private diff(kind: XdsKind, honourRejections: boolean, view = this.view(kind)): Diff {
+    const st = this.kinds[kind];
     const rejected = this.rejected[kind];
     const inScope = (name: string): boolean => st.wildcard || st.names.has(name);
     const upserts: HeldResource[] = [];
     const removed: string[] = [];
-    for (const r of view.values()) {
-      if (!r.delta || !inScope(r.name) || st.held.get(r.name)?.version === r.version) continue;
-      if (honourRejections && rejected.get(r.name) === r.version) continue;
-      upserts.push(r);
-    }
+    for (const r of view.values()) if (this.lacks(kind, r, honourRejections)) upserts.push(r);
     for (const name of st.held.keys()) {
       if (view.has(name) || !inScope(name)) continue;
       if (honourRejections && rejected.get(name) === REMOVAL) continue;
@@ -122,15 +179,34 @@ export class DeltaStream extends AdsStream {
   }
 
   protected pushIfNeeded(kind: XdsKind): boolean {
-    const diff = this.diff(kind, true);
-    if (diff.upserts.length === 0 && diff.removed.length === 0) return false;
+    const view = this.view(kind);
+    const revision = this.kinds[kind].revision;
+    const quiet = this.quiet[kind];
+    if (quiet?.revision === revision && quiet.view === view) return false;
+    const changed = quiet?.revision === revision ? changedNames(quiet.view, view) : null;
+    // Quiet against the resources before: only what changed since can be due (no removal among them).
+    const diff = changed ? { upserts: this.lackedOf(kind, view, changed), removed: [] } : this.diff(kind, true, view);
+    if (diff.upserts.length === 0 && diff.removed.length === 0) {
+      this.quiet[kind] = { view, revision };
+      return false;
+    }
     const version = this.selection(kind).version;
     const frame = (nonce: string): ResponseFrame =>
       deltaFrame(version, diff.upserts.map((r) => r.delta!), diff.removed, { typeUrl: TYPE_URL[kind], nonce, controlPlane: this.ctx.controlPlane });
     const nonce = this.deliver(this.sharedFrame(kind, version, diff, frame), frame);
-    this.pendingDiff[kind] = diff;
+    this.pendingDiff[kind] = { ...diff, view, revision };
     this.sent(kind, nonce, version, diff.upserts.map((r) => r.name));
     return true;
+  }
+
+  /** The resources named in `names` (all in `view`, in its order) that the node lacks. */
+  private lackedOf(kind: XdsKind, view: Offered, names: readonly string[]): HeldResource[] {
+    const out: HeldResource[] = [];
+    for (const name of names) {
+      const r = view.get(name)!;
+      if (this.lacks(kind, r, true)) out.push(r);
+    }
+    return out;
   }
 
   /**

@@ -223,6 +223,21 @@ export function buildSnapshot(resources: EnvoyResources, meta: SnapshotMeta, cac
   };
 }
 
+/**
+ * `built` with each type whose version equals the one in `previous` replaced by `previous`'s own
+ * TypeSnapshot (same version: same name/version pairs, so the same encoded resources). Streams and
+ * their memos (selections, frames, a delta stream's "nothing due" per type) are keyed by the
+ * TypeSnapshot object: a one-route change then leaves every other type's work as it was.
+ */
+export function keepUnchangedTypes(built: Snapshot, previous: Snapshot | undefined): Snapshot {
+  if (!previous) return built;
+  const kept = KINDS_IN_ORDER.filter((k) => previous.types[k].version === built.types[k].version);
+  if (kept.length === 0) return built;
+  const types = { ...built.types };
+  for (const k of kept) types[k] = previous.types[k];
+  return Object.freeze({ ...built, types: Object.freeze(types) });
+}
+
 /** The EDS name Envoy subscribes to for an EDS cluster: eds_cluster_config.service_name, else its name. */
 function edsServiceName(cluster: JsonObject): string | undefined {
   const type = cluster['type'];

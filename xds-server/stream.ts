@@ -149,6 +149,14 @@ type TypeSnapshotWithSelection = TypeSnapshot & { [WILDCARD]?: Selection };
 const selectionMemo = new WeakMap<TypeSnapshot, Map<string, Selection>>();
 /** Distinct name sets remembered per snapshot type (more are computed per stream). */
 const MEMO_LIMIT = 4096;
+/** A stream's sorted name list → its memo key, joined once per list rather than per push. */
+const namesKeys = new WeakMap<readonly string[], string>();
+
+function namesKey(sorted: readonly string[]): string {
+  let key = namesKeys.get(sorted);
+  if (key === undefined) namesKeys.set(sorted, (key = sorted.join('\n')));
+  return key;
+}
 
 export interface Pending {
   readonly nonce: string;
@@ -168,6 +176,11 @@ export interface KindState {
   sortedNames: string[] | null;
   /** What the node holds now (ACKed, or reported on reconnect). */
   held: Map<string, HeldResource>;
+  /**
+   * Bumped whenever `held`, the subscription or what the node rejected may have changed: a type
+   * found with nothing due stays so while this and the offered resources are the same.
+   */
+  revision: number;
   pending: Pending | null;
   /** Nonce of the last response of this type; requests quoting another are stale. */
   latestNonce: string;
@@ -204,6 +217,7 @@ export abstract class AdsStream {
       names: new Set(),
       sortedNames: null,
       held: new Map(),
+      revision: 0,
       pending: null,
       latestNonce: '',
       ackedVersion: null,
@@ -260,6 +274,8 @@ export abstract class AdsStream {
   protected advance(): void {
     if (!this.snap || this.closed) return;
     let clustersInFlight = false;
+    // Asked once per call: nothing below changes the clusters held or the endpoint subscription.
+    let endpointsReady: boolean | undefined;
     for (const kind of KINDS_IN_ORDER) {
       const st = this.kinds[kind];
       if (!st.subscribed) continue;
@@ -269,7 +285,7 @@ export abstract class AdsStream {
         continue;
       }
       if (clustersInFlight && kind !== 'endpoint') return;
-      if ((kind === 'listener' || kind === 'scope' || kind === 'route') && !this.endpointsSubscribed()) return;
+      if ((kind === 'listener' || kind === 'scope' || kind === 'route') && !(endpointsReady ??= this.endpointsSubscribed())) return;
       if (this.pushIfNeeded(kind)) {
         if (kind !== 'cluster') return;
         clustersInFlight = true;
@@ -327,7 +343,7 @@ export abstract class AdsStream {
     // Streams of one fleet mostly subscribe to the same names: one selection (and one response
     // body) per snapshot and name set, shared by all of them.
     const shared = view === own.resources;
-    const key = shared ? st.sortedNames.join('\n') : '';
+    const key = shared ? namesKey(st.sortedNames) : '';
     let memo = shared ? selectionMemo.get(own) : undefined;
     const hit = memo?.get(key);
     if (hit) return hit;
@@ -378,7 +394,8 @@ export abstract class AdsStream {
     st.pending = { nonce, sentAt: process.hrtime.bigint(), version, commit: this.snap!.commit, names };
     st.latestNonce = nonce;
     this.ctx.metrics.pushes.inc({ type: kind, variant: this.variant });
-    this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
+    // Guarded: the argument object would be built on every push even with debug off.
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ type: kind, version, nonce, resources: names.length }, 'xds push');
     this.audit('xds.pushed', kind, version, this.snap!.commit, { nonce, resources: names.length });
   }
 
@@ -398,6 +415,7 @@ export abstract class AdsStream {
       if (!before || edsName === undefined || before.version === now.get(name)?.version) continue;
       this.endpointsDue.add(edsName);
       endpoints.delete(edsName);
+      this.kinds.endpoint.revision++;
     }
   }
 
@@ -413,7 +431,10 @@ export abstract class AdsStream {
     const st = this.kinds[kind];
     st.pending = null;
     // An endpoint response sent before a cluster changed does not reach the rebuilt cluster.
-    if (kind === 'endpoint') for (const name of this.endpointsDue) st.held.delete(name);
+    if (kind === 'endpoint' && this.endpointsDue.size > 0) {
+      for (const name of this.endpointsDue) st.held.delete(name);
+      st.revision++;
+    }
     st.ackedVersion = pending.version;
     st.ackedCommit = pending.commit;
     st.ackedAt = new Date().toISOString();

@@ -156,6 +156,37 @@ describe('delta ADS', () => {
     expect(names(third)).toEqual(['svc-c']);
   });
 
+  test('an endpoint unsubscribed while its response awaits the ACK is not kept (asked again, it is sent again); a change published before an ACK follows it with only what changed', async () => {
+    h = await startHarness();
+    const res = fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] });
+    /** `res` with the endpoints of `changed` at another version. */
+    const bumped = (version: string, ...changed: string[]) => ({ ...res, endpoints: res.endpoints.map((e) => (changed.includes(e.name) ? { ...e, version } : e)) });
+    await publish(h, res);
+    const c = h.client('delta');
+    c.delta({ typeUrl: EDS, subscribe: ['svc-a', 'svc-b'] });
+    const first = await c.next('endpoint');
+    expect(names(first)).toEqual(['svc-a', 'svc-b']);
+    c.delta({ typeUrl: EDS, unsubscribe: ['svc-b'] });
+    c.ack(first);
+    expect(await c.quiet(100)).toEqual([]);
+    c.delta({ typeUrl: EDS, subscribe: ['svc-b'] });
+    const again = await c.next('endpoint');
+    expect(names(again)).toEqual(['svc-b']);
+    c.ack(again);
+    await publish(h, bumped('e2', 'svc-a'), 'c2');
+    const a2 = await c.next('endpoint');
+    expect(versions(a2)).toEqual({ 'svc-a': 'e2' });
+    await publish(h, bumped('e3', 'svc-a', 'svc-c'), 'c3');
+    c.ack(a2);
+    const a3 = await c.next('endpoint');
+    expect(versions(a3)).toEqual({ 'svc-a': 'e3' });
+    c.ack(a3);
+    expect(await c.quiet(100)).toEqual([]);
+    expect(h.server.nodes()[0]!.inSync).toBe(true);
+    // The per-push debug line (guarded by the level) is still written at debug.
+    expect(h.logs.filter((l) => l['msg'] === 'xds push' && l['type'] === 'endpoint')).toHaveLength(4);
+  });
+
   test('unsubscribe and wildcard: a named RDS unsubscribe is forgotten; LDS wildcard sees additions and removals', async () => {
     h = await startHarness();
     await publish(h, fleetResources());

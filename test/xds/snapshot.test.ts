@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { createXdsMetrics } from '../../xds-server/metrics';
 import { loadEnvoyApi } from '../../xds-server/descriptors';
 import { createEncoder } from '../../xds-server/encode';
-import { buildSnapshot, EncodeCache } from '../../xds-server/snapshot';
+import { buildSnapshot, EncodeCache, keepUnchangedTypes } from '../../xds-server/snapshot';
 import { fleetResources } from './fixtures';
 import { CDS, EDS, LDS, RDS, names, publish, startHarness, type Harness } from './harness';
 
@@ -22,6 +22,22 @@ describe('snapshots', () => {
     // Shared bytes across snapshots of one cache are the same objects.
     expect(Object.isFrozen(a.value)).toBe(true);
     expect(a.value.edsNameOfCluster.get('svc-a')).toBe('svc-a');
+  });
+
+  test('a new snapshot keeps the previous one\'s type objects where the version is the same (the streams\' memos stay valid)', () => {
+    const cache = new EncodeCache(createEncoder(loadEnvoyApi()));
+    const a = buildSnapshot(fleetResources(), meta, cache);
+    const c = buildSnapshot(fleetResources({ timeouts: { 2: '5s' } }), { ...meta, commit: 'next' }, cache);
+    if (!a.ok || !c.ok) throw new Error('build failed');
+    expect(keepUnchangedTypes(c.value, undefined)).toBe(c.value);
+    const kept = keepUnchangedTypes(c.value, a.value);
+    expect(kept.types.cluster).toBe(a.value.types.cluster);
+    expect(kept.types.endpoint).toBe(a.value.types.endpoint);
+    expect(kept.types.listener).toBe(a.value.types.listener);
+    expect(kept.types.route).toBe(c.value.types.route);
+    expect(kept.types.cluster).not.toBe(c.value.types.cluster);
+    expect({ ...kept, types: null }).toEqual({ ...c.value, types: null });
+    expect(Object.isFrozen(kept) && Object.isFrozen(kept.types)).toBe(true);
   });
 
   test('a resource that does not encode refuses the whole snapshot, with every error', () => {
@@ -120,6 +136,10 @@ describe('encodes through the server', () => {
       { fleet: 'edge-eu', environment: 'prod', version: expect.any(String), changedTypes: ['cluster', 'endpoint', 'listener', 'scope', 'route', 'ratelimit'] },
     ]);
     expect(next.ok && next.value.encoded).toBe(1);
+    // Only the changed type is a new object: streams find the other types as they left them.
+    const after = h.server.snapshots().get('edge')!;
+    expect(after.types.cluster).toBe(before.types.cluster);
+    expect(after.types.route).not.toBe(before.types.route);
     const text = await h.registry.metrics();
     expect(text).toMatch(/portcullis_xds_served_version_info\{environment="prod",fleet="edge",version="[0-9a-f]{16}",commit="c2"\} 1/);
     expect(text).not.toMatch(/commit="c1"/);
