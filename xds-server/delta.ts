@@ -6,7 +6,7 @@
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
 import { KIND_OF_TYPE_URL, perKind, type TypeSnapshot, versionOf } from './snapshot';
-import { AdsStream, type HeldResource, type StreamContext } from './stream';
+import { AdsStream, type HeldResource, type KindState, memoisedFrame, resourcesKey, type StreamContext } from './stream';
 import { type DeltaDiscoveryRequest, deltaFrame, type ResponseFrame } from './wire';
 
 /** Response frames per snapshot type, by (version, upserted name/versions, removed names). */
@@ -57,6 +57,11 @@ function changedNames(from: Offered, to: Offered): readonly string[] | null {
 
 type PerKind<T> = Record<XdsKind, T>;
 
+/** The node subscribes to `name` of this type (by name or as a wildcard). */
+function subscribes(st: KindState, name: string): boolean {
+  return st.wildcard || st.names.has(name);
+}
+
 /** The request subscribes, unsubscribes or reports held resources. */
 function changesSubscription(req: DeltaDiscoveryRequest): boolean {
   return req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0 || req.initialResourceVersions.size > 0;
@@ -98,7 +103,7 @@ export class DeltaStream extends AdsStream {
         this.nacked(kind, pending, req.errorDetail);
       } else {
         // What it unsubscribed from since the push, it does not keep.
-        for (const r of diff.upserts) if (st.wildcard || st.names.has(r.name)) st.held.set(r.name, r);
+        for (const r of diff.upserts) if (subscribes(st, r.name)) st.held.set(r.name, r);
         for (const name of diff.removed) st.held.delete(name);
         this.acked(kind, pending);
         // The node now holds all that was due against what the diff was computed from, when
@@ -159,19 +164,18 @@ export class DeltaStream extends AdsStream {
   /** `r` is one the node subscribes to and lacks at this version (and, honouring rejections, did not refuse). */
   private lacks(kind: XdsKind, r: HeldResource, honourRejections: boolean): boolean {
     const st = this.kinds[kind];
-    if (!r.delta || !(st.wildcard || st.names.has(r.name)) || st.held.get(r.name)?.version === r.version) return false;
+    if (!r.delta || !subscribes(st, r.name) || st.held.get(r.name)?.version === r.version) return false;
     return !(honourRejections && this.rejected[kind].get(r.name) === r.version);
   }
 
   private diff(kind: XdsKind, honourRejections: boolean, view = this.view(kind)): Diff {
     const st = this.kinds[kind];
     const rejected = this.rejected[kind];
-    const inScope = (name: string): boolean => st.wildcard || st.names.has(name);
     const upserts: HeldResource[] = [];
     const removed: string[] = [];
     for (const r of view.values()) if (this.lacks(kind, r, honourRejections)) upserts.push(r);
     for (const name of st.held.keys()) {
-      if (view.has(name) || !inScope(name)) continue;
+      if (view.has(name) || !subscribes(st, name)) continue;
       if (honourRejections && rejected.get(name) === REMOVAL) continue;
       removed.push(name);
     }
@@ -215,16 +219,10 @@ export class DeltaStream extends AdsStream {
    */
   private sharedFrame(kind: XdsKind, version: string, diff: Diff, frame: (nonce: string) => ResponseFrame): ResponseFrame {
     const own = this.snap!.types[kind];
-    let key = `${version}\n`;
-    for (const r of diff.upserts) key += `${r.name}\0${r.version}\n`;
-    key += '\n' + diff.removed.join('\n');
     let memo = frameMemo.get(own);
-    const hit = memo?.get(key);
-    if (hit) return hit;
-    const built = frame(this.ctx.nextNonce());
     if (!memo) frameMemo.set(own, (memo = new Map()));
-    if (memo.size < FRAME_MEMO_LIMIT) memo.set(key, built);
-    return built;
+    const key = `${version}\n${resourcesKey(diff.upserts)}\n\n${diff.removed.join('\n')}`;
+    return memoisedFrame(memo, key, FRAME_MEMO_LIMIT, () => frame(this.ctx.nextNonce()));
   }
 
   protected settled(kind: XdsKind): boolean {

@@ -11,7 +11,7 @@
 import type { XdsKind } from '../compiler/envoy/resources';
 import { TYPE_URL } from '../compiler/envoy/resources';
 import { KIND_OF_TYPE_URL, perKind, versionOf } from './snapshot';
-import { AdsStream, type HeldResource, type Selection, type StreamContext } from './stream';
+import { AdsStream, type HeldResource, memoisedFrame, resourcesKey, type Selection, type StreamContext } from './stream';
 import { type DiscoveryRequest, type ResponseFrame, sotwFrame } from './wire';
 
 /**
@@ -177,17 +177,11 @@ const FRAME_LIMIT = 64;
 
 /**
  * The frame of a response carrying `sent` out of `selection` under `version`: every stream due the
- * same subset of the same selection gets the same frame (one encoding per fleet and change, not per
- * stream).
+ * same subset of the same selection gets the same frame.
  */
 function sharedFrame(selection: Selection, version: string, sent: readonly HeldResource[], frame: (nonce: string) => ResponseFrame, nextNonce: () => string): ResponseFrame {
   // The whole selection (every wildcard response, and a named one to a node that holds none of it) is
   // the common case: keyed by nothing.
-  const key = sent.length === selection.resources.length ? '' : `${version}\n${sent.map((r) => `${r.name}\0${r.version}`).join('\n')}`;
-  const frames = (selection.frames ??= new Map());
-  const hit = frames.get(key);
-  if (hit) return hit;
-  const built = frame(nextNonce());
-  if (frames.size < FRAME_LIMIT) frames.set(key, built);
-  return built;
+  const key = sent.length === selection.resources.length ? '' : `${version}\n${resourcesKey(sent)}`;
+  return memoisedFrame((selection.frames ??= new Map()), key, FRAME_LIMIT, () => frame(nextNonce()));
 }

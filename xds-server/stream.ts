@@ -158,6 +158,24 @@ function namesKey(sorted: readonly string[]): string {
   return key;
 }
 
+/** `name\0version` of each resource, one per line: which versions a response carries, as a memo key. */
+export function resourcesKey(resources: readonly HeldResource[]): string {
+  return resources.map((r) => `${r.name}\0${r.version}`).join('\n');
+}
+
+/**
+ * The frame kept in `memo` under `key`, else a new one from `build`, kept while the memo holds
+ * fewer than `limit`: every stream due the same response gets the same frame (one encoding per
+ * fleet and change, not per stream; `deliver` re-frames it for a stream that was sent it before).
+ */
+export function memoisedFrame(memo: Map<string, ResponseFrame>, key: string, limit: number, build: () => ResponseFrame): ResponseFrame {
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const built = build();
+  if (memo.size < limit) memo.set(key, built);
+  return built;
+}
+
 export interface Pending {
   readonly nonce: string;
   readonly sentAt: bigint;
