@@ -5,6 +5,8 @@
  */
 import { versioned } from '../../compiler/envoy';
 import type { EnvoyResources, JsonObject } from '../../compiler/envoy/resources';
+import { FILTER } from '../../compiler/envoy/common';
+import { scopeFallbackConfig, scopeFallbackOff, scopedRouteConfiguration, scopedRoutesHcm } from '../../compiler/envoy/route-scopes';
 
 /** A public EC P-256 key (test only; its private half was never kept): Envoy refuses an empty JWKS. */
 const TEST_JWKS =
@@ -222,58 +224,23 @@ export function fleetResources(spec: FleetSpec = {}): EnvoyResources {
   };
 }
 
-/** Header the early header mutation sets to the path, and the scope key builder reads segment 1 of. */
-const SCOPE_HEADER = 'x-portcullis-scope';
-/** Key of the fallback scope: contains a space, which no request path has. */
-export const FALLBACK_KEY = 'portcullis fallback';
-const LUA = 'envoy.filters.http.lua';
+/** The translator's own pieces (compiler/envoy/route-scopes.ts): the fixture routes as Portcullis would. */
+const SCOPED = 'firstPathSegment';
+/** RouteConfiguration-level switch-off of the fallback filter: it runs only where no route matched. */
+const FALLBACK_OFF: JsonObject = { [FILTER.scopeFallback]: scopeFallbackOff(SCOPED) as JsonObject };
 
-/** RouteConfiguration-level LuaPerRoute{disabled}: the fallback filter runs only where no route matched. */
-const LUA_OFF = { [LUA]: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute', disabled: true } };
-
-/** A listener whose HCM routes by RDS (`routes`) or by scopes keyed on the first path segment. */
+/** A listener whose HCM routes by RDS (`routes`) or, as the translator emits it, by scopes keyed on the first path segment. */
 export function scopedListener(name: string, port: number, routing: { rds: string } | { scopes: string }): JsonObject {
   const scoped = 'scopes' in routing;
-  const ads = { ads: {}, resource_api_version: 'V3' };
   const hcm: JsonObject = {
     '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
     stat_prefix: 'ingress',
     codec_type: 'AUTO',
     normalize_path: true,
     merge_slashes: true,
-    ...(scoped
-      ? {
-          early_header_mutation_extensions: [
-            {
-              name: 'scope',
-              typed_config: {
-                '@type': 'type.googleapis.com/envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation',
-                mutations: [{ append: { header: { key: SCOPE_HEADER, value: '%PATH(NQ)%' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }],
-              },
-            },
-          ],
-          scoped_routes: {
-            name: routing.scopes,
-            scope_key_builder: { fragments: [{ header_value_extractor: { name: SCOPE_HEADER, element_separator: '/', index: 1 } }] },
-            rds_config_source: ads,
-            scoped_rds: { scoped_rds_config_source: ads },
-          },
-        }
-      : { rds: { route_config_name: routing.rds, config_source: ads } }),
+    ...(scoped ? scopedRoutesHcm(routing.scopes) : { rds: { route_config_name: routing.rds, config_source: { ads: {}, resource_api_version: 'V3' } } }),
     http_filters: [
-      ...(scoped
-        ? [
-            {
-              name: LUA,
-              typed_config: {
-                '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua',
-                default_source_code: {
-                  inline_string: `function envoy_on_request(h)\n  h:headers():replace("${SCOPE_HEADER}", "/${FALLBACK_KEY}")\n  h:clearRouteCache()\nend\n`,
-                },
-              },
-            },
-          ]
-        : []),
+      ...(scoped ? [{ name: FILTER.scopeFallback, typed_config: scopeFallbackConfig(SCOPED) as JsonObject }] : []),
       { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } },
     ],
   };
@@ -324,7 +291,7 @@ export function scopedFleetResources(spec: ScopedFleetSpec): EnvoyResources {
   const table = (name: string, routes: readonly JsonObject[]): JsonObject => ({
     name,
     virtual_hosts: [{ name: 'all', domains: ['*'], routes: [...routes] }],
-    ...(spec.routing === 'rds' ? {} : { typed_per_filter_config: LUA_OFF }),
+    ...(spec.routing === 'rds' ? {} : { typed_per_filter_config: FALLBACK_OFF }),
   });
   if (spec.routing === 'rds') {
     return {
@@ -333,10 +300,11 @@ export function scopedFleetResources(spec: ScopedFleetSpec): EnvoyResources {
       routes: [versioned('route', 'ingress-routes', table('ingress-routes', [...spec.segments.flatMap(own), CATCH_ALL]))],
     };
   }
-  const scope = (name: string, key: string, routes: string): JsonObject => ({ name, route_configuration_name: routes, key: { fragments: [{ string_key: key }] } });
+  // A scope named `name` (its key `segment`, null: the fallback's) selecting the RouteConfiguration `routes`.
+  const scope = (name: string, segment: string | null, routes: string): JsonObject => ({ ...scopedRouteConfiguration({ name: routes, segment, routes: [] }), name });
   const scopes = [
     ...spec.segments.map((s) => versioned('scope', s, scope(s, s, scopeRoutesName(s)))),
-    versioned('scope', 'portcullis-fallback', scope('portcullis-fallback', FALLBACK_KEY, scopeRoutesName('fallback'))),
+    versioned('scope', 'portcullis-fallback', scope('portcullis-fallback', null, scopeRoutesName('fallback'))),
     ...Object.entries(spec.extraScopes ?? {}).map(([name, key]) => versioned('scope', name, scope(name, key, scopeRoutesName('fallback')))),
   ];
   const routes = [
