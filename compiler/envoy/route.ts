@@ -306,6 +306,7 @@ export function routeConfigurations(env: EnvironmentIR): { readonly routes: Json
     scopes: tables.map(scopedRouteConfiguration),
   };
 }
+
 /** The client-network sets of every route (repeats included), from the memoised access configs. */
 function networkSetsOf(routes: readonly RouteIR[], ctx: RouteContext): NetworkSet[] {
   const sets: NetworkSet[] = [];
