@@ -14,7 +14,7 @@ import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
-import { runInSlices, SlicedQueue, SliceTimer } from './fanout';
+import { PUBLICATION_SLICE, runInSlices, type SliceLimits, SlicedQueue, SliceTimer } from './fanout';
 import { type AnyCall, FleetStreams } from './fleet-streams';
 import { createXdsMetrics, watchEventLoop, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
@@ -51,6 +51,8 @@ export interface XdsServerOptions {
   readonly controlPlaneId?: string;
   /** Audit sink for xds.pushed / xds.ack / xds.nack (audit/'s AuditSink); none when absent. */
   readonly audit?: AuditRecorder;
+  /** Bounds of one slice of publication work (encoding, pushes); PUBLICATION_SLICE unless given. */
+  readonly publicationSlice?: SliceLimits;
   /**
    * More gRPC services on the same port (the monitor's access-log service): Envoy reaches them
    * through the cluster it already has for ADS.
@@ -280,7 +282,8 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   for (const reason of REFUSAL_REASONS) metrics.rejectedStreams.inc({ reason }, 0);
   const streams = new FleetStreams({ metrics, logger, refused, fleetOf: options.fleetOf ?? ((node: NodeInfo) => node.cluster) });
   const slices = new SliceTimer();
-  const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e), undefined, undefined, slices);
+  const sliceLimits = options.publicationSlice ?? PUBLICATION_SLICE;
+  const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e), sliceLimits, undefined, slices);
   const core: Core = { state, streams, waiting: new Map(), fanout, logger };
   const loopWatch = watchEventLoop(options.registry, () => slices.takeLongestMs());
   const server = adsServer(core, ctx, createAdsCodec(root), options.services);
@@ -309,7 +312,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
 
   async function publishNow(fleets: ReadonlyMap<string, EnvoyResources>, next: SnapshotMeta, publish: PublishOptions): Promise<Result<Publication>> {
     const encodesBefore = cache.encodeCount;
-    await runInSlices(encodeSteps(fleets.values(), cache), slices);
+    await runInSlices(encodeSteps(fleets.values(), cache), slices, sliceLimits.maxMs);
     const start = slices.clock();
     try {
       return putNextInForce(fleets, next, publish, encodesBefore);

@@ -11,6 +11,8 @@
  * sliceMaxSeconds: its portcullis_xds_push_slice_max_seconds (longest slice of publication work);
  * gcMaxMs: the longest GC pause since the last loopreset.
  * With $BENCH_AUDIT_DIR set, every push and ACK is also written to an audit trail there (its cost).
+ * $BENCH_SLICE="TASKS,MS" sets the publication slice (createXdsServer's publicationSlice), e.g.
+ * "64,10" for the slices before 2026-12-02 evening; PUBLICATION_SLICE when unset.
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -30,7 +32,9 @@ async function main(): Promise<void> {
   const registry = new Registry();
   const auditDir = process.env.BENCH_AUDIT_DIR;
   const audit = auditDir ? await AuditWriter.open({ dir: auditDir, stream: 'serve' }) : undefined;
-  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry, ...(audit ? { audit } : {}) });
+  const slice = process.env.BENCH_SLICE?.split(',').map(Number);
+  const publicationSlice = slice ? { maxTasks: slice[0]!, maxMs: slice[1]! } : undefined;
+  const server = createXdsServer({ logger: pino({ level: 'warn' }, pino.destination(2)), registry, ...(audit ? { audit } : {}), ...(publicationSlice ? { publicationSlice } : {}) });
   let commit = 0;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
