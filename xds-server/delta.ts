@@ -132,7 +132,7 @@ export class DeltaStream extends AdsStream {
     if (req.resourceNamesSubscribe.length > 0 || req.resourceNamesUnsubscribe.length > 0) st.sortedNames = null;
     for (const name of req.resourceNamesSubscribe) {
       if (name === '*') st.wildcard = true;
-      else st.names.add(name);
+      else st.names.add(this.sharedName(kind, name));
     }
     for (const name of req.resourceNamesUnsubscribe) {
       if (name === '*') st.wildcard = false;

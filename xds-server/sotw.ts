@@ -73,9 +73,14 @@ export class SotwStream extends AdsStream {
     st.subscribed = true;
     const explicit = names.filter((n) => n !== '*');
     if (explicit.length > 0) this.everNamed[kind] = true;
+    const wasWildcard = st.wildcard;
     st.wildcard = names.includes('*') || (WILDCARD_KINDS.has(kind) && names.length === 0 && !this.everNamed[kind]);
+    // Every SotW request repeats the subscription: an ACK of 100 route tables names all 100 again.
+    // The same subscription keeps the set, its sorted list and so the selection memo key (no
+    // re-sort, no re-join), and there is nothing to forget.
+    if (st.wildcard === wasWildcard && sameNames(st.names, explicit)) return;
     st.names.clear();
-    for (const n of explicit) st.names.add(n);
+    for (const n of explicit) st.names.add(this.sharedName(kind, n));
     st.sortedNames = null;
     if (!st.wildcard) {
       // Envoy drops what it unsubscribed from (and may ask for it afresh later).
@@ -107,7 +112,7 @@ export class SotwStream extends AdsStream {
   private heldAfter(kind: XdsKind, sent: readonly HeldResource[]): Map<string, HeldResource> {
     const st = this.kinds[kind];
     // Wildcard: the response is the whole set. Named: a response replaces the resources it names.
-    const held = st.wildcard ? new Map<string, HeldResource>() : new Map(st.held);
+    const held = st.wildcard ? new Map<string, HeldResource>() : st.held;
     for (const r of sent) held.set(r.name, r);
     return held;
   }
@@ -170,6 +175,18 @@ export class SotwStream extends AdsStream {
     // published needs no response in SotW: only listeners and clusters are removed by absence).
     return selection.resources.every((r) => st.held.get(r.name)?.version === r.version) && this.ackedSelection[kind] !== null;
   }
+}
+
+/**
+ * `names` holds exactly `requested`, in the same order: a node repeats its names in one order, so
+ * comparing in order (no hashing of 100 fresh strings) finds the common case; another order reads
+ * as a change, which costs a rebuild of the set and nothing else.
+ */
+function sameNames(names: ReadonlySet<string>, requested: readonly string[]): boolean {
+  if (names.size !== requested.length) return false;
+  let i = 0;
+  for (const n of names) if (n !== requested[i++]) return false;
+  return true;
 }
 
 /** Distinct subsets framed per selection (streams of one fleet mostly lack the same few). */

@@ -149,13 +149,32 @@ type TypeSnapshotWithSelection = TypeSnapshot & { [WILDCARD]?: Selection };
 const selectionMemo = new WeakMap<TypeSnapshot, Map<string, Selection>>();
 /** Distinct name sets remembered per snapshot type (more are computed per stream). */
 const MEMO_LIMIT = 4096;
-/** A stream's sorted name list → its memo key, joined once per list rather than per push. */
+/** A sorted name list → its memo key, joined once per list rather than per push. */
 const namesKeys = new WeakMap<readonly string[], string>();
 
 function namesKey(sorted: readonly string[]): string {
   let key = namesKeys.get(sorted);
   if (key === undefined) namesKeys.set(sorted, (key = sorted.join('\n')));
   return key;
+}
+
+/**
+ * Sorted name lists by memo key: streams that subscribe to the same names (a fleet's Envoys, to
+ * its 100 scopes' tables) share one list and one key instead of a copy each (≈ 5 KiB a stream).
+ * Bounded: when full it starts again (streams keep the lists they have).
+ */
+const sortedNamesPool = new Map<string, readonly string[]>();
+const SORTED_NAMES_POOL_LIMIT = 4096;
+
+function sharedSortedNames(names: Iterable<string>): readonly string[] {
+  const sorted = [...names].sort();
+  const key = sorted.join('\n');
+  const hit = sortedNamesPool.get(key);
+  if (hit) return hit;
+  if (sortedNamesPool.size >= SORTED_NAMES_POOL_LIMIT) sortedNamesPool.clear();
+  sortedNamesPool.set(key, sorted);
+  namesKeys.set(sorted, key);
+  return sorted;
 }
 
 /** `name\0version` of each resource, one per line: which versions a response carries, as a memo key. */
@@ -190,8 +209,8 @@ export interface KindState {
   subscribed: boolean;
   wildcard: boolean;
   readonly names: Set<string>;
-  /** `names` sorted; reset to null whenever `names` changes. */
-  sortedNames: string[] | null;
+  /** `names` sorted (shared by the streams with the same names); reset to null whenever `names` changes. */
+  sortedNames: readonly string[] | null;
   /** What the node holds now (ACKed, or reported on reconnect). */
   held: Map<string, HeldResource>;
   /**
@@ -357,7 +376,7 @@ export abstract class AdsStream {
       const resources = [...view.values()];
       return { resources, version: versionOf(kind, resources) };
     }
-    st.sortedNames ??= [...st.names].sort();
+    st.sortedNames ??= sharedSortedNames(st.names);
     // Streams of one fleet mostly subscribe to the same names: one selection (and one response
     // body) per snapshot and name set, shared by all of them.
     const shared = view === own.resources;
@@ -376,6 +395,14 @@ export abstract class AdsStream {
       if (memo.size < MEMO_LIMIT) memo.set(key, selection);
     }
     return selection;
+  }
+
+  /**
+   * The snapshot's own string for a name the node subscribes to: one copy per fleet instead of one
+   * per stream (the request's); the name as sent when the snapshot has no such resource.
+   */
+  protected sharedName(kind: XdsKind, name: string): string {
+    return this.snap?.types[kind].resources.get(name)?.name ?? name;
   }
 
   /**
