@@ -14,7 +14,7 @@ import type { AuditRecorder } from './audit-hook';
 import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
-import { PUBLICATION_SLICE, runInSlices, type SliceLimits, SlicedQueue, SliceTimer } from './fanout';
+import { PUBLICATION_SLICE, PUSH_COST, runInSlices, type SliceLimits, SlicedQueue, SliceTimer } from './fanout';
 import { type AnyCall, FleetStreams } from './fleet-streams';
 import { createXdsMetrics, watchEventLoop, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
@@ -265,7 +265,7 @@ function putInForce(core: Core, metrics: XdsMetrics, built: ReadonlyMap<string, 
   // Every stream reads the new snapshot now; the writes go out in slices (fanout.ts).
   core.streams.republish(built, meta.commit, (stream, snapshot) => {
     stream.retarget(snapshot);
-    core.fanout.add(stream, () => stream.flush());
+    core.fanout.add(stream, () => stream.flush(), PUSH_COST[stream.variant]);
   });
   for (const [stream, release] of core.waiting) core.fanout.add(stream, release);
   core.waiting.clear();

@@ -3,26 +3,34 @@
  * table took ≈ 280 ms in one piece, and writing to 1,000 streams in one go held the event loop for
  * over a second (ACKs, health checks and scrapes all waited). Both now run in slices: `runInSlices`
  * steps through the encoding (snapshot.ts's encodeSteps) at most `maxMs` at a time; SlicedQueue
- * runs each stream's push as a task, at most `maxTasks` tasks or `maxMs` per slice. The next slice
+ * runs each stream's push as a task, tasks costing at most `maxTasks` or `maxMs` per slice. The next slice
  * waits for setImmediate, so I/O (ACKs, other requests) runs between slices. `SliceTimer` keeps the
  * longest slice's wall-clock time for the `portcullis_xds_push_slice_max_seconds` gauge.
  */
+import type { Variant } from './stream';
 
 export interface SliceLimits {
-  /** Tasks run in one slice at most. */
+  /** Cost of the tasks run in one slice at most (a task costs what it was queued with). */
   readonly maxTasks: number;
   /** A slice stops starting tasks (or steps) once it has run this long (one is not interrupted). */
   readonly maxMs: number;
 }
 
 /**
- * Slices are bounded by time: 40 ms, so with one step's overrun no section passes the 50 ms the
- * issue allows. No count bound: Node's HTTP/2 sends a session's queued frames on a later turn, and
- * between two slices the loop reads the ACKs of every stream written so far, which cost about what
- * a push does; in slices of 64 streams the streams written last waited for all those ACKs (1,000
- * clients, one-route change: p99 ≈ 130 ms in slices of 64, ≈ 65 ms in one slice of ≈ 30 ms).
+ * A slice runs at most 40 ms, so with one step's overrun no section passes the 50 ms the issue
+ * allows, and at most 64 SotW pushes. Node's HTTP/2 sends a session's queued frames on a later
+ * turn, and between two slices the loop reads the write completions and ACKs of every stream
+ * written so far, each about as costly as a push: in slices of 64, the streams written last waited
+ * for all of them (1,000 delta clients, one-route change: p99 ≈ 130 ms; in one slice of ≈ 30 ms,
+ * ≈ 70 ms). So a delta push costs nothing against `maxTasks` (bounded by time only): its ACK is a
+ * nonce. A SotW ACK repeats the whole subscription (100 scopes' tables: 100 names), and the ACKs of
+ * 1,000 SotW streams written in one slice came back as one read of 55–85 ms; 64 per slice keep
+ * that under 30 ms (PUSH_COST).
  */
-export const PUBLICATION_SLICE: SliceLimits = { maxTasks: Number.POSITIVE_INFINITY, maxMs: 40 };
+export const PUBLICATION_SLICE: SliceLimits = { maxTasks: 64, maxMs: 40 };
+
+/** What one stream's push costs against `maxTasks`, by variant (see PUBLICATION_SLICE). */
+export const PUSH_COST: Readonly<Record<Variant, number>> = { sotw: 1, delta: 0 };
 
 const nextTurn = (run: () => void): void => void setImmediate(run);
 
@@ -73,7 +81,7 @@ export function runInSlices(steps: Iterator<unknown>, timer: SliceTimer, maxMs =
 
 export class SlicedQueue {
   /** Pending tasks by key, in the order their keys were first queued. */
-  private readonly tasks = new Map<object, () => void>();
+  private readonly tasks = new Map<object, { readonly run: () => void; readonly cost: number }>();
   private scheduled = false;
   /** Slices run so far, and the most tasks any of them ran (for tests and the bench). */
   slices = 0;
@@ -91,8 +99,8 @@ export class SlicedQueue {
   }
 
   /** Queues `task` under `key`; a key already queued keeps its place and runs the newer task once. */
-  add(key: object, task: () => void): void {
-    this.tasks.set(key, task);
+  add(key: object, task: () => void, cost = 1): void {
+    this.tasks.set(key, { run: task, cost });
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.runSlice());
@@ -108,15 +116,17 @@ export class SlicedQueue {
     this.scheduled = false;
     const start = this.timer.clock();
     let ran = 0;
+    let spent = 0;
     for (const [key, task] of this.tasks) {
       this.tasks.delete(key);
       try {
-        task();
+        task.run();
       } catch (e) {
         this.onError(key, e);
       }
       ran++;
-      if (ran >= this.limits.maxTasks || this.timer.clock() - start >= this.limits.maxMs) break;
+      spent += task.cost;
+      if (spent >= this.limits.maxTasks || this.timer.clock() - start >= this.limits.maxMs) break;
     }
     this.slices++;
     this.largestSlice = Math.max(this.largestSlice, ran);
@@ -127,3 +137,4 @@ export class SlicedQueue {
     }
   }
 }
+

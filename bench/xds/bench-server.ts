@@ -11,8 +11,8 @@
  * sliceMaxSeconds: its portcullis_xds_push_slice_max_seconds (longest slice of publication work);
  * gcMaxMs: the longest GC pause since the last loopreset.
  * With $BENCH_AUDIT_DIR set, every push and ACK is also written to an audit trail there (its cost).
- * $BENCH_SLICE="TASKS,MS" sets the publication slice (createXdsServer's publicationSlice), e.g.
- * "64,10" for the slices before 2026-12-02 evening; PUBLICATION_SLICE when unset.
+ * $BENCH_SLICE="TASKS,MS" sets the publication slice (createXdsServer's publicationSlice: TASKS
+ * bounds the SotW pushes of a slice, PUSH_COST); PUBLICATION_SLICE when unset.
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';

@@ -85,3 +85,16 @@ test('a task added while a slice runs joins it while it has room; clear drops wh
   expect(ran).toEqual(['first', 'added']);
   expect(pending).toHaveLength(0);
 });
+
+test('a slice counts the cost tasks were queued with: free tasks are bounded by time only', () => {
+  const { q, tick } = manual({ maxTasks: 2, maxMs: 1_000 });
+  const ran: string[] = [];
+  for (let i = 0; i < 5; i++) q.add({}, () => ran.push(`free${i}`), 0);
+  for (let i = 0; i < 3; i++) q.add({}, () => ran.push(`paid${i}`));
+  tick();
+  // The five free tasks and then two that cost 1 each fill the slice.
+  expect(ran).toEqual(['free0', 'free1', 'free2', 'free3', 'free4', 'paid0', 'paid1']);
+  tick();
+  expect(ran.at(-1)).toBe('paid2');
+  expect(q.largestSlice).toBe(7);
+});

@@ -2,7 +2,7 @@
  * Issue 14 item 2 through the server: the encoding of a publication runs across turns of the event
  * loop (before, a fresh 10,000-route table held it ≈ 280 ms in one piece), publications take
  * effect in call order, and the pushes go out in slices between turns (before, every stream was
- * written inside setSnapshots), bounded by time (PUBLICATION_SLICE) unless a count is configured.
+ * written inside setSnapshots): bounded by time, and SotW pushes also by count (PUSH_COST).
  */
 import type { AdsClient } from '../../bench/xds/ads-client';
 import { BENCH_FLEET, benchResources } from '../../bench/xds/bench-snapshot';
@@ -32,13 +32,14 @@ async function waitUntil(what: string, ok: () => Promise<boolean> | boolean, ms 
   }
 }
 
-/** STREAMS SotW streams on one connection (the global subchannel pool: cheap, same server path), each synced on clusters. */
-async function syncedClusterStreams(h: Harness): Promise<AdsClient[]> {
+/** STREAMS streams on one connection (the global subchannel pool: cheap, same server path), each synced on clusters. */
+async function syncedClusterStreams(h: Harness, variant: 'sotw' | 'delta'): Promise<AdsClient[]> {
   await publish(h, fleetResources());
   const clients: AdsClient[] = [];
   for (let i = 0; i < STREAMS; i++) {
-    const c = h.client('sotw', { id: `n${i}`, cluster: 'edge' }, { channelOptions: { 'grpc.use_local_subchannel_pool': 0 }, onResponse: (r, self) => self.ack(r) });
-    c.sotw({ typeUrl: CDS });
+    const c = h.client(variant, { id: `n${i}`, cluster: 'edge' }, { channelOptions: { 'grpc.use_local_subchannel_pool': 0 }, onResponse: (r, self) => self.ack(r) });
+    if (variant === 'sotw') c.sotw({ typeUrl: CDS });
+    else c.delta({ typeUrl: CDS });
     clients.push(c);
   }
   await waitUntil('every stream got and ACKed its clusters', async () => (await clusterPushes(h)) === STREAMS && h.server.nodes().every((n) => n.inSync));
@@ -47,10 +48,9 @@ async function syncedClusterStreams(h: Harness): Promise<AdsClient[]> {
 
 const clusterPushes = (h: Harness): Promise<number> => h.metric('portcullis_xds_pushes_total', { type: 'cluster' });
 
-test(`a push to ${STREAMS} streams leaves setSnapshots unwritten and goes out in slices of the configured size`, async () => {
-  const slice = { maxTasks: 64, maxMs: PUBLICATION_SLICE.maxMs };
-  h = await startHarness({ publicationSlice: slice });
-  const clients = await syncedClusterStreams(h);
+test(`a push to ${STREAMS} SotW streams leaves setSnapshots unwritten and goes out ≤ ${PUBLICATION_SLICE.maxTasks} streams per turn`, async () => {
+  h = await startHarness();
+  const clients = await syncedClusterStreams(h, 'sotw');
 
   await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }), 'c2');
   // The new snapshot is in force at once (status reads it), but nothing was written yet.
@@ -59,7 +59,7 @@ test(`a push to ${STREAMS} streams leaves setSnapshots unwritten and goes out in
   await turn();
   const afterOneTurn = (await clusterPushes(h)) - STREAMS;
   expect(afterOneTurn).toBeGreaterThan(0);
-  expect(afterOneTurn).toBeLessThanOrEqual(slice.maxTasks);
+  expect(afterOneTurn).toBeLessThanOrEqual(PUBLICATION_SLICE.maxTasks);
   await waitUntil('every stream got the new clusters', async () => (await clusterPushes(h)) === 2 * STREAMS);
   await waitUntil('every stream ACKed them', () => h.server.nodes().every((n) => n.inSync && n.types[0]!.ackedCommit === 'c2'));
   // The longest slice (wall clock) of the work just done: more than nothing, and the scrape resets it.
@@ -68,13 +68,13 @@ test(`a push to ${STREAMS} streams leaves setSnapshots unwritten and goes out in
   for (const c of clients) expect(c.responses.filter((r) => r.kind === 'cluster').at(-1)!.resources.map((r) => r.name)).toEqual(['svc-a', 'svc-b', 'svc-c']);
 }, 60_000);
 
-test(`by default a push is bounded by time only: ${STREAMS} streams go out in one turn, no ACK read between them`, async () => {
+test(`delta pushes are bounded by time only: ${STREAMS} streams go out in one turn, no ACK read between them`, async () => {
   h = await startHarness();
-  await syncedClusterStreams(h);
+  await syncedClusterStreams(h, 'delta');
   await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }), 'c2');
   expect(await clusterPushes(h)).toBe(STREAMS);
   await turn();
-  // In slices of 64 (before), the loop read the first streams' ACKs before writing the others.
+  // Counted like SotW pushes (before), the loop read the first streams' ACKs before writing the others.
   expect((await clusterPushes(h)) - STREAMS).toBe(STREAMS);
   await waitUntil('every stream ACKed the new clusters', () => h.server.nodes().every((n) => n.inSync && n.types[0]!.ackedCommit === 'c2'));
 }, 60_000);
