@@ -183,9 +183,12 @@ export class DeltaStream extends AdsStream {
   }
 
   protected pushIfNeeded(kind: XdsKind): boolean {
-    const view = this.view(kind);
     const revision = this.kinds[kind].revision;
     const quiet = this.quiet[kind];
+    // Quiet against the snapshot's own resources, which have not changed: nothing is due, and the
+    // view (for clusters and endpoints a walk over what the node holds) need not be built.
+    if (quiet?.revision === revision && quiet.view === this.snap!.types[kind].resources) return false;
+    const view = this.view(kind);
     if (quiet?.revision === revision && quiet.view === view) return false;
     const changed = quiet?.revision === revision ? changedNames(quiet.view, view) : null;
     // Quiet against the resources before: only what changed since can be due (no removal among them).

@@ -235,7 +235,9 @@ export function keepUnchangedTypes(built: Snapshot, previous: Snapshot | undefin
   if (kept.length === 0) return built;
   const types = { ...built.types };
   for (const k of kept) types[k] = previous.types[k];
-  return Object.freeze({ ...built, types: Object.freeze(types) });
+  // The EDS names follow from clusters and endpoints alone: kept with them, so memos keyed by the map hold.
+  const edsNameOfCluster = kept.includes('cluster') && kept.includes('endpoint') ? previous.edsNameOfCluster : built.edsNameOfCluster;
+  return Object.freeze({ ...built, types: Object.freeze(types), edsNameOfCluster });
 }
 
 /** The EDS name Envoy subscribes to for an EDS cluster: eds_cluster_config.service_name, else its name. */

@@ -45,6 +45,8 @@ export class SotwStream extends AdsStream {
       return;
     }
     const st = this.kinds[kind];
+    // Any request may change what the node holds or subscribes to.
+    st.revision++;
     if (st.latestNonce !== '' && req.responseNonce !== '' && req.responseNonce !== st.latestNonce) {
       // The protocol: a request quoting an older nonce is superseded by a response in flight.
       this.log.debug({ type: kind, nonce: req.responseNonce, latest: st.latestNonce }, 'xds stale nonce ignored');

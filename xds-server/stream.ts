@@ -237,6 +237,8 @@ export abstract class AdsStream {
   private closed = false;
   /** Frames this stream was sent: a shared frame is never sent twice on one stream (its nonce would repeat). */
   private readonly sentFrames = new WeakSet<ResponseFrame>();
+  /** When endpointsSubscribed last answered yes: the revisions and EDS names it looked at. */
+  private endpointsSubscribedAt: { readonly clusters: number; readonly endpoints: number; readonly edsNames: ReadonlyMap<string, string> } | null = null;
   /** EDS names of clusters sent changed, whose ClusterLoadAssignment has not been sent since: due again. */
   private readonly endpointsDue = new Set<string>();
 
@@ -412,11 +414,16 @@ export abstract class AdsStream {
   private endpointsSubscribed(): boolean {
     if (!this.kinds.cluster.subscribed) return true;
     const eds = this.kinds.endpoint;
+    const edsNames = this.snap!.edsNameOfCluster;
+    // Only a request of either type (which bumps its revision) or another snapshot can change the answer.
+    const at = this.endpointsSubscribedAt;
+    if (at && at.clusters === this.kinds.cluster.revision && at.endpoints === eds.revision && at.edsNames === edsNames) return true;
     for (const clusterName of this.kinds.cluster.held.keys()) {
-      const edsName = this.snap!.edsNameOfCluster.get(clusterName);
+      const edsName = edsNames.get(clusterName);
       if (edsName === undefined) continue;
       if (!eds.subscribed || (!eds.wildcard && !eds.names.has(edsName))) return false;
     }
+    this.endpointsSubscribedAt = { clusters: this.kinds.cluster.revision, endpoints: eds.revision, edsNames };
     return true;
   }
 
