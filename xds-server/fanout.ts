@@ -3,9 +3,10 @@
  * table took ≈ 280 ms in one piece, and writing to 1,000 streams in one go held the event loop for
  * over a second (ACKs, health checks and scrapes all waited). Both now run in slices: `runInSlices`
  * steps through the encoding (snapshot.ts's encodeSteps) at most `maxMs` at a time; SlicedQueue
- * runs each stream's push as a task, tasks costing at most `maxTasks` or `maxMs` per slice. The next slice
- * waits for setImmediate, so I/O (ACKs, other requests) runs between slices. `SliceTimer` keeps the
- * longest slice's wall-clock time for the `portcullis_xds_push_slice_max_seconds` gauge.
+ * runs each stream's push as a task, tasks costing at most `maxTasks` or `maxMs` per slice. The
+ * next slice waits for setImmediate, so I/O (ACKs, other requests) runs between slices.
+ * `SliceTimer` keeps the longest slice's wall-clock time for the
+ * `portcullis_xds_push_slice_max_seconds` gauge.
  */
 import type { Variant } from './stream';
 
@@ -21,8 +22,8 @@ export interface SliceLimits {
  * allows, and at most 64 SotW pushes. Node's HTTP/2 sends a session's queued frames on a later
  * turn, and between two slices the loop reads the write completions and ACKs of every stream
  * written so far, each about as costly as a push: in slices of 64, the streams written last waited
- * for all of them (1,000 delta clients, one-route change: p99 ≈ 130 ms; in one slice of ≈ 30 ms,
- * ≈ 70 ms). So a delta push costs nothing against `maxTasks` (bounded by time only): its ACK is a
+ * for all of them (1,000 delta clients, one-route change: p99 ≈ 135 ms; in one slice of 15–30 ms,
+ * 50–90 ms). So a delta push costs nothing against `maxTasks` (bounded by time only): its ACK is a
  * nonce. A SotW ACK repeats the whole subscription (100 scopes' tables: 100 names), and the ACKs of
  * 1,000 SotW streams written in one slice came back as one read of 55–85 ms; 64 per slice keep
  * that under 30 ms (PUSH_COST).
@@ -137,4 +138,3 @@ export class SlicedQueue {
     }
   }
 }
-

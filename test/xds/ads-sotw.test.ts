@@ -200,6 +200,24 @@ describe('SotW ADS', () => {
     expect(await d.quiet(150)).toEqual([]);
   });
 
+  test('a request repeating the subscription in another order sends nothing; a dropped name is forgotten and sent again when asked for', async () => {
+    h = await startHarness();
+    await publish(h, fleetResources({ clusters: ['svc-a', 'svc-b', 'svc-c'] }));
+    const c = h.client('sotw');
+    c.sotw({ typeUrl: EDS, resourceNames: ['svc-b', 'svc-c'] });
+    const e1 = await c.next('endpoint');
+    expect(names(e1)).toEqual(['svc-b', 'svc-c']);
+    c.ack(e1, ['svc-b', 'svc-c']);
+    c.ack(e1, ['svc-c', 'svc-b']);
+    expect(await c.quiet(150)).toEqual([]);
+    expect(h.server.nodes()[0]!.inSync).toBe(true);
+    // Envoy drops what it unsubscribes from: asked for again, it is sent again.
+    c.ack(e1, ['svc-b']);
+    expect(await c.quiet(150)).toEqual([]);
+    c.ack(e1, ['svc-b', 'svc-c']);
+    expect(names(await c.next('endpoint'))).toEqual(['svc-c']);
+  });
+
   test('unknown fleet: the stream ends with NOT_FOUND and a clear message, and a log line', async () => {
     h = await startHarness();
     await publish(h, fleetResources());
