@@ -184,13 +184,15 @@ export class DeltaStream extends AdsStream {
 
   protected pushIfNeeded(kind: XdsKind): boolean {
     const revision = this.kinds[kind].revision;
+    // Quiet since this type's last request (or rebuilt cluster): nothing was due against `still.view`.
     const quiet = this.quiet[kind];
+    const still = quiet?.revision === revision ? quiet : null;
     // Quiet against the snapshot's own resources, which have not changed: nothing is due, and the
     // view (for clusters and endpoints a walk over what the node holds) need not be built.
-    if (quiet?.revision === revision && quiet.view === this.snap!.types[kind].resources) return false;
+    if (still?.view === this.snap!.types[kind].resources) return false;
     const view = this.view(kind);
-    if (quiet?.revision === revision && quiet.view === view) return false;
-    const changed = quiet?.revision === revision ? changedNames(quiet.view, view) : null;
+    if (still?.view === view) return false;
+    const changed = still ? changedNames(still.view, view) : null;
     // Quiet against the resources before: only what changed since can be due (no removal among them).
     const diff = changed ? { upserts: this.lackedOf(kind, view, changed), removed: [] } : this.diff(kind, true, view);
     if (diff.upserts.length === 0 && diff.removed.length === 0) {

@@ -149,13 +149,10 @@ type TypeSnapshotWithSelection = TypeSnapshot & { [WILDCARD]?: Selection };
 const selectionMemo = new WeakMap<TypeSnapshot, Map<string, Selection>>();
 /** Distinct name sets remembered per snapshot type (more are computed per stream). */
 const MEMO_LIMIT = 4096;
-/** A sorted name list → its memo key, joined once per list rather than per push. */
-const namesKeys = new WeakMap<readonly string[], string>();
-
-function namesKey(sorted: readonly string[]): string {
-  let key = namesKeys.get(sorted);
-  if (key === undefined) namesKeys.set(sorted, (key = sorted.join('\n')));
-  return key;
+/** A subscription's names, sorted, and the memo key they join into (joined once per list, not per push). */
+export interface SortedNames {
+  readonly names: readonly string[];
+  readonly key: string;
 }
 
 /**
@@ -163,18 +160,18 @@ function namesKey(sorted: readonly string[]): string {
  * its 100 scopes' tables) share one list and one key instead of a copy each (≈ 5 KiB a stream).
  * Bounded: when full it starts again (streams keep the lists they have).
  */
-const sortedNamesPool = new Map<string, readonly string[]>();
+const sortedNamesPool = new Map<string, SortedNames>();
 const SORTED_NAMES_POOL_LIMIT = 4096;
 
-function sharedSortedNames(names: Iterable<string>): readonly string[] {
+function sharedSortedNames(names: Iterable<string>): SortedNames {
   const sorted = [...names].sort();
   const key = sorted.join('\n');
   const hit = sortedNamesPool.get(key);
   if (hit) return hit;
   if (sortedNamesPool.size >= SORTED_NAMES_POOL_LIMIT) sortedNamesPool.clear();
-  sortedNamesPool.set(key, sorted);
-  namesKeys.set(sorted, key);
-  return sorted;
+  const shared = { names: sorted, key };
+  sortedNamesPool.set(key, shared);
+  return shared;
 }
 
 /** `name\0version` of each resource, one per line: which versions a response carries, as a memo key. */
@@ -210,7 +207,7 @@ export interface KindState {
   wildcard: boolean;
   readonly names: Set<string>;
   /** `names` sorted (shared by the streams with the same names); reset to null whenever `names` changes. */
-  sortedNames: readonly string[] | null;
+  sortedNames: SortedNames | null;
   /** What the node holds now (ACKed, or reported on reconnect). */
   held: Map<string, HeldResource>;
   /**
@@ -382,12 +379,12 @@ export abstract class AdsStream {
     // Streams of one fleet mostly subscribe to the same names: one selection (and one response
     // body) per snapshot and name set, shared by all of them.
     const shared = view === own.resources;
-    const key = shared ? namesKey(st.sortedNames) : '';
+    const key = shared ? st.sortedNames.key : '';
     let memo = shared ? selectionMemo.get(own) : undefined;
     const hit = memo?.get(key);
     if (hit) return hit;
     const resources: HeldResource[] = [];
-    for (const name of st.sortedNames) {
+    for (const name of st.sortedNames.names) {
       const r = view.get(name);
       if (r) resources.push(r);
     }
