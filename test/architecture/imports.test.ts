@@ -21,14 +21,15 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   'compiler/monitor': ['compiler/ir', 'compiler/result', 'compiler/duration', 'compiler/text-order'],
   compiler: ['compiler'], // compiler/index.ts, result.ts, duration.ts: the front-end's public API
   sources: ['compiler'],
-  'xds-server': ['compiler'],
-  monitor: ['compiler'],
+  grpc: [], // the gRPC server on node:http2 the edges that Envoy calls share (ADS, ALS)
+  'xds-server': ['compiler', 'grpc'],
+  monitor: ['compiler', 'grpc'],
   bot: ['compiler'],
   audit: ['compiler'],
   stacks: ['compiler', 'sources'], // the Pulumi program's entry point reads the policy folder
   demo: ['compiler', 'sources'],
-  cli: ['compiler', 'sources', 'xds-server', 'monitor', 'bot', 'audit', 'demo'],
-  bench: ['compiler', 'sources', 'xds-server', 'monitor', 'bot', 'audit'],
+  cli: ['compiler', 'sources', 'grpc', 'xds-server', 'monitor', 'bot', 'audit', 'demo'],
+  bench: ['compiler', 'sources', 'grpc', 'xds-server', 'monitor', 'bot', 'audit'],
   bin: ['dist/cli'], // the built CLI
 };
 

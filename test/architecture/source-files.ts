@@ -8,7 +8,7 @@ import * as path from 'node:path';
 export const ROOT = path.join(__dirname, '..', '..');
 
 /** Every top-level folder that holds product code, in pipeline order. */
-export const ROOMS = ['compiler', 'sources', 'xds-server', 'monitor', 'bot', 'audit', 'stacks', 'demo', 'cli', 'bench', 'bin'];
+export const ROOMS = ['compiler', 'sources', 'grpc', 'xds-server', 'monitor', 'bot', 'audit', 'stacks', 'demo', 'cli', 'bench', 'bin'];
 
 /** The .ts/.js files under `dir` (relative to the repository root), declaration files excluded. */
 export function sourceFiles(dir: string, pattern: RegExp = /\.(ts|js)$/): string[] {
