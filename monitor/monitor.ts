@@ -3,12 +3,12 @@
  * them per environment in bounded windows, exports bounded series, evaluates keyed Triggers and
  * posts their alerts to Alertmanager. Reads the compiled policy (IR); wired in by cli/.
  */
-import type * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { PolicyIR } from '../compiler/ir/ir';
+import { type GrpcMethod, GrpcStatus } from '../grpc/server';
 import { ALS_SERVICE_PATH, decodeMessage } from './als-service';
 import { postAlerts, toAlertmanager, type AlertmanagerAlert, type AlertmanagerTarget } from './alertmanager';
 import { DEFAULT_EVIDENCE, EnvironmentMonitor, type EvidenceSizing } from './environment-monitor';
@@ -55,7 +55,7 @@ export interface Monitor {
   /** Counts entries of one stream message (the gRPC receiver calls it; tests and benchmarks too). */
   ingest(fleet: string, logName: string, entries: readonly AccessEntry[]): void;
   /** The ALS service to register on the control server's gRPC server. */
-  readonly grpcService: { readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation };
+  readonly grpcService: GrpcMethod;
   environment(name: string): EnvironmentMonitor | undefined;
   /** One evaluation tick now (the timer calls it; tests may too). Resolves once alerts are posted. */
   evaluate(): Promise<void>;
@@ -107,17 +107,13 @@ export function createMonitor(options: MonitorOptions): Monitor {
     await deliver(alerting, options.alertmanager, posts, t);
   };
 
-  const implementation = accessLogService(metrics, logger, maxEntries, ingest);
   return {
     setPolicy(ir) {
       ({ environments, fleetEnv } = monitorsOf(ir, sizing, now(), environments, share !== null));
       forgetRemovedTriggers(lastPosted, environments);
     },
     ingest,
-    grpcService: {
-      definition: ALS_DEFINITION,
-      implementation,
-    },
+    grpcService: accessLogService(metrics, logger, maxEntries, ingest),
     environment: (name) => environments.get(name),
     evaluate,
     start() {
@@ -142,18 +138,6 @@ export function createMonitor(options: MonitorOptions): Monitor {
   };
 }
 
-const ALS_DEFINITION = {
-  StreamAccessLogs: {
-    path: ALS_SERVICE_PATH,
-    requestStream: true,
-    responseStream: false,
-    requestSerialize: (b: Buffer) => b,
-    requestDeserialize: (b: Buffer) => b,
-    responseSerialize: () => Buffer.alloc(0),
-    responseDeserialize: (b: Buffer) => b,
-  },
-};
-
 /** Counts a message's entries into its environment's windows, one labelled increment per series. */
 function countEntries(metrics: MonitorMetrics, env: EnvironmentMonitor, fleet: string, entries: readonly AccessEntry[], t: number): void {
   const batch = new Map<string, number>();
@@ -174,40 +158,49 @@ function countEntries(metrics: MonitorMetrics, env: EnvironmentMonitor, fleet: s
   if (outOfWindow) metrics.entries.inc({ result: 'out_of_window' }, outOfWindow);
 }
 
-/** The ALS gRPC service: decodes each message (a bad one closes the stream) and hands its entries to `ingest`. */
-function accessLogService(metrics: MonitorMetrics, logger: Logger, maxEntries: number, ingest: Monitor['ingest']): grpc.UntypedServiceImplementation {
+/** The empty StreamAccessLogsResponse, framed: what a stream gets when Envoy closes it. */
+const EMPTY_RESPONSE = Buffer.alloc(5);
+
+/** The ALS gRPC method: decodes each message (a bad one ends the stream) and hands its entries to `ingest`. */
+function accessLogService(metrics: MonitorMetrics, logger: Logger, maxEntries: number, ingest: Monitor['ingest']): GrpcMethod {
   return {
-    StreamAccessLogs: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+    path: ALS_SERVICE_PATH,
+    open(call) {
       metrics.streams.inc();
       let node: { fleet: string; logName: string } | null = null;
-      let done = false;
-      const finish = (err: grpc.ServiceError | null) => {
-        if (done) return;
-        done = true;
+      let open = true;
+      const finish = (): void => {
+        if (!open) return;
+        open = false;
         metrics.streams.dec();
-        callback(err, err ? undefined : Buffer.alloc(0));
       };
-      call.on('data', (buf: Buffer) => {
-        if (done) return;
-        const decoded = decodeMessage(buf, maxEntries);
-        if (!decoded.ok) {
-          metrics.messages.inc({ result: decoded.reason });
-          logger.warn({ peer: call.getPeer(), reason: decoded.reason, error: decoded.message }, 'access-log message dropped; closing the stream');
-          finish({ code: 3, details: `access-log message refused: ${decoded.message}`, name: 'InvalidArgument', message: decoded.message, metadata: call.metadata });
-          return;
-        }
-        const m = decoded.value;
-        if (m.identifier) node = { fleet: m.identifier.cluster, logName: m.identifier.logName };
-        if (!node) {
-          metrics.messages.inc({ result: 'unknown_node' });
-          metrics.entries.inc({ result: 'unknown_node' }, m.entries.length);
-          return;
-        }
-        ingest(node.fleet, node.logName, m.entries);
-      });
-      call.on('end', () => finish(null));
-      call.on('error', () => finish(null));
-      call.on('cancelled', () => finish(null));
+      return {
+        message(buf) {
+          if (!open) return;
+          const decoded = decodeMessage(buf, maxEntries);
+          if (!decoded.ok) {
+            metrics.messages.inc({ result: decoded.reason });
+            logger.warn({ peer: call.peer, reason: decoded.reason, error: decoded.message }, 'access-log message dropped; closing the stream');
+            finish();
+            call.end(GrpcStatus.INVALID_ARGUMENT, `access-log message refused: ${decoded.message}`);
+            return;
+          }
+          const m = decoded.value;
+          if (m.identifier) node = { fleet: m.identifier.cluster, logName: m.identifier.logName };
+          if (!node) {
+            metrics.messages.inc({ result: 'unknown_node' });
+            metrics.entries.inc({ result: 'unknown_node' }, m.entries.length);
+            return;
+          }
+          ingest(node.fleet, node.logName, m.entries);
+        },
+        halfClose() {
+          finish();
+          call.write(EMPTY_RESPONSE);
+          call.end(GrpcStatus.OK);
+        },
+        closed: finish,
+      };
     },
   };
 }

@@ -1,10 +1,9 @@
 /**
  * The xDS control server: publishes compiled snapshots per fleet and serves them to Envoy over ADS
- * (state-of-the-world and delta) on @grpc/grpc-js. The git follower, the HTTP edge and the `serve`
+ * (state-of-the-world and delta) on its own gRPC server (grpc/server.ts). The git follower, the HTTP edge and the `serve`
  * command sit on top of this API (docs/xds-server.md).
  */
 import { hostname } from 'node:os';
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EnvoyResources } from '../compiler/envoy/resources';
@@ -15,7 +14,8 @@ import { DeltaStream } from './delta';
 import { loadEnvoyApi } from './descriptors';
 import { createEncoder } from './encode';
 import { PUBLICATION_SLICE, PUSH_COST, runInSlices, type SliceLimits, SlicedQueue, SliceTimer } from './fanout';
-import { type AnyCall, FleetStreams } from './fleet-streams';
+import { FleetStreams } from './fleet-streams';
+import { createGrpcServer, type GrpcCall, type GrpcCallHandlers, type GrpcMethod, type GrpcServer, GrpcStatus } from '../grpc/server';
 import { createXdsMetrics, watchEventLoop, type XdsMetrics } from './metrics';
 import { type AllowFleetRemoval, type FleetSince, type Publication, planPublication, refusedFleetDrops } from './publication';
 import { REFUSAL_REASONS, RefusedStreams, type RefusedStream } from './refused-streams';
@@ -23,7 +23,7 @@ import { RequestGate } from './request-gate';
 import { buildSnapshot, EncodeCache, encodeSteps, keepUnchangedTypes, KINDS_IN_ORDER, type Snapshot, type SnapshotMeta } from './snapshot';
 import { SotwStream } from './sotw';
 import { type AdsStream, type NodeStatus, type StreamContext, VersionHistory } from './stream';
-import { type AdsCodec, createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, framePassthrough, type NodeInfo, type ResponseFrame } from './wire';
+import { type AdsCodec, createAdsCodec, type DeltaDiscoveryRequest, type DiscoveryRequest, DELTA_METHOD, type NodeInfo, SOTW_METHOD } from './wire';
 
 export type { NodeStatus, NodeTypeStatus, NodeNack } from './stream';
 export type { Snapshot, SnapshotMeta } from './snapshot';
@@ -57,7 +57,7 @@ export interface XdsServerOptions {
    * More gRPC services on the same port (the monitor's access-log service): Envoy reaches them
    * through the cluster it already has for ADS.
    */
-  readonly services?: readonly { readonly definition: grpc.ServiceDefinition; readonly implementation: grpc.UntypedServiceImplementation }[];
+  readonly services?: readonly GrpcMethod[];
 }
 
 /** How a publication may treat the fleets in force. */
@@ -95,54 +95,15 @@ export interface XdsServer {
 
 /**
  * The gRPC server: Envoy keeps one ADS stream per connection; pings keep idle ones honest across
- * NAT and LBs. ADS responses go to the socket as the shared frames they are (framePassthrough).
+ * NAT and LBs. ADS responses go to the socket as the shared frames they are.
  */
-function grpcServer(logger: Logger): grpc.Server {
-  let warned = false;
-  const installed = (ok: boolean): void => {
-    if (ok || warned) return;
-    warned = true;
-    logger.warn('this grpc-js copies every ADS response per stream (no serializeMessage to pass frames through): memory per push grows with the number of streams');
-  };
-  return new grpc.Server({
-    interceptors: [framePassthrough(installed)],
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    'grpc.max_send_message_length': 256 * 1024 * 1024,
-    // No channelz service is registered: its per-message bookkeeping (counters, Date.now() on
-    // every message sent and received) is work for nobody.
-    'grpc.enable_channelz': 0,
-  });
-}
-
-/** Binds host:port, with mTLS when `tls` is given; resolves to the bound port. */
-function listenOn(server: grpc.Server, logger: Logger, tls: XdsTls | undefined, host: string, port: number): Promise<number> {
-  const credentials = tls
-    ? grpc.ServerCredentials.createSsl(Buffer.from(tls.ca), [{ cert_chain: Buffer.from(tls.cert), private_key: Buffer.from(tls.key) }], true)
-    : grpc.ServerCredentials.createInsecure();
-  const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-  return new Promise((resolve, reject) => {
-    server.bindAsync(address, credentials, (err, bound) => {
-      if (err) return reject(err);
-      logger.info({ host, port: bound, tls: Boolean(tls) }, 'xds server listening');
-      resolve(bound);
-    });
-  });
-}
-
-/** Waits up to graceMs for calls to end, then forces the server down. */
-function stopServer(server: grpc.Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
+function grpcServer(logger: Logger, tls: XdsTls | undefined, methods: readonly GrpcMethod[]): GrpcServer {
+  return createGrpcServer({
+    methods,
+    logger,
+    ...(tls ? { tls } : {}),
+    maxReceiveBytes: 16 * 1024 * 1024,
+    keepalive: { timeMs: 60_000, timeoutMs: 20_000 },
   });
 }
 
@@ -194,7 +155,7 @@ interface Core {
 type StreamOf<Req> = AdsStream & { onRequest(r: Req): void };
 
 /** Wires one ADS call to its stream object through its request gate. */
-function serveCall<Req extends { node: NodeInfo | null }>(core: Core, call: AnyCall, stream: StreamOf<Req>): void {
+function serveCall<Req extends { node: NodeInfo | null }>(core: Core, call: GrpcCall, stream: StreamOf<Req>, decode: (bytes: Buffer) => Req): GrpcCallHandlers {
   const { streams, waiting, state } = core;
   streams.opened(stream, call);
   const gate = new RequestGate<Req>({
@@ -208,23 +169,31 @@ function serveCall<Req extends { node: NodeInfo | null }>(core: Core, call: AnyC
       if (!stream.isClosed) release();
     }),
   });
-  const closed = (why: string) => (): void => {
+  const closed = (why: string): void => {
     waiting.delete(stream);
     streams.close(stream, why);
   };
-  call.on('data', (req: Req) => {
-    if (!stream.isClosed) gate.push(req);
-  });
-  call.on('end', () => {
-    closed('client closed the stream')();
-    call.end();
-  });
-  call.on('cancelled', closed('cancelled'));
-  call.on('error', closed('stream error'));
-  call.on('close', closed('closed'));
+  return {
+    message(bytes) {
+      if (stream.isClosed) return;
+      let req: Req;
+      try {
+        req = decode(bytes);
+      } catch (e) {
+        call.end(GrpcStatus.INVALID_ARGUMENT, `the request does not decode: ${(e as Error).message}`);
+        return closed('undecodable request');
+      }
+      gate.push(req);
+    },
+    halfClose() {
+      closed('client closed the stream');
+      call.end(GrpcStatus.OK);
+    },
+    closed,
+  };
 }
 
-function runRequest<Req>(core: Core, call: AnyCall, stream: StreamOf<Req>, req: Req): void {
+function runRequest<Req>(core: Core, call: GrpcCall, stream: StreamOf<Req>, req: Req): void {
   if (stream.isClosed) return;
   try {
     stream.onRequest(req);
@@ -234,25 +203,30 @@ function runRequest<Req>(core: Core, call: AnyCall, stream: StreamOf<Req>, req: 
 }
 
 /** A bug, not a user mistake: end this stream loudly; Envoy reconnects and keeps its config. */
-function streamFailed(core: Core, call: AnyCall | undefined, stream: AdsStream, e: unknown): void {
+function streamFailed(core: Core, call: GrpcCall | undefined, stream: AdsStream, e: unknown): void {
   core.logger.error({ err: e, node: stream.nodeInfo?.id }, 'xds stream failed');
-  call?.emit('error', { code: grpc.status.INTERNAL, details: 'internal error in the control server' });
+  call?.end(GrpcStatus.INTERNAL, 'internal error in the control server');
   core.streams.close(stream, 'internal error');
 }
 
-/** The ADS service (both variants) and any extra services on one gRPC server. */
-function adsServer(core: Core, ctx: StreamContext, codec: AdsCodec, extra: XdsServerOptions['services']): grpc.Server {
-  const server = grpcServer(core.logger);
+async function listenLogged(server: GrpcServer, logger: Logger, tls: boolean, host: string, port: number): Promise<number> {
+  const bound = await server.listen(host, port);
+  logger.info({ host, port: bound, tls }, 'xds server listening');
+  return bound;
+}
+
+/** The ADS methods (both variants) and any extra methods on one gRPC server. */
+function adsServer(core: Core, ctx: StreamContext, codec: AdsCodec, tls: XdsTls | undefined, extra: XdsServerOptions['services']): GrpcServer {
   let streamSeq = 0;
-  const write = (call: AnyCall) => (frame: ResponseFrame): void => {
-    call.write(frame);
+  const sotw: GrpcMethod = {
+    path: SOTW_METHOD,
+    open: (call) => serveCall(core, call, new SotwStream(++streamSeq, call.peer, ctx, (frame) => call.write(frame.bytes)), codec.decodeRequest),
   };
-  server.addService(codec.service, {
-    StreamAggregatedResources: (call: AnyCall) => serveCall<DiscoveryRequest>(core, call, new SotwStream(++streamSeq, call.getPeer(), ctx, write(call))),
-    DeltaAggregatedResources: (call: AnyCall) => serveCall<DeltaDiscoveryRequest>(core, call, new DeltaStream(++streamSeq, call.getPeer(), ctx, write(call))),
-  });
-  for (const service of extra ?? []) server.addService(service.definition, service.implementation);
-  return server;
+  const delta: GrpcMethod = {
+    path: DELTA_METHOD,
+    open: (call) => serveCall(core, call, new DeltaStream(++streamSeq, call.peer, ctx, (frame) => call.write(frame.bytes)), codec.decodeDeltaRequest),
+  };
+  return grpcServer(core.logger, tls, [sotw, delta, ...(extra ?? [])]);
 }
 
 /** Puts built snapshots in force: metrics, log line, every stream moved, waiting streams released. */
@@ -289,7 +263,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   const fanout = new SlicedQueue((stream, e) => streamFailed(core, streams.callOf(stream as AdsStream), stream as AdsStream, e), sliceLimits, undefined, slices);
   const core: Core = { state, streams, waiting: new Map(), fanout, logger };
   const loopWatch = watchEventLoop(options.registry, () => slices.takeLongestMs());
-  const server = adsServer(core, ctx, createAdsCodec(root), options.services);
+  const server = adsServer(core, ctx, createAdsCodec(root), options.tls, options.services);
   let shuttingDown = false;
   /** The publication under way: publications run one after the other. */
   let publishing: Promise<unknown> = Promise.resolve();
@@ -335,7 +309,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
   return {
     metrics,
     setSnapshots,
-    listen: (host, port) => listenOn(server, logger, options.tls, host, port),
+    listen: (host, port) => listenLogged(server, logger, Boolean(options.tls), host, port),
     nodes: () => streams.nodes(),
     refusedStreams: () => refused.list(),
     snapshots: () => state.current,
@@ -347,7 +321,7 @@ export function createXdsServer(options: XdsServerOptions): XdsServer {
       core.waiting.clear();
       fanout.clear();
       loopWatch.stop();
-      return stopServer(server, graceMs);
+      return server.shutdown(graceMs);
     },
   };
 }

@@ -2,16 +2,14 @@
  * Fleet stream bookkeeping: which ADS streams are open, which fleet each one joined, and the edges
  * of a stream's life (admitted into its fleet, refused, closed), each with its metric and log line.
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { compareText } from '../compiler/text-order';
+import { type GrpcCall, GrpcStatus, type GrpcStatusCode } from '../grpc/server';
 import type { XdsMetrics, NodeSyncSample } from './metrics';
 import type { RefusalReason, RefusedStreams } from './refused-streams';
 import type { Snapshot } from './snapshot';
 import type { AdsStream, NodeStatus } from './stream';
 import type { NodeInfo } from './wire';
-
-export type AnyCall = grpc.ServerDuplexStream<unknown, unknown>;
 
 /** What became of a stream's first request: bound to its fleet, waiting for the first publication, or refused. */
 export type Admission = 'bound' | 'wait' | 'rejected';
@@ -33,26 +31,26 @@ export class FleetStreams {
   /** Bound streams by fleet. */
   private readonly byFleet = new Map<string, Set<AdsStream>>();
   /** Every open stream (bound or not) and its call. */
-  private readonly calls = new Map<AdsStream, AnyCall>();
+  private readonly calls = new Map<AdsStream, GrpcCall>();
 
   constructor(private readonly deps: FleetStreamsDeps) {}
 
   /** A new ADS call, tracked until it closes. */
-  opened(stream: AdsStream, call: AnyCall): void {
+  opened(stream: AdsStream, call: GrpcCall): void {
     this.calls.set(stream, call);
   }
 
   /** The call of an open stream. */
-  callOf(stream: AdsStream): AnyCall | undefined {
+  callOf(stream: AdsStream): GrpcCall | undefined {
     return this.calls.get(stream);
   }
 
   /** Ends `call` with `code`, remembering and counting the refusal. */
-  reject(call: AnyCall, code: grpc.status, reason: RefusalReason, details: string, who: Who): void {
+  reject(call: GrpcCall, code: GrpcStatusCode, reason: RefusalReason, details: string, who: Who): void {
     this.deps.metrics.rejectedStreams.inc({ reason });
     this.deps.refused.record({ ...who, reason, message: details });
-    this.deps.logger.warn({ ...who, code: grpc.status[code], reason }, details);
-    call.emit('error', { code, details });
+    this.deps.logger.warn({ ...who, code: statusName(code), reason }, details);
+    call.end(code, details);
   }
 
   /**
@@ -62,7 +60,7 @@ export class FleetStreams {
   admit(stream: AdsStream, node: NodeInfo | null, snapshots: ReadonlyMap<string, Snapshot> | null): Admission {
     const call = this.calls.get(stream)!;
     if (!node) {
-      this.reject(call, grpc.status.INVALID_ARGUMENT, 'no_node', 'the first DiscoveryRequest of a stream must carry node', { node: '', fleet: '', peer: stream.peer });
+      this.reject(call, GrpcStatus.INVALID_ARGUMENT, 'no_node', 'the first DiscoveryRequest of a stream must carry node', { node: '', fleet: '', peer: stream.peer });
       return 'rejected';
     }
     if (snapshots === null) return 'wait';
@@ -72,7 +70,7 @@ export class FleetStreams {
       const known = [...snapshots.keys()].sort().join(', ') || 'none';
       this.reject(
         call,
-        grpc.status.NOT_FOUND,
+        GrpcStatus.NOT_FOUND,
         'unknown_fleet',
         `no configuration for fleet "${fleet}" (node "${node.id}", node.cluster "${node.cluster}"): no Environment lists this fleet; known fleets: ${known}`,
         { node: node.id, fleet, peer: stream.peer },
@@ -121,7 +119,7 @@ export class FleetStreams {
         }
         const call = this.calls.get(stream);
         if (call) {
-          this.reject(call, grpc.status.NOT_FOUND, 'fleet_removed', `fleet "${fleet}" is no longer configured (commit ${commit})`, { node: stream.nodeInfo?.id ?? '', fleet, peer: stream.peer });
+          this.reject(call, GrpcStatus.NOT_FOUND, 'fleet_removed', `fleet "${fleet}" is no longer configured (commit ${commit})`, { node: stream.nodeInfo?.id ?? '', fleet, peer: stream.peer });
         }
         this.close(stream, 'fleet removed');
       }
@@ -131,7 +129,7 @@ export class FleetStreams {
   /** Ends every open stream with UNAVAILABLE. */
   closeAll(details: string, why: string): void {
     for (const [stream, call] of [...this.calls]) {
-      call.emit('error', { code: grpc.status.UNAVAILABLE, details });
+      call.end(GrpcStatus.UNAVAILABLE, details);
       this.close(stream, why);
     }
   }
@@ -163,4 +161,8 @@ export class FleetStreams {
     }
     return out;
   }
+}
+
+function statusName(code: GrpcStatusCode): string {
+  return Object.entries(GrpcStatus).find(([, c]) => c === code)?.[0] ?? String(code);
 }

@@ -1,11 +1,12 @@
 /**
- * The ADS service on the wire: envoy.service.discovery.v3.AggregatedDiscoveryService for
- * @grpc/grpc-js, with requests decoded through the Envoy descriptors and responses written by hand
- * around the pre-encoded resource bytes of a snapshot, so a resource is never encoded per stream,
- * and a response is framed once for every stream it is due on (ResponseFrame, framePassthrough).
- * The client half (request encoder, response decoder) serves the tests and the benchmark.
+ * The ADS service on the wire: envoy.service.discovery.v3.AggregatedDiscoveryService, with
+ * requests decoded through the Envoy descriptors and responses written by hand around the
+ * pre-encoded resource bytes of a snapshot, so a resource is never encoded per stream, and a
+ * response is framed once for every stream it is due on (ResponseFrame; the server writes its
+ * bytes as they are, grpc/server.ts). The client half (a @grpc/grpc-js service definition: request
+ * encoder, response decoder) serves the tests and the benchmark.
  */
-import type { MethodDefinition, ServerInterceptingCall, ServerInterceptor, ServiceDefinition } from '@grpc/grpc-js';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -122,29 +123,6 @@ export function deltaFrame(systemVersionInfo: string, resources: readonly Uint8A
   return framed(h.nonce, w);
 }
 
-/**
- * A grpc-js server interceptor that lets a ResponseFrame reach the HTTP/2 stream as it is. grpc-js
- * frames every message it sends into a fresh buffer (serializeMessage: allocate, prefix, copy), so
- * N streams sending one response would hold N copies of it until they drain and a GC runs. The
- * innermost interceptor gets grpc-js's own call object; its serializeMessage is wrapped to return a
- * frame's bytes unchanged (anything else still goes through grpc-js). `installed` reports each
- * call: false when grpc-js has no such method any more (then responses are copied, still correct).
- */
-export function framePassthrough(installed: (ok: boolean) => void = () => {}): ServerInterceptor {
-  return (method, call) => {
-    if (method.path === SOTW_METHOD || method.path === DELTA_METHOD) installed(passFramesThrough(call));
-    return call as ServerInterceptingCall;
-  };
-}
-
-function passFramesThrough(call: object): boolean {
-  const base = call as { serializeMessage?: (value: unknown) => Buffer };
-  if (typeof base.serializeMessage !== 'function') return false;
-  const copying = base.serializeMessage.bind(base);
-  base.serializeMessage = (value: unknown): Buffer => (value instanceof ResponseFrame ? value.bytes : copying(value));
-  return true;
-}
-
 type Decoded = Record<string, unknown>;
 
 function str(o: Decoded, k: string): string {
@@ -248,7 +226,7 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
     };
   }
 
-  // Without the passthrough (see framePassthrough) grpc-js copies this view behind its own prefix.
+  // The server writes a frame's bytes itself (grpc/server.ts); a grpc-js server would frame this view.
   const frameMessage = (f: ResponseFrame): Buffer => f.message;
 
   // The client half: requests as plain objects with snake_case names, responses decoded fully.
