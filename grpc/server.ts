@@ -3,8 +3,8 @@
  * PROTOCOL-HTTP2.md) on node:http2, for the few services Envoy calls on it (ADS, the monitor's
  * access-log service). It exists for the cost of a message: every ADS push and ACK passed through
  * grpc-js's call objects (a Readable per call, a decoder state machine, metadata and status
- * bookkeeping), which measured ≈ 20 µs per response and its ACK at 1,000 streams, 40 % of the
- * server's CPU for a push (docs/xds-server.md "The gRPC layer"). Here a message is the HTTP/2
+ * bookkeeping) and every response was framed into a fresh buffer (docs/xds-server.md, "Its own
+ * gRPC server", has the figures). Here a message is the HTTP/2
  * stream's own chunk, cut at its 5-byte prefix, and a response is the caller's framed buffer,
  * written as it is (no copy per stream).
  *
