@@ -3,10 +3,10 @@
  * requests decoded through the Envoy descriptors and responses written by hand around the
  * pre-encoded resource bytes of a snapshot, so a resource is never encoded per stream, and a
  * response is framed once for every stream it is due on (ResponseFrame; the server writes its
- * bytes as they are, grpc/server.ts). The client half (a @grpc/grpc-js service definition: request
- * encoder, response decoder) serves the tests and the benchmark.
+ * bytes as they are, grpc/server.ts). `adsMethod` gives the benchmark's grpc-js client its method
+ * definitions.
  */
-import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 
 const SERVICE = '/envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -15,7 +15,7 @@ export const DELTA_METHOD = `${SERVICE}/DeltaAggregatedResources`;
 
 type Codecs = Pick<MethodDefinition<unknown, unknown>, 'requestSerialize' | 'requestDeserialize' | 'responseSerialize' | 'responseDeserialize'>;
 
-/** One ADS method (both are bidirectional streams) with the given codecs: the server's and the bench client's. */
+/** One ADS method (both are bidirectional streams) with the given codecs, for a grpc-js client (the bench's). */
 export function adsMethod(path: typeof SOTW_METHOD | typeof DELTA_METHOD, codecs: Codecs): MethodDefinition<unknown, unknown> {
   return { path, requestStream: true, responseStream: true, ...codecs };
 }
@@ -178,7 +178,6 @@ function strings(o: Decoded, k: string): string[] {
 
 /** Codecs for both ADS methods, built from the Envoy descriptors in `root`. */
 export interface AdsCodec {
-  readonly service: ServiceDefinition;
   decodeRequest(bytes: Uint8Array): DiscoveryRequest;
   decodeDeltaRequest(bytes: Uint8Array): DeltaDiscoveryRequest;
 }
@@ -194,8 +193,6 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
   }
   const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const deltaRequestType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-  const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-  const deltaResponseType = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
 
   function decodeRequest(bytes: Uint8Array): DiscoveryRequest {
     const o = requestType.decode(bytes) as unknown as Decoded;
@@ -226,32 +223,9 @@ export function createAdsCodec(root: protobuf.Root): AdsCodec {
     };
   }
 
-  // The server writes a frame's bytes itself (grpc/server.ts); a grpc-js server would frame this view.
-  const frameMessage = (f: ResponseFrame): Buffer => f.message;
-
-  // The client half: requests as plain objects with snake_case names, responses decoded fully.
-  const encodeRequestObject = (type: protobuf.Type) => (obj: Decoded): Buffer => toBuffer(type.encode(obj as unknown as protobuf.Message).finish());
-  const decodeWith = (type: protobuf.Type) => (bytes: Buffer): Decoded => type.decode(bytes) as unknown as Decoded;
-
-  const sotw = adsMethod(SOTW_METHOD, {
-    requestSerialize: encodeRequestObject(requestType) as (v: unknown) => Buffer,
-    requestDeserialize: decodeRequest,
-    responseSerialize: frameMessage as (v: unknown) => Buffer,
-    responseDeserialize: decodeWith(responseType),
-  });
-  const delta = adsMethod(DELTA_METHOD, {
-    requestSerialize: encodeRequestObject(deltaRequestType) as (v: unknown) => Buffer,
-    requestDeserialize: decodeDeltaRequest,
-    responseSerialize: frameMessage as (v: unknown) => Buffer,
-    responseDeserialize: decodeWith(deltaResponseType),
-  });
   return {
-    service: { StreamAggregatedResources: sotw, DeltaAggregatedResources: delta },
     decodeRequest,
     decodeDeltaRequest,
   };
 }
 
-function toBuffer(u: Uint8Array): Buffer {
-  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-}

@@ -8,10 +8,10 @@ const root = loadEnvoyApi();
 const codec = createAdsCodec(root);
 const encoder = createEncoder(root);
 
-test('the service definition matches the ADS service in the descriptors', () => {
-  expect(codec.service['StreamAggregatedResources']!.path).toBe(SOTW_METHOD);
-  expect(codec.service['DeltaAggregatedResources']!.path).toBe(DELTA_METHOD);
+test('the method paths the server serves match the ADS service in the descriptors', () => {
   const svc = root.lookupService('envoy.service.discovery.v3.AggregatedDiscoveryService');
+  expect(`/${svc.fullName.slice(1)}/${svc.methods['StreamAggregatedResources']!.name}`).toBe(SOTW_METHOD);
+  expect(`/${svc.fullName.slice(1)}/${svc.methods['DeltaAggregatedResources']!.name}`).toBe(DELTA_METHOD);
   expect(Object.keys(svc.methods).sort()).toEqual(['DeltaAggregatedResources', 'StreamAggregatedResources']);
 });
 
