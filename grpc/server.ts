@@ -28,6 +28,11 @@ export const GrpcStatus = {
 } as const;
 export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
 
+/** A status code's name (`NOT_FOUND`), for log lines. */
+export function grpcStatusName(code: GrpcStatusCode): string {
+  return Object.entries(GrpcStatus).find(([, c]) => c === code)?.[0] ?? String(code);
+}
+
 /** The server's half of one call. */
 export interface GrpcCall {
   /** The client's address, `host:port` (`[v6]:port`). */

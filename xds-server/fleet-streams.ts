@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { compareText } from '../compiler/text-order';
-import { type GrpcCall, GrpcStatus, type GrpcStatusCode } from '../grpc/server';
+import { type GrpcCall, GrpcStatus, type GrpcStatusCode, grpcStatusName } from '../grpc/server';
 import type { XdsMetrics, NodeSyncSample } from './metrics';
 import type { RefusalReason, RefusedStreams } from './refused-streams';
 import type { Snapshot } from './snapshot';
@@ -49,7 +49,7 @@ export class FleetStreams {
   reject(call: GrpcCall, code: GrpcStatusCode, reason: RefusalReason, details: string, who: Who): void {
     this.deps.metrics.rejectedStreams.inc({ reason });
     this.deps.refused.record({ ...who, reason, message: details });
-    this.deps.logger.warn({ ...who, code: statusName(code), reason }, details);
+    this.deps.logger.warn({ ...who, code: grpcStatusName(code), reason }, details);
     call.end(code, details);
   }
 
@@ -161,8 +161,4 @@ export class FleetStreams {
     }
     return out;
   }
-}
-
-function statusName(code: GrpcStatusCode): string {
-  return Object.entries(GrpcStatus).find(([, c]) => c === code)?.[0] ?? String(code);
 }
