@@ -79,6 +79,10 @@ describe.each([
       expect(r.synced).toBe(20);
       const [round] = r.rounds;
       expect(round).toMatchObject({ acked: 20, routePushesPerClient: 1, otherPushes: 0 });
+      // The earliest ACK is measured, and the percentiles are in order.
+      const { firstMs, p50Ms, p99Ms, lastMs } = round!;
+      expect(firstMs).toBeGreaterThan(0);
+      expect([firstMs, p50Ms, p99Ms].every((v, i) => v <= [p50Ms, p99Ms, lastMs][i]!)).toBe(true);
       // One scope of three (20 routes of 60) is well under half the table.
       if (share === 'under') expect(round!.bytesPerClient).toBeLessThan(table / 2);
       else expect(round!.bytesPerClient).toBeGreaterThanOrEqual(table);

@@ -6,10 +6,10 @@
 //	argv: -addr HOST:PORT -clients N [-delta] [-fleet F] [-batch 100] [-timeout 60s] [-changed RDS_NAME]
 //	      connects the clients in batches, then prints  SYNCED {"seconds":..,"synced":..}
 //	stdin "round" → ARMED; the driver publishes a change; then
-//	      ROUND {"p50Ms","p99Ms","lastMs","acked","bytesPerClient","routePushesPerClient","otherPushes"}
+//	      ROUND {"firstMs","p50Ms","p99Ms","lastMs","acked","bytesPerClient","routePushesPerClient","otherPushes"}
 //	      (per client: from ARMED to the ACK of the first route response after it that carries the
 //	      -changed route configuration, any with no -changed; bytes: every type's responses)
-//	stdin "storm" → every stream dropped and reconnected at once: STORM {"p50Ms","p99Ms","lastMs","synced"}
+//	stdin "storm" → every stream dropped and reconnected at once: STORM {"firstMs","p50Ms","p99Ms","lastMs","synced"}
 //	stdin "stats" → STATS {"rssBytes":..}     stdin EOF → exit
 package main
 
@@ -74,7 +74,7 @@ func percentiles(ns []int64, t0 int64) map[string]float64 {
 		}
 		return ms[min(i, len(ms)-1)]
 	}
-	return map[string]float64{"p50Ms": at(50), "p99Ms": at(99), "lastMs": at(100), "acked": float64(len(ms))}
+	return map[string]float64{"firstMs": at(0), "p50Ms": at(50), "p99Ms": at(99), "lastMs": at(100), "acked": float64(len(ms))}
 }
 
 // waitFor polls until done() or the timeout; true when done.
