@@ -78,7 +78,8 @@ export interface ScaleResult {
   readonly rssBeforeClientsMiB: number;
   readonly rssWithClientsMiB: number;
   readonly rssPerClientKiB: number;
-  readonly storm: { p50Ms: number; p99Ms: number; lastMs: number; synced: number } | null;
+  /** Reconnect storm: per client, the time to every type ACKed again; what each client received meanwhile. */
+  readonly storm: { firstMs: number; p50Ms: number; p99Ms: number; lastMs: number; synced: number; bytesPerClient: number; pushesPerClient: number } | null;
   readonly loadgenRssMiB: number;
   /** The whole route table encoded: the sum of every RouteConfiguration's bytes. */
   readonly routeTableBytes: number;
@@ -237,15 +238,15 @@ function summary(r: ScaleResult): Record<string, number | null> {
 
 export function formatScale(results: readonly ScaleResult[]): string {
   const rows = [
-    '| server | variant | routes | scopes | clients | initial sync | publish | first ACK | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | loadgen RSS | notes |',
-    `|${' --- |'.repeat(5)}${' ---: |'.repeat(22)} --- |`,
+    '| server | variant | routes | scopes | clients | initial sync | publish | first ACK | change p50 | p99 | last ACK | bytes/client/change | % of table | route pushes/client | other pushes | max loop delay | RSS no clients | with clients | RSS/client | before push | after push | server CPU/change | loadgen CPU/change | storm p50 | storm p99 | storm last | storm bytes/client | loadgen RSS | notes |',
+    `|${' --- |'.repeat(5)}${' ---: |'.repeat(23)} --- |`,
   ];
   for (const r of results) {
     const o = r.options;
     const s = summary(r);
     const head = `| ${o.server} | ${o.variant} | ${o.routes} | ${o.scopes} | ${o.clients} |`;
     if (r.failure && r.rounds.length === 0) {
-      rows.push(`${head} ${fmt(r.initialSyncSeconds, 2, ' s')} |${' |'.repeat(21)} did not complete: ${r.failure} (synced ${r.synced}) |`);
+      rows.push(`${head} ${fmt(r.initialSyncSeconds, 2, ' s')} |${' |'.repeat(22)} did not complete: ${r.failure} (synced ${r.synced}) |`);
       continue;
     }
     const loop = o.server === 'portcullis' ? `${fmt(s['loop'], 0, ' ms')}${s['gauge'] === null ? '' : ` (gauge ${fmt((s['gauge'] ?? NaN) * 1000, 0, ' ms')})`}${s['slice'] === null ? '' : ` (slice ${fmt((s['slice'] ?? NaN) * 1000, 0, ' ms')})`}${s['gc'] === null ? '' : ` (GC ${fmt(s['gc'], 0, ' ms')})`}` : 'n/a';
@@ -254,7 +255,7 @@ export function formatScale(results: readonly ScaleResult[]): string {
     if (r.storm && r.storm.synced < o.clients) short.push(`storm: ${Math.max(0, r.storm.synced)}/${o.clients} resynced within ${o.timeoutSeconds} s`);
     if (r.failure) short.push(r.failure);
     rows.push(
-      `${head} ${fmt(r.initialSyncSeconds, 2, ' s')} | ${fmt(s['publish'], 0, ' ms')} | ${fmt(s['first'], 0, ' ms')} | ${fmt(s['p50'], 0, ' ms')} | ${fmt(s['p99'], 0, ' ms')} | ${fmt(s['last'], 0, ' ms')} | ${fmt((s['bytes'] ?? NaN) / 1024, 1, ' KiB')} | ${fmt(((s['bytes'] ?? NaN) / r.routeTableBytes) * 100, 1, '%')} | ${fmt(s['routePushes'], 2)} | ${fmt(s['otherPushes'])} | ${loop} | ${fmt(r.rssBeforeClientsMiB, 0, ' MiB')} | ${fmt(r.rssWithClientsMiB, 0, ' MiB')} | ${fmt(r.rssPerClientKiB, 1, ' KiB')} | ${fmt(s['before'], 0, ' MiB')} | ${fmt(s['after'], 0, ' MiB')} | ${fmt(s['serverCpu'], 0, ' ms')} | ${fmt(s['loadgenCpu'], 0, ' ms')} | ${fmt(r.storm?.p50Ms, 0, ' ms')} | ${fmt(r.storm?.p99Ms, 0, ' ms')} | ${fmt(r.storm?.lastMs, 0, ' ms')} | ${fmt(r.loadgenRssMiB, 0, ' MiB')} | ${short.join('; ')} |`,
+      `${head} ${fmt(r.initialSyncSeconds, 2, ' s')} | ${fmt(s['publish'], 0, ' ms')} | ${fmt(s['first'], 0, ' ms')} | ${fmt(s['p50'], 0, ' ms')} | ${fmt(s['p99'], 0, ' ms')} | ${fmt(s['last'], 0, ' ms')} | ${fmt((s['bytes'] ?? NaN) / 1024, 1, ' KiB')} | ${fmt(((s['bytes'] ?? NaN) / r.routeTableBytes) * 100, 1, '%')} | ${fmt(s['routePushes'], 2)} | ${fmt(s['otherPushes'])} | ${loop} | ${fmt(r.rssBeforeClientsMiB, 0, ' MiB')} | ${fmt(r.rssWithClientsMiB, 0, ' MiB')} | ${fmt(r.rssPerClientKiB, 1, ' KiB')} | ${fmt(s['before'], 0, ' MiB')} | ${fmt(s['after'], 0, ' MiB')} | ${fmt(s['serverCpu'], 0, ' ms')} | ${fmt(s['loadgenCpu'], 0, ' ms')} | ${fmt(r.storm?.p50Ms, 0, ' ms')} | ${fmt(r.storm?.p99Ms, 0, ' ms')} | ${fmt(r.storm?.lastMs, 0, ' ms')} | ${fmt((r.storm?.bytesPerClient ?? NaN) / 1024, 0, ' KiB')} | ${fmt(r.loadgenRssMiB, 0, ' MiB')} | ${short.join('; ')} |`,
     );
   }
   return rows.join('\n');

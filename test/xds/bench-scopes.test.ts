@@ -83,6 +83,10 @@ describe.each([
       const { firstMs, p50Ms, p99Ms, lastMs } = round!;
       expect(firstMs).toBeGreaterThan(0);
       expect([firstMs, p50Ms, p99Ms].every((v, i) => v <= [p50Ms, p99Ms, lastMs][i]!)).toBe(true);
+      // A reconnected client gets every type again, the whole route table once.
+      expect(r.storm).toMatchObject({ synced: 20 });
+      expect(r.storm!.pushesPerClient).toBeGreaterThanOrEqual(5);
+      expect(r.storm!.bytesPerClient).toBeGreaterThanOrEqual(table);
       // One scope of three (20 routes of 60) is well under half the table.
       if (share === 'under') expect(round!.bytesPerClient).toBeLessThan(table / 2);
       else expect(round!.bytesPerClient).toBeGreaterThanOrEqual(table);

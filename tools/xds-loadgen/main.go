@@ -9,7 +9,7 @@
 //	      ROUND {"firstMs","p50Ms","p99Ms","lastMs","acked","bytesPerClient","routePushesPerClient","otherPushes"}
 //	      (per client: from ARMED to the ACK of the first route response after it that carries the
 //	      -changed route configuration, any with no -changed; bytes: every type's responses)
-//	stdin "storm" → every stream dropped and reconnected at once: STORM {"firstMs","p50Ms","p99Ms","lastMs","synced"}
+//	stdin "storm" → every stream dropped and reconnected at once: STORM {"firstMs","p50Ms","p99Ms","lastMs","synced","bytesPerClient","pushesPerClient"}
 //	stdin "stats" → STATS {"rssBytes":..}     stdin EOF → exit
 package main
 
@@ -163,6 +163,14 @@ func (f *fleet) round(out func(string, any)) {
 }
 
 func (f *fleet) storm(out func(string, any)) {
+	bytes0 := make([]int64, len(f.clients))
+	pushes0 := make([][numKinds]int64, len(f.clients))
+	for i, c := range f.clients {
+		bytes0[i] = c.bytes.Load()
+		for k := range c.pushes {
+			pushes0[i][k] = c.pushes[k].Load()
+		}
+	}
 	var wg sync.WaitGroup
 	for _, c := range f.clients {
 		wg.Add(1)
@@ -183,6 +191,15 @@ func (f *fleet) storm(out func(string, any)) {
 	res := percentiles(syncs, t0)
 	res["synced"] = res["acked"]
 	delete(res, "acked")
+	var bytes, pushes int64
+	for i, c := range f.clients {
+		bytes += c.bytes.Load() - bytes0[i]
+		for k := range c.pushes {
+			pushes += c.pushes[k].Load() - pushes0[i][k]
+		}
+	}
+	res["bytesPerClient"] = float64(bytes) / float64(len(f.clients))
+	res["pushesPerClient"] = float64(pushes) / float64(len(f.clients))
 	out("STORM", res)
 }
 
