@@ -26,7 +26,8 @@ export interface SliceLimits {
  * 50–90 ms). So a delta push costs nothing against `maxTasks` (bounded by time only): its ACK is a
  * nonce. A SotW ACK repeats the whole subscription (100 scopes' tables: 100 names), and the ACKs of
  * 1,000 SotW streams written in one slice came back as one read of 55–85 ms; 64 per slice keep
- * that under 30 ms (PUSH_COST).
+ * that under 30 ms (PUSH_COST). A first slice of half the delta pushes (tried: p50 ≈ 0.4 × p99)
+ * cost the last client 35–60 % on the bench (docs/benchmarks-xds.md, 2026-12-03 11:37).
  */
 export const PUBLICATION_SLICE: SliceLimits = { maxTasks: 64, maxMs: 40 };
 
