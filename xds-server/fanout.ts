@@ -27,7 +27,7 @@ export interface SliceLimits {
  * nonce. A SotW ACK repeats the whole subscription (100 scopes' tables: 100 names), and the ACKs of
  * 1,000 SotW streams written in one slice came back as one read of 55–85 ms; 64 per slice keep
  * that under 30 ms (PUSH_COST). A first slice of half the delta pushes (tried: p50 ≈ 0.4 × p99)
- * cost the last client 35–60 % on the bench (docs/benchmarks-xds.md, 2026-12-03 11:37).
+ * cost p99 ≈ 45 % on the bench (median p99 54 → 79 ms; docs/benchmarks-xds.md, 2026-12-03 11:37).
  */
 export const PUBLICATION_SLICE: SliceLimits = { maxTasks: 64, maxMs: 40 };
 
