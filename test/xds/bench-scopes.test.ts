@@ -82,7 +82,7 @@ describe.each([
       // The earliest ACK is measured, and the percentiles are in order.
       const { firstMs, p50Ms, p99Ms, lastMs } = round!;
       expect(firstMs).toBeGreaterThan(0);
-      expect([firstMs, p50Ms, p99Ms].every((v, i) => v <= [p50Ms, p99Ms, lastMs][i]!)).toBe(true);
+      expect([firstMs, p50Ms, p99Ms, lastMs]).toEqual([firstMs, p50Ms, p99Ms, lastMs].sort((a, b) => a - b));
       // A reconnected client gets every type again, the whole route table once.
       expect(r.storm).toMatchObject({ synced: 20 });
       expect(r.storm!.pushesPerClient).toBeGreaterThanOrEqual(5);

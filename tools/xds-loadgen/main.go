@@ -118,15 +118,10 @@ func (f *fleet) connect(batch int) (float64, int) {
 
 func (f *fleet) round(out func(string, any)) {
 	n := len(f.clients)
-	bytes0 := make([]int64, n)
-	pushes0 := make([][numKinds]int64, n)
-	for i, c := range f.clients {
+	for i := range f.clients {
 		f.first[i].Store(0)
-		bytes0[i] = c.bytes.Load()
-		for k := range c.pushes {
-			pushes0[i][k] = c.pushes[k].Load()
-		}
 	}
+	before := f.received()
 	t0 := time.Now().UnixNano()
 	armed.Store(t0)
 	out("ARMED", nil)
@@ -142,35 +137,56 @@ func (f *fleet) round(out func(string, any)) {
 	time.Sleep(300 * time.Millisecond)
 	armed.Store(0)
 	firsts := make([]int64, n)
-	var bytes, routes, others int64
-	for i, c := range f.clients {
+	for i := range f.clients {
 		firsts[i] = f.first[i].Load()
-		bytes += c.bytes.Load() - bytes0[i]
-		for k := range c.pushes {
-			d := c.pushes[k].Load() - pushes0[i][k]
-			if k == kindRDS {
-				routes += d
-			} else {
-				others += d
-			}
-		}
 	}
+	got := f.received().since(before)
+	routes := got.pushes[kindRDS]
 	res := percentiles(firsts, t0)
-	res["bytesPerClient"] = float64(bytes) / float64(n)
+	res["bytesPerClient"] = float64(got.bytes) / float64(n)
 	res["routePushesPerClient"] = float64(routes) / float64(n)
-	res["otherPushes"] = float64(others)
+	res["otherPushes"] = float64(got.total() - routes)
 	out("ROUND", res)
 }
 
-func (f *fleet) storm(out func(string, any)) {
-	bytes0 := make([]int64, len(f.clients))
-	pushes0 := make([][numKinds]int64, len(f.clients))
-	for i, c := range f.clients {
-		bytes0[i] = c.bytes.Load()
+// tally is what the fleet's clients have received, summed over them: response bytes, and
+// responses per type.
+type tally struct {
+	bytes  int64
+	pushes [numKinds]int64
+}
+
+func (f *fleet) received() tally {
+	var t tally
+	for _, c := range f.clients {
+		t.bytes += c.bytes.Load()
 		for k := range c.pushes {
-			pushes0[i][k] = c.pushes[k].Load()
+			t.pushes[k] += c.pushes[k].Load()
 		}
 	}
+	return t
+}
+
+// since is what was received after `before`.
+func (t tally) since(before tally) tally {
+	t.bytes -= before.bytes
+	for k := range t.pushes {
+		t.pushes[k] -= before.pushes[k]
+	}
+	return t
+}
+
+// total is the responses of every type.
+func (t tally) total() int64 {
+	var n int64
+	for _, p := range t.pushes {
+		n += p
+	}
+	return n
+}
+
+func (f *fleet) storm(out func(string, any)) {
+	before := f.received()
 	var wg sync.WaitGroup
 	for _, c := range f.clients {
 		wg.Add(1)
@@ -191,15 +207,9 @@ func (f *fleet) storm(out func(string, any)) {
 	res := percentiles(syncs, t0)
 	res["synced"] = res["acked"]
 	delete(res, "acked")
-	var bytes, pushes int64
-	for i, c := range f.clients {
-		bytes += c.bytes.Load() - bytes0[i]
-		for k := range c.pushes {
-			pushes += c.pushes[k].Load() - pushes0[i][k]
-		}
-	}
-	res["bytesPerClient"] = float64(bytes) / float64(len(f.clients))
-	res["pushesPerClient"] = float64(pushes) / float64(len(f.clients))
+	got := f.received().since(before)
+	res["bytesPerClient"] = float64(got.bytes) / float64(len(f.clients))
+	res["pushesPerClient"] = float64(got.total()) / float64(len(f.clients))
 	out("STORM", res)
 }
 
