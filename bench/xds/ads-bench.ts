@@ -108,7 +108,14 @@ export function buildGoPeer(): string {
   return buildGoTool({ name: 'gcp-peer', module: 'gcp-peer' });
 }
 
-export async function startServer(kind: BenchServer, snapshotFile: string): Promise<ServerProcess> {
+/** Spawns `command`, on the CPUs `cpus` lists (taskset's list, e.g. "0") when given; the process reads its affinity at start (Go: GOMAXPROCS). */
+export function spawnOn(cpus: string | undefined, command: string, args: readonly string[]): ChildProcess {
+  const stdio: ['pipe', 'pipe', 'inherit'] = ['pipe', 'pipe', 'inherit'];
+  return cpus === undefined ? spawn(command, args, { stdio }) : spawn('taskset', ['-c', cpus, command, ...args], { stdio });
+}
+
+/** Starts a bench server process; `cpus`: pinned to those CPUs (xds-scale-bench --pin). */
+export async function startServer(kind: BenchServer, snapshotFile: string, cpus?: string): Promise<ServerProcess> {
   let child: ChildProcess;
   if (kind === 'portcullis') {
     const isTs = __filename.endsWith('.ts');
@@ -116,9 +123,9 @@ export async function startServer(kind: BenchServer, snapshotFile: string): Prom
     // PORTCULLIS_BENCH_NODE_ARGS (e.g. "--cpu-prof") goes to the server process, for profiling.
     const extra = (process.env['PORTCULLIS_BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
     const execArgv = ['--expose-gc', ...extra, ...(isTs ? ['-r', require.resolve('ts-node/register/transpile-only')] : [])];
-    child = spawn(process.execPath, [...execArgv, entry, '--snapshot', snapshotFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = spawnOn(cpus, process.execPath, [...execArgv, entry, '--snapshot', snapshotFile]);
   } else {
-    child = spawn(buildGoPeer(), ['-snapshot', snapshotFile], { stdio: ['pipe', 'pipe', 'inherit'] });
+    child = spawnOn(cpus, buildGoPeer(), ['-snapshot', snapshotFile]);
   }
   const lines = createInterface({ input: child.stdout! });
   const waiting: { prefix: string; resolve: (l: string) => void }[] = [];

@@ -9,16 +9,19 @@
  * (server + load generator; a configuration over it is reported as not fitting).
  *
  *   node dist/bench/xds/xds-scale-bench.js --routes 1000 --clients 200 [--variant sotw|delta|both]
- *        [--server portcullis|go-control-plane|both] [--rounds 3] [--max-rss-gib 8] [--scopes S] [--json]
+ *        [--server portcullis|go-control-plane|both] [--rounds 3] [--max-rss-gib 8] [--scopes S] [--pin] [--json]
  *
  * --scopes S (default 0: one route table over RDS): the routes spread over S route scopes (SRDS,
  * bench-snapshot.ts); the clients subscribe to the scopes and their route configurations, and a
  * change is timed to the ACK of the scope's route configuration holding the changed route.
  *
+ * --pin: the server on CPU 0, the load generator on CPU 1 (taskset), instead of both free to use
+ * either: a fleet that is not on the server's cores, with a one-core server.
+ *
  * The machine is shared and loaded: each round also reports the CPU time the server and the load
  * generator spent on it (from /proc), besides the wall clock.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +29,7 @@ import { createInterface } from 'node:readline';
 import { type EnvoyResources, TYPE_URL } from '../../compiler/envoy/resources';
 import type { Encoder } from '../../xds-server/encode';
 import { buildGoTool } from '../go-tools';
-import { argReader, type BenchServer, buildGoPeer, median, rssBytes, runCli, type ServerProcess, startServer } from './ads-bench';
+import { argReader, type BenchServer, buildGoPeer, median, rssBytes, runCli, type ServerProcess, spawnOn, startServer } from './ads-bench';
 import { BENCH_FLEET, benchResources, scopeRouteConfigName } from './bench-snapshot';
 
 export interface ScaleOptions {
@@ -41,6 +44,8 @@ export interface ScaleOptions {
   readonly warmupRounds: number;
   readonly timeoutSeconds: number;
   readonly maxRssBytes: number;
+  /** Server on CPU 0, load generator on CPU 1 (--pin); absent: both free to use either. */
+  readonly pin?: boolean;
 }
 
 export interface ScaleRound {
@@ -106,7 +111,7 @@ function startLoadgen(port: number, o: ScaleOptions): Loadgen {
   if (o.variant === 'delta') args.push('-delta');
   // With scopes, the change is in scope s0's route configuration: the round waits for its ACK.
   if (o.scopes > 0) args.push('-changed', scopeRouteConfigName(0));
-  const child = spawn(buildGoTool({ name: 'xds-loadgen', module: 'xds-loadgen' }), args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawnOn(o.pin ? '1' : undefined, buildGoTool({ name: 'xds-loadgen', module: 'xds-loadgen' }), args);
   const lines: string[] = [];
   const waiting: { prefix: string; resolve: (l: string) => void }[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -166,7 +171,7 @@ async function measureRound(server: ServerProcess, gen: Loadgen, file: string, o
 }
 
 export async function runScaleBench(o: ScaleOptions, files: readonly string[], routeTableBytes: number): Promise<ScaleResult> {
-  const server = await startServer(o.server, files[0]!);
+  const server = await startServer(o.server, files[0]!, o.pin ? '0' : undefined);
   let gen: Loadgen | undefined;
   const guard = memoryGuard(() => [server.child.pid!, ...(gen?.child.pid ? [gen.child.pid] : [])], o.maxRssBytes);
   const partial = { initialSyncSeconds: NaN, synced: 0, rounds: [] as ScaleRound[], rssBeforeClientsMiB: NaN, rssWithClientsMiB: NaN, storm: null as ScaleResult['storm'], loadgenRssMiB: NaN };
@@ -317,6 +322,7 @@ async function cli(argv: readonly string[]): Promise<void> {
           clients: Number(arg('--clients', '200')),
           timeoutSeconds: Number(arg('--timeout', '60')),
           maxRssBytes: Number(arg('--max-rss-gib', '8')) * 1024 ** 3,
+          pin: argv.includes('--pin'),
         };
         const r = await runScaleBench(o, files, routeTableBytes);
         results.push(r);

@@ -6,6 +6,7 @@
  * table where the server sends only that one.
  */
 import { benchResources, scopeRouteConfigName } from '../../bench/xds/bench-snapshot';
+import { spawnOn } from '../../bench/xds/ads-bench';
 import { runScaleBench, type ScaleOptions, routeTableSize } from '../../bench/xds/xds-scale-bench';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,4 +95,14 @@ describe.each([
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+test('--pin: a bench process runs on the CPUs it is given, and reads that affinity itself', async () => {
+  const child = spawnOn('0', 'sh', ['-c', 'taskset -cp $$; nproc']);
+  child.stdin!.end();
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(code).toBe(0);
+  expect(out).toMatch(/current affinity list: 0\n1\n$/);
 });
