@@ -28,9 +28,9 @@ export interface SliceLimits {
  * 1,000 SotW streams written in one slice came back as one read of 55–85 ms; 64 per slice keep
  * that under 30 ms (PUSH_COST). A first slice of half the delta pushes (tried: p50 ≈ 0.4 × p99)
  * cost p99 ≈ 45 % on the bench (median p99 54 → 79 ms; docs/benchmarks-xds.md, 2026-12-03 11:37),
- * 20–40 % with the fleet on its own core (--pin), and ≈ 30 % with the ACKs that came in during the fan-out
- * held until after it (2026-12-03 12:52): the first half's ACKs are read before the second half's
- * frames leave.
+ * 20–40 % with the fleet on its own core (--pin), and ≈ 30 % with the ACKs that came in during
+ * the fan-out held until after it (2026-12-03 12:52): the first half's ACKs are read before the
+ * second half's frames leave.
  */
 export const PUBLICATION_SLICE: SliceLimits = { maxTasks: 64, maxMs: 40 };
 
